@@ -1,0 +1,49 @@
+from django.contrib import admin
+
+from .models import Guardian, Lesion, Patient
+from .services import patient_save
+
+
+class GuardianInline(admin.StackedInline):
+    model = Guardian
+    extra = 0
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = [
+        "last_name",
+        "first_name",
+        "date_of_birth",
+        "phone",
+        "email",
+        "preferred_channel",
+        "reminder_consent",
+    ]
+    list_filter = ["preferred_channel", "reminder_consent", "sex", "language"]
+    search_fields = ["last_name", "first_name", "email", "phone"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["reminder_consent_changed_at", "created_at", "updated_at"]
+    inlines = [GuardianInline]
+
+    def save_model(self, request, obj, form, change):
+        patient_save(patient=obj, changed_fields=form.changed_data)
+
+
+@admin.register(Guardian)
+class GuardianAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "patient", "email", "phone", "receives_reminders"]
+    list_filter = ["relationship", "receives_reminders"]
+    search_fields = ["last_name", "first_name", "email", "phone", "patient__last_name"]
+    list_select_related = ["patient"]
+    autocomplete_fields = ["patient"]
+
+
+@admin.register(Lesion)
+class LesionAdmin(admin.ModelAdmin):
+    list_display = ["patient", "site", "milia_type", "count", "size_mm", "status", "first_noted"]
+    list_filter = ["status", "milia_type", "site", "colour"]
+    search_fields = ["patient__last_name", "patient__first_name"]
+    date_hierarchy = "first_noted"
+    list_select_related = ["patient"]
+    autocomplete_fields = ["patient"]
