@@ -237,9 +237,12 @@ def seed_appointments(*, dermatologists, patients, today: date, created_by) -> N
             continue
         rng = random.Random(day.toordinal())
         room_busy: dict[int, list[tuple[datetime, datetime]]] = {room.pk: [] for room in rooms}
+        # One visit per patient per day, so nobody is in two rooms at once.
+        unbooked = patients[:]
+        rng.shuffle(unbooked)
         for dermatologist in dermatologists:
             start = datetime.combine(day, time(9, 0), tzinfo=zone)
-            while start.time() < time(16, 0):
+            while start.time() < time(16, 0) and unbooked:
                 procedure_type = rng.choice(procedure_types)
                 end = start + timedelta(minutes=procedure_type.duration_minutes)
                 if start.time() < time(12, 30) <= end.time() or rng.random() < 0.35:

@@ -17,3 +17,4 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # Its own queue, so a running `make run` worker does not take the tests' messages.
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-broker")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")
+WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic, as in make run

@@ -1,0 +1,55 @@
+"""Login, logout and the home page."""
+
+import pytest
+from django.urls import reverse
+
+from ..factories import AppointmentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_home_page_asks_anonymous_visitors_to_log_in(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next=/"
+
+
+def test_the_login_page_renders(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b'name="username"' in response.content
+
+
+def test_a_wrong_password_is_a_form_error_not_a_login(client, receptionist_client):
+    username = receptionist_client.staff_member.user.username
+    response = client.post(reverse("login"), {"username": username, "password": "wrong"})
+    assert response.status_code == 200
+    assert b"Please enter a correct username and password" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_home_page_says_who_you_are_and_your_role(receptionist_client):
+    user = receptionist_client.staff_member.user
+    response = receptionist_client.get(reverse("home"))
+    assert response.status_code == 200
+    assert user.get_full_name() in response.content.decode()
+    assert "receptionist" in response.content.decode()
+
+
+def test_the_home_page_lists_todays_appointments(receptionist_client):
+    appointment = AppointmentFactory()
+    response = receptionist_client.get(reverse("home"))
+    assert appointment.patient.full_name in response.content.decode()
+
+
+def test_only_the_manager_is_shown_the_way_to_the_admin(receptionist_client, manager_client):
+    admin_url = reverse("admin:index").encode()
+    assert admin_url not in receptionist_client.get(reverse("home")).content
+    assert admin_url in manager_client.get(reverse("home")).content
+
+
+def test_logout_is_a_post_and_ends_the_session(receptionist_client):
+    assert receptionist_client.get(reverse("logout")).status_code == 405
+    response = receptionist_client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert receptionist_client.get(reverse("home")).status_code == 302

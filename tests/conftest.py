@@ -1,0 +1,29 @@
+import pytest
+from django.test import Client
+
+from clinic.models import StaffMember
+
+from .factories import StaffMemberFactory, UserFactory
+
+
+def _client_for(role: str) -> Client:
+    client = Client()
+    staff_member = StaffMemberFactory(user=UserFactory(username=role), role=role)
+    client.force_login(staff_member.user)
+    client.staff_member = staff_member
+    return client
+
+
+@pytest.fixture
+def receptionist_client(db):
+    return _client_for(StaffMember.Role.RECEPTIONIST)
+
+
+@pytest.fixture
+def dermatologist_client(db):
+    return _client_for(StaffMember.Role.DERMATOLOGIST)
+
+
+@pytest.fixture
+def manager_client(db):
+    return _client_for(StaffMember.Role.MANAGER)
