@@ -7,6 +7,8 @@ from django.db.models import F, Q
 from clinic.models import Room, StaffMember
 from patients.models import Patient
 
+from .constraints import ACTIVE_STATUSES, DERMATOLOGIST_OVERLAP, ROOM_OVERLAP, no_overlap
+
 
 class ProcedureType(models.Model):
     """An entry of the procedure catalogue; the clinic manager edits it in the admin.
@@ -76,7 +78,7 @@ class Appointment(models.Model):
         NO_SHOW = "no_show", "No-show"
 
     # These hold the dermatologist's and the room's time; the others free it.
-    ACTIVE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED)
+    ACTIVE_STATUSES = ACTIVE_STATUSES
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
     dermatologist = models.ForeignKey(
@@ -135,9 +137,106 @@ class Appointment(models.Model):
                 condition=~Q(status="cancelled") | ~Q(cancellation_reason=""),
                 name="appointment_cancel_has_reason",
             ),
+            no_overlap(DERMATOLOGIST_OVERLAP, "dermatologist"),
+            no_overlap(ROOM_OVERLAP, "room"),
         ]
 
     def __str__(self):
         return (
             f"{self.patient.full_name} with {self.dermatologist} at {self.starts_at:%Y-%m-%d %H:%M}"
         )
+
+
+class AppointmentEvent(models.Model):
+    """Who did what to an appointment, and when: the life cycle's audit trail."""
+
+    class Action(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        RESCHEDULED = "rescheduled", "Rescheduled"
+        CONFIRMED = "confirmed", "Confirmed"
+        CHECKED_IN = "checked_in", "Checked in"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "Marked no-show"
+        REINSTATED = "reinstated", "Reinstated"
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=12, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when the patient acted through a link.",
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["appointment", "at"], name="event_appointment_at_idx")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class WaitlistEntry(models.Model):
+    """A patient who wants an earlier slot; offered when a matching appointment is freed."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        BOOKED = "booked", "Booked"
+        REMOVED = "removed", "Removed"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="waitlist_entries")
+    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.PROTECT, related_name="+")
+    dermatologist = models.ForeignKey(
+        StaffMember,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"role": StaffMember.Role.DERMATOLOGIST},
+        help_text="Empty: any dermatologist",
+    )
+    earliest_date = models.DateField()
+    latest_date = models.DateField()
+    earliest_time = models.TimeField(null=True, blank=True, help_text="Empty: from opening")
+    latest_time = models.TimeField(null=True, blank=True, help_text="Empty: until closing")
+    note = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "waitlist entries"
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["procedure_type", "earliest_date"],
+                condition=Q(status="waiting"),
+                name="waitlist_waiting_idx",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latest_date__gte=F("earliest_date")), name="waitlist_dates_in_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(earliest_time__isnull=True)
+                | Q(latest_time__isnull=True)
+                | Q(latest_time__gt=F("earliest_time")),
+                name="waitlist_times_in_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["waiting", "booked", "removed"]),
+                name="waitlist_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        window = f"{self.earliest_date}–{self.latest_date}"
+        return f"{self.patient.full_name}: {self.procedure_type} {window}"

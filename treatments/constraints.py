@@ -1,0 +1,115 @@
+"""No double booking, enforced by the database on PostgreSQL and on SQLite alike.
+
+PostgreSQL: an exclusion constraint (btree_gist) refuses two active appointments whose
+[start, end) ranges overlap for the same dermatologist, or for the same room.
+SQLite has no exclusion constraints, so the same rule is a pair of triggers per resource
+(insert and update) that abort the write; with `transaction_mode: IMMEDIATE` every write
+transaction holds the database's write lock from its first statement, so a check and its
+insert cannot interleave with another writer's.
+"""
+
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
+from django.db import connections, migrations
+from django.db.models import Func, Q
+
+ACTIVE_STATUSES = ("booked", "confirmed", "checked_in", "completed")
+DERMATOLOGIST_OVERLAP = "appointment_no_dermatologist_overlap"
+ROOM_OVERLAP = "appointment_no_room_overlap"
+OVERLAP_CONSTRAINTS = (DERMATOLOGIST_OVERLAP, ROOM_OVERLAP)
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class PostgresExclusionConstraint(ExclusionConstraint):
+    """An exclusion constraint that is silently absent on other databases.
+
+    Django would otherwise emit PostgreSQL-only SQL on SQLite (also when SQLite rebuilds
+    the table in a later migration). There the triggers below carry the same rule.
+    """
+
+    def constraint_sql(self, model, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return None
+        return super().constraint_sql(model, schema_editor)
+
+    def create_sql(self, model, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return None
+        return super().create_sql(model, schema_editor)
+
+    def remove_sql(self, model, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return None
+        return super().remove_sql(model, schema_editor)
+
+    def validate(self, model, instance, exclude=None, using="default"):
+        if connections[using].vendor != "postgresql":
+            return
+        super().validate(model, instance, exclude=exclude, using=using)
+
+
+def no_overlap(name: str, resource: str) -> PostgresExclusionConstraint:
+    return PostgresExclusionConstraint(
+        name=name,
+        expressions=[
+            (TsTzRange("starts_at", "ends_at", RangeBoundary()), RangeOperators.OVERLAPS),
+            (resource, RangeOperators.EQUAL),
+        ],
+        condition=Q(status__in=ACTIVE_STATUSES),
+        violation_error_message="This time is already taken.",
+    )
+
+
+def _sqlite_trigger_sql(name: str, column: str, event: str) -> str:
+    statuses = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+    other_row = "" if event == "INSERT" else "AND other.id != NEW.id"
+    return f"""
+        CREATE TRIGGER IF NOT EXISTS {name}_{event.lower()}
+        BEFORE {event} ON treatments_appointment
+        WHEN NEW.status IN ({statuses}) AND NEW.{column} IS NOT NULL
+        BEGIN
+            SELECT RAISE(ABORT, '{name}')
+            WHERE EXISTS (
+                SELECT 1 FROM treatments_appointment AS other
+                WHERE other.{column} = NEW.{column} {other_row}
+                  AND other.status IN ({statuses})
+                  AND other.starts_at < NEW.ends_at AND NEW.starts_at < other.ends_at
+            );
+        END
+    """
+
+
+SQLITE_TRIGGERS = {
+    f"{name}_{event.lower()}": _sqlite_trigger_sql(name, column, event)
+    for name, column in ((DERMATOLOGIST_OVERLAP, "dermatologist_id"), (ROOM_OVERLAP, "room_id"))
+    for event in ("INSERT", "UPDATE")
+}
+
+
+def _create_sqlite_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for sql in SQLITE_TRIGGERS.values():
+            schema_editor.execute(sql)
+
+
+def _drop_sqlite_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for name in SQLITE_TRIGGERS:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def create_sqlite_overlap_triggers() -> migrations.RunPython:
+    """A migration operation. SQLite drops a table's triggers when a migration rebuilds
+    the table, so a later migration that alters Appointment must run this again
+    (tests/treatments/test_double_booking.py checks that the triggers exist)."""
+    return migrations.RunPython(_create_sqlite_triggers, _drop_sqlite_triggers)
+
+
+def is_overlap_violation(error: Exception) -> str | None:
+    """The name of the overlap rule an IntegrityError broke, or None."""
+    text = str(error)
+    return next((name for name in OVERLAP_CONSTRAINTS if name in text), None)
