@@ -1,20 +1,381 @@
-"""Booking, the appointment page and its life-cycle actions, today's arrivals."""
+"""Booking, rescheduling, the appointment page and its life-cycle actions, today's arrivals."""
 
-from django.http import HttpResponse
+import json
+from datetime import datetime, timedelta
 
-from clinic.permissions import EVERY_ROLE, FRONT_DESK, role_required
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.models import Room, StaffMember
+from clinic.permissions import CLINICIANS, EVERY_ROLE, FRONT_DESK, has_role, role_required
+from patients.models import Patient
+
+from .. import services
+from ..availability import free_slots, next_free_slot
+from ..forms import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
+from ..models import Appointment, AppointmentEvent, ProcedureType
+from ..selectors import appointment_for_page, arrivals_of_day, waitlist_offers_for
+
+Action = AppointmentEvent.Action
+SLOTS_SHOWN = 40
+
+
+def _slot_choices(*, procedure_type, day, dermatologist=None, exclude_appointment_id=None):
+    """The free slots of a day for the picker, and the next free one when the day is full."""
+    slots = free_slots(
+        procedure_type=procedure_type,
+        start_day=day,
+        end_day=day,
+        dermatologist=dermatologist,
+        exclude_appointment_id=exclude_appointment_id,
+        limit=SLOTS_SHOWN,
+    )
+    following = None
+    if not slots:
+        following = next_free_slot(procedure_type=procedure_type, dermatologist=dermatologist)
+    return slots, following
+
+
+def _picker_context(*, procedure_type, day, dermatologist, exclude_appointment_id=None):
+    if procedure_type is None or day is None:
+        return {"slots": None}
+    slots, following = _slot_choices(
+        procedure_type=procedure_type,
+        day=day,
+        dermatologist=dermatologist,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    names = {
+        d.pk: str(d)
+        for d in StaffMember.objects.filter(role="dermatologist").select_related("user")
+    }
+    rooms = {r.pk: r.name for r in Room.objects.all()}
+    return {
+        "slots": [_described(slot, names, rooms) for slot in slots],
+        "next_free": _described(following, names, rooms) if following else None,
+        "day": day,
+    }
+
+
+def _described(slot, names, rooms):
+    return {
+        "value": f"{slot.dermatologist_id}|{slot.starts_at.isoformat()}|{slot.room_id or ''}",
+        "starts_at": timezone.localtime(slot.starts_at),
+        "ends_at": timezone.localtime(slot.ends_at),
+        "dermatologist": names.get(slot.dermatologist_id, ""),
+        "room": rooms.get(slot.room_id, ""),
+    }
+
+
+def _alternatives_context(alternatives):
+    names = {d.pk: str(d) for d in StaffMember.objects.select_related("user")}
+    rooms = {r.pk: r.name for r in Room.objects.all()}
+    return [_described(slot, names, rooms) for slot in alternatives]
+
+
+@require_GET
+@role_required(*FRONT_DESK)
+def slot_picker(request):
+    """The slot picker's partial: free times for a procedure, dermatologist and day (htmx)."""
+    form = SlotSearchForm(request.GET)
+    if not form.is_valid():
+        return render(request, "treatments/_slot_picker.html", {"slots": None, "form": form})
+    exclude = request.GET.get("exclude")
+    context = _picker_context(
+        procedure_type=form.cleaned_data["procedure_type"],
+        day=form.cleaned_data["date"],
+        dermatologist=form.cleaned_data["dermatologist"],
+        exclude_appointment_id=int(exclude) if exclude and exclude.isdigit() else None,
+    )
+    return render(request, "treatments/_slot_picker.html", context)
+
+
+def _initial_from_query(request) -> dict:
+    initial = {"date": timezone.localdate()}
+    for name in ("patient", "procedure_type", "dermatologist", "date", "waitlist_entry"):
+        if request.GET.get(name):
+            initial[name] = request.GET[name]
+    return initial
 
 
 @role_required(*FRONT_DESK)
 def appointment_book(request):
-    return HttpResponse("booking: to be built")
+    """Book a visit for a patient: pick the procedure, a dermatologist or any, a day, a time."""
+    if request.method == "POST" and request.content_type == "application/json":
+        return _book_from_json(request)
+    patient_id = request.POST.get("patient") or request.GET.get("patient")
+    patient = Patient.objects.filter(pk=patient_id).first() if str(patient_id).isdigit() else None
+    if patient is None:
+        messages.info(request, "Find the patient first, then book from their page.")
+        return redirect("patient_search")
+
+    form = BookingForm(request.POST or None, initial=_initial_from_query(request))
+    status, alternatives = 200, []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            appointment = services.appointment_book(
+                patient=data["patient"],
+                procedure_type=data["procedure_type"],
+                booked_by=request.user,
+                reason=data["reason"],
+                waitlist_entry=data["waitlist_entry"],
+                **data["slot"],
+            )
+        except services.SlotTaken as taken:
+            form.add_error("slot", str(taken))
+            status, alternatives = 409, _alternatives_context(taken.alternatives)
+        except services.BookingError as error:
+            form.add_error("slot", str(error))
+            status = 400
+        else:
+            messages.success(request, f"Booked: {_when(appointment)}.")
+            return redirect("appointment_detail", pk=appointment.pk)
+    elif request.method == "POST":
+        status = 400
+    picker = _picker_from_form(form)
+    return render(
+        request,
+        "treatments/appointment_book.html",
+        {"form": form, "patient": patient, "alternatives": alternatives, **picker},
+        status=status,
+    )
 
 
+def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None):
+    """The picker for whatever the form holds now (bound or initial values)."""
+
+    def value(name):
+        raw = form[name].value() if name in form.fields else None
+        return raw if raw not in ("", None) else None
+
+    try:
+        procedure_type = procedure_type or (
+            ProcedureType.objects.filter(pk=value("procedure_type"), is_active=True).first()
+            if str(value("procedure_type")).isdigit()
+            else None
+        )
+        dermatologist_id = value("dermatologist")
+        dermatologist = (
+            StaffMember.objects.filter(pk=dermatologist_id, role="dermatologist").first()
+            if str(dermatologist_id).isdigit()
+            else None
+        )
+        day = value("date")
+        day = day if hasattr(day, "year") else datetime.strptime(str(day), "%Y-%m-%d").date()
+    except ValueError:
+        return {"slots": None}
+    return _picker_context(
+        procedure_type=procedure_type,
+        day=day,
+        dermatologist=dermatologist,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+
+
+def _when(appointment) -> str:
+    start = timezone.localtime(appointment.starts_at)
+    return f"{start:%a %d %b %Y, %H:%M} with {appointment.dermatologist}"
+
+
+def _book_from_json(request):
+    """The same booking for a non-form client: 201, or 400/409 with a message (never a 500)."""
+    try:
+        body = json.loads(request.body)
+        starts_at = datetime.fromisoformat(body["starts_at"])
+        if timezone.is_naive(starts_at):
+            raise ValueError("starts_at needs a UTC offset")
+        patient = Patient.objects.get(pk=int(body["patient"]))
+        dermatologist = StaffMember.objects.get(pk=int(body["dermatologist"]), role="dermatologist")
+        procedure_type = ProcedureType.objects.get(pk=int(body["procedure_type"]))
+        room = Room.objects.get(pk=int(body["room"])) if body.get("room") else None
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+        return JsonResponse({"error": f"Bad request: {error}"}, status=400)
+    except ObjectDoesNotExist as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    try:
+        appointment = services.appointment_book(
+            patient=patient,
+            dermatologist=dermatologist,
+            procedure_type=procedure_type,
+            starts_at=starts_at,
+            room=room,
+            booked_by=request.user,
+            reason=str(body.get("reason", ""))[:200],
+        )
+    except services.SlotTaken as taken:
+        return JsonResponse(
+            {
+                "error": str(taken),
+                "alternatives": [
+                    {
+                        "dermatologist": s.dermatologist_id,
+                        "starts_at": s.starts_at.isoformat(),
+                        "ends_at": s.ends_at.isoformat(),
+                        "room": s.room_id,
+                    }
+                    for s in taken.alternatives
+                ],
+            },
+            status=409,
+        )
+    except services.BookingError as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse(
+        {
+            "id": appointment.pk,
+            "starts_at": appointment.starts_at.isoformat(),
+            "ends_at": appointment.ends_at.isoformat(),
+            "room": appointment.room_id,
+        },
+        status=201,
+    )
+
+
+def _page(pk) -> Appointment:
+    try:
+        return appointment_for_page(pk=pk)
+    except Appointment.DoesNotExist:
+        raise Http404("No such appointment.") from None
+
+
+def _detail_context(request, appointment, **extra):
+    front_desk = has_role(request.user, FRONT_DESK)
+    clinician = has_role(request.user, CLINICIANS)
+    allowed = services.allowed_actions(appointment)
+    actions = [
+        action
+        for action in allowed
+        if (action == Action.COMPLETED and clinician) or (action != Action.COMPLETED and front_desk)
+    ]
+    offers = []
+    if front_desk and appointment.status == Appointment.Status.CANCELLED:
+        offers = list(waitlist_offers_for(appointment=appointment)[:10])
+    return {
+        "appointment": appointment,
+        "events": appointment.events.select_related("actor"),
+        "actions": actions,
+        "cancel_form": extra.pop("cancel_form", CancelForm()),
+        "offers": offers,
+        **extra,
+    }
+
+
+@require_GET
 @role_required(*EVERY_ROLE)
 def appointment_detail(request, pk):
-    return HttpResponse("appointment: to be built")
+    appointment = _page(pk)
+    return render(
+        request, "treatments/appointment_detail.html", _detail_context(request, appointment)
+    )
 
 
+# URL word → (service, the roles that may do it)
+ACTIONS = {
+    "confirm": (services.appointment_confirm, FRONT_DESK),
+    "check-in": (services.appointment_check_in, FRONT_DESK),
+    "complete": (services.appointment_complete, CLINICIANS),
+    "no-show": (services.appointment_mark_no_show, FRONT_DESK),
+    "cancel": (services.appointment_cancel, FRONT_DESK),
+    "reinstate": (services.appointment_reinstate, FRONT_DESK),
+}
+
+
+@require_POST
+@role_required(*EVERY_ROLE)
+def appointment_action(request, pk, action):
+    """One life-cycle step; a step the appointment's status does not allow is a 409."""
+    if action not in ACTIONS:
+        raise Http404("No such action.")
+    service, roles = ACTIONS[action]
+    if not has_role(request.user, roles):
+        raise PermissionDenied("Your role does not allow this.")
+    appointment = _page(pk)
+    # The arrivals list checks in with htmx and swaps just the patient's row.
+    as_row = request.headers.get("HX-Request") == "true" and request.POST.get("from") == "arrivals"
+    kwargs = {}
+    if action == "cancel":
+        cancel_form = CancelForm(request.POST)
+        if not cancel_form.is_valid():
+            context = _detail_context(request, appointment, cancel_form=cancel_form)
+            return render(request, "treatments/appointment_detail.html", context, status=400)
+        kwargs["reason"] = cancel_form.cleaned_data["reason"]
+    try:
+        appointment = service(appointment=appointment, by=request.user, **kwargs)
+    except services.BookingError as error:
+        alternatives = getattr(error, "alternatives", [])
+        context = _detail_context(
+            request, appointment, error=str(error), alternatives=_alternatives_context(alternatives)
+        )
+        template = (
+            "treatments/_arrival_row.html" if as_row else "treatments/appointment_detail.html"
+        )
+        return render(request, template, context, status=409)
+    if as_row:
+        return render(
+            request,
+            "treatments/_arrival_row.html",
+            {"appointment": appointment, "can_check_in": True},
+        )
+    messages.success(request, f"{appointment.get_status_display()}: {_when(appointment)}.")
+    return redirect("appointment_detail", pk=appointment.pk)
+
+
+@role_required(*FRONT_DESK)
+def appointment_reschedule(request, pk):
+    """Move a booked or confirmed visit to another free time."""
+    appointment = _page(pk)
+    initial = {
+        "date": timezone.localdate(appointment.starts_at),
+        "dermatologist": appointment.dermatologist_id,
+    }
+    form = RescheduleForm(request.POST or None, initial=initial)
+    status, alternatives = 200, []
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.appointment_reschedule(
+                appointment=appointment, by=request.user, **form.cleaned_data["slot"]
+            )
+        except services.SlotTaken as taken:
+            form.add_error("slot", str(taken))
+            status, alternatives = 409, _alternatives_context(taken.alternatives)
+        except services.TransitionNotAllowed as error:
+            form.add_error(None, str(error))
+            status = 409
+        except services.BookingError as error:
+            form.add_error("slot", str(error))
+            status = 400
+        else:
+            messages.success(request, "Moved.")
+            return redirect("appointment_detail", pk=appointment.pk)
+    elif request.method == "POST":
+        status = 400
+    picker = _picker_from_form(
+        form, exclude_appointment_id=appointment.pk, procedure_type=appointment.procedure_type
+    )
+    return render(
+        request,
+        "treatments/appointment_reschedule.html",
+        {"form": form, "appointment": appointment, "alternatives": alternatives, **picker},
+        status=status,
+    )
+
+
+@require_GET
 @role_required(*EVERY_ROLE)
 def arrivals(request):
-    return HttpResponse("arrivals: to be built")
+    """Today's patients in time order; the desk checks them in with one click."""
+    return render(
+        request,
+        "treatments/arrivals.html",
+        {
+            "appointments": arrivals_of_day(),
+            "can_check_in": has_role(request.user, FRONT_DESK),
+            "day": timezone.localdate(),
+            "soon": timezone.now() + timedelta(minutes=30),
+        },
+    )

@@ -1,10 +1,61 @@
-"""The waitlist: patients who want an earlier slot."""
+"""The waitlist: patients who want an earlier slot, offered one when a visit is cancelled."""
 
-from django.http import HttpResponse
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
-from clinic.permissions import EVERY_ROLE, role_required
+from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
+from patients.models import Patient
+
+from .. import services
+from ..forms import WaitlistEntryForm
+from ..models import WaitlistEntry
+from ..selectors import waitlist_waiting
 
 
+@require_GET
 @role_required(*EVERY_ROLE)
 def waitlist(request):
-    return HttpResponse("waitlist: to be built")
+    return render(
+        request,
+        "treatments/waitlist.html",
+        {"entries": waitlist_waiting(), "front_desk": has_role(request.user, FRONT_DESK)},
+    )
+
+
+@role_required(*FRONT_DESK)
+def waitlist_add(request):
+    patient = get_object_or_404(
+        Patient, pk=request.POST.get("patient") or request.GET.get("patient") or 0
+    )
+    today = timezone.localdate()
+    form = WaitlistEntryForm(
+        request.POST or None,
+        initial={
+            "patient": patient.pk,
+            "earliest_date": today,
+            "latest_date": today + timezone.timedelta(days=30),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        services.waitlist_entry_add(entry=form.save(commit=False), by=request.user)
+        messages.success(request, f"{patient.full_name} is on the waitlist.")
+        return redirect("waitlist")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "treatments/waitlist_form.html", {"form": form, "patient": patient}, status=status
+    )
+
+
+@require_POST
+@role_required(*FRONT_DESK)
+def waitlist_remove(request, pk):
+    entry = get_object_or_404(WaitlistEntry, pk=pk)
+    try:
+        services.waitlist_entry_remove(entry=entry)
+    except services.TransitionNotAllowed as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{entry.patient.full_name} is off the waitlist.")
+    return redirect("waitlist")

@@ -1,0 +1,334 @@
+"""Booking and the appointment life cycle: every write to an appointment goes through here.
+
+No double booking is the database's job (treatments/constraints.py): these services turn
+its refusal into a `SlotTaken` error with the nearest free alternatives, and guard each
+status transition. Every change is recorded as an AppointmentEvent with who and when.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic.models import Room, StaffMember
+from patients.models import Patient
+
+from .availability import Slot, nearest_free_slots, slot_fits_working_time
+from .constraints import DERMATOLOGIST_OVERLAP, is_overlap_violation
+from .models import Appointment, AppointmentEvent, ProcedureType, WaitlistEntry
+
+Status = Appointment.Status
+Action = AppointmentEvent.Action
+MOVABLE = (Status.BOOKED, Status.CONFIRMED)
+
+
+class BookingError(Exception):
+    """A request the clinic's rules refuse; the message is meant for the receptionist."""
+
+
+class SlotTaken(BookingError):
+    """The dermatologist or the room is already booked then; `alternatives` are free slots."""
+
+    def __init__(self, message: str, *, alternatives: list[Slot] = ()):
+        super().__init__(message)
+        self.alternatives = list(alternatives)
+
+
+class TransitionNotAllowed(BookingError):
+    pass
+
+
+# action: (the statuses it may start from, the status it leads to)
+TRANSITIONS = {
+    Action.CONFIRMED: ((Status.BOOKED,), Status.CONFIRMED),
+    Action.CHECKED_IN: (MOVABLE, Status.CHECKED_IN),
+    Action.COMPLETED: ((Status.CHECKED_IN,), Status.COMPLETED),
+    Action.NO_SHOW: (MOVABLE, Status.NO_SHOW),
+    Action.CANCELLED: (MOVABLE, Status.CANCELLED),
+    Action.REINSTATED: ((Status.CANCELLED,), Status.BOOKED),
+}
+
+
+def allowed_actions(appointment: Appointment) -> list[str]:
+    """The transitions open to this appointment now (the appointment page's buttons)."""
+    actions = [a for a, (sources, _) in TRANSITIONS.items() if appointment.status in sources]
+    if appointment.status in MOVABLE:
+        actions.append(Action.RESCHEDULED)
+    return actions
+
+
+def _check_bookable(*, dermatologist: StaffMember, procedure_type: ProcedureType, starts_at):
+    if dermatologist.role != StaffMember.Role.DERMATOLOGIST or not dermatologist.is_active:
+        raise BookingError(f"{dermatologist} cannot be booked.")
+    if not procedure_type.is_active:
+        raise BookingError(f"{procedure_type} is no longer offered.")
+    if starts_at < timezone.now() - timedelta(minutes=5):
+        raise BookingError("That time has passed.")
+    ends_at = starts_at + timedelta(minutes=procedure_type.duration_minutes)
+    if not slot_fits_working_time(
+        dermatologist=dermatologist, starts_at=starts_at, ends_at=ends_at
+    ):
+        raise BookingError(f"{dermatologist} is not working at that time.")
+    return ends_at
+
+
+def _room_for(*, procedure_type, room: Room | None, starts_at, ends_at, exclude_id=None):
+    """The room to use: the one asked for, or the first free treatment room if one is needed."""
+    if room is not None:
+        if not room.is_active:
+            raise BookingError(f"{room} is not in use.")
+        if procedure_type.needs_treatment_room and room.kind != Room.Kind.TREATMENT:
+            raise BookingError(f"{procedure_type} needs a treatment room.")
+        return room
+    if not procedure_type.needs_treatment_room:
+        return None
+    busy = (
+        Appointment.objects.filter(
+            status__in=Appointment.ACTIVE_STATUSES,
+            starts_at__lt=ends_at,
+            ends_at__gt=starts_at,
+            room__isnull=False,  # NOT IN with a NULL would exclude every room
+        )
+        .exclude(pk=exclude_id)
+        .values("room_id")
+    )
+    free = (
+        Room.objects.filter(kind=Room.Kind.TREATMENT, is_active=True)
+        .exclude(pk__in=busy)
+        .order_by("pk")
+        .first()
+    )
+    if free is None:
+        raise SlotTaken("No treatment room is free at that time.")
+    return free
+
+
+def _refused_as_taken(
+    error: IntegrityError, *, procedure_type, dermatologist, starts_at, exclude_id
+):
+    rule = is_overlap_violation(error)
+    if rule is None:
+        return None
+    who = str(dermatologist) if rule == DERMATOLOGIST_OVERLAP else "The treatment room"
+    return SlotTaken(
+        f"{who} is already booked at {timezone.localtime(starts_at):%H:%M} on "
+        f"{timezone.localtime(starts_at):%a %d %b}.",
+        alternatives=nearest_free_slots(
+            procedure_type=procedure_type,
+            around=starts_at,
+            dermatologist=dermatologist,
+            exclude_appointment_id=exclude_id,
+        ),
+    )
+
+
+def _guarded_write(write, *, procedure_type, dermatologist, starts_at, exclude_id=None):
+    """Run a write that may put an appointment on taken time; a refusal becomes SlotTaken."""
+    try:
+        with transaction.atomic():
+            return write()
+    except IntegrityError as error:
+        taken = _refused_as_taken(
+            error,
+            procedure_type=procedure_type,
+            dermatologist=dermatologist,
+            starts_at=starts_at,
+            exclude_id=exclude_id,
+        )
+        if taken is None:
+            raise
+        raise taken from None
+
+
+def appointment_book(
+    *,
+    patient: Patient,
+    dermatologist: StaffMember,
+    procedure_type: ProcedureType,
+    starts_at: datetime,
+    booked_by,
+    room: Room | None = None,
+    reason: str = "",
+    waitlist_entry: WaitlistEntry | None = None,
+) -> Appointment:
+    """Book a visit. Raises SlotTaken (with alternatives) when the time is taken."""
+    ends_at = _check_bookable(
+        dermatologist=dermatologist, procedure_type=procedure_type, starts_at=starts_at
+    )
+
+    def write():
+        appointment = Appointment(
+            patient=patient,
+            dermatologist=dermatologist,
+            procedure_type=procedure_type,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            room=_room_for(
+                procedure_type=procedure_type, room=room, starts_at=starts_at, ends_at=ends_at
+            ),
+            reason=reason,
+            created_by=booked_by,
+        )
+        appointment.full_clean(validate_constraints=False)
+        appointment.save()
+        AppointmentEvent.objects.create(
+            appointment=appointment, action=Action.BOOKED, actor=booked_by
+        )
+        if waitlist_entry is not None:
+            WaitlistEntry.objects.filter(pk=waitlist_entry.pk).update(
+                status=WaitlistEntry.Status.BOOKED
+            )
+        return appointment
+
+    return _guarded_write(
+        write, procedure_type=procedure_type, dermatologist=dermatologist, starts_at=starts_at
+    )
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    return (
+        Appointment.objects.select_for_update()
+        .select_related("procedure_type")
+        .get(pk=appointment.pk)
+    )
+
+
+def appointment_reschedule(
+    *,
+    appointment: Appointment,
+    starts_at: datetime,
+    by,
+    dermatologist: StaffMember | None = None,
+    room: Room | None = None,
+) -> Appointment:
+    """Move a booked or confirmed appointment; the new time passes the same guarantee."""
+    dermatologist = dermatologist or appointment.dermatologist
+    procedure_type = appointment.procedure_type
+    ends_at = _check_bookable(
+        dermatologist=dermatologist, procedure_type=procedure_type, starts_at=starts_at
+    )
+
+    def write():
+        current = _locked(appointment)
+        if current.status not in MOVABLE:
+            raise TransitionNotAllowed(
+                f"A {current.get_status_display().lower()} appointment cannot be moved."
+            )
+        before = timezone.localtime(current.starts_at)
+        current.room = _room_for(
+            procedure_type=procedure_type,
+            room=room,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            exclude_id=current.pk,
+        )
+        current.dermatologist = dermatologist
+        current.starts_at, current.ends_at = starts_at, ends_at
+        current.full_clean(validate_constraints=False)
+        current.save()
+        AppointmentEvent.objects.create(
+            appointment=current,
+            action=Action.RESCHEDULED,
+            actor=by,
+            note=f"from {before:%Y-%m-%d %H:%M} to {timezone.localtime(starts_at):%Y-%m-%d %H:%M}",
+        )
+        return current
+
+    return _guarded_write(
+        write,
+        procedure_type=procedure_type,
+        dermatologist=dermatologist,
+        starts_at=starts_at,
+        exclude_id=appointment.pk,
+    )
+
+
+def _transition(appointment: Appointment, action: str, *, by, note: str = "", check=None):
+    """Move an appointment along its life cycle, if its current status allows it."""
+    sources, target = TRANSITIONS[action]
+
+    def write():
+        current = _locked(appointment)
+        if current.status not in sources:
+            raise TransitionNotAllowed(
+                f"A {current.get_status_display().lower()} appointment cannot be "
+                f"{Action(action).label.lower()}."
+            )
+        if check is not None:
+            check(current)
+        current.status = target
+        # A reinstated appointment is no longer cancelled, so it keeps no reason for it.
+        current.cancellation_reason = note if action == Action.CANCELLED else ""
+        current.save(update_fields=["status", "cancellation_reason", "updated_at"])
+        AppointmentEvent.objects.create(appointment=current, action=action, actor=by, note=note)
+        return current
+
+    return _guarded_write(
+        write,
+        procedure_type=appointment.procedure_type,
+        dermatologist=appointment.dermatologist,
+        starts_at=appointment.starts_at,
+        exclude_id=appointment.pk,
+    )
+
+
+def appointment_confirm(*, appointment: Appointment, by=None) -> Appointment:
+    """Confirmed by the desk, or by the patient through a link (by=None)."""
+    return _transition(appointment, Action.CONFIRMED, by=by)
+
+
+def _on_its_day(appointment: Appointment) -> None:
+    if timezone.localdate(appointment.starts_at) != timezone.localdate():
+        raise TransitionNotAllowed("Patients can be checked in only on the day of the visit.")
+
+
+def appointment_check_in(*, appointment: Appointment, by) -> Appointment:
+    return _transition(appointment, Action.CHECKED_IN, by=by, check=_on_its_day)
+
+
+def appointment_complete(*, appointment: Appointment, by) -> Appointment:
+    return _transition(appointment, Action.COMPLETED, by=by)
+
+
+def _has_started(appointment: Appointment) -> None:
+    if appointment.starts_at > timezone.now():
+        raise TransitionNotAllowed(
+            "A patient can be marked as a no-show only after the start time."
+        )
+
+
+def appointment_mark_no_show(*, appointment: Appointment, by) -> Appointment:
+    return _transition(appointment, Action.NO_SHOW, by=by, check=_has_started)
+
+
+def appointment_cancel(*, appointment: Appointment, reason: str, by=None) -> Appointment:
+    """Cancel with a reason; the freed time can then be offered to the waitlist."""
+    reason = reason.strip()
+    if not reason:
+        raise BookingError("Give a reason for the cancellation.")
+    return _transition(appointment, Action.CANCELLED, by=by, note=reason[:200])
+
+
+def _still_ahead(appointment: Appointment) -> None:
+    if appointment.starts_at < timezone.now():
+        raise TransitionNotAllowed("A past appointment cannot be reinstated.")
+
+
+def appointment_reinstate(*, appointment: Appointment, by) -> Appointment:
+    """Un-cancel: the time must still be free (the database guarantee applies again)."""
+    return _transition(appointment, Action.REINSTATED, by=by, check=_still_ahead)
+
+
+def waitlist_entry_add(*, entry: WaitlistEntry, by) -> WaitlistEntry:
+    entry.created_by = by
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
+def waitlist_entry_remove(*, entry: WaitlistEntry) -> WaitlistEntry:
+    if entry.status != WaitlistEntry.Status.WAITING:
+        raise TransitionNotAllowed("Only a waiting entry can be removed.")
+    entry.status = WaitlistEntry.Status.REMOVED
+    entry.save(update_fields=["status"])
+    return entry
