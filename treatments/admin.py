@@ -1,6 +1,11 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db import IntegrityError
+from django.http import HttpResponseRedirect
 
-from .models import Appointment, ProcedureType
+from .constraints import is_overlap_violation
+from .models import Appointment, AppointmentEvent, ProcedureType, WaitlistEntry
+from .selectors import appointment_overlaps
 
 
 @admin.register(ProcedureType)
@@ -20,8 +25,44 @@ class ProcedureTypeAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class AppointmentAdminForm(forms.ModelForm):
+    """An edit in the admin meets the same rule as a booking: no overlap for an active visit."""
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "patient",
+            "dermatologist",
+            "room",
+            "procedure_type",
+            "starts_at",
+            "ends_at",
+            "status",
+            "reason",
+            "cancellation_reason",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
+        dermatologist, room = cleaned.get("dermatologist"), cleaned.get("room")
+        status = cleaned.get("status")
+        if starts_at and ends_at and dermatologist and status in Appointment.ACTIVE_STATUSES:
+            clash = appointment_overlaps(
+                dermatologist_id=dermatologist.pk,
+                room_id=room.pk if room else None,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                exclude_id=self.instance.pk,
+            ).first()
+            if clash is not None:
+                raise forms.ValidationError(f"This overlaps {clash}; that time is already taken.")
+        return cleaned
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
+    form = AppointmentAdminForm
     list_display = ["starts_at", "patient", "dermatologist", "room", "procedure_type", "status"]
     list_filter = ["status", "dermatologist", "room", "procedure_type"]
     search_fields = ["patient__last_name", "patient__first_name", "patient__phone"]
@@ -34,3 +75,52 @@ class AppointmentAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Two people saving overlapping times at the same instant both pass the form's
+        # check; the database refuses the second, which gets a message instead of a 500.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError as error:
+            if not is_overlap_violation(error):
+                raise
+            self.message_user(
+                request, "That time was taken meanwhile; nothing was saved.", messages.ERROR
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(AppointmentEvent)
+class AppointmentEventAdmin(admin.ModelAdmin):
+    """The life cycle's record: read-only, so nobody rewrites who did what."""
+
+    list_display = ["at", "appointment", "action", "actor", "note"]
+    list_filter = ["action"]
+    date_hierarchy = "at"
+    list_select_related = ["appointment__patient", "appointment__dermatologist__user", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(admin.ModelAdmin):
+    list_display = [
+        "patient",
+        "procedure_type",
+        "dermatologist",
+        "earliest_date",
+        "latest_date",
+        "status",
+    ]
+    list_filter = ["status", "procedure_type", "dermatologist"]
+    search_fields = ["patient__last_name", "patient__first_name"]
+    date_hierarchy = "earliest_date"
+    list_select_related = ["patient", "procedure_type", "dermatologist__user"]
+    autocomplete_fields = ["patient"]

@@ -103,16 +103,23 @@ def _room_for(*, procedure_type, room: Room | None, starts_at, ends_at, exclude_
     return free
 
 
-def _refused_as_taken(
-    error: IntegrityError, *, procedure_type, dermatologist, starts_at, exclude_id
-):
-    rule = is_overlap_violation(error)
-    if rule is None:
-        return None
-    who = str(dermatologist) if rule == DERMATOLOGIST_OVERLAP else "The treatment room"
-    return SlotTaken(
-        f"{who} is already booked at {timezone.localtime(starts_at):%H:%M} on "
-        f"{timezone.localtime(starts_at):%a %d %b}.",
+def _guarded_write(write, *, procedure_type, dermatologist, starts_at, exclude_id=None):
+    """Run a write that may put an appointment on taken time; a refusal becomes SlotTaken
+    with the nearest free alternatives."""
+    try:
+        with transaction.atomic():
+            return write()
+    except IntegrityError as error:
+        rule = is_overlap_violation(error)
+        if rule is None:
+            raise
+        who = str(dermatologist) if rule == DERMATOLOGIST_OVERLAP else "The treatment room"
+        local = timezone.localtime(starts_at)
+        message = f"{who} is already booked at {local:%H:%M} on {local:%a %d %b}."
+    except SlotTaken as taken:  # no free treatment room
+        message = str(taken)
+    raise SlotTaken(
+        message,
         alternatives=nearest_free_slots(
             procedure_type=procedure_type,
             around=starts_at,
@@ -120,24 +127,6 @@ def _refused_as_taken(
             exclude_appointment_id=exclude_id,
         ),
     )
-
-
-def _guarded_write(write, *, procedure_type, dermatologist, starts_at, exclude_id=None):
-    """Run a write that may put an appointment on taken time; a refusal becomes SlotTaken."""
-    try:
-        with transaction.atomic():
-            return write()
-    except IntegrityError as error:
-        taken = _refused_as_taken(
-            error,
-            procedure_type=procedure_type,
-            dermatologist=dermatologist,
-            starts_at=starts_at,
-            exclude_id=exclude_id,
-        )
-        if taken is None:
-            raise
-        raise taken from None
 
 
 def appointment_book(

@@ -4,8 +4,9 @@ Who may see and do what follows DOMAIN.md: demographics and the schedule are eve
 lesions and clinical records are the dermatologists' (managers read and run the rest).
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from ._grants import grant
 
 READ = ["view"]
 WRITE = ["view", "add", "change"]
@@ -51,25 +52,7 @@ ROLE_PERMISSIONS = {
 
 
 def create_role_groups(apps, schema_editor):
-    # Permissions are normally made after all migrations ran; make them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for group_name, grants in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=group_name)
-        codenames = []
-        for model_label, actions in grants.items():
-            app_label, model = model_label.split(".")
-            codenames += [(app_label, f"{action}_{model}") for action in actions]
-        permissions = [
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            for app_label, codename in codenames
-        ]
-        group.permissions.set(permissions)
+    grant(apps, ROLE_PERMISSIONS)
 
 
 class Migration(migrations.Migration):

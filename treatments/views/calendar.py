@@ -1,15 +1,114 @@
 """The day view (dermatologists side by side) and the week view of one dermatologist."""
 
-from django.http import HttpResponse
+from datetime import date, datetime, timedelta
 
-from clinic.permissions import EVERY_ROLE, role_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from clinic.models import StaffMember
+from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
+
+from ..schedule import dermatologists_to_choose, schedule_of_day, schedule_of_week, week_of
+
+# Far beyond any booking, and far enough from datetime's limits that a day's bounds
+# in any time zone (and the next or previous day's) still exist.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
 
 
+class BadDate(ValueError):
+    """The ?date= parameter is not a YYYY-MM-DD date the schedule can show."""
+
+
+def _requested_day(request) -> date:
+    """The ?date= of the request, or today in the clinic's time zone when it is empty."""
+    raw = request.GET.get("date", "").strip()
+    if not raw:
+        return timezone.localdate()
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        raise BadDate(f"“{raw}” is not a date in the form YYYY-MM-DD.") from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise BadDate(f"The schedule covers {EARLIEST_DAY.year} to {LATEST_DAY.year}.")
+    return day
+
+
+def _bad_date(request, error: BadDate):
+    context = {"message": str(error), "today": timezone.localdate()}
+    return render(request, "treatments/_schedule_bad_date.html", context, status=400)
+
+
+def _render_schedule(request, page: str, calendar: str, context: dict):
+    """The whole page, or only the calendar region when htmx swaps it in.
+
+    A history restore (the back button after the cache expired) replaces the whole body,
+    so it gets the whole page.
+    """
+    swaps_calendar = request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    context["is_partial"] = swaps_calendar
+    response = render(request, calendar if swaps_calendar else page, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
 @role_required(*EVERY_ROLE)
 def schedule_day(request):
-    return HttpResponse("day view: to be built")
+    """The active dermatologists' appointments side by side, and the rooms' occupied times."""
+    try:
+        day = _requested_day(request)
+    except BadDate as error:
+        return _bad_date(request, error)
+    context = {
+        "day": day,
+        "today": timezone.localdate(),
+        "previous_day": day - timedelta(days=1),
+        "next_day": day + timedelta(days=1),
+        "schedule": schedule_of_day(day=day),
+        "can_book": has_role(request.user, FRONT_DESK),
+    }
+    return _render_schedule(
+        request, "treatments/schedule_day.html", "treatments/_schedule_day_calendar.html", context
+    )
 
 
+@require_GET
 @role_required(*EVERY_ROLE)
 def schedule_week(request, dermatologist_id):
-    return HttpResponse("week view: to be built")
+    """One dermatologist's appointments, Monday to Sunday, with their working hours."""
+    try:
+        day = _requested_day(request)
+    except BadDate as error:
+        return _bad_date(request, error)
+    chosen = request.GET.get("dermatologist", "")
+    if chosen and chosen != str(dermatologist_id):
+        # The switch is a plain GET form, so the chosen id arrives as a parameter.
+        if not chosen.isdecimal():
+            raise Http404("No such dermatologist.")
+        url = reverse("schedule_week", args=[int(chosen)])
+        return redirect(f"{url}?date={day.isoformat()}")
+    try:
+        week = schedule_of_week(dermatologist_id=dermatologist_id, day=day)
+    except StaffMember.DoesNotExist:
+        raise Http404("No such dermatologist.") from None
+    monday = week_of(day)[0]
+    context = {
+        "day": day,
+        "week": week,
+        "dermatologist": week.dermatologist,
+        "today": timezone.localdate(),
+        "previous_week": monday - timedelta(days=7),
+        "next_week": monday + timedelta(days=7),
+        "dermatologists": dermatologists_to_choose(current=week.dermatologist),
+        "can_book": has_role(request.user, FRONT_DESK),
+    }
+    return _render_schedule(
+        request, "treatments/schedule_week.html", "treatments/_schedule_week_calendar.html", context
+    )

@@ -1,0 +1,162 @@
+"""Reads for the day and week schedules: who works when, and what is booked.
+
+Each function runs a fixed number of queries, however many appointments or
+dermatologists there are; the grouping into columns happens in Python.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from clinic.models import Room, StaffMember, WorkingHours
+
+from .models import Appointment
+from .selectors import appointments_of_day, day_bounds
+
+DAYS_IN_WEEK = 7
+
+
+@dataclass
+class ScheduleColumn:
+    """One column of a schedule: a dermatologist's day, with their hours and appointments."""
+
+    dermatologist: StaffMember
+    day: date
+    working_hours: list[WorkingHours]
+    appointments: list[Appointment] = field(default_factory=list)
+
+
+@dataclass
+class RoomOccupancy:
+    """A room and the active appointments that hold it."""
+
+    room: Room
+    appointments: list[Appointment] = field(default_factory=list)
+
+
+@dataclass
+class DaySchedule:
+    columns: list[ScheduleColumn]
+    rooms: list[RoomOccupancy]
+
+
+@dataclass
+class WeekSchedule:
+    dermatologist: StaffMember
+    days: list[ScheduleColumn]
+
+
+def week_of(day: date) -> list[date]:
+    """The Monday to Sunday week that contains the day."""
+    monday = day - timedelta(days=day.weekday())
+    return [monday + timedelta(days=offset) for offset in range(DAYS_IN_WEEK)]
+
+
+def _appointments_between(start: datetime, end: datetime) -> QuerySet[Appointment]:
+    return Appointment.objects.filter(starts_at__gte=start, starts_at__lt=end)
+
+
+def dermatologists_of_day(*, day: date) -> QuerySet[StaffMember]:
+    """The active dermatologists, and any inactive one still booked that day, with their hours.
+
+    The working hours of the day's weekday are prefetched into `hours_of_day`.
+    """
+    start, end = day_bounds(day)
+    booked_that_day = _appointments_between(start, end).filter(dermatologist=OuterRef("pk"))
+    hours = WorkingHours.objects.filter(weekday=day.weekday()).order_by("starts_at")
+    return (
+        StaffMember.objects.filter(role=StaffMember.Role.DERMATOLOGIST)
+        .filter(Q(is_active=True) | Exists(booked_that_day))
+        .select_related("user")
+        .prefetch_related(Prefetch("working_hours", queryset=hours, to_attr="hours_of_day"))
+    )
+
+
+def _columns_of_day(day: date, appointments: list[Appointment]) -> list[ScheduleColumn]:
+    by_dermatologist = defaultdict(list)
+    for appointment in appointments:
+        by_dermatologist[appointment.dermatologist_id].append(appointment)
+    return [
+        ScheduleColumn(
+            dermatologist=dermatologist,
+            day=day,
+            working_hours=dermatologist.hours_of_day,
+            appointments=by_dermatologist[dermatologist.pk],
+        )
+        for dermatologist in dermatologists_of_day(day=day)
+    ]
+
+
+def _rooms_of_day(day: date, appointments: list[Appointment]) -> list[RoomOccupancy]:
+    start, end = day_bounds(day)
+    in_use = _appointments_between(start, end).filter(
+        room=OuterRef("pk"), status__in=Appointment.ACTIVE_STATUSES
+    )
+    rooms = Room.objects.filter(Q(is_active=True) | Exists(in_use))
+    occupancy = {room.pk: RoomOccupancy(room=room) for room in rooms}
+    for appointment in appointments:
+        if appointment.room_id in occupancy and appointment.status in Appointment.ACTIVE_STATUSES:
+            occupancy[appointment.room_id].appointments.append(appointment)
+    return list(occupancy.values())
+
+
+def schedule_of_day(*, day: date) -> DaySchedule:
+    """The day's columns, one per dermatologist, and the rooms' occupied times.
+
+    Four queries: dermatologists, their working hours, appointments, rooms.
+    """
+    appointments = list(appointments_of_day(day=day))
+    return DaySchedule(
+        columns=_columns_of_day(day, appointments),
+        rooms=_rooms_of_day(day, appointments),
+    )
+
+
+def _dermatologist_with_hours(dermatologist_id: int) -> StaffMember:
+    hours = WorkingHours.objects.order_by("weekday", "starts_at")
+    return (
+        StaffMember.objects.filter(role=StaffMember.Role.DERMATOLOGIST)
+        .select_related("user")
+        .prefetch_related(Prefetch("working_hours", queryset=hours, to_attr="all_hours"))
+        .get(pk=dermatologist_id)
+    )
+
+
+def schedule_of_week(*, dermatologist_id: int, day: date) -> WeekSchedule:
+    """Seven columns, Monday to Sunday, of one dermatologist's week that contains the day.
+
+    Three queries: the dermatologist (active or not), their working hours, the
+    appointments. Raises StaffMember.DoesNotExist for an id that is not a dermatologist's.
+    """
+    dermatologist = _dermatologist_with_hours(dermatologist_id)
+    days = week_of(day)
+    start, end = day_bounds(days[0])[0], day_bounds(days[-1])[1]
+    appointments = (
+        _appointments_between(start, end)
+        .filter(dermatologist=dermatologist)
+        .select_related("patient", "room", "procedure_type")
+        .order_by("starts_at")
+    )
+    columns = {
+        weekday: ScheduleColumn(
+            dermatologist=dermatologist,
+            day=weekday,
+            working_hours=[h for h in dermatologist.all_hours if h.weekday == weekday.weekday()],
+        )
+        for weekday in days
+    }
+    for appointment in appointments:
+        columns[timezone.localtime(appointment.starts_at).date()].appointments.append(appointment)
+    return WeekSchedule(dermatologist=dermatologist, days=list(columns.values()))
+
+
+def dermatologists_to_choose(*, current: StaffMember) -> QuerySet[StaffMember]:
+    """The dermatologists one can switch to: the active ones, and the one shown now."""
+    return (
+        StaffMember.objects.filter(role=StaffMember.Role.DERMATOLOGIST)
+        .filter(Q(is_active=True) | Q(pk=current.pk))
+        .select_related("user")
+    )
