@@ -1,0 +1,138 @@
+"""Forms of the patients app: they check the shape of what the front desk types."""
+
+from datetime import date
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row
+from django import forms
+from django.utils import timezone
+from phonenumber_field.formfields import PhoneNumberField
+
+from .models import ADULT_AGE, Guardian, Patient, age_on
+from .services import patient_unreachable_reason
+
+OLDEST_AGE = 120
+GUARDIAN_REQUIRED = "Required for a patient under 18."
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February, in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+class PatientRegisterForm(forms.ModelForm):
+    """A new patient and, for a minor, the guardian who receives their reminders."""
+
+    guardian_first_name = forms.CharField(
+        label="Guardian's first name", max_length=100, required=False
+    )
+    guardian_last_name = forms.CharField(
+        label="Guardian's last name", max_length=100, required=False
+    )
+    guardian_relationship = forms.ChoiceField(
+        label="Relationship to the patient",
+        choices=[("", "---------"), *Guardian.Relationship.choices],
+        required=False,
+    )
+    guardian_email = forms.EmailField(label="Guardian's email", required=False)
+    guardian_phone = PhoneNumberField(label="Guardian's phone", required=False)
+    allow_duplicate = forms.BooleanField(
+        label="This is a different person: register anyway", required=False
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "email",
+            "phone",
+            "preferred_channel",
+            "language",
+            "reminder_consent",
+        ]
+        widgets = {
+            "first_name": forms.TextInput(attrs={"autofocus": True}),
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+        labels = {"reminder_consent": "Agrees to receive reminders"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the template's <form> has the token
+        self.helper.layout = Layout(
+            Fieldset(
+                "Patient",
+                Row(Column("first_name"), Column("last_name")),
+                Row(Column("date_of_birth"), Column("sex")),
+            ),
+            Fieldset(
+                "Contact and reminders",
+                Row(Column("email"), Column("phone")),
+                Row(Column("preferred_channel"), Column("language")),
+                "reminder_consent",
+            ),
+            Fieldset(
+                "Guardian (only for a patient under 18, who receives the reminders)",
+                Row(Column("guardian_first_name"), Column("guardian_last_name")),
+                Row(
+                    Column("guardian_relationship"),
+                    Column("guardian_email"),
+                    Column("guardian_phone"),
+                ),
+            ),
+        )
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data["date_of_birth"]
+        today = timezone.localdate()
+        if born > today:
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        if born < _years_before(today, OLDEST_AGE):
+            raise forms.ValidationError(f"The date of birth is more than {OLDEST_AGE} years ago.")
+        return born
+
+    def clean(self):
+        cleaned_data = super().clean()
+        born = cleaned_data.get("date_of_birth")
+        if born is None:
+            return cleaned_data
+        if self._is_minor(born):
+            for field in ("guardian_first_name", "guardian_last_name", "guardian_relationship"):
+                if not cleaned_data.get(field):
+                    self.add_error(field, GUARDIAN_REQUIRED)
+        if not self.errors:
+            reason = patient_unreachable_reason(
+                patient=Patient(
+                    date_of_birth=born,
+                    email=cleaned_data.get("email", ""),
+                    phone=cleaned_data.get("phone", ""),
+                    preferred_channel=cleaned_data.get("preferred_channel"),
+                ),
+                guardian=self.guardian(),
+            )
+            if reason:
+                self.add_error("preferred_channel", reason)
+        return cleaned_data
+
+    def guardian(self) -> Guardian | None:
+        """The minor's guardian, unsaved; None for an adult, whose guardian fields are ignored."""
+        if not self._is_minor(self.cleaned_data["date_of_birth"]):
+            return None
+        return Guardian(
+            first_name=self.cleaned_data["guardian_first_name"],
+            last_name=self.cleaned_data["guardian_last_name"],
+            relationship=self.cleaned_data["guardian_relationship"],
+            email=self.cleaned_data["guardian_email"],
+            phone=self.cleaned_data["guardian_phone"] or "",
+        )
+
+    @staticmethod
+    def _is_minor(born: date) -> bool:
+        return age_on(born, timezone.localdate()) < ADULT_AGE
