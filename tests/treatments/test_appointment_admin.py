@@ -1,0 +1,101 @@
+"""The admin is one more path into an appointment: it meets the same no-overlap rule."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from treatments.models import Appointment
+from treatments.services import appointment_book
+
+from ..factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def admin_form(appointment, **changes):
+    local = timezone.localtime(appointment.starts_at)
+    end = timezone.localtime(appointment.ends_at)
+    form = {
+        "patient": appointment.patient_id,
+        "dermatologist": appointment.dermatologist_id,
+        "room": appointment.room_id or "",
+        "procedure_type": appointment.procedure_type_id,
+        "starts_at_0": local.date().isoformat(),
+        "starts_at_1": local.strftime("%H:%M:%S"),
+        "ends_at_0": end.date().isoformat(),
+        "ends_at_1": end.strftime("%H:%M:%S"),
+        "status": appointment.status,
+        "reason": "",
+        "cancellation_reason": appointment.cancellation_reason,
+    }
+    form.update(changes)
+    return form
+
+
+@pytest.fixture
+def two_visits(dermatologist, cryotherapy, treatment_room, tomorrow_at):
+    return [
+        appointment_book(
+            patient=PatientFactory(),
+            dermatologist=dermatologist,
+            procedure_type=cryotherapy,
+            starts_at=tomorrow_at(hour),
+            booked_by=None,
+        )
+        for hour in (10, 11)
+    ]
+
+
+def test_moving_a_visit_onto_a_taken_time_in_the_admin_is_a_form_error(manager_client, two_visits):
+    first, second = two_visits
+    taken = timezone.localtime(first.starts_at)
+    url = reverse("admin:treatments_appointment_change", args=[second.pk])
+
+    response = manager_client.post(
+        url,
+        admin_form(
+            second,
+            starts_at_1=taken.strftime("%H:%M:%S"),
+            ends_at_1=(taken + timedelta(minutes=15)).strftime("%H:%M:%S"),
+        ),
+    )
+
+    assert response.status_code == 200
+    assert "that time is already taken" in response.content.decode()
+    second.refresh_from_db()
+    assert timezone.localtime(second.starts_at).hour == 11
+
+
+def test_un_cancelling_in_the_admin_into_a_taken_time_is_a_form_error(
+    manager_client, two_visits, tomorrow_at
+):
+    first, _ = two_visits
+    Appointment.objects.filter(pk=first.pk).update(status="cancelled", cancellation_reason="Ill")
+    first.refresh_from_db()
+    appointment_book(
+        patient=PatientFactory(),
+        dermatologist=first.dermatologist,
+        procedure_type=first.procedure_type,
+        starts_at=first.starts_at,
+        booked_by=None,
+    )
+    url = reverse("admin:treatments_appointment_change", args=[first.pk])
+
+    response = manager_client.post(url, admin_form(first, status="booked", cancellation_reason=""))
+
+    assert response.status_code == 200
+    first.refresh_from_db()
+    assert first.status == "cancelled"
+
+
+def test_a_free_move_in_the_admin_is_saved(manager_client, two_visits):
+    _, second = two_visits
+    url = reverse("admin:treatments_appointment_change", args=[second.pk])
+    response = manager_client.post(
+        url, admin_form(second, starts_at_1="12:00:00", ends_at_1="12:15:00")
+    )
+    assert response.status_code == 302
+    second.refresh_from_db()
+    assert timezone.localtime(second.starts_at).hour == 12
