@@ -13,9 +13,9 @@ from django.utils import timezone
 from clinic.models import Room, StaffMember
 from patients.models import Patient
 
-from .availability import Slot, nearest_free_slots, slot_fits_working_time
-from .constraints import DERMATOLOGIST_OVERLAP, is_overlap_violation
-from .models import Appointment, AppointmentEvent, ProcedureType, WaitlistEntry
+from ..availability import Slot, nearest_free_slots, slot_fits_working_time
+from ..constraints import DERMATOLOGIST_OVERLAP, is_overlap_violation
+from ..models import Appointment, AppointmentEvent, ProcedureType, WaitlistEntry
 
 Status = Appointment.Status
 Action = AppointmentEvent.Action

@@ -1,0 +1,20 @@
+"""Writes of the treatments app: booking and the appointment life cycle (booking.py)."""
+
+from .booking import (  # noqa: F401
+    MOVABLE,
+    TRANSITIONS,
+    BookingError,
+    SlotTaken,
+    TransitionNotAllowed,
+    allowed_actions,
+    appointment_book,
+    appointment_cancel,
+    appointment_check_in,
+    appointment_complete,
+    appointment_confirm,
+    appointment_mark_no_show,
+    appointment_reinstate,
+    appointment_reschedule,
+    waitlist_entry_add,
+    waitlist_entry_remove,
+)
