@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Heartbeat, Room, StaffMember, TimeOff, WorkingHours
+from .models import Heartbeat, Room, StaffMember, TimeOff, UsedPatientLink, WorkingHours
 from .services import staff_member_save
 
 
@@ -56,6 +56,21 @@ class HeartbeatAdmin(admin.ModelAdmin):
     """Read-only: written by beat, shown so a manager can see background work is alive."""
 
     list_display = ["name", "last_seen_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UsedPatientLink)
+class UsedPatientLinkAdmin(admin.ModelAdmin):
+    """Read-only: which single-use patient links were used, and when."""
+
+    list_display = ["used_at", "action", "subject_id"]
+    list_filter = ["action"]
+    date_hierarchy = "used_at"
 
     def has_add_permission(self, request):
         return False

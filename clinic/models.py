@@ -130,3 +130,15 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class UsedPatientLink(models.Model):
+    """A patient link whose action was carried out: the link cannot be used again."""
+
+    nonce = models.CharField(max_length=32, unique=True)
+    action = models.CharField(max_length=20)
+    subject_id = models.BigIntegerField()
+    used_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.action} {self.subject_id} at {self.used_at:%Y-%m-%d %H:%M}"

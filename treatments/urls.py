@@ -1,8 +1,10 @@
 from django.urls import path
 
-from .views import appointments, calendar, waitlist
+from .views import appointments, calendar, links, waitlist
 
 urlpatterns = [
+    # Patients' signed links from reminders: no login, the token is the permission.
+    path("l/<str:token>/", links.patient_link, name="patient_link"),
     path("schedule/day/", calendar.schedule_day, name="schedule_day"),
     path("schedule/week/<int:dermatologist_id>/", calendar.schedule_week, name="schedule_week"),
     path("appointments/new/", appointments.appointment_book, name="appointment_book"),

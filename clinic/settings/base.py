@@ -162,3 +162,10 @@ LOGGING = {
 
 # `seed_demo` refuses to run where this is False (production).
 CLINIC_DEMO_DATA_ALLOWED = True
+
+# Patient links (no login) in reminders: the address they start with, and how long they work.
+CLINIC_BASE_URL = env.str("CLINIC_BASE_URL", default="http://127.0.0.1:8000")
+CLINIC_LINK_MAX_AGE = env_int("CLINIC_LINK_MAX_AGE_DAYS", default=14, minimum=1) * 86_400
+# Shown to patients on link pages and in messages.
+CLINIC_NAME = env.str("CLINIC_NAME", default="Milia Clinic")
+CLINIC_PHONE = env.str("CLINIC_PHONE", default="+1 212 555 0100")

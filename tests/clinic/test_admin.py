@@ -15,6 +15,7 @@ READ_ONLY_FOR_MANAGER = {
     ("patients", "lesion"),
     ("clinic", "heartbeat"),
     ("auth", "group"),
+    ("clinic", "usedpatientlink"),
     ("treatments", "appointmentevent"),
 }
 

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Pages for everyone, by design.
-PUBLIC = {"healthz", "login", "logout"}
+PUBLIC = {"healthz", "login", "logout", "patient_link"}  # a patient link: the token is the key
 # Any logged-in user, role or not: the home page tells a user without a role what to do.
 LOGIN_ONLY = {"home"}
 
