@@ -1,6 +1,7 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Guardian, Lesion, Patient
+from .models import Guardian, Lesion, Patient, PatientAlert
 from .services import patient_save
 
 
@@ -10,7 +11,7 @@ class GuardianInline(admin.StackedInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(SimpleHistoryAdmin):
     list_display = [
         "last_name",
         "first_name",
@@ -31,7 +32,7 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Guardian)
-class GuardianAdmin(admin.ModelAdmin):
+class GuardianAdmin(SimpleHistoryAdmin):
     list_display = ["__str__", "patient", "email", "phone", "receives_reminders"]
     list_filter = ["relationship", "receives_reminders"]
     search_fields = ["last_name", "first_name", "email", "phone", "patient__last_name"]
@@ -40,10 +41,19 @@ class GuardianAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lesion)
-class LesionAdmin(admin.ModelAdmin):
+class LesionAdmin(SimpleHistoryAdmin):
     list_display = ["patient", "site", "milia_type", "count", "size_mm", "status", "first_noted"]
     list_filter = ["status", "milia_type", "site", "colour"]
     search_fields = ["patient__last_name", "patient__first_name"]
     date_hierarchy = "first_noted"
+    list_select_related = ["patient"]
+    autocomplete_fields = ["patient"]
+
+
+@admin.register(PatientAlert)
+class PatientAlertAdmin(SimpleHistoryAdmin):
+    list_display = ["patient", "kind", "description", "is_active", "created_at"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["description", "patient__last_name", "patient__first_name"]
     list_select_related = ["patient"]
     autocomplete_fields = ["patient"]

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
 
 # E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
 E164 = r"^\+[1-9][0-9]{6,14}$"
@@ -47,6 +48,7 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["last_name", "first_name", "date_of_birth"]
@@ -103,6 +105,7 @@ class Guardian(models.Model):
         default=True, help_text="The one guardian to whom the minor's reminders go."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-receives_reminders", "last_name", "first_name"]
@@ -200,8 +203,10 @@ class Lesion(models.Model):
     first_noted = models.DateField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     resolved_on = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["status", "site"]
@@ -230,3 +235,36 @@ class Lesion(models.Model):
 
     def __str__(self):
         return f"{self.get_site_display()}: {self.count} × {self.get_milia_type_display()}"
+
+
+class PatientAlert(models.Model):
+    """Something every clinician must see first: an allergy (e.g. to lidocaine), a condition."""
+
+    class Kind(models.TextChoices):
+        ALLERGY = "allergy", "Allergy"
+        CONDITION = "condition", "Relevant condition"
+        MEDICATION = "medication", "Medication"
+        OTHER = "other", "Other"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    description = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-is_active", "kind", "description"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(description=""), name="alert_has_description"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["allergy", "condition", "medication", "other"]),
+                name="alert_kind_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.description}"

@@ -2,9 +2,21 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
+from simple_history.admin import SimpleHistoryAdmin
 
 from .constraints import is_overlap_violation
-from .models import Appointment, AppointmentEvent, ProcedureType, WaitlistEntry
+from .models import (
+    Amendment,
+    Appointment,
+    AppointmentEvent,
+    ClinicalPhoto,
+    FollowUp,
+    FollowUpOutcome,
+    Procedure,
+    ProcedureLesion,
+    ProcedureType,
+    WaitlistEntry,
+)
 from .selectors import appointment_overlaps
 
 
@@ -61,7 +73,7 @@ class AppointmentAdminForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(SimpleHistoryAdmin):
     form = AppointmentAdminForm
     list_display = ["starts_at", "patient", "dermatologist", "room", "procedure_type", "status"]
     list_filter = ["status", "dermatologist", "room", "procedure_type"]
@@ -124,3 +136,71 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "earliest_date"
     list_select_related = ["patient", "procedure_type", "dermatologist__user"]
     autocomplete_fields = ["patient"]
+
+
+class ReadOnlyClinicalAdmin(SimpleHistoryAdmin):
+    """Clinical records change only through the app's services (signing, amendments), so
+    that every change is validated and attributable; the admin shows them and their history."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Procedure)
+class ProcedureAdmin(ReadOnlyClinicalAdmin):
+    list_display = [
+        "performed_at",
+        "patient",
+        "procedure_type",
+        "dermatologist",
+        "procedure_code",
+        "status",
+    ]
+    list_filter = ["status", "procedure_type", "dermatologist"]
+    search_fields = ["patient__last_name", "patient__first_name", "procedure_code"]
+    date_hierarchy = "performed_at"
+    list_select_related = ["patient", "procedure_type", "dermatologist__user"]
+
+
+@admin.register(ProcedureLesion)
+class ProcedureLesionAdmin(ReadOnlyClinicalAdmin):
+    list_display = ["procedure", "lesion"]
+    list_select_related = ["procedure__patient", "procedure__procedure_type", "lesion"]
+
+
+@admin.register(Amendment)
+class AmendmentAdmin(ReadOnlyClinicalAdmin):
+    list_display = ["created_at", "procedure", "author", "reason"]
+    date_hierarchy = "created_at"
+    list_select_related = ["procedure__patient", "procedure__procedure_type", "author"]
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(SimpleHistoryAdmin):
+    list_display = ["due_on", "patient", "kind", "status", "appointment"]
+    list_filter = ["status", "kind"]
+    search_fields = ["patient__last_name", "patient__first_name"]
+    date_hierarchy = "due_on"
+    list_select_related = ["patient", "appointment"]
+    raw_id_fields = ["patient", "procedure", "appointment"]
+
+
+@admin.register(FollowUpOutcome)
+class FollowUpOutcomeAdmin(ReadOnlyClinicalAdmin):
+    list_display = ["recorded_at", "lesion", "outcome", "complication", "recorded_by"]
+    list_filter = ["outcome", "complication"]
+    list_select_related = ["lesion__patient", "recorded_by"]
+
+
+@admin.register(ClinicalPhoto)
+class ClinicalPhotoAdmin(ReadOnlyClinicalAdmin):
+    list_display = ["taken_on", "patient", "lesion", "caption", "uploaded_by"]
+    date_hierarchy = "taken_on"
+    list_select_related = ["patient", "lesion", "uploaded_by"]
+    exclude = ["image", "thumbnail"]  # shown only through the app's checked photo view

@@ -1,11 +1,13 @@
 """The procedure catalogue and appointments: booking a treatment with a dermatologist."""
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
 from clinic.models import Room, StaffMember
-from patients.models import Patient
+from patients.models import Lesion, Patient
 
 from .constraints import ACTIVE_STATUSES, DERMATOLOGIST_OVERLAP, ROOM_OVERLAP, no_overlap
 
@@ -107,6 +109,7 @@ class Appointment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["starts_at"]
@@ -240,3 +243,324 @@ class WaitlistEntry(models.Model):
     def __str__(self):
         window = f"{self.earliest_date}–{self.latest_date}"
         return f"{self.patient.full_name}: {self.procedure_type} {window}"
+
+
+DIAGNOSIS_MILIA = "L72.0"
+
+
+class Procedure(models.Model):
+    """What a dermatologist did at a visit, on which lesions; signed, then locked.
+
+    One row per visit. The technique's own fields are columns (checked by the database
+    where a range applies); which of them a procedure type needs is the recording
+    service's rule. After signing the row is never changed: corrections are Amendments.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SIGNED = "signed", "Signed"
+
+    class Instrument(models.TextChoices):
+        COMEDONE_EXTRACTOR = "comedone_extractor", "Comedone extractor"
+        TWEEZERS = "tweezers", "Fine tweezers"
+        NEEDLE = "needle", "Sterile needle"
+        BLADE_11 = "blade_11", "Blade no. 11"
+
+    class CryoMethod(models.TextChoices):
+        SPRAY = "spray", "Spray"
+        PROBE = "probe", "Probe"
+        COTTON_TIP = "cotton_tip", "Cotton tip"
+
+    class Anesthetic(models.TextChoices):
+        NONE = "none", "None"
+        LIDOCAINE_1 = "lidocaine_1", "Lidocaine 1%"
+        LIDOCAINE_1_EPINEPHRINE = "lidocaine_1_epi", "Lidocaine 1% with epinephrine"
+        TOPICAL = "topical", "Topical anesthetic cream"
+
+    class Hemostasis(models.TextChoices):
+        ELECTROCAUTERY = "electrocautery", "Electrocautery"
+        ALUMINIUM_CHLORIDE = "aluminium_chloride", "Aluminium chloride"
+        PRESSURE = "pressure", "Pressure"
+
+    class ConsentBy(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        GUARDIAN = "guardian", "Guardian"
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="procedure"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="procedures")
+    dermatologist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.PROTECT, related_name="+")
+    performed_at = models.DateTimeField()
+    lesions = models.ManyToManyField(Lesion, through="ProcedureLesion", related_name="procedures")
+    # Extraction, de-roofing
+    instrument = models.CharField(max_length=20, choices=Instrument.choices, blank=True)
+    needle_gauge = models.PositiveSmallIntegerField(null=True, blank=True)
+    lesions_cleared = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Cryotherapy
+    cryo_method = models.CharField(max_length=12, choices=CryoMethod.choices, blank=True)
+    freeze_seconds = models.PositiveSmallIntegerField(null=True, blank=True)
+    freeze_thaw_cycles = models.PositiveSmallIntegerField(null=True, blank=True)
+    halo_mm = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
+    # Curettage, electrodesiccation
+    anesthetic = models.CharField(max_length=20, choices=Anesthetic.choices, blank=True)
+    anesthetic_volume_ml = models.DecimalField(
+        max_digits=3, decimal_places=1, null=True, blank=True
+    )
+    hemostasis = models.CharField(max_length=20, choices=Hemostasis.choices, blank=True)
+    # Every procedure
+    consent_obtained = models.BooleanField(default=False)
+    consent_given_by = models.CharField(max_length=8, choices=ConsentBy.choices, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    complication_bleeding = models.BooleanField(default=False)
+    complication_blistering = models.BooleanField(default=False)
+    complication_pain = models.BooleanField(default=False)
+    complication_note = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True)
+    diagnosis_code = models.CharField(max_length=10, default=DIAGNOSIS_MILIA)
+    procedure_code = models.CharField(max_length=10, blank=True)
+    procedure_code_overridden = models.BooleanField(default=False)
+    aftercare_text = models.TextField(blank=True, help_text="As given to the patient")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-performed_at"]
+        indexes = [models.Index(fields=["patient", "performed_at"], name="procedure_patient_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(freeze_seconds__isnull=True)
+                | (Q(freeze_seconds__gte=1) & Q(freeze_seconds__lte=60)),
+                name="procedure_freeze_seconds_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(freeze_thaw_cycles__isnull=True)
+                | (Q(freeze_thaw_cycles__gte=1) & Q(freeze_thaw_cycles__lte=3)),
+                name="procedure_freeze_cycles_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(halo_mm__isnull=True) | (Q(halo_mm__gte=0) & Q(halo_mm__lte=10)),
+                name="procedure_halo_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(anesthetic_volume_ml__isnull=True)
+                | (Q(anesthetic_volume_ml__gt=0) & Q(anesthetic_volume_ml__lte=20)),
+                name="procedure_anesthetic_volume_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(needle_gauge__isnull=True)
+                | (Q(needle_gauge__gte=18) & Q(needle_gauge__lte=34)),
+                name="procedure_needle_gauge_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(consent_obtained=False)
+                | (~Q(consent_given_by="") & Q(consent_at__isnull=False)),
+                name="procedure_consent_has_who_and_when",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="draft") & Q(signed_at__isnull=True))
+                | (Q(status="signed") & Q(signed_at__isnull=False) & Q(signed_by__isnull=False)),
+                name="procedure_signed_has_who_and_when",
+            ),
+            models.CheckConstraint(condition=~Q(diagnosis_code=""), name="procedure_has_diagnosis"),
+        ]
+
+    def __str__(self):
+        return f"{self.procedure_type} for {self.patient.full_name} on {self.performed_at:%Y-%m-%d}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == self.Status.SIGNED
+
+
+class ProcedureLesion(models.Model):
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="+")
+    lesion = models.ForeignKey(Lesion, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["procedure", "lesion"], name="procedure_lesion_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.lesion} in {self.procedure}"
+
+
+class Amendment(models.Model):
+    """A correction of a signed procedure record, kept beside the original, never instead."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="amendments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=300)
+    text = models.TextField(help_text="The correction, as it should read")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason="") & ~Q(text=""), name="amendment_has_reason_and_text"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Amendment of {self.procedure} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class FollowUp(models.Model):
+    """A check the patient should come back for: recurrence after a procedure, or a recheck."""
+
+    class Kind(models.TextChoices):
+        RECURRENCE_CHECK = "recurrence_check", "Recurrence check"
+        RECHECK = "recheck", "Recheck"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Due"
+        BOOKED = "booked", "Booked"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="follow_ups")
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.PROTECT, null=True, blank=True, related_name="follow_ups"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    due_on = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["due_on"]
+        indexes = [
+            models.Index(
+                fields=["due_on"],
+                condition=Q(status__in=["open", "booked"]),
+                name="followup_due_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "booked", "done", "cancelled"]),
+                name="followup_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="booked") | Q(appointment__isnull=False),
+                name="followup_booked_has_appointment",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | Q(completed_at__isnull=False),
+                name="followup_done_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.patient.full_name} due {self.due_on}"
+
+
+class FollowUpOutcome(models.Model):
+    """What became of one lesion at a follow-up."""
+
+    class Outcome(models.TextChoices):
+        RESOLVED = "resolved", "Resolved"
+        PARTLY_RESOLVED = "partly_resolved", "Partly resolved"
+        RECURRED = "recurred", "Recurred"
+        NEW_NEARBY = "new_nearby", "New lesions nearby"
+        COMPLICATION = "complication", "Complication"
+
+    class Complication(models.TextChoices):
+        HYPOPIGMENTATION = "hypopigmentation", "Hypopigmentation"
+        SCARRING = "scarring", "Scarring"
+        INFECTION = "infection", "Infection"
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="outcomes")
+    lesion = models.ForeignKey(Lesion, on_delete=models.PROTECT, related_name="outcomes")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    complication = models.CharField(max_length=16, choices=Complication.choices, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follow_up", "lesion"], name="outcome_once_per_lesion"),
+            models.CheckConstraint(
+                condition=(Q(outcome="complication") & ~Q(complication=""))
+                | (~Q(outcome="complication") & Q(complication="")),
+                name="outcome_complication_named",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.lesion}: {self.get_outcome_display()}"
+
+
+def private_photo_storage():
+    """Clinical photos live outside every public path; a view serves them after a check."""
+    return FileSystemStorage(location=settings.CLINIC_PRIVATE_MEDIA_ROOT, base_url=None)
+
+
+def photo_path(photo, filename: str) -> str:
+    return f"photos/{photo.patient_id}/{filename}"
+
+
+class ClinicalPhoto(models.Model):
+    """A photo of a lesion, or of the treated area at a visit; EXIF (and GPS) stripped."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="photos")
+    lesion = models.ForeignKey(
+        Lesion, on_delete=models.PROTECT, null=True, blank=True, related_name="photos"
+    )
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="photos"
+    )
+    image = models.FileField(storage=private_photo_storage, upload_to=photo_path)
+    thumbnail = models.FileField(storage=private_photo_storage, upload_to=photo_path)
+    content_type = models.CharField(max_length=20)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    caption = models.CharField(max_length=200, blank=True)
+    taken_on = models.DateField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["taken_on", "uploaded_at"]
+        indexes = [models.Index(fields=["patient", "taken_on"], name="photo_patient_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lesion__isnull=False) | Q(appointment__isnull=False),
+                name="photo_of_a_lesion_or_a_visit",
+            ),
+            models.CheckConstraint(
+                condition=Q(content_type__in=["image/jpeg", "image/png"]),
+                name="photo_jpeg_or_png",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Photo of {self.patient.full_name}, {self.taken_on}"

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "phonenumber_field",
+    "simple_history",
     "patients",
     "clinic",
     "treatments",
@@ -50,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Records which user made each change in the history of clinical records.
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -108,6 +111,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Clinical photos: outside the static and public media paths, served only through a view
+# that checks who is asking.
+CLINIC_PRIVATE_MEDIA_ROOT = Path(
+    env.str("CLINIC_PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private-media"))
+)
+CLINIC_PHOTO_MAX_BYTES = env_int("CLINIC_PHOTO_MAX_MB", default=15, minimum=1) * 1024 * 1024
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
