@@ -76,3 +76,11 @@ def patient_register(
             guardian.full_clean()
             guardian.save()
     return patient
+
+
+def patient_set_reminder_consent(*, patient: Patient, consent: bool) -> Patient:
+    """Give or withdraw consent to reminders (e.g. "stop reminders" from a link), with the time."""
+    if patient.reminder_consent != consent:
+        patient.reminder_consent = consent
+        patient_save(patient=patient, changed_fields=["reminder_consent"])
+    return patient

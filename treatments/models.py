@@ -444,6 +444,9 @@ class FollowUp(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    booking_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient asked (through a link) to book it"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import appointments, calendar, links, waitlist
+from .views import appointments, calendar, lesions, links, photos, records, waitlist
 
 urlpatterns = [
     # Patients' signed links from reminders: no login, the token is the permission.
@@ -24,4 +24,23 @@ urlpatterns = [
     path("waitlist/", waitlist.waitlist, name="waitlist"),
     path("waitlist/new/", waitlist.waitlist_add, name="waitlist_add"),
     path("waitlist/<int:pk>/remove/", waitlist.waitlist_remove, name="waitlist_remove"),
+    # The dermatologist's records
+    path("my-day/", records.my_day, name="my_day"),
+    path("patients/<int:patient_id>/chart/", records.patient_chart, name="patient_chart"),
+    path("patients/<int:patient_id>/alerts/new/", records.alert_add, name="alert_add"),
+    path("appointments/<int:pk>/record/", records.procedure_record, name="procedure_record"),
+    path("procedures/<int:pk>/", records.procedure_detail, name="procedure_detail"),
+    path("procedures/<int:pk>/sign/", records.procedure_sign, name="procedure_sign"),
+    path("procedures/<int:pk>/amend/", records.procedure_amend, name="procedure_amend"),
+    path("procedures/<int:pk>/handout/", records.procedure_handout, name="procedure_handout"),
+    path("follow-ups/", records.follow_up_list, name="follow_up_list"),
+    path("follow-ups/<int:pk>/outcome/", records.follow_up_outcome, name="follow_up_outcome"),
+    # Lesions on the body map
+    path("patients/<int:patient_id>/lesions/new/", lesions.lesion_add, name="lesion_add"),
+    path("lesions/<int:pk>/edit/", lesions.lesion_edit, name="lesion_edit"),
+    # Photos, served only through these checked views
+    path("patients/<int:patient_id>/photos/new/", photos.photo_upload, name="photo_upload"),
+    path("photos/<int:pk>/image/", photos.photo_image, name="photo_image"),
+    path("photos/<int:pk>/thumbnail/", photos.photo_thumbnail, name="photo_thumbnail"),
+    path("lesions/<int:lesion_id>/compare/", photos.lesion_compare, name="lesion_compare"),
 ]
