@@ -8,11 +8,9 @@ admin.site.site_header = "Milia Clinic administration"
 admin.site.site_title = "Milia Clinic"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("patients/", include("patients.urls")),
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]

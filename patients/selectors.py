@@ -5,8 +5,6 @@ from datetime import date, datetime
 
 from django.db.models import Q, QuerySet
 
-from treatments.models import Appointment
-
 from .models import Patient
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
@@ -68,12 +66,3 @@ def patient_likely_duplicates(
     if phone:
         same_person |= Q(phone=phone)
     return Patient.objects.filter(same_person).order_by("last_name", "first_name", "pk")
-
-
-def patient_appointments(*, patient: Patient) -> QuerySet[Appointment]:
-    """A patient's appointments, oldest first, with what a row on their page shows."""
-    return (
-        Appointment.objects.filter(patient=patient)
-        .select_related("dermatologist__user", "room", "procedure_type")
-        .order_by("starts_at")
-    )

@@ -9,7 +9,7 @@ from django.utils import timezone
 from clinic.models import Room, StaffMember
 from patients.models import Patient
 
-from .models import ProcedureType, WaitlistEntry
+from .models import FollowUp, ProcedureType, WaitlistEntry
 
 
 def dermatologists():
@@ -78,6 +78,21 @@ class BookingForm(SlotSearchForm):
         required=False,
         widget=forms.HiddenInput,
     )
+    follow_up = forms.ModelChoiceField(
+        queryset=FollowUp.objects.filter(status=FollowUp.Status.OPEN),
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("waitlist_entry", "follow_up"):
+            owner = cleaned.get(name)
+            if owner is not None and owner.patient_id != getattr(
+                cleaned.get("patient"), "pk", None
+            ):
+                self.add_error(name, "This belongs to another patient.")
+        return cleaned
 
 
 class RescheduleForm(RefreshesSlotPicker, forms.Form):

@@ -96,3 +96,12 @@ def waitlist_waiting() -> QuerySet[WaitlistEntry]:
         .select_related("patient", "procedure_type", "dermatologist__user")
         .order_by("earliest_date", "created_at")
     )
+
+
+def patient_appointments(*, patient) -> QuerySet[Appointment]:
+    """A patient's appointments, oldest first, with what a row on their page shows."""
+    return (
+        Appointment.objects.filter(patient=patient)
+        .select_related("dermatologist__user", "room", "procedure_type")
+        .order_by("starts_at")
+    )

@@ -1,10 +1,25 @@
 from django.urls import path
 
-from .views import appointments, calendar, lesions, links, photos, records, waitlist
+from .views import (
+    appointments,
+    calendar,
+    home,
+    lesions,
+    links,
+    patients,
+    photos,
+    records,
+    waitlist,
+)
 
 urlpatterns = [
+    path("", home.home, name="home"),
     # Patients' signed links from reminders: no login, the token is the permission.
     path("l/<str:token>/", links.patient_link, name="patient_link"),
+    # The front desk's patient pages
+    path("patients/", patients.patient_search, name="patient_search"),
+    path("patients/new/", patients.patient_register, name="patient_register"),
+    path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
     path("schedule/day/", calendar.schedule_day, name="schedule_day"),
     path("schedule/week/<int:dermatologist_id>/", calendar.schedule_week, name="schedule_week"),
     path("appointments/new/", appointments.appointment_book, name="appointment_book"),
@@ -15,6 +30,7 @@ urlpatterns = [
         appointments.appointment_reschedule,
         name="appointment_reschedule",
     ),
+    path("appointments/<int:pk>/record/", records.procedure_record, name="procedure_record"),
     path(
         "appointments/<int:pk>/<slug:action>/",
         appointments.appointment_action,
@@ -28,7 +44,6 @@ urlpatterns = [
     path("my-day/", records.my_day, name="my_day"),
     path("patients/<int:patient_id>/chart/", records.patient_chart, name="patient_chart"),
     path("patients/<int:patient_id>/alerts/new/", records.alert_add, name="alert_add"),
-    path("appointments/<int:pk>/record/", records.procedure_record, name="procedure_record"),
     path("procedures/<int:pk>/", records.procedure_detail, name="procedure_detail"),
     path("procedures/<int:pk>/sign/", records.procedure_sign, name="procedure_sign"),
     path("procedures/<int:pk>/amend/", records.procedure_amend, name="procedure_amend"),

@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,6 +19,7 @@ from ..availability import free_slots, next_free_slot
 from ..forms import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
 from ..models import Appointment, AppointmentEvent, ProcedureType
 from ..selectors import appointment_for_page, arrivals_of_day, waitlist_offers_for
+from ..services import records
 
 Action = AppointmentEvent.Action
 SLOTS_SHOWN = 40
@@ -96,7 +97,14 @@ def slot_picker(request):
 
 def _initial_from_query(request) -> dict:
     initial = {"date": timezone.localdate()}
-    for name in ("patient", "procedure_type", "dermatologist", "date", "waitlist_entry"):
+    for name in (
+        "patient",
+        "procedure_type",
+        "dermatologist",
+        "date",
+        "waitlist_entry",
+        "follow_up",
+    ):
         if request.GET.get(name):
             initial[name] = request.GET[name]
     return initial
@@ -117,21 +125,33 @@ def appointment_book(request):
     status, alternatives = 200, []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        booking = {
+            "procedure_type": data["procedure_type"],
+            "reason": data["reason"],
+            **data["slot"],
+        }
         try:
-            appointment = services.appointment_book(
-                patient=data["patient"],
-                procedure_type=data["procedure_type"],
-                booked_by=request.user,
-                reason=data["reason"],
-                waitlist_entry=data["waitlist_entry"],
-                **data["slot"],
-            )
+            if data["follow_up"] is not None:
+                # Booking the check a follow-up asks for also marks the follow-up booked.
+                appointment = records.follow_up_book(
+                    follow_up=data["follow_up"], by=request.user, **booking
+                )
+            else:
+                appointment = services.appointment_book(
+                    patient=data["patient"],
+                    booked_by=request.user,
+                    waitlist_entry=data["waitlist_entry"],
+                    **booking,
+                )
         except services.SlotTaken as taken:
             form.add_error("slot", str(taken))
             status, alternatives = 409, _alternatives_context(taken.alternatives)
         except services.BookingError as error:
             form.add_error("slot", str(error))
             status = 400
+        except ValidationError as error:  # the follow-up was booked or closed meanwhile
+            form.add_error(None, error)
+            status = 409
         else:
             messages.success(request, f"Booked: {_when(appointment)}.")
             return redirect("appointment_detail", pk=appointment.pk)

@@ -1,15 +1,74 @@
 """Charting lesions on the body map."""
 
-from django.http import Http404
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
 from clinic.permissions import CLINICIANS, role_required
+from patients import lesions as lesion_services
+from patients.models import Lesion, Patient
+
+from ..forms_lesions import LesionEditForm, LesionForm
 
 
+def _show_service_errors(form, error: ValidationError) -> None:
+    """The service's errors on the form: on their field when the form has it, else on top."""
+    errors = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    for field, messages_ in errors.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+def _render_form(request, form, *, patient, lesion=None):
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "patient": patient, "lesion": lesion}
+    return render(request, "treatments/lesion_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
 @role_required(*CLINICIANS)
 def lesion_add(request, patient_id):
-    raise Http404("Not built yet")
+    """Chart a lesion; the body map links here with the site it was clicked on (?site=)."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    site = request.GET.get("site")
+    initial = {"first_noted": timezone.localdate()}
+    if site in Lesion.Site.values:
+        initial["site"] = site
+    form = LesionForm(
+        request.POST if request.method == "POST" else None, patient=patient, initial=initial
+    )
+    if form.is_valid():
+        try:
+            lesion = lesion_services.lesion_add(
+                patient=patient, by=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            _show_service_errors(form, error)
+        else:
+            messages.success(request, f"Charted: {lesion}.")
+            return redirect("patient_chart", patient_id=patient.pk)
+    return _render_form(request, form, patient=patient)
 
 
+@require_http_methods(["GET", "POST"])
 @role_required(*CLINICIANS)
 def lesion_edit(request, pk):
-    raise Http404("Not built yet")
+    """Change a charted lesion, or resolve it; it stays with its own patient."""
+    lesion = get_object_or_404(Lesion.objects.select_related("patient"), pk=pk)
+    patient = lesion.patient
+    form = LesionEditForm(
+        request.POST if request.method == "POST" else None,
+        patient=patient,
+        initial={name: getattr(lesion, name) for name in LesionEditForm.base_fields},
+    )
+    if form.is_valid():
+        try:
+            lesion_services.lesion_update(lesion=lesion, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            lesion.refresh_from_db()  # the page shows the lesion as saved, not as refused
+            _show_service_errors(form, error)
+        else:
+            messages.success(request, f"Updated: {lesion}.")
+            return redirect("patient_chart", patient_id=patient.pk)
+    return _render_form(request, form, patient=patient, lesion=lesion)

@@ -1,7 +1,88 @@
-"""Patients' signed links from reminders: confirm or cancel a visit, read aftercare, stop."""
+"""Patients' signed links from reminders: confirm or cancel a visit, read aftercare, ask for
+a check-up to be booked, stop reminders. No login: the token in the URL is the permission.
 
-from django.http import Http404
+GET only shows what a button would do, because mail scanners and link previews fetch
+links; the button POSTs, and that does it.
+"""
+
+from functools import wraps
+
+from django.conf import settings
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_http_methods
+
+from clinic.links import Action, LinkError, LinkInvalid, link_open
+
+from ..services import BookingError
+from ..services.patient_links import (
+    patient_link_carry_out,
+    patient_link_refusal,
+    patient_link_subject,
+)
+
+QUESTION_PAGES = {
+    Action.CONFIRM: "links/confirm.html",
+    Action.CANCEL: "links/cancel.html",
+    Action.BOOK_CHECK: "links/book_check.html",
+    Action.STOP: "links/stop.html",
+}
 
 
+def _kept_private(view):
+    """The token is in the URL: keep the page out of caches, Referer headers and search
+    engines, whatever the response."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)  # Cache-Control: ..., no-store, private
+        response["Referrer-Policy"] = "no-referrer"
+        response["X-Robots-Tag"] = "noindex"
+        return response
+
+    return wrapped
+
+
+def _page(request, template, context=None, *, status=200):
+    clinic = {"clinic_name": settings.CLINIC_NAME, "clinic_phone": settings.CLINIC_PHONE}
+    return render(request, template, {**clinic, **(context or {})}, status=status)
+
+
+def _refused(request, message, *, status):
+    return _page(request, "links/refused.html", {"message": message}, status=status)
+
+
+def _link_refused(request, error: LinkError):
+    """400 for a link we never made; 410 for one that was good once (expired, used, gone)."""
+    status = 400 if isinstance(error, LinkInvalid) else 410
+    return _refused(request, str(error), status=status)
+
+
+@_kept_private
+@require_http_methods(["GET", "HEAD", "POST"])
 def patient_link(request, token):
-    raise Http404("Not built yet")
+    """Show what the link does (GET), or do it (POST) and say that it is done."""
+    try:
+        link = link_open(token)
+        subject = patient_link_subject(link=link)
+    except LinkError as error:
+        return _link_refused(request, error)
+    if link.action == Action.AFTERCARE:
+        if request.method == "POST":
+            response = _refused(request, "This page only shows instructions.", status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return _page(request, "links/aftercare.html", {"procedure": subject})
+    refusal = patient_link_refusal(link=link, subject=subject)
+    if refusal:
+        return _refused(request, refusal, status=409)
+    if request.method != "POST":
+        return _page(request, QUESTION_PAGES[link.action], {"subject": subject})
+    try:
+        done = patient_link_carry_out(link=link, reason=request.POST.get("reason", ""))
+    except LinkError as error:
+        return _link_refused(request, error)
+    except BookingError as error:  # the state changed since the page was shown
+        return _refused(request, str(error), status=409)
+    return _page(request, "links/done.html", {"action": link.action, "subject": done})

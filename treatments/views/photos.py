@@ -1,27 +1,124 @@
 """Clinical photos: upload, the checked view that serves them, before and after."""
 
-from django.http import Http404
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
 
-from clinic.permissions import CLINICIANS, role_required
+from clinic.permissions import CLINICIANS, has_role, role_required
+from patients.models import Lesion, Patient
+
+from ..forms_photos import PhotoUploadForm
+from ..models import ClinicalPhoto
+from ..photos import photo_add
 
 PHOTO_READERS = (*CLINICIANS, "manager")
 
 
 @role_required(*CLINICIANS)
 def photo_upload(request, patient_id):
-    raise Http404("Not built yet")
+    """Add a photo of a lesion or of a visit; a refused file is a form error, nothing stored."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    if request.method != "POST":
+        form = PhotoUploadForm(patient=patient, initial=_initial_from_query(request, patient))
+        return _upload_page(request, form, patient)
+    form = PhotoUploadForm(request.POST, request.FILES, patient=patient)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            photo_add(
+                patient=patient,
+                uploaded_file=data["image"],
+                uploaded_by=request.user,
+                lesion=data["lesion"],
+                appointment=data["appointment"],
+                caption=data["caption"],
+                taken_on=data["taken_on"],
+            )
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            messages.success(request, "The photo was added to the chart.")
+            return redirect("patient_chart", patient_id=patient.pk)
+    return _upload_page(request, form, patient, status=400)
 
 
+def _upload_page(request, form, patient, status=200):
+    context = {"form": form, "patient": patient}
+    return render(request, "treatments/photo_upload.html", context, status=status)
+
+
+def _initial_from_query(request, patient) -> dict:
+    """?lesion= and ?appointment= preselect; a visit's photo is taken on the visit's day.
+
+    A photo for a visit still to come (taken at check-in, say) is dated today.
+    """
+    initial = {"taken_on": timezone.localdate()}
+    lesion_id, appointment_id = request.GET.get("lesion"), request.GET.get("appointment")
+    if lesion_id and lesion_id.isdigit():
+        initial["lesion"] = int(lesion_id)
+    if appointment_id and appointment_id.isdigit():
+        appointment = patient.appointments.filter(pk=appointment_id).first()
+        if appointment is not None:
+            initial["appointment"] = appointment.pk
+            initial["taken_on"] = min(
+                timezone.localdate(appointment.starts_at), initial["taken_on"]
+            )
+    return initial
+
+
+def _add_service_errors(form, error: ValidationError) -> None:
+    """The service's errors beside the fields they concern; the rest at the top of the form."""
+    errors = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    for field, field_errors in errors.items():
+        form.add_error(field if field in form.fields else None, field_errors)
+
+
+@require_safe
 @role_required(*PHOTO_READERS)
 def photo_image(request, pk):
-    raise Http404("Not built yet")
+    """The photo itself, for an authorised reader only: never cached, never sniffed."""
+    photo = get_object_or_404(ClinicalPhoto, pk=pk)
+    return _serve(photo.image, photo.content_type)
 
 
+@require_safe
 @role_required(*PHOTO_READERS)
 def photo_thumbnail(request, pk):
-    raise Http404("Not built yet")
+    photo = get_object_or_404(ClinicalPhoto, pk=pk)
+    return _serve(photo.thumbnail, photo.content_type)
 
 
+def _serve(field_file, content_type: str) -> FileResponse:
+    try:
+        handle = field_file.storage.open(field_file.name, "rb")
+    except FileNotFoundError:
+        raise Http404("The photo's file is missing.") from None
+    response = FileResponse(handle, content_type=content_type)
+    # Shown in the page, under no file name (the stored one is a random id anyway).
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_safe
 @role_required(*PHOTO_READERS)
 def lesion_compare(request, lesion_id):
-    raise Http404("Not built yet")
+    """Before and after: the lesion's first photo beside its latest, then all of them."""
+    lesion = get_object_or_404(Lesion.objects.select_related("patient"), pk=lesion_id)
+    photos = list(lesion.photos.order_by("taken_on", "uploaded_at", "pk"))
+    if len(photos) > 1:
+        comparison = [("First photo", photos[0]), ("Latest photo", photos[-1])]
+    else:
+        comparison = [("The only photo", photo) for photo in photos]
+    context = {
+        "lesion": lesion,
+        "patient": lesion.patient,
+        "photos": photos,
+        "comparison": comparison,
+        "can_upload": has_role(request.user, CLINICIANS),
+    }
+    return render(request, "treatments/lesion_compare.html", context)

@@ -1,57 +1,291 @@
-"""The dermatologist's records: the chart, recording and signing procedures, follow-ups."""
+"""The dermatologist's records: the chart, recording and signing procedures, follow-ups.
 
+Clinical notes are the dermatologists' (managers read them); receptionists get 403.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
-from clinic.permissions import CLINICIANS, EVERY_ROLE, role_required
+from clinic.permissions import CLINICIANS, EVERY_ROLE, FRONT_DESK, has_role, role_required
+from patients.models import Lesion, Patient
+
+from ..bodymap import body_map_context
+from ..forms_records import AlertForm, AmendmentForm, OutcomeForm, ProcedureForm
+from ..models import Appointment, FollowUp, Procedure, ProcedureType
+from ..selectors_records import chart_for_patient, follow_ups_due, procedure_for_page
+from ..selectors_records import my_day as my_day_appointments
+from ..services import records
+from ..services.records import technique_fields
 
 CLINICAL_READERS = (*CLINICIANS, "manager")
 
 
+@require_GET
+@role_required(*CLINICIANS)
+def my_day(request):
+    """The dermatologist's own visits today, with the way to each chart and record."""
+    return render(
+        request,
+        "treatments/my_day.html",
+        {
+            "appointments": my_day_appointments(staff_member=request.user.staff_member),
+            "day": timezone.localdate(),
+        },
+    )
+
+
+def _chart_context(request, patient_id) -> dict:
+    try:
+        chart = chart_for_patient(patient_id=patient_id)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient.") from None
+    can_edit = has_role(request.user, CLINICIANS)
+    chart["can_edit"] = chart["can_upload"] = can_edit
+    chart.update(
+        body_map_context(patient=chart["patient"], lesions=chart["lesions"], can_edit=can_edit)
+    )
+    return chart
+
+
+@require_GET
 @role_required(*CLINICAL_READERS)
 def patient_chart(request, patient_id):
-    raise Http404("Not built yet")
+    return render(request, "treatments/chart.html", _chart_context(request, patient_id))
+
+
+def _appointment(pk) -> Appointment:
+    try:
+        return Appointment.objects.select_related(
+            "patient", "procedure_type", "dermatologist__user"
+        ).get(pk=pk)
+    except Appointment.DoesNotExist:
+        raise Http404("No such appointment.") from None
 
 
 @role_required(*CLINICIANS)
 def procedure_record(request, pk):
-    raise Http404("Not built yet")
+    """Record the procedure of a checked-in visit: lesions, technique, consent, note, code."""
+    appointment = _appointment(pk)
+    existing = Procedure.objects.filter(appointment=appointment).first()
+    if existing is not None and request.method == "POST":
+        # A record is written once; after signing only an amendment may change it.
+        message = (
+            "This record is signed. Add an amendment to correct it."
+            if existing.is_signed
+            else "This visit already has a record."
+        )
+        return render(
+            request,
+            "treatments/procedure_locked.html",
+            {"procedure": existing, "message": message},
+            status=409,
+        )
+    if existing is not None:
+        return redirect("procedure_detail", pk=existing.pk)
+    data = request.POST if request.method == "POST" else None
+    initial = {"procedure_type": request.GET.get("procedure_type") or appointment.procedure_type_id}
+    form = ProcedureForm(data, patient=appointment.patient, initial=initial)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            procedure = records.procedure_record(
+                appointment=appointment,
+                procedure_type=form.cleaned_data["procedure_type"],
+                lesions=form.cleaned_data["lesions"],
+                technique=form.technique(),
+                consent=form.consent(),
+                complications=form.complications(),
+                note=form.cleaned_data["note"],
+                diagnosis_code=form.cleaned_data["diagnosis_code"],
+                procedure_code=form.cleaned_data["procedure_code"].strip(),
+                by=request.user,
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+            status = 400
+        else:
+            messages.success(request, "Recorded. Review and sign it.")
+            return redirect("procedure_detail", pk=procedure.pk)
+    elif request.method == "POST":
+        status = 400
+    chosen = _chosen_type(form, appointment)
+    context = {
+        "form": form,
+        "appointment": appointment,
+        "patient": appointment.patient,
+        "technique_fields": [
+            form[name] for name in sorted(technique_fields(chosen)) if name in form.fields
+        ]
+        if chosen
+        else [],
+        "procedure_type": chosen,
+        "alerts": appointment.patient.alerts.filter(is_active=True),
+    }
+    return render(request, "treatments/procedure_record.html", context, status=status)
 
 
+def _chosen_type(form, appointment) -> ProcedureType | None:
+    value = form["procedure_type"].value()
+    if str(value).isdigit():
+        return ProcedureType.objects.filter(pk=value).first()
+    return appointment.procedure_type
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error)
+
+
+def _procedure(pk) -> Procedure:
+    try:
+        return procedure_for_page(pk=pk)
+    except Procedure.DoesNotExist:
+        raise Http404("No such record.") from None
+
+
+@require_GET
 @role_required(*CLINICAL_READERS)
 def procedure_detail(request, pk):
-    raise Http404("Not built yet")
+    procedure = _procedure(pk)
+    own = getattr(request.user, "staff_member", None) == procedure.dermatologist
+    return render(
+        request,
+        "treatments/procedure_detail.html",
+        {
+            "procedure": procedure,
+            "can_sign": own and not procedure.is_signed,
+            "can_amend": has_role(request.user, CLINICIANS) and procedure.is_signed,
+            "amendment_form": AmendmentForm(),
+            "follow_up": procedure.follow_ups.all()[:1],
+        },
+    )
 
 
+@require_POST
 @role_required(*CLINICIANS)
 def procedure_sign(request, pk):
-    raise Http404("Not built yet")
+    procedure = _procedure(pk)
+    try:
+        records.procedure_sign(procedure=procedure, by=request.user)
+    except records.RecordLocked as error:
+        messages.error(request, str(error))
+        return redirect("procedure_detail", pk=pk)
+    except PermissionError as error:
+        raise PermissionDenied(str(error)) from None
+    messages.success(request, "Signed. The record is now locked.")
+    return redirect("procedure_detail", pk=pk)
 
 
 @role_required(*CLINICIANS)
 def procedure_amend(request, pk):
-    raise Http404("Not built yet")
+    """Correct a signed record with an amendment (author, time and reason kept)."""
+    procedure = _procedure(pk)
+    form = AmendmentForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            records.procedure_amend(procedure=procedure, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+            status = 409
+        else:
+            messages.success(request, "Amendment added beside the original.")
+            return redirect("procedure_detail", pk=pk)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "treatments/procedure_amend.html",
+        {"procedure": procedure, "form": form},
+        status=status,
+    )
 
 
+@require_GET
 @role_required(*CLINICAL_READERS)
 def procedure_handout(request, pk):
-    raise Http404("Not built yet")
+    """The aftercare handout to print and give the patient: one clean page."""
+    procedure = _procedure(pk)
+    return render(
+        request,
+        "treatments/handout.html",
+        {"procedure": procedure, "follow_up": procedure.follow_ups.first()},
+    )
 
 
+@require_GET
 @role_required(*EVERY_ROLE)
 def follow_up_list(request):
-    raise Http404("Not built yet")
+    """Follow-ups due and overdue across the clinic; the desk books the check from here."""
+    today = timezone.localdate()
+    return render(
+        request,
+        "treatments/follow_ups.html",
+        {
+            "follow_ups": follow_ups_due(today=today),
+            "today": today,
+            "front_desk": has_role(request.user, FRONT_DESK),
+            "clinician": has_role(request.user, CLINICIANS),
+            "check_type": ProcedureType.objects.filter(slug="watchful-waiting").first(),
+        },
+    )
 
 
 @role_required(*CLINICIANS)
 def follow_up_outcome(request, pk):
-    raise Http404("Not built yet")
+    """What became of each lesion; resolved lesions close, recurring ones earn a recheck."""
+    follow_up = get_object_or_404(FollowUp.objects.select_related("patient", "procedure"), pk=pk)
+    lesions = list(
+        follow_up.procedure.lesions.all()
+        if follow_up.procedure
+        else Lesion.objects.filter(patient=follow_up.patient, status=Lesion.Status.ACTIVE)
+    )
+    data = request.POST if request.method == "POST" else None
+    forms = [(lesion, OutcomeForm(data, prefix=f"lesion-{lesion.pk}")) for lesion in lesions]
+    status = 200
+    if request.method == "POST":
+        if all(form.is_valid() for _, form in forms):
+            outcomes = [
+                {"lesion": lesion, **form.cleaned_data}
+                for lesion, form in forms
+                if form.cleaned_data.get("outcome")
+            ]
+            try:
+                records.follow_up_record_outcomes(
+                    follow_up=follow_up, outcomes=outcomes, by=request.user
+                )
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+                status = 400
+            else:
+                messages.success(request, "Outcomes recorded.")
+                return redirect("patient_chart", patient_id=follow_up.patient_id)
+        else:
+            status = 400
+    return render(
+        request,
+        "treatments/follow_up_outcome.html",
+        {"follow_up": follow_up, "forms": forms},
+        status=status,
+    )
 
 
 @role_required(*CLINICIANS)
 def alert_add(request, patient_id):
-    raise Http404("Not built yet")
-
-
-@role_required(*CLINICIANS)
-def my_day(request):
-    raise Http404("Not built yet")
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = AlertForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        records.alert_add(patient=patient, by=request.user, **form.cleaned_data)
+        messages.success(request, "Alert added.")
+        return redirect("patient_chart", patient_id=patient.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "treatments/alert_form.html", {"form": form, "patient": patient}, status=status
+    )

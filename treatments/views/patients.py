@@ -7,10 +7,11 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
+from patients import selectors, services
+from patients.forms import PatientRegisterForm
+from patients.models import Patient
 
-from . import selectors, services
-from .forms import PatientRegisterForm
-from .models import Patient
+from ..selectors import patient_appointments
 
 SEARCH_LIMIT = 50
 
@@ -66,7 +67,7 @@ def patient_detail(request, pk):
     """Demographics, contact, guardians and appointments; no clinical notes."""
     patient = get_object_or_404(Patient, pk=pk)
     now = timezone.now()
-    appointments = list(selectors.patient_appointments(patient=patient))
+    appointments = list(patient_appointments(patient=patient))
     context = {
         "patient": patient,
         "guardians": patient.guardians.all(),

@@ -1,0 +1,111 @@
+"""What patients and guardians do through the signed links in their reminders.
+
+They have no login: the link is the permission (clinic.links). An action that changes
+something runs in one transaction with `link_use`, so it happens once: a reused link,
+or the second of two simultaneous clicks, changes nothing. Refusals are worded for the
+patient, who reads them on the page behind the link.
+"""
+
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from clinic.links import Action, LinkError, LinkInvalid, PatientLink, link_use
+from patients.models import Patient
+from patients.services import patient_set_reminder_consent
+
+from ..models import Appointment, FollowUp, Procedure
+from .booking import MOVABLE, TransitionNotAllowed, appointment_cancel, appointment_confirm
+
+CANCEL_REASON = "Cancelled by the patient through a reminder link"
+
+SUBJECTS: dict[str, type[Model]] = {
+    Action.CONFIRM: Appointment,
+    Action.CANCEL: Appointment,
+    Action.AFTERCARE: Procedure,
+    Action.BOOK_CHECK: FollowUp,
+    Action.STOP: Patient,
+}
+
+FOLLOW_UP_CLOSED = {
+    FollowUp.Status.BOOKED: "This check-up is already booked.",
+    FollowUp.Status.DONE: "This check-up has already taken place.",
+    FollowUp.Status.CANCELLED: "This check-up has been called off by the clinic.",
+}
+
+
+class LinkSubjectGone(LinkError):
+    """The visit, procedure, follow-up or patient that the link names no longer exists."""
+
+
+def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Model:
+    """What the link acts on; raises LinkSubjectGone, or LinkInvalid for an unsigned procedure
+    (its aftercare is not final until the dermatologist signs)."""
+    queryset = SUBJECTS[link.action].objects.all()
+    if for_update:
+        queryset = queryset.select_for_update()
+    try:
+        subject = queryset.get(pk=link.subject_id)
+    except SUBJECTS[link.action].DoesNotExist:
+        raise LinkSubjectGone("What this link was for no longer exists.") from None
+    if link.action == Action.AFTERCARE and not subject.is_signed:
+        raise LinkInvalid("This link is not valid.")
+    return subject
+
+
+def patient_link_refusal(*, link: PatientLink, subject: Model) -> str | None:
+    """Why the link's action cannot be done now, in the patient's words; None if it can."""
+    if link.action in (Action.CONFIRM, Action.CANCEL):
+        if subject.status == Appointment.Status.CANCELLED:
+            return "This visit has been cancelled."
+        # A visit that has begun is the desk's to close (checked in, no-show), not the patient's.
+        if subject.status not in MOVABLE or subject.starts_at <= timezone.now():
+            return "The time of this visit has passed."
+    if link.action == Action.BOOK_CHECK:
+        return FOLLOW_UP_CLOSED.get(subject.status)
+    return None
+
+
+def follow_up_request_booking(*, follow_up: FollowUp) -> FollowUp:
+    """The patient asks the clinic to book their check-up; the desk sees when they asked.
+
+    Only a follow-up that is still due can be asked for; raises TransitionNotAllowed.
+    """
+    with transaction.atomic():
+        current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+        if current.status != FollowUp.Status.OPEN:
+            raise TransitionNotAllowed(FOLLOW_UP_CLOSED[current.status])
+        current.booking_requested_at = timezone.now()
+        current.full_clean()
+        current.save(update_fields=["booking_requested_at"])
+    return current
+
+
+def patient_link_carry_out(*, link: PatientLink, reason: str = "") -> Model:
+    """Do what a single-use link asks and mark it used: both, or neither.
+
+    Returns the changed subject. Raises LinkUsed (also when a simultaneous request used it
+    first), LinkSubjectGone, or TransitionNotAllowed / BookingError when the subject's
+    state no longer allows the action.
+    """
+    if not link.single_use:
+        raise ValueError(f"{link.action!r} links only show something")
+    with transaction.atomic():
+        # First, so that of two simultaneous uses the second waits on the unique nonce here
+        # and fails as "already used" rather than tripping over the first one's change.
+        link_use(link)
+        subject = patient_link_subject(link=link, for_update=True)
+        refusal = patient_link_refusal(link=link, subject=subject)
+        if refusal:
+            raise TransitionNotAllowed(refusal)
+        if link.action == Action.CONFIRM:
+            if subject.status == Appointment.Status.CONFIRMED:
+                return subject  # the desk confirmed it already: what the patient wanted
+            return appointment_confirm(appointment=subject, by=None)
+        if link.action == Action.CANCEL:
+            return appointment_cancel(
+                appointment=subject, reason=reason.strip() or CANCEL_REASON, by=None
+            )
+        if link.action == Action.BOOK_CHECK:
+            return follow_up_request_booking(follow_up=subject)
+        return patient_set_reminder_consent(patient=subject, consent=False)  # Action.STOP

@@ -1,0 +1,361 @@
+"""The dermatologist's records: recording a procedure, signing, amending, follow-ups.
+
+A procedure, its suggested code, the aftercare text, the follow-up and the visit's
+completion are written in one transaction. A signed record never changes again: a
+correction is an Amendment, kept beside the original.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import Lesion, PatientAlert
+
+from ..models import (
+    Amendment,
+    Appointment,
+    FollowUp,
+    FollowUpOutcome,
+    Procedure,
+    ProcedureLesion,
+    ProcedureType,
+)
+from .booking import appointment_book, appointment_complete
+
+# The fields each technique records, and which of them it requires.
+TECHNIQUE_FIELDS = {
+    "extraction": {"instrument", "needle_gauge", "lesions_cleared"},
+    "de-roofing": {"instrument", "needle_gauge", "lesions_cleared"},
+    "cryotherapy": {"cryo_method", "freeze_seconds", "freeze_thaw_cycles", "halo_mm"},
+    "curettage": {"anesthetic", "anesthetic_volume_ml", "hemostasis"},
+    "electrodesiccation": {"anesthetic", "anesthetic_volume_ml", "hemostasis"},
+}
+REQUIRED_FIELDS = {
+    "extraction": {"instrument", "lesions_cleared"},
+    "de-roofing": {"instrument", "lesions_cleared"},
+    "cryotherapy": {"cryo_method", "freeze_seconds", "freeze_thaw_cycles"},
+    "curettage": {"anesthetic", "hemostasis"},
+    "electrodesiccation": set(),
+}
+ALL_TECHNIQUE_FIELDS = set().union(*TECHNIQUE_FIELDS.values())
+# A liquid-nitrogen freeze of a milium lasts seconds; beyond this it is a typo or a burn.
+FREEZE_SECONDS_RANGE = (1, 30)
+INJECTED = {Procedure.Anesthetic.LIDOCAINE_1, Procedure.Anesthetic.LIDOCAINE_1_EPINEPHRINE}
+RECHECK_AFTER_RECURRENCE_WEEKS = 12
+
+
+class RecordLocked(Exception):
+    """A signed record cannot change; corrections are amendments."""
+
+
+def suggested_procedure_code(*, procedure_type: ProcedureType, lesion_count: int) -> str:
+    """The CPT code for the type and number of lesions: 17110 up to 14, 17111 for 15+."""
+    if lesion_count >= 15 and procedure_type.code_15_or_more:
+        return procedure_type.code_15_or_more
+    return procedure_type.code
+
+
+def technique_fields(procedure_type: ProcedureType) -> set[str]:
+    return TECHNIQUE_FIELDS.get(procedure_type.slug, set())
+
+
+def _validate_technique(*, procedure_type, values: dict, lesions, patient) -> dict:
+    """Check the type's own fields; return them with every other technique field cleared."""
+    errors = {}
+    fields = technique_fields(procedure_type)
+    for name in REQUIRED_FIELDS.get(procedure_type.slug, set()):
+        if values.get(name) in (None, ""):
+            errors[name] = "Required for this procedure."
+    if values.get("instrument") == Procedure.Instrument.NEEDLE and not values.get("needle_gauge"):
+        errors["needle_gauge"] = "Give the needle's gauge."
+    total = sum(lesion.count for lesion in lesions)
+    cleared = values.get("lesions_cleared")
+    if "lesions_cleared" in fields and cleared is not None and not 1 <= cleared <= max(total, 1):
+        errors["lesions_cleared"] = f"Between 1 and the {total} milia treated."
+    seconds = values.get("freeze_seconds")
+    if "freeze_seconds" in fields and seconds is not None:
+        low, high = FREEZE_SECONDS_RANGE
+        if not low <= seconds <= high:
+            errors["freeze_seconds"] = f"A freeze of {low}–{high} seconds."
+    cycles = values.get("freeze_thaw_cycles")
+    if "freeze_thaw_cycles" in fields and cycles is not None and not 1 <= cycles <= 3:
+        errors["freeze_thaw_cycles"] = "One to three freeze–thaw cycles."
+    halo = values.get("halo_mm")
+    if "halo_mm" in fields and halo is not None and not Decimal("0") <= halo <= Decimal("3"):
+        errors["halo_mm"] = "A halo of 0–3 mm."
+    anesthetic = values.get("anesthetic")
+    volume = values.get("anesthetic_volume_ml")
+    if "anesthetic" in fields and anesthetic in INJECTED:
+        if volume is None:
+            errors["anesthetic_volume_ml"] = "Give the volume injected."
+        elif not Decimal("0.1") <= volume <= Decimal("10"):
+            errors["anesthetic_volume_ml"] = "Between 0.1 and 10 ml."
+        if _allergic_to_lidocaine(patient):
+            errors["anesthetic"] = "The patient has an allergy alert for lidocaine."
+    if errors:
+        raise ValidationError(errors)
+    return {
+        name: (values.get(name) if name in fields else _empty(name))
+        for name in ALL_TECHNIQUE_FIELDS
+    }
+
+
+def _empty(name: str):
+    return "" if name in {"instrument", "cryo_method", "anesthetic", "hemostasis"} else None
+
+
+def _allergic_to_lidocaine(patient) -> bool:
+    return PatientAlert.objects.filter(
+        patient=patient,
+        kind=PatientAlert.Kind.ALLERGY,
+        is_active=True,
+        description__icontains="lidocaine",
+    ).exists()
+
+
+def _validate_consent(*, procedure_type, patient, consent: dict) -> dict:
+    if not procedure_type.is_procedure:
+        return {"consent_obtained": False, "consent_given_by": "", "consent_at": None}
+    if not consent.get("consent_obtained"):
+        raise ValidationError({"consent_obtained": "Consent is needed before a procedure."})
+    given_by = consent.get("consent_given_by")
+    if patient.is_minor and given_by != Procedure.ConsentBy.GUARDIAN:
+        raise ValidationError({"consent_given_by": "For a minor, the guardian consents."})
+    if not given_by:
+        raise ValidationError({"consent_given_by": "Who gave consent?"})
+    return {
+        "consent_obtained": True,
+        "consent_given_by": given_by,
+        "consent_at": consent.get("consent_at") or timezone.now(),
+    }
+
+
+def _lesions_of(patient, lesions) -> list[Lesion]:
+    lesions = list(lesions)
+    if any(lesion.patient_id != patient.pk for lesion in lesions):
+        raise ValidationError({"lesions": "Every lesion must be this patient's."})
+    return lesions
+
+
+@transaction.atomic
+def procedure_record(
+    *,
+    appointment: Appointment,
+    procedure_type: ProcedureType,
+    lesions,
+    technique: dict,
+    consent: dict,
+    complications: dict,
+    note: str,
+    by,
+    procedure_code: str = "",
+    diagnosis_code: str = "",
+    performed_at=None,
+) -> Procedure:
+    """Record what was done at a checked-in visit, as a draft for the dermatologist to sign.
+
+    Also completes the visit and creates the follow-up (recurrence check, or a recheck
+    for watchful waiting) from the type's interval, in the same transaction.
+    """
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status != Appointment.Status.CHECKED_IN:
+        raise ValidationError("A procedure is recorded for a checked-in visit.")
+    if Procedure.objects.filter(appointment=appointment).exists():
+        raise ValidationError("This visit already has a record.")
+    patient = appointment.patient
+    lesions = _lesions_of(patient, lesions)
+    if procedure_type.is_procedure and not lesions:
+        raise ValidationError({"lesions": "Pick the lesions treated."})
+    technique = _validate_technique(
+        procedure_type=procedure_type, values=technique, lesions=lesions, patient=patient
+    )
+    lesion_count = technique.get("lesions_cleared") or sum(lesion.count for lesion in lesions)
+    suggested = suggested_procedure_code(procedure_type=procedure_type, lesion_count=lesion_count)
+    procedure = Procedure(
+        appointment=appointment,
+        patient=patient,
+        dermatologist=appointment.dermatologist,
+        procedure_type=procedure_type,
+        performed_at=performed_at or timezone.now(),
+        **technique,
+        **_validate_consent(procedure_type=procedure_type, patient=patient, consent=consent),
+        **complications,
+        note=note,
+        diagnosis_code=diagnosis_code or Procedure._meta.get_field("diagnosis_code").default,
+        procedure_code=procedure_code or suggested,
+        procedure_code_overridden=bool(procedure_code) and procedure_code != suggested,
+        aftercare_text=procedure_type.aftercare_text,
+        created_by=by,
+    )
+    procedure.full_clean(exclude=["appointment"])
+    procedure._history_user = by
+    procedure.save()
+    ProcedureLesion.objects.bulk_create(
+        [ProcedureLesion(procedure=procedure, lesion=lesion) for lesion in lesions]
+    )
+    appointment_complete(appointment=appointment, by=by)
+    follow_up_plan(procedure=procedure, by=by)
+    return procedure
+
+
+def follow_up_plan(*, procedure: Procedure, by) -> FollowUp | None:
+    """The check after a procedure (or the recheck for watchful waiting), from the catalogue."""
+    weeks = procedure.procedure_type.follow_up_weeks
+    if not weeks:
+        return None
+    kind = (
+        FollowUp.Kind.RECURRENCE_CHECK
+        if procedure.procedure_type.is_procedure
+        else FollowUp.Kind.RECHECK
+    )
+    follow_up = FollowUp(
+        patient=procedure.patient,
+        procedure=procedure,
+        kind=kind,
+        due_on=timezone.localdate(procedure.performed_at) + timedelta(weeks=weeks),
+        created_by=by,
+    )
+    follow_up._history_user = by
+    follow_up.save()
+    return follow_up
+
+
+def _editable(procedure: Procedure) -> Procedure:
+    locked = Procedure.objects.select_for_update().get(pk=procedure.pk)
+    if locked.is_signed:
+        raise RecordLocked("This record is signed. Add an amendment to correct it.")
+    return locked
+
+
+@transaction.atomic
+def procedure_update_note(*, procedure: Procedure, note: str, by) -> Procedure:
+    """Change a draft's free-text note; a signed record refuses."""
+    draft = _editable(procedure)
+    draft.note = note
+    draft._history_user = by
+    draft.save(update_fields=["note", "updated_at"])
+    return draft
+
+
+@transaction.atomic
+def procedure_sign(*, procedure: Procedure, by) -> Procedure:
+    """Sign and lock the record; only the dermatologist who did the procedure signs it."""
+    draft = _editable(procedure)
+    staff_member = getattr(by, "staff_member", None)
+    if staff_member is None or staff_member.pk != draft.dermatologist_id:
+        raise PermissionError("Only the dermatologist who did the procedure signs its record.")
+    draft.status = Procedure.Status.SIGNED
+    draft.signed_at = timezone.now()
+    draft.signed_by = by
+    draft._history_user = by
+    draft.save(update_fields=["status", "signed_at", "signed_by", "updated_at"])
+    _aftercare_reminders(draft)
+    return draft
+
+
+def _aftercare_reminders(procedure: Procedure) -> None:
+    """The aftercare message goes out once the record is signed (the outbox sends it)."""
+    try:
+        from ..reminders import reminders_for_aftercare
+    except ImportError:  # TEMPORARY until the outbox lands (issue 5)
+        return
+    reminders_for_aftercare(procedure=procedure)
+
+
+@transaction.atomic
+def procedure_amend(*, procedure: Procedure, reason: str, text: str, by) -> Amendment:
+    """Correct a signed record: the original stays, the amendment sits beside it."""
+    current = Procedure.objects.select_for_update().get(pk=procedure.pk)
+    if not current.is_signed:
+        raise ValidationError("A draft is corrected directly; amendments are for signed records.")
+    amendment = Amendment(procedure=current, author=by, reason=reason.strip(), text=text.strip())
+    amendment.full_clean()
+    amendment._history_user = by
+    amendment.save()
+    return amendment
+
+
+@transaction.atomic
+def follow_up_book(*, follow_up: FollowUp, by, **booking) -> Appointment:
+    """Book the check a follow-up asks for, and mark it booked, in one transaction."""
+    current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if current.status != FollowUp.Status.OPEN:
+        raise ValidationError(f"This follow-up is {current.get_status_display().lower()}.")
+    appointment = appointment_book(patient=current.patient, booked_by=by, **booking)
+    current.status = FollowUp.Status.BOOKED
+    current.appointment = appointment
+    current._history_user = by
+    current.save(update_fields=["status", "appointment"])
+    return appointment
+
+
+# What an outcome does to the lesion's status.
+RESOLVES = {FollowUpOutcome.Outcome.RESOLVED}
+KEEPS_ACTIVE = {
+    FollowUpOutcome.Outcome.PARTLY_RESOLVED,
+    FollowUpOutcome.Outcome.RECURRED,
+    FollowUpOutcome.Outcome.NEW_NEARBY,
+}
+RECURRING = {FollowUpOutcome.Outcome.RECURRED, FollowUpOutcome.Outcome.NEW_NEARBY}
+
+
+@transaction.atomic
+def follow_up_record_outcomes(*, follow_up: FollowUp, outcomes: list[dict], by) -> FollowUp:
+    """Record what became of each lesion, update the lesions, close the follow-up.
+
+    `outcomes`: [{"lesion": Lesion, "outcome": ..., "complication": ..., "note": ...}].
+    Milia that came back earn a later recheck (prevention advice is on the handout).
+    """
+    current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if current.status in (FollowUp.Status.DONE, FollowUp.Status.CANCELLED):
+        raise ValidationError(f"This follow-up is already {current.get_status_display().lower()}.")
+    if not outcomes:
+        raise ValidationError("Record an outcome for at least one lesion.")
+    today = timezone.localdate()
+    for item in outcomes:
+        lesion = item["lesion"]
+        if lesion.patient_id != current.patient_id:
+            raise ValidationError({"lesions": "Every lesion must be this patient's."})
+        outcome = FollowUpOutcome(
+            follow_up=current,
+            lesion=lesion,
+            outcome=item["outcome"],
+            complication=item.get("complication", ""),
+            note=item.get("note", ""),
+            recorded_by=by,
+        )
+        outcome.full_clean()
+        outcome.save()
+        if item["outcome"] in RESOLVES:
+            lesion.status, lesion.resolved_on = (
+                Lesion.Status.RESOLVED,
+                max(today, lesion.first_noted),
+            )
+        elif item["outcome"] in KEEPS_ACTIVE:
+            lesion.status, lesion.resolved_on = Lesion.Status.ACTIVE, None
+        lesion._history_user = by
+        lesion.save(update_fields=["status", "resolved_on", "updated_at"])
+    current.status = FollowUp.Status.DONE
+    current.completed_at = timezone.now()
+    current._history_user = by
+    current.save(update_fields=["status", "completed_at"])
+    if any(item["outcome"] in RECURRING for item in outcomes):
+        FollowUp.objects.create(
+            patient=current.patient,
+            procedure=current.procedure,
+            kind=FollowUp.Kind.RECHECK,
+            due_on=today + timedelta(weeks=RECHECK_AFTER_RECURRENCE_WEEKS),
+            created_by=by,
+        )
+    return current
+
+
+def alert_add(*, patient, kind: str, description: str, by) -> PatientAlert:
+    alert = PatientAlert(patient=patient, kind=kind, description=description.strip(), created_by=by)
+    alert.full_clean()
+    alert._history_user = by
+    alert.save()
+    return alert
