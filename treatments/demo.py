@@ -7,6 +7,7 @@ touches every app, and imports flow patients ← clinic ← treatments.
 
 import random
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -14,10 +15,11 @@ from django.utils import timezone
 
 from clinic.models import Room, StaffMember, WorkingHours
 from clinic.services import staff_member_save
-from patients.models import Channel, Guardian, Lesion, Patient
+from patients.models import Channel, Guardian, Lesion, Patient, PatientAlert
 from patients.services import patient_save
 
-from .models import Appointment, ProcedureType
+from .models import Appointment, FollowUp, ProcedureType
+from .services import records
 
 DEMO_PASSWORD = "clinic-demo"  # noqa: S105 - documented demo logins, never in production
 DAYS_AROUND_TODAY = 3
@@ -92,6 +94,12 @@ ADULT_SITES = [
     Lesion.Site.CHIN,
     Lesion.Site.UPPER_BACK,
 ]
+# Weekdays, and a weekend morning clinic (so the demo has a "today" whatever the day).
+WORKING_HOURS = {
+    False: [(time(8, 30), time(12, 30)), (time(13, 30), time(17, 0))],
+    True: [(time(9, 0), time(13, 0))],
+}
+LUNCH = (time(12, 30), time(13, 30))
 PATIENT_COUNT = 50
 INFANT_COUNT = 8
 CHILD_COUNT = 6
@@ -141,8 +149,8 @@ def seed_staff() -> list[StaffMember]:
         for username, first, last in DERMATOLOGISTS
     ]
     for dermatologist in dermatologists:
-        for weekday in range(5):
-            for starts_at, ends_at in [(time(8, 30), time(12, 30)), (time(13, 30), time(17, 0))]:
+        for weekday in range(7):
+            for starts_at, ends_at in WORKING_HOURS[weekday >= 5]:
                 WorkingHours.objects.get_or_create(
                     staff_member=dermatologist,
                     weekday=weekday,
@@ -233,8 +241,7 @@ def seed_appointments(*, dermatologists, patients, today: date, created_by) -> N
     rooms = list(Room.objects.filter(kind=Room.Kind.TREATMENT, is_active=True))
     for offset in range(-DAYS_AROUND_TODAY, DAYS_AROUND_TODAY + 1):
         day = today + timedelta(days=offset)
-        if day.weekday() >= 5:
-            continue
+        last_start = time(12, 30) if day.weekday() >= 5 else time(16, 0)
         rng = random.Random(day.toordinal())
         room_busy: dict[int, list[tuple[datetime, datetime]]] = {room.pk: [] for room in rooms}
         # One visit per patient per day, so nobody is in two rooms at once.
@@ -242,10 +249,12 @@ def seed_appointments(*, dermatologists, patients, today: date, created_by) -> N
         rng.shuffle(unbooked)
         for dermatologist in dermatologists:
             start = datetime.combine(day, time(9, 0), tzinfo=zone)
-            while start.time() < time(16, 0) and unbooked:
+            while start.time() < last_start and unbooked:
+                if LUNCH[0] <= start.time() < LUNCH[1]:
+                    start = datetime.combine(day, LUNCH[1], tzinfo=zone)
                 procedure_type = rng.choice(procedure_types)
                 end = start + timedelta(minutes=procedure_type.duration_minutes)
-                if start.time() < time(12, 30) <= end.time() or rng.random() < 0.35:
+                if start.time() < LUNCH[0] < end.time() or rng.random() < 0.35:
                     start = _next_start(start, end, rng)
                     continue
                 room = _free_room(procedure_type, rooms, room_busy, start, end)
@@ -258,7 +267,7 @@ def seed_appointments(*, dermatologists, patients, today: date, created_by) -> N
                     room,
                     start,
                     end,
-                    patient=rng.choice(patients),
+                    patient=unbooked.pop(),
                     status=_status(start, end, now, rng),
                     created_by=created_by,
                 )
@@ -309,6 +318,76 @@ def _appointment(dermatologist, procedure_type, room, start, end, *, patient, st
     )
 
 
+# What a demo record of each technique says (plausible values, not advice).
+DEMO_TECHNIQUE = {
+    "extraction": {"instrument": "comedone_extractor"},
+    "de-roofing": {"instrument": "needle", "needle_gauge": 30},
+    "cryotherapy": {
+        "cryo_method": "cotton_tip",
+        "freeze_seconds": 5,
+        "freeze_thaw_cycles": 1,
+        "halo_mm": Decimal("1.0"),
+    },
+    "curettage": {
+        "anesthetic": "lidocaine_1",
+        "anesthetic_volume_ml": Decimal("0.5"),
+        "hemostasis": "electrocautery",
+    },
+    "electrodesiccation": {"anesthetic": "topical"},
+}
+DEMO_RECORDS = 8
+
+
+def seed_clinical_records(*, today: date) -> None:
+    """Signed records of Dr. Ortiz's past visits, an allergy, and follow-ups falling due."""
+    doctor = get_user_model().objects.get(username="dermatologist")
+    done = (
+        Appointment.objects.filter(
+            dermatologist__user=doctor,
+            status=Appointment.Status.COMPLETED,
+            procedure__isnull=True,
+            patient__lesions__status=Lesion.Status.ACTIVE,
+        )
+        .select_related("procedure_type", "patient")
+        .distinct()
+        .order_by("starts_at")[:DEMO_RECORDS]
+    )
+    for visit in done:
+        lesions = list(visit.patient.lesions.filter(status=Lesion.Status.ACTIVE)[:2])
+        technique = dict(DEMO_TECHNIQUE.get(visit.procedure_type.slug, {}))
+        if "instrument" in technique:
+            technique["lesions_cleared"] = sum(lesion.count for lesion in lesions)
+        # The visit is recorded as it happened: checked in, then recorded and signed.
+        Appointment.objects.filter(pk=visit.pk).update(status=Appointment.Status.CHECKED_IN)
+        visit.refresh_from_db()
+        consent_by = "guardian" if visit.patient.is_minor else "patient"
+        procedure = records.procedure_record(
+            appointment=visit,
+            procedure_type=visit.procedure_type,
+            lesions=lesions,
+            technique=technique,
+            consent={"consent_obtained": True, "consent_given_by": consent_by},
+            complications={},
+            note="Tolerated well.",
+            performed_at=visit.starts_at,
+            by=doctor,
+        )
+        records.procedure_sign(procedure=procedure, by=doctor)
+    allergic = Patient.objects.order_by("pk")[INFANT_COUNT + CHILD_COUNT]
+    PatientAlert.objects.get_or_create(
+        patient=allergic,
+        kind=PatientAlert.Kind.ALLERGY,
+        defaults={"description": "Lidocaine (hives)", "created_by": doctor},
+    )
+    for offset, patient in zip((-5, -1, 2, 6), Patient.objects.order_by("pk")[20:24], strict=False):
+        FollowUp.objects.get_or_create(
+            patient=patient,
+            kind=FollowUp.Kind.RECHECK,
+            procedure=None,
+            defaults={"due_on": today + timedelta(days=offset), "created_by": doctor},
+        )
+
+
 @transaction.atomic
 def seed_demo(*, today: date | None = None) -> None:
     today = today or timezone.localdate()
@@ -318,3 +397,4 @@ def seed_demo(*, today: date | None = None) -> None:
     seed_appointments(
         dermatologists=dermatologists, patients=patients, today=today, created_by=reception
     )
+    seed_clinical_records(today=today)

@@ -364,3 +364,17 @@ def test_the_first_noted_date_bounds_resolution(visit):
     )
     lesion.refresh_from_db()
     assert lesion.resolved_on >= lesion.first_noted
+
+
+def test_a_technique_field_left_out_is_stored_empty(visit):
+    procedure = record(visit, slug="electrodesiccation", technique={})
+    assert (procedure.anesthetic, procedure.hemostasis) == ("", "")
+
+
+def test_the_demo_has_signed_records_an_allergy_and_follow_ups_due():
+    from django.core.management import call_command
+
+    call_command("seed_demo")
+    assert Procedure.objects.filter(status="signed").exists()
+    assert PatientAlert.objects.filter(description__icontains="lidocaine").exists()
+    assert FollowUp.objects.filter(due_on__lt=timezone.localdate(), status="open").exists()

@@ -98,7 +98,7 @@ def _validate_technique(*, procedure_type, values: dict, lesions, patient) -> di
     if errors:
         raise ValidationError(errors)
     return {
-        name: (values.get(name) if name in fields else _empty(name))
+        name: values[name] if name in fields and values.get(name) is not None else _empty(name)
         for name in ALL_TECHNIQUE_FIELDS
     }
 
