@@ -14,6 +14,8 @@ EVERY_ROLE = (Role.RECEPTIONIST, Role.DERMATOLOGIST, Role.MANAGER)
 FRONT_DESK = (Role.RECEPTIONIST, Role.MANAGER)
 # Clinical work: the dermatologists.
 CLINICIANS = (Role.DERMATOLOGIST,)
+# Clinical notes and photos: the dermatologists write them, the manager reads them.
+CLINICAL_READERS = (Role.DERMATOLOGIST, Role.MANAGER)
 
 
 def role_of(user) -> str | None:

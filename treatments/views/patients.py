@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
-from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
+from clinic.permissions import CLINICAL_READERS, EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients import selectors, services
 from patients.forms import PatientRegisterForm
 from patients.models import Patient
@@ -74,5 +74,6 @@ def patient_detail(request, pk):
         "upcoming": [a for a in appointments if a.ends_at > now],
         "past": [a for a in reversed(appointments) if a.ends_at <= now],
         "can_book": has_role(request.user, FRONT_DESK),
+        "can_read_chart": has_role(request.user, CLINICAL_READERS),
     }
     return render(request, "patients/detail.html", context)

@@ -7,14 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from clinic.permissions import CLINICIANS, has_role, role_required
+from clinic.permissions import CLINICAL_READERS, CLINICIANS, has_role, role_required
 from patients.models import Lesion, Patient
 
 from ..forms_photos import PhotoUploadForm
 from ..models import ClinicalPhoto
 from ..photos import photo_add
-
-PHOTO_READERS = (*CLINICIANS, "manager")
 
 
 @role_required(*CLINICIANS)
@@ -77,7 +75,7 @@ def _add_service_errors(form, error: ValidationError) -> None:
 
 
 @require_safe
-@role_required(*PHOTO_READERS)
+@role_required(*CLINICAL_READERS)
 def photo_image(request, pk):
     """The photo itself, for an authorised reader only: never cached, never sniffed."""
     photo = get_object_or_404(ClinicalPhoto, pk=pk)
@@ -85,7 +83,7 @@ def photo_image(request, pk):
 
 
 @require_safe
-@role_required(*PHOTO_READERS)
+@role_required(*CLINICAL_READERS)
 def photo_thumbnail(request, pk):
     photo = get_object_or_404(ClinicalPhoto, pk=pk)
     return _serve(photo.thumbnail, photo.content_type)
@@ -105,7 +103,7 @@ def _serve(field_file, content_type: str) -> FileResponse:
 
 
 @require_safe
-@role_required(*PHOTO_READERS)
+@role_required(*CLINICAL_READERS)
 def lesion_compare(request, lesion_id):
     """Before and after: the lesion's first photo beside its latest, then all of them."""
     lesion = get_object_or_404(Lesion.objects.select_related("patient"), pk=lesion_id)

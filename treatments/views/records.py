@@ -10,7 +10,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.permissions import CLINICIANS, EVERY_ROLE, FRONT_DESK, has_role, role_required
+from clinic.permissions import (
+    CLINICAL_READERS,
+    CLINICIANS,
+    EVERY_ROLE,
+    FRONT_DESK,
+    has_role,
+    role_required,
+)
 from patients.models import Lesion, Patient
 
 from ..bodymap import body_map_context
@@ -20,8 +27,6 @@ from ..selectors_records import chart_for_patient, follow_ups_due, procedure_for
 from ..selectors_records import my_day as my_day_appointments
 from ..services import records
 from ..services.records import technique_fields
-
-CLINICAL_READERS = (*CLINICIANS, "manager")
 
 
 @require_GET
