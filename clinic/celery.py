@@ -22,4 +22,10 @@ app.conf.beat_schedule = {
         # A heartbeat older than a minute says nothing useful; don't let them pile up.
         "options": {"expires": 55},
     },
+    "reminders-send-due": {
+        "task": "clinic.tasks.reminders_send_due",
+        "schedule": 60.0,
+        # Sweeps that queued up while no worker ran add nothing to the next one.
+        "options": {"expires": 55},
+    },
 }

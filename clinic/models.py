@@ -1,8 +1,14 @@
-"""The clinic itself: its staff, rooms, working hours and time off, and beat's heartbeat."""
+"""The clinic itself: its staff, rooms, working hours and time off, beat's heartbeat, and
+the reminder outbox with its templates."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.template import Template, TemplateSyntaxError
+from phonenumber_field.modelfields import PhoneNumberField
+
+from patients.models import E164, Channel, Patient
 
 
 class StaffMember(models.Model):
@@ -142,3 +148,162 @@ class UsedPatientLink(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.subject_id} at {self.used_at:%Y-%m-%d %H:%M}"
+
+
+class Reminder(models.Model):
+    """One message to a patient or guardian: the outbox row that a sweep delivers.
+
+    Written in the same transaction as what caused it (a booking, a signed procedure), so
+    a rolled-back booking leaves no reminder. It names its source by a stable key
+    ("appointment:42"), never by a foreign key: the outbox knows a recipient and a
+    message, not the clinic's records.
+    """
+
+    class Kind(models.TextChoices):
+        APPOINTMENT = "appointment", "Appointment"
+        AFTERCARE = "aftercare", "Aftercare"
+        RECURRENCE_CHECK = "recurrence_check", "Recurrence check"
+        WAITLIST_OFFER = "waitlist_offer", "Waitlist offer"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Skipped"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
+    recipient_name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    email = models.EmailField(blank=True)
+    phone = PhoneNumberField(blank=True)
+    language = models.CharField(max_length=8, default="en")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    send_at = models.DateTimeField(help_text="When it is planned to go out")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a sweep may take it next (pending only)"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    skip_reason = models.CharField(max_length=200, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    source_key = models.CharField(max_length=100, db_index=True)
+    context = models.JSONField(
+        default=dict, blank=True, help_text="Values for the template: times, names, link specs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-send_at", "-id"]
+        indexes = [
+            # The sweep's question: which pending reminders are due?
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="reminder_pending_due_idx",
+            ),
+            # Reclaiming rows a dead worker left in sending.
+            models.Index(
+                fields=["claimed_at"], condition=Q(status="sending"), name="reminder_sending_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["pending", "sending", "sent", "failed", "cancelled", "skipped"]
+                ),
+                name="reminder_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=["appointment", "aftercare", "recurrence_check", "waitlist_offer"]
+                ),
+                name="reminder_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["email", "sms"]), name="reminder_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(phone="") | Q(phone__regex=E164), name="reminder_phone_e164"
+            ),
+            # Only a row that may still go out needs an address to send it to.
+            models.CheckConstraint(
+                condition=Q(status__in=["skipped", "cancelled"])
+                | (Q(channel="email") & ~Q(email=""))
+                | (Q(channel="sms") & ~Q(phone="")),
+                name="reminder_has_address",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="pending") | Q(next_attempt_at__isnull=False),
+                name="reminder_pending_has_next_attempt",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(claimed_at__isnull=False),
+                name="reminder_sending_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="reminder_sent_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="skipped") | ~Q(skip_reason=""),
+                name="reminder_skipped_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.get_channel_display()} to {self.recipient_name}"
+
+    @property
+    def address(self) -> str:
+        return self.email if self.channel == Channel.EMAIL else str(self.phone)
+
+
+class ReminderTemplate(models.Model):
+    """The words of one kind of reminder on one channel in one language (Django template
+    syntax). The clinic manager edits them in the admin; a missing language falls back
+    to English. SMS texts carry the minimum: no diagnosis, no procedure, no lesion."""
+
+    kind = models.CharField(max_length=20, choices=Reminder.Kind.choices)
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    language = models.CharField(max_length=8, choices=settings.PATIENT_LANGUAGES, default="en")
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only")
+    body_text = models.TextField(help_text="Plain text; the whole message for an SMS")
+    body_html = models.TextField(blank=True, help_text="Email only: an HTML version")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "channel", "language"], name="reminder_template_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=["appointment", "aftercare", "recurrence_check", "waitlist_offer"]
+                ),
+                name="reminder_template_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["email", "sms"]), name="reminder_template_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel="sms") | ~Q(subject=""), name="reminder_template_email_subject"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.get_channel_display()} · {self.language}"
+
+    def clean(self):
+        # A template that does not compile would fail every send: refuse it when saved.
+        for field in ("subject", "body_text", "body_html"):
+            try:
+                Template(getattr(self, field))
+            except TemplateSyntaxError as error:
+                raise ValidationError({field: f"Not a valid template: {error}"}) from None

@@ -1,16 +1,13 @@
-"""The clinic's own pages: the health check and the home page."""
+"""The clinic's own page: the health check."""
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
-from treatments.selectors import appointments_of_day
-
+from .outbox import reminders_backlog_seconds
 from .selectors import beat_is_fresh, beat_last_seen
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -42,31 +39,28 @@ def _broker_state() -> str:
 @never_cache
 @require_GET
 def healthz(request):
-    """The state of the database, the broker and beat, for load balancers and monitoring.
+    """The state of the database, the broker and beat, for load balancers and monitoring,
+    and how long the oldest due reminder has waited (a stuck outbox is an outage too).
 
     No login and no patient data; 200 when everything is fine, 503 otherwise.
     """
     database = _database_state()
     last_beat = beat_last_seen() if database == "ok" else None
     beat = "ok" if beat_is_fresh(last_beat) else ("never ran" if last_beat is None else "stale")
+    backlog = reminders_backlog_seconds() if database == "ok" else None
     checks = {
         "database": database,
         "broker": _broker_state(),
         "beat": beat,
         "beat_last_seen": last_beat.isoformat() if last_beat else None,
+        "reminder_backlog_seconds": backlog,
     }
-    healthy = checks["database"] == "ok" and checks["broker"] == "ok" and beat == "ok"
+    healthy = (
+        checks["database"] == "ok"
+        and checks["broker"] == "ok"
+        and beat == "ok"
+        and (backlog or 0) <= settings.CLINIC_REMINDER_BACKLOG_ALERT_SECONDS
+    )
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
-    )
-
-
-@login_required
-def home(request):
-    """Who you are, where to go, and the day's schedule at a glance."""
-    staff_member = getattr(request.user, "staff_member", None)
-    return render(
-        request,
-        "clinic/home.html",
-        {"staff_member": staff_member, "appointments": appointments_of_day()},
     )

@@ -5,8 +5,11 @@ variable listed in `.env.example`. The defaults here are the embedded mode: SQLi
 filesystem broker and mail written to files, all under `var/`.
 """
 
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlparse
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .environment import (
     env,
@@ -14,6 +17,7 @@ from .environment import (
     env_email,
     env_flag,
     env_int,
+    env_required,
     env_time_zone,
     filesystem_broker_options,
 )
@@ -179,3 +183,66 @@ CLINIC_LINK_MAX_AGE = env_int("CLINIC_LINK_MAX_AGE_DAYS", default=14, minimum=1)
 # Shown to patients on link pages and in messages.
 CLINIC_NAME = env.str("CLINIC_NAME", default="Milia Clinic")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="+1 212 555 0100")
+
+# --- Reminders: an outbox in the database, swept by beat every minute -----------------
+
+
+def _hours_list(name: str, *, default: str) -> tuple[int, ...]:
+    """Whole hours before a visit, e.g. "72,24"; a bad value names the variable."""
+    raw = env.str(name, default=default)
+    try:
+        hours = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be whole hours separated by commas, not {raw!r}"
+        ) from None
+    if not hours or min(hours) < 1:
+        raise ImproperlyConfigured(f"{name} must list at least one offset of 1 hour or more")
+    return hours
+
+
+def _quiet_hours(name: str, *, default: str) -> tuple[time, time] | None:
+    """Quiet hours such as "21:00-08:00", clinic time, may cross midnight; empty for none."""
+    raw = env.str(name, default=default).strip()
+    if not raw:
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must look like 21:00-08:00, not {raw!r}") from None
+    if start == end:
+        raise ImproperlyConfigured(f"{name} must start and end at different times")
+    return start, end
+
+
+# Appointment reminders this many hours before the visit.
+CLINIC_REMINDER_OFFSETS_HOURS = _hours_list("CLINIC_REMINDER_OFFSETS_HOURS", default="72,24")
+# No message goes out in these hours; one due inside waits until they end.
+CLINIC_QUIET_HOURS = _quiet_hours("CLINIC_QUIET_HOURS", default="21:00-08:00")
+# One sweep hands the channels this many reminders per batch (one SMTP connection each).
+CLINIC_REMINDER_BATCH_SIZE = env_int("CLINIC_REMINDER_BATCH_SIZE", default=50, minimum=1)
+# A failed attempt is retried after 1, 5, 25 ... minutes; after this many it has failed.
+CLINIC_REMINDER_MAX_ATTEMPTS = env_int("CLINIC_REMINDER_MAX_ATTEMPTS", default=5, minimum=1)
+# A reminder still "sending" this long after it was claimed belongs to a dead worker and
+# is handed out again. Longer than a task's hard time limit, so a live sweep keeps its rows.
+CLINIC_REMINDER_RECLAIM_SECONDS = env_int("CLINIC_REMINDER_RECLAIM_SECONDS", default=600, minimum=1)
+# A pause after each message, for providers that limit how fast one may send.
+CLINIC_REMINDER_SEND_INTERVAL_MS = env_int("CLINIC_REMINDER_SEND_INTERVAL_MS", default=0)
+# /healthz turns 503 when a due reminder has waited longer than this.
+CLINIC_REMINDER_BACKLOG_ALERT_SECONDS = env_int(
+    "CLINIC_REMINDER_BACKLOG_ALERT_SECONDS", default=900, minimum=60
+)
+
+# How SMS texts name the clinic: a lock screen shows them, so no word of what it treats.
+CLINIC_SMS_NAME = env.str("CLINIC_SMS_NAME", default="Your clinic")
+# SMS: files in var/sms by default; clinic.channels.TwilioSmsBackend for Twilio.
+SMS_BACKEND = env.str("SMS_BACKEND", default="clinic.channels.FileSmsBackend")
+SMS_FILE_PATH = Path(env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms")))
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+if SMS_BACKEND.endswith("TwilioSmsBackend"):
+    # Secrets: no default, so a Twilio clinic without them stops at start, not at 3 a.m.
+    TWILIO_ACCOUNT_SID = env_required("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = env_required("TWILIO_AUTH_TOKEN")
+    TWILIO_FROM_NUMBER = env_required("TWILIO_FROM_NUMBER")
+else:
+    TWILIO_ACCOUNT_SID = TWILIO_AUTH_TOKEN = TWILIO_FROM_NUMBER = ""

@@ -4,12 +4,15 @@ import os
 
 from .base import *  # noqa: F403
 from .base import CELERY_BROKER_URL, DATABASES, VAR_DIR
-from .environment import filesystem_broker_options
+from .environment import env, env_email, filesystem_broker_options
 
 SECRET_KEY = "test-only-key-not-secret"  # noqa: S105
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if env.str("CLINIC_TEST_EMAIL_URL", default=""):
+    # A worker process started by a test sends to that test's SMTP server.
+    vars().update(env_email("CLINIC_TEST_EMAIL_URL", default=""))
 WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic, as in make run
 
 # One name per test run, inherited by the worker processes that tests start, so that two
@@ -23,4 +26,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Its own queue, so a running `make run` worker does not take the tests' messages.
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / f"test-broker-{TEST_RUN}")
+SMS_BACKEND = "clinic.channels.FileSmsBackend"
+SMS_FILE_PATH = VAR_DIR / f"test-sms-{TEST_RUN}"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")

@@ -16,6 +16,7 @@ READ_ONLY_FOR_MANAGER = {
     ("clinic", "heartbeat"),
     ("auth", "group"),
     ("clinic", "usedpatientlink"),
+    ("clinic", "reminder"),
     ("patients", "patientalert"),
     ("treatments", "procedure"),
     ("treatments", "procedurelesion"),

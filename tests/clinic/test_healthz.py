@@ -65,7 +65,14 @@ def test_healthz_needs_no_login_and_shows_no_patient_data(client):
 
     body = client.get("/healthz").json()
 
-    assert set(body) == {"status", "database", "broker", "beat", "beat_last_seen"}
+    assert set(body) == {
+        "status",
+        "database",
+        "broker",
+        "beat",
+        "beat_last_seen",
+        "reminder_backlog_seconds",
+    }
 
 
 @pytest.mark.django_db

@@ -16,6 +16,11 @@ from patients.models import Patient
 from ..availability import Slot, nearest_free_slots, slot_fits_working_time
 from ..constraints import DERMATOLOGIST_OVERLAP, is_overlap_violation
 from ..models import Appointment, AppointmentEvent, ProcedureType, WaitlistEntry
+from ..reminders import (
+    reminders_for_appointment,
+    reminders_for_cancelled_appointment,
+    reminders_for_reinstated_appointment,
+)
 
 Status = Appointment.Status
 Action = AppointmentEvent.Action
@@ -167,6 +172,7 @@ def appointment_book(
             WaitlistEntry.objects.filter(pk=waitlist_entry.pk).update(
                 status=WaitlistEntry.Status.BOOKED
             )
+        reminders_for_appointment(appointment=appointment)
         return appointment
 
     return _guarded_write(
@@ -221,6 +227,7 @@ def appointment_reschedule(
             actor=by,
             note=f"from {before:%Y-%m-%d %H:%M} to {timezone.localtime(starts_at):%Y-%m-%d %H:%M}",
         )
+        reminders_for_appointment(appointment=current)  # the pending ones move along
         return current
 
     return _guarded_write(
@@ -232,8 +239,11 @@ def appointment_reschedule(
     )
 
 
-def _transition(appointment: Appointment, action: str, *, by, note: str = "", check=None):
-    """Move an appointment along its life cycle, if its current status allows it."""
+def _transition(
+    appointment: Appointment, action: str, *, by, note: str = "", check=None, then=None
+):
+    """Move an appointment along its life cycle, if its current status allows it;
+    `then(appointment)` runs in the same transaction (the reminders that follow)."""
     sources, target = TRANSITIONS[action]
 
     def write():
@@ -250,6 +260,8 @@ def _transition(appointment: Appointment, action: str, *, by, note: str = "", ch
         current.cancellation_reason = note if action == Action.CANCELLED else ""
         current.save(update_fields=["status", "cancellation_reason", "updated_at"])
         AppointmentEvent.objects.create(appointment=current, action=action, actor=by, note=note)
+        if then is not None:
+            then(appointment=current)
         return current
 
     return _guarded_write(
@@ -295,7 +307,13 @@ def appointment_cancel(*, appointment: Appointment, reason: str, by=None) -> App
     reason = reason.strip()
     if not reason:
         raise BookingError("Give a reason for the cancellation.")
-    return _transition(appointment, Action.CANCELLED, by=by, note=reason[:200])
+    return _transition(
+        appointment,
+        Action.CANCELLED,
+        by=by,
+        note=reason[:200],
+        then=reminders_for_cancelled_appointment,
+    )
 
 
 def _still_ahead(appointment: Appointment) -> None:
@@ -305,7 +323,13 @@ def _still_ahead(appointment: Appointment) -> None:
 
 def appointment_reinstate(*, appointment: Appointment, by) -> Appointment:
     """Un-cancel: the time must still be free (the database guarantee applies again)."""
-    return _transition(appointment, Action.REINSTATED, by=by, check=_still_ahead)
+    return _transition(
+        appointment,
+        Action.REINSTATED,
+        by=by,
+        check=_still_ahead,
+        then=reminders_for_reinstated_appointment,
+    )
 
 
 def waitlist_entry_add(*, entry: WaitlistEntry, by) -> WaitlistEntry:

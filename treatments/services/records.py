@@ -23,6 +23,7 @@ from ..models import (
     ProcedureLesion,
     ProcedureType,
 )
+from ..reminders import reminders_for_aftercare, reminders_for_recurrence_check
 from .booking import appointment_book, appointment_complete
 
 # The fields each technique records, and which of them it requires.
@@ -220,6 +221,8 @@ def follow_up_plan(*, procedure: Procedure, by) -> FollowUp | None:
     )
     follow_up._history_user = by
     follow_up.save()
+    # The invitation waits in the outbox until the check falls due.
+    reminders_for_recurrence_check(follow_up=follow_up)
     return follow_up
 
 
@@ -252,17 +255,9 @@ def procedure_sign(*, procedure: Procedure, by) -> Procedure:
     draft.signed_by = by
     draft._history_user = by
     draft.save(update_fields=["status", "signed_at", "signed_by", "updated_at"])
-    _aftercare_reminders(draft)
+    # The aftercare message goes out once the record is signed (the outbox sends it).
+    reminders_for_aftercare(procedure=draft)
     return draft
-
-
-def _aftercare_reminders(procedure: Procedure) -> None:
-    """The aftercare message goes out once the record is signed (the outbox sends it)."""
-    try:
-        from ..reminders import reminders_for_aftercare
-    except ImportError:  # TEMPORARY until the outbox lands (issue 5)
-        return
-    reminders_for_aftercare(procedure=procedure)
 
 
 @transaction.atomic

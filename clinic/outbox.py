@@ -1,0 +1,354 @@
+"""The reminder outbox: planning rows, and the sweep that delivers them exactly once.
+
+The database is the queue. The rules (treatments/reminders.py) write reminder rows in
+the transaction of whatever caused them; beat runs one sweep a minute, which claims due
+rows, marks them sending, hands them to a channel in batches and marks each sent, or
+pending again with a retry time, or failed. A claim only ever takes a pending row, so a
+sent row is never sent again; a row left sending by a worker that died is handed out
+again after CLINIC_REMINDER_RECLAIM_SECONDS.
+
+Each row is marked sent the moment its message is handed over, not at the end of the
+batch: a worker killed mid-batch then leaves at most the one message it was sending in
+doubt, instead of every message it had sent.
+"""
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Min, QuerySet
+from django.utils import timezone
+
+from patients.models import Channel, Patient
+
+from .channels import DeliveryError, channel_open, reminder_message, templates_load
+from .models import Reminder
+
+logger = logging.getLogger(__name__)
+
+Status = Reminder.Status
+# Retries after 1, 5, 25, 125 ... minutes.
+RETRY_FIRST_MINUTES = 1
+RETRY_FACTOR = 5
+# A sweep stops taking new batches after this long, well inside the task's time limits,
+# so that one sweep is over before beat sends the next; the rest waits a minute.
+SWEEP_SECONDS = 50
+
+NO_CONSENT = "No consent to reminders."
+CONSENT_WITHDRAWN = "Consent to reminders was withdrawn."
+
+
+class ReminderStateError(Exception):
+    """A change the reminder's status does not allow; the message is for the manager."""
+
+
+def outside_quiet_hours(moment: datetime) -> datetime:
+    """`moment`, or the end of the quiet hours (clinic time) it falls in."""
+    if settings.CLINIC_QUIET_HOURS is None:
+        return moment
+    start, end = settings.CLINIC_QUIET_HOURS
+    local = timezone.localtime(moment)
+    clock = local.time()
+    if start < end:
+        quiet, wake_day = start <= clock < end, local.date()
+    else:  # crosses midnight, e.g. 21:00-08:00
+        quiet = clock >= start or clock < end
+        wake_day = local.date() + timedelta(days=1) if clock >= start else local.date()
+    if not quiet:
+        return moment
+    return timezone.make_aware(datetime.combine(wake_day, end))
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    channel: str
+    email: str = ""
+    phone: str = ""
+    for_guardian: bool = False
+    missing: str = ""  # why there is nobody to send to
+
+
+def reminder_recipient(patient: Patient) -> Recipient:
+    """Who receives a patient's reminders, and on which channel.
+
+    A minor's go to the guardian who receives reminders. The preferred channel is used
+    when there is an address for it, otherwise the other one.
+    """
+    person, for_guardian = patient, False
+    if patient.is_minor:
+        person = patient.guardians.filter(receives_reminders=True).first()
+        if person is None:
+            return Recipient(
+                name=patient.full_name,
+                channel=patient.preferred_channel,
+                missing="No guardian receives reminders for this minor.",
+            )
+        for_guardian = True
+    name = f"{person.first_name} {person.last_name}"
+    email, phone = person.email, str(person.phone or "")
+    has = {Channel.EMAIL: bool(email), Channel.SMS: bool(phone)}
+    channel = patient.preferred_channel
+    if not has[channel]:
+        channel = Channel.SMS if channel == Channel.EMAIL else Channel.EMAIL
+    if not has[channel]:
+        return Recipient(
+            name=name,
+            channel=patient.preferred_channel,
+            for_guardian=for_guardian,
+            missing="No email address or mobile number.",
+        )
+    return Recipient(
+        name=name,
+        channel=channel,
+        email=email if channel == Channel.EMAIL else "",
+        phone=phone if channel == Channel.SMS else "",
+        for_guardian=for_guardian,
+    )
+
+
+def reminder_plan(
+    *, patient: Patient, kind: str, source_key: str, key: str, send_at: datetime, context: dict
+) -> Reminder:
+    """An unsaved reminder row: recipient, channel and consent settled, quiet hours kept.
+
+    Its idempotency key is `key` plus the channel. Without consent, or without anyone
+    to send to, the row is written as skipped with the reason, so the desk sees why.
+    """
+    recipient = reminder_recipient(patient)
+    send_at = outside_quiet_hours(send_at)
+    skip_reason = recipient.missing if patient.reminder_consent else NO_CONSENT
+    reminder = Reminder(
+        patient=patient,
+        recipient_name=recipient.name,
+        channel=recipient.channel,
+        email=recipient.email,
+        phone=recipient.phone,
+        language=patient.language,
+        kind=kind,
+        send_at=send_at,
+        next_attempt_at=None if skip_reason else send_at,
+        status=Status.SKIPPED if skip_reason else Status.PENDING,
+        skip_reason=skip_reason,
+        idempotency_key=f"{key}:{recipient.channel}",
+        source_key=source_key,
+        context={
+            **context,
+            "for_guardian": recipient.for_guardian,
+            "patient_first_name": patient.first_name,
+        },
+    )
+    reminder.full_clean(validate_unique=False, validate_constraints=False)
+    return reminder
+
+
+def reminders_add(reminders: list[Reminder]) -> list[Reminder]:
+    """Insert the planned rows whose idempotency key is new; planning twice adds nothing."""
+    keys = [reminder.idempotency_key for reminder in reminders]
+    existing = set(
+        Reminder.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+    )
+    new = [reminder for reminder in reminders if reminder.idempotency_key not in existing]
+    return Reminder.objects.bulk_create(new)
+
+
+REPLANNED_FIELDS = [
+    "idempotency_key",
+    "recipient_name",
+    "channel",
+    "email",
+    "phone",
+    "language",
+    "send_at",
+    "next_attempt_at",
+    "status",
+    "skip_reason",
+    "context",
+    "attempts",
+    "last_error",
+]
+
+
+def reminder_replace(existing: Reminder, planned: Reminder) -> Reminder:
+    """Give a pending (or cancelled, or skipped) row the plan's time, words and recipient."""
+    if existing.status not in (Status.PENDING, Status.CANCELLED, Status.SKIPPED):
+        raise ReminderStateError(f"A {existing.get_status_display().lower()} reminder stays.")
+    for field in REPLANNED_FIELDS:
+        setattr(existing, field, getattr(planned, field))
+    existing.save(update_fields=REPLANNED_FIELDS)
+    return existing
+
+
+def reminders_cancel_pending(*, source_key: str, reason: str, kind: str | None = None) -> int:
+    """Cancel what is still to be sent for a source (a cancelled visit)."""
+    pending = Reminder.objects.filter(source_key=source_key, status=Status.PENDING)
+    if kind is not None:
+        pending = pending.filter(kind=kind)
+    return pending.update(status=Status.CANCELLED, next_attempt_at=None, skip_reason=reason)
+
+
+def _due(now: datetime) -> QuerySet[Reminder]:
+    return Reminder.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).order_by(
+        "next_attempt_at", "id"
+    )
+
+
+def reminders_claim(*, limit: int, now: datetime | None = None) -> list[int]:
+    """Take up to `limit` due reminders for this sweep; returns their ids.
+
+    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent sweeps take disjoint
+    rows without waiting for each other. SQLite (one writer at a time): each row is taken
+    by an UPDATE ... WHERE status = 'pending', and is ours only if exactly one row changed.
+    Either way the claim counts an attempt, so a message that kills its worker every
+    time cannot be retried for ever.
+    """
+    now = now or timezone.now()
+    claim = {"status": Status.SENDING, "claimed_at": now, "attempts": F("attempts") + 1}
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            ids = list(
+                _due(now).select_for_update(skip_locked=True).values_list("id", flat=True)[:limit]
+            )
+            Reminder.objects.filter(id__in=ids).update(**claim)
+            return ids
+        candidates = list(_due(now).values_list("id", flat=True)[:limit])
+        return [
+            pk
+            for pk in candidates
+            if Reminder.objects.filter(pk=pk, status=Status.PENDING).update(**claim) == 1
+        ]
+
+
+def reminders_reclaim_stuck(*, now: datetime | None = None) -> int:
+    """Hand out again the rows a dead worker left sending; they are retried at once."""
+    now = now or timezone.now()
+    stuck = Reminder.objects.filter(
+        status=Status.SENDING,
+        claimed_at__lt=now - timedelta(seconds=settings.CLINIC_REMINDER_RECLAIM_SECONDS),
+    )
+    note = "The worker stopped while sending it."
+    given_up = stuck.filter(attempts__gte=settings.CLINIC_REMINDER_MAX_ATTEMPTS).update(
+        status=Status.FAILED, next_attempt_at=None, last_error=note
+    )
+    retried = stuck.update(status=Status.PENDING, next_attempt_at=now, last_error=note)
+    if given_up or retried:
+        logger.warning("Reclaimed %s stuck reminders, %s given up", retried, given_up)
+    return given_up + retried
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return timedelta(minutes=RETRY_FIRST_MINUTES * RETRY_FACTOR ** max(attempts - 1, 0))
+
+
+def _mark_sent(reminder: Reminder, provider_message_id: str) -> None:
+    Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=provider_message_id[:200],
+        next_attempt_at=None,
+        last_error="",
+    )
+
+
+def _mark_failed(reminder: Reminder, error: DeliveryError) -> str:
+    """Pending again with a later retry time, or failed for good; returns the status."""
+    final = error.permanent or reminder.attempts >= settings.CLINIC_REMINDER_MAX_ATTEMPTS
+    status = Status.FAILED if final else Status.PENDING
+    retry_at = (
+        None if final else outside_quiet_hours(timezone.now() + retry_delay(reminder.attempts))
+    )
+    Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+        status=status, next_attempt_at=retry_at, last_error=str(error)[:2000]
+    )
+    return "failed" if final else "retry"
+
+
+def _deliver_one(reminder: Reminder, channel, templates: dict) -> str:
+    if not reminder.patient.reminder_consent:
+        # Consent is checked again now: it may have been withdrawn since planning.
+        Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+            status=Status.SKIPPED, next_attempt_at=None, skip_reason=CONSENT_WITHDRAWN
+        )
+        return "skipped"
+    try:
+        message = reminder_message(reminder, templates=templates)
+        provider_message_id = channel.send(reminder, message)
+    except DeliveryError as error:
+        return _mark_failed(reminder, error)
+    except Exception as error:  # one broken row (a bad template) must not stop the batch
+        logger.exception("Reminder %s could not be sent", reminder.pk)
+        return _mark_failed(reminder, DeliveryError(f"{error.__class__.__name__}: {error}"))
+    _mark_sent(reminder, provider_message_id)
+    return "sent"
+
+
+def reminders_deliver(ids: list[int]) -> Counter:
+    """Send claimed reminders, one open channel per kind of channel for the batch."""
+    outcomes = Counter()
+    templates = templates_load()
+    claimed = list(
+        Reminder.objects.filter(pk__in=ids, status=Status.SENDING)
+        .select_related("patient")
+        .order_by("channel", "next_attempt_at", "id")
+    )
+    pause = settings.CLINIC_REMINDER_SEND_INTERVAL_MS / 1000
+    for channel_name in (Channel.EMAIL, Channel.SMS):
+        batch = [reminder for reminder in claimed if reminder.channel == channel_name]
+        if not batch:
+            continue
+        with channel_open(channel_name) as channel:
+            for reminder in batch:
+                outcomes[_deliver_one(reminder, channel, templates)] += 1
+                if pause:
+                    time.sleep(pause)
+    return outcomes
+
+
+def reminders_send_due() -> Counter:
+    """The sweep: reclaim what dead workers left, then claim and send due batches."""
+    outcomes = Counter(reclaimed=reminders_reclaim_stuck())
+    deadline = time.monotonic() + SWEEP_SECONDS
+    while time.monotonic() < deadline:
+        ids = reminders_claim(limit=settings.CLINIC_REMINDER_BATCH_SIZE)
+        if not ids:
+            break
+        outcomes.update(reminders_deliver(ids))
+    return outcomes
+
+
+def reminder_retry_now(*, reminder: Reminder) -> Reminder:
+    """A manager's "retry now": a failed or waiting reminder goes with the next sweep
+    (quiet hours still apply); a failed one gets a fresh set of attempts."""
+    if reminder.status not in (Status.FAILED, Status.PENDING):
+        raise ReminderStateError(
+            f"A {reminder.get_status_display().lower()} reminder cannot be retried."
+        )
+    if reminder.status == Status.FAILED:
+        reminder.attempts = 0
+    reminder.status = Status.PENDING
+    reminder.next_attempt_at = outside_quiet_hours(timezone.now())
+    reminder.save(update_fields=["status", "next_attempt_at", "attempts"])
+    return reminder
+
+
+def reminder_cancel(*, reminder: Reminder, by) -> Reminder:
+    if reminder.status not in (Status.FAILED, Status.PENDING):
+        raise ReminderStateError(
+            f"A {reminder.get_status_display().lower()} reminder cannot be cancelled."
+        )
+    reminder.status = Status.CANCELLED
+    reminder.next_attempt_at = None
+    reminder.skip_reason = f"Cancelled by {by.get_username()}."
+    reminder.save(update_fields=["status", "next_attempt_at", "skip_reason"])
+    return reminder
+
+
+def reminders_backlog_seconds(*, now: datetime | None = None) -> int:
+    """How long the oldest due, unsent reminder has waited; 0 when none is waiting."""
+    now = now or timezone.now()
+    oldest = _due(now).aggregate(oldest=Min("next_attempt_at"))["oldest"]
+    return int((now - oldest).total_seconds()) if oldest else 0

@@ -1,0 +1,303 @@
+"""The channels (clinic/channels.py): the words of each reminder, email with its HTML and
+calendar file, SMS to files and through Twilio's API (a local server that speaks it)."""
+
+import base64
+import json
+import re
+import threading
+from datetime import date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+import time_machine
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.test import override_settings
+from django.utils import timezone
+from icalendar import Calendar
+
+from clinic.channels import TwilioSmsBackend, reminder_message, templates_load
+from clinic.models import Reminder, ReminderTemplate
+from clinic.outbox import reminders_send_due
+from treatments.models import FollowUp, ProcedureType, WaitlistEntry
+from treatments.reminders import reminders_for_aftercare, reminders_for_recurrence_check
+from treatments.services import appointment_book, appointment_cancel
+
+from ..factories import PatientFactory, RoomFactory, StaffMemberFactory
+from ..treatments.conftest import open_all_week
+from ..treatments.test_reminder_rules import at, signed_procedure
+from .test_outbox import consenting_patient, due_reminder, free_port
+
+pytestmark = pytest.mark.django_db
+Status = Reminder.Status
+
+# Words an SMS must never carry: a text message is read on a lock screen.
+CLINICAL_WORDS = [
+    "l72",
+    "milia",
+    "milium",
+    "cyst",
+    "lesion",
+    "keratin",
+    "cryotherapy",
+    "extraction",
+    "de-roofing",
+    "deroofing",
+    "curettage",
+    "electrodesiccation",
+    "diagnosis",
+    "eyelid",
+    "liquid nitrogen",
+    "lidocaine",
+    "blister",
+    "procedure",
+]
+
+
+@pytest.fixture
+def dermatologist(db):
+    return open_all_week(StaffMemberFactory())
+
+
+@pytest.fixture
+def treatment_room(db):
+    return RoomFactory()
+
+
+def all_reminder_kinds_for(patient, dermatologist) -> list[Reminder]:
+    """Real rows, as the rules write them, of every kind for one patient."""
+    cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
+    appointment_book(
+        patient=patient,
+        dermatologist=dermatologist,
+        procedure_type=cryotherapy,
+        starts_at=at(2026, 5, 8, 10, 0),
+        booked_by=None,
+    )
+    freed = appointment_book(
+        patient=PatientFactory(),
+        dermatologist=dermatologist,
+        procedure_type=cryotherapy,
+        starts_at=at(2026, 5, 8, 14, 0),
+        booked_by=None,
+    )
+    WaitlistEntry.objects.create(
+        patient=patient,
+        procedure_type=cryotherapy,
+        earliest_date=date(2026, 5, 5),
+        latest_date=date(2026, 5, 9),
+    )
+    appointment_cancel(appointment=freed, reason="Patient is ill")
+    reminders_for_aftercare(procedure=signed_procedure(patient))
+    reminders_for_recurrence_check(
+        follow_up=FollowUp.objects.create(
+            patient=patient, kind=FollowUp.Kind.RECURRENCE_CHECK, due_on=date(2026, 6, 15)
+        )
+    )
+    return list(Reminder.objects.filter(patient=patient))
+
+
+def test_every_sms_template_is_free_of_clinical_words(dermatologist, treatment_room):
+    patient = consenting_patient(email="", preferred_channel="sms", first_name="Maya")
+    with time_machine.travel(at(2026, 5, 4, 9, 0), tick=False):
+        reminders = all_reminder_kinds_for(patient, dermatologist)
+        templates = templates_load()
+        texts = {r.kind: reminder_message(r, templates=templates).text for r in reminders}
+
+    assert set(texts) == set(Reminder.Kind.values)
+    forbidden = CLINICAL_WORDS + [
+        name.lower() for name in ProcedureType.objects.values_list("name", flat=True)
+    ]
+    for kind, text in texts.items():
+        found = [word for word in forbidden if word in text.lower()]
+        assert found == [], f"the {kind} SMS says {found}: {text}"
+        assert "{{" not in text and "}}" not in text
+
+
+def test_an_appointment_email_has_text_html_and_a_calendar_file(mailoutbox):
+    reminder = due_reminder()
+
+    reminders_send_due()
+
+    [message] = mailoutbox
+    assert message.subject.startswith("Reminder: your visit on")
+    assert "Dr. Ana Ortiz" in message.body
+    [(html, mimetype)] = message.alternatives
+    assert mimetype == "text/html" and '<a href="http://127.0.0.1:8000/l/' in html
+    [(filename, ics, calendar_type)] = message.attachments
+    assert (filename, calendar_type) == ("visit.ics", "text/calendar")
+    event = Calendar.from_ical(ics).walk("VEVENT")[0]
+    starts_at = datetime.fromisoformat(reminder.context["starts_at"]).replace(microsecond=0)
+    assert event.decoded("dtstart") == starts_at
+    assert str(event["summary"]) == "Visit at Milia Clinic"
+
+
+def test_patient_links_are_signed_when_the_message_goes_out(mailoutbox):
+    due_reminder()
+
+    reminders_send_due()
+
+    links = re.findall(r"http://127\.0\.0\.1:8000/l/[^/\s]+/", mailoutbox[0].body)
+    assert len(links) == 3  # confirm, cancel, stop
+
+
+def test_an_sms_is_written_to_a_file_of_its_own(tmp_path):
+    patient = consenting_patient()
+    for n in range(2):
+        due_reminder(patient=patient, channel="sms", email="", phone=f"+1212555020{n}")
+
+    with override_settings(SMS_FILE_PATH=tmp_path):
+        reminders_send_due()
+
+    files = sorted(tmp_path.glob("*.txt"))
+    assert len(files) == 2
+    assert {f.read_text().splitlines()[0] for f in files} == {
+        "To: +12125550200",
+        "To: +12125550201",
+    }
+    ids = set(Reminder.objects.values_list("provider_message_id", flat=True))
+    assert ids == {f.stem.split("-", 2)[2] for f in files}
+
+
+def test_a_patient_without_a_text_in_their_language_gets_the_english_one(mailoutbox):
+    due_reminder(language="es")
+
+    reminders_send_due()
+
+    assert mailoutbox[0].subject.startswith("Reminder: your visit on")
+
+
+def test_a_text_in_the_patients_language_is_used_when_there_is_one(mailoutbox):
+    ReminderTemplate.objects.create(
+        kind="appointment",
+        channel="email",
+        language="es",
+        subject="Recordatorio: su visita el {{ starts_at|date:'l j' }}",
+        body_text="Hola {{ recipient_name }}",
+    )
+    due_reminder(language="es")
+
+    reminders_send_due()
+
+    assert re.match(r"Recordatorio: su visita el \w+ \d+", mailoutbox[0].subject)
+    assert mailoutbox[0].subject.split()[-2] in {
+        "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"
+    }  # fmt: skip
+
+
+def test_a_template_that_does_not_compile_is_refused():
+    template = ReminderTemplate(
+        kind="aftercare", channel="sms", language="fr", body_text="{% if %}"
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        template.full_clean()
+
+    assert "body_text" in refused.value.message_dict
+
+
+# --- Twilio ---------------------------------------------------------------------------
+
+ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
+AUTH_TOKEN = "test-token"
+
+
+class FakeTwilio(BaseHTTPRequestHandler):
+    """Twilio's Messages API as documented: Basic auth, form fields, 201 with a sid."""
+
+    answers: list = []
+    requests: list = []
+
+    def do_POST(self):
+        form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        auth = base64.b64decode(self.headers["Authorization"].split()[1]).decode()
+        self.requests.append({"path": self.path, "auth": auth, "form": form})
+        status, body = self.answers.pop(0)
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def twilio():
+    FakeTwilio.answers, FakeTwilio.requests = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), FakeTwilio)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    with override_settings(
+        SMS_BACKEND="clinic.channels.TwilioSmsBackend",
+        TWILIO_API_BASE=f"http://127.0.0.1:{server.server_port}",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_FROM_NUMBER="+12125550100",
+    ):
+        yield FakeTwilio
+    server.shutdown()
+    server.server_close()
+
+
+def sms_reminder() -> Reminder:
+    return due_reminder(channel="sms", email="", phone="+12125550123")
+
+
+def test_twilio_success_stores_the_message_sid(twilio):
+    reminder = sms_reminder()
+    twilio.answers.append((201, {"sid": "SM0123456789abcdef", "status": "queued"}))
+
+    reminders_send_due()
+
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.provider_message_id) == (Status.SENT, "SM0123456789abcdef")
+    [request] = twilio.requests
+    assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert request["auth"] == f"{ACCOUNT_SID}:{AUTH_TOKEN}"
+    assert request["form"]["To"] == ["+12125550123"]
+    assert request["form"]["From"] == ["+12125550100"]
+    assert request["form"]["Body"][0].startswith("Your clinic: reminder of your visit on")
+
+
+def test_a_twilio_400_is_a_failure_with_the_providers_message(twilio):
+    reminder = sms_reminder()
+    twilio.answers.append(
+        (
+            400,
+            {
+                "code": 21211,
+                "message": "The 'To' number +12125550123 is not a valid phone number.",
+                "more_info": "https://www.twilio.com/docs/errors/21211",
+                "status": 400,
+            },
+        )
+    )
+
+    reminders_send_due()
+
+    reminder.refresh_from_db()
+    assert reminder.status == Status.FAILED
+    assert reminder.last_error == (
+        "Twilio 400 21211: The 'To' number +12125550123 is not a valid phone number."
+    )
+
+
+def test_a_twilio_server_error_is_tried_again_later(twilio):
+    reminder = sms_reminder()
+    twilio.answers.append((503, {"code": 20503, "message": "Service unavailable"}))
+
+    reminders_send_due()
+
+    reminder.refresh_from_db()
+    assert reminder.status == Status.PENDING
+    assert reminder.next_attempt_at > timezone.now()
+    assert "Service unavailable" in reminder.last_error
+
+
+@override_settings(TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="", TWILIO_FROM_NUMBER="")
+def test_the_twilio_backend_refuses_to_start_without_its_credentials():
+    with pytest.raises(ImproperlyConfigured, match="TWILIO_ACCOUNT_SID"):
+        TwilioSmsBackend()

@@ -1,0 +1,130 @@
+"""Query counts of the busiest pages and writes, pinned: the same for 1 row and for many."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from treatments.models import Appointment, Procedure, ProcedureType
+
+from ..factories import AppointmentFactory, LesionFactory, PatientFactory, StaffMemberFactory
+from .conftest import open_all_week
+
+pytestmark = pytest.mark.django_db
+
+
+def queries_of(call) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return len(captured.captured_queries)
+
+
+def test_the_arrivals_list_costs_the_same_for_one_and_twenty_patients(
+    receptionist_client, dermatologist
+):
+    url = reverse("arrivals")
+    soon = timezone.now() + timedelta(minutes=5)
+    AppointmentFactory(dermatologist=dermatologist, starts_at=soon)
+    receptionist_client.get(url)
+    # session, user, staff member (role check), the day's appointments with patient,
+    # dermatologist, room and procedure type
+    one = queries_of(lambda: receptionist_client.get(url))
+    for minute in range(19):
+        AppointmentFactory(
+            starts_at=soon + timedelta(minutes=minute), dermatologist=StaffMemberFactory()
+        )
+    assert one == 4
+    assert queries_of(lambda: receptionist_client.get(url)) == one
+
+
+def test_the_appointment_page_costs_the_same_however_long_its_history(
+    receptionist_client, visit_factory
+):
+    appointment = visit_factory()
+    url = reverse("appointment_detail", args=[appointment.pk])
+    receptionist_client.get(url)
+    # session, user, staff member, the appointment with its relations, its events with
+    # their actors
+    before = queries_of(lambda: receptionist_client.get(url))
+    for _ in range(5):
+        receptionist_client.post(reverse("appointment_action", args=[appointment.pk, "confirm"]))
+        Appointment.objects.filter(pk=appointment.pk).update(status="booked")
+    assert before == 5
+    assert queries_of(lambda: receptionist_client.get(url)) == before
+
+
+@pytest.fixture
+def visit_factory(dermatologist, cryotherapy, treatment_room, tomorrow_at):
+    from treatments.services import appointment_book
+
+    def make(hour=10):
+        return appointment_book(
+            patient=PatientFactory(),
+            dermatologist=dermatologist,
+            procedure_type=cryotherapy,
+            starts_at=tomorrow_at(hour),
+            booked_by=None,
+        )
+
+    return make
+
+
+def test_booking_costs_a_fixed_number_of_queries(
+    receptionist_client, dermatologist, cryotherapy, treatment_room, tomorrow_at
+):
+    def book(hour):
+        patient = PatientFactory()
+        start = tomorrow_at(hour)
+        return lambda: receptionist_client.post(
+            f"{reverse('appointment_book')}?patient={patient.pk}",
+            {
+                "patient": patient.pk,
+                "procedure_type": cryotherapy.pk,
+                "dermatologist": dermatologist.pk,
+                "date": start.date().isoformat(),
+                "slot": f"{dermatologist.pk}|{start.isoformat()}|{treatment_room.pk}",
+            },
+        )
+
+    first = queries_of(book(9))
+    for hour in (10, 11, 12, 13, 14):
+        queries_of(book(hour))
+    assert Appointment.objects.count() == 6
+    assert queries_of(book(15)) == first
+
+
+def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
+    dermatologist_client, treatment_room
+):
+    cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
+    me = open_all_week(dermatologist_client.staff_member)
+
+    def record(lesion_count):
+        visit = AppointmentFactory(
+            dermatologist=me,
+            room=treatment_room,
+            procedure_type=cryotherapy,
+            status="checked_in",
+            starts_at=timezone.now().replace(microsecond=0) + timedelta(hours=lesion_count),
+        )
+        lesions = [LesionFactory(patient=visit.patient) for _ in range(lesion_count)]
+        url = reverse("procedure_record", args=[visit.pk])
+        form = {
+            "procedure_type": cryotherapy.pk,
+            "lesions": [lesion.pk for lesion in lesions],
+            "cryo_method": "spray",
+            "freeze_seconds": "5",
+            "freeze_thaw_cycles": "1",
+            "consent_obtained": "on",
+            "consent_given_by": "patient",
+            "diagnosis_code": "L72.0",
+        }
+        return lambda: dermatologist_client.post(url, form)
+
+    one = queries_of(record(1))
+    three = queries_of(record(3))
+    assert Procedure.objects.count() == 2
+    assert one == three
