@@ -374,3 +374,26 @@ def test_a_user_without_a_staff_role_is_refused(visit):
     client = Client()
     client.force_login(UserFactory())
     assert client.get(reverse("appointment_detail", args=[visit.pk])).status_code == 403
+
+
+def test_with_any_dermatologist_a_conflict_offers_a_colleague_at_the_same_time(
+    receptionist_client, visit, cryotherapy
+):
+    from clinic.models import Room
+
+    from ..factories import StaffMemberFactory
+    from .conftest import open_all_week
+
+    Room.objects.create(name="Treatment room spare")
+    colleague = open_all_week(StaffMemberFactory())
+    patient = PatientFactory()
+    form = booking_form(patient, cryotherapy, visit.dermatologist, visit.starts_at, visit.room)
+    form["dermatologist"] = ""
+
+    response = receptionist_client.post(f"{reverse('appointment_book')}?patient={patient.pk}", form)
+
+    assert response.status_code == 409
+    same_time = timezone.localtime(visit.starts_at).strftime("%H:%M")
+    offers = response.content.decode().split("The nearest free times")[1]
+    assert f"{same_time}–" in offers.split("</div>")[0] + offers
+    assert str(colleague) in offers

@@ -210,3 +210,23 @@ def test_posting_without_a_csrf_token_is_refused(dermatologist_client, patient):
 def test_other_methods_are_not_allowed(dermatologist_client, lesion):
     response = dermatologist_client.delete(reverse("lesion_edit", args=[lesion.pk]))
     assert response.status_code == 405
+
+
+def test_the_lesion_form_suggests_primary_milia_for_an_adult_and_neonatal_for_a_newborn(
+    dermatologist_client,
+):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from ..factories import PatientFactory
+
+    adult = PatientFactory()
+    newborn = PatientFactory(date_of_birth=timezone.localdate() - timedelta(days=20))
+    adult_form = dermatologist_client.get(reverse("lesion_add", args=[adult.pk])).content.decode()
+    newborn_form = dermatologist_client.get(
+        reverse("lesion_add", args=[newborn.pk])
+    ).content.decode()
+    assert 'value="primary" selected' in adult_form
+    assert 'value="neonatal" selected' in newborn_form

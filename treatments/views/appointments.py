@@ -15,7 +15,7 @@ from clinic.permissions import CLINICIANS, EVERY_ROLE, FRONT_DESK, has_role, rol
 from patients.models import Patient
 
 from .. import services
-from ..availability import free_slots, next_free_slot
+from ..availability import free_slots, nearest_free_slots, next_free_slot
 from ..forms import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
 from ..models import Appointment, AppointmentEvent, ProcedureType
 from ..selectors import appointment_for_page, arrivals_of_day, waitlist_offers_for
@@ -144,8 +144,14 @@ def appointment_book(request):
                     **booking,
                 )
         except services.SlotTaken as taken:
+            offered = taken.alternatives
+            if data["dermatologist"] is None:
+                # "Any dermatologist": the same time with a colleague is the best offer.
+                offered = nearest_free_slots(
+                    procedure_type=data["procedure_type"], around=data["slot"]["starts_at"]
+                )
             form.add_error("slot", str(taken))
-            status, alternatives = 409, _alternatives_context(taken.alternatives)
+            status, alternatives = 409, _alternatives_context(offered)
         except services.BookingError as error:
             form.add_error("slot", str(error))
             status = 400

@@ -32,7 +32,9 @@ def lesion_add(request, patient_id):
     """Chart a lesion; the body map links here with the site it was clicked on (?site=)."""
     patient = get_object_or_404(Patient, pk=patient_id)
     site = request.GET.get("site")
-    initial = {"first_noted": timezone.localdate()}
+    # Neonatal milia are a newborn's; anyone older most likely has primary milia.
+    likely_type = Lesion.MiliaType.NEONATAL if patient.age() < 1 else Lesion.MiliaType.PRIMARY
+    initial = {"first_noted": timezone.localdate(), "milia_type": likely_type}
     if site in Lesion.Site.values:
         initial["site"] = site
     form = LesionForm(
