@@ -3,6 +3,7 @@ from django.urls import path
 from .views import (
     appointments,
     calendar,
+    dashboard,
     home,
     lesions,
     links,
@@ -14,6 +15,7 @@ from .views import (
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("dashboard/", dashboard.manager_dashboard, name="manager_dashboard"),
     # Patients' signed links from reminders: no login, the token is the permission.
     path("l/<str:token>/", links.patient_link, name="patient_link"),
     # The front desk's patient pages
