@@ -81,3 +81,9 @@ def test_dependencies_are_pinned_to_compatible_ranges():
     for requirement in project["dependencies"]:
         assert ">=" in requirement, f"{requirement} has no lower bound"
     assert any(r.startswith("Django>=5.2,<5.3") for r in project["dependencies"])
+
+
+def test_clinical_photos_live_on_a_volume_of_their_own():
+    web = compose()["services"]["web"]
+    assert "private-media:/app/var/private-media" in web["volumes"]
+    assert "private-media" in compose()["volumes"]
