@@ -19,7 +19,7 @@ COPY --chown=clinic:clinic . .
 # collectstatic needs settings, not secrets: throwaway values for this build step only.
 RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=build DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     CELERY_BROKER_URL=memory:// python manage.py collectstatic --noinput \
-    && mkdir -p /app/var && chown clinic:clinic /app/var
+    && mkdir -p /app/var/private-media && chown -R clinic:clinic /app/var
 
 USER clinic
 EXPOSE 8000
