@@ -17,7 +17,13 @@ from treatments.models import Appointment, Procedure, ProcedureType, WaitlistEnt
 from treatments.services import booking
 
 from ..factories import AppointmentFactory, RoomFactory
-from .conftest import log_in, response_status, serious_accessibility_violations, wait_for
+from .conftest import (
+    log_in,
+    response_status,
+    screenshot,
+    serious_accessibility_violations,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -98,6 +104,10 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
         "/follow-ups/",
     ]:
         _check(desk, url + path, axe_source, found)
+    # The demo's full day makes the README's picture of the schedule.
+    desk.get(f"{url}/schedule/day/")
+    wait_for(desk, "main")
+    screenshot(desk, "receptionist-00-day-schedule")
 
     doctor = new_browser()
     log_in(doctor, live_server, "dermatologist", DEMO_PASSWORD)
@@ -108,6 +118,12 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
         f"/procedures/{procedure.pk}/handout/",
     ]:
         _check(doctor, url + path, axe_source, found)
+
+    manager = new_browser()
+    log_in(manager, live_server, "manager", DEMO_PASSWORD)
+    for path in ["/dashboard/"]:
+        _check(manager, url + path, axe_source, found)
+    screenshot(manager, "manager-01-dashboard")
 
     # One line per finding, with the pages it is on (the layout's show on every page).
     pages_by_finding: dict[str, list[str]] = {}

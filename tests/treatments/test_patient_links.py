@@ -507,7 +507,7 @@ def test_every_response_is_kept_out_of_caches_referers_and_search_engines(
     response = getattr(client, method)(url_of(visit))
 
     assert "no-store" in response["Cache-Control"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Robots-Tag"] == "noindex"
     assert '<meta name="robots" content="noindex">' in response.content.decode()
 

@@ -1,10 +1,198 @@
-"""The clinic manager's dashboard."""
+"""The clinic manager's dashboard: four charts drawn on the server, each with its table."""
 
-from django.http import Http404
+from collections import Counter
+from datetime import date, timedelta
 
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from clinic.models import Reminder
 from clinic.permissions import Role, role_required
+
+from ..charts import Chart, Series, bar_chart, line_chart, percent
+from ..models import Appointment
+from ..selectors_dashboard import (
+    appointments_per_day,
+    no_shows_per_week,
+    recurrences_per_month,
+    reminder_outcomes_per_day,
+)
+
+DAYS_BACK = 30  # today and the 29 days before it
+DAYS_AHEAD = 7
+WEEKS = 12
+MONTHS = 12
+# Bottom to top in a day's bar: what happened, what is expected, what did not happen.
+APPOINTMENT_STATUSES = [
+    Appointment.Status.COMPLETED,
+    Appointment.Status.CHECKED_IN,
+    Appointment.Status.CONFIRMED,
+    Appointment.Status.BOOKED,
+    Appointment.Status.NO_SHOW,
+    Appointment.Status.CANCELLED,
+]
+REMINDER_STATUSES = [Reminder.Status.SENT, Reminder.Status.FAILED, Reminder.Status.SKIPPED]
+LINE_CLASSES = 6  # chart-line-1 … chart-line-6 in dashboard.css
 
 
 @role_required(Role.MANAGER)
+@require_GET
 def manager_dashboard(request):
-    raise Http404("Not built yet")
+    """Visits per day, the no-show rate, reminder delivery and recurrences, at a glance."""
+    today, now = timezone.localdate(), timezone.now()
+    charts = [
+        appointments_chart(today=today),
+        no_show_chart(today=today, now=now),
+        reminders_chart(today=today),
+        recurrence_chart(today=today),
+    ]
+    return render(request, "treatments/dashboard.html", {"charts": charts, "now": now})
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return 100 * part / whole if whole else None
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{percent(100 * part / whole)} ({part} of {whole})" if whole else "–"
+
+
+def appointments_chart(*, today: date) -> Chart:
+    days = [today + timedelta(offset) for offset in range(1 - DAYS_BACK, DAYS_AHEAD + 1)]
+    counts = appointments_per_day(first_day=days[0], last_day=days[-1])
+    past = sum((counts[day] for day in days if day <= today), start=Counter())
+    ahead = sum(counts[day].total() for day in days if day > today)
+    statuses = Appointment.Status
+    return bar_chart(
+        id="appointments",
+        title=f"Appointments per day, the last {DAYS_BACK} days and the next {DAYS_AHEAD}",
+        summary=(
+            f"{past.total()} appointments in the last {DAYS_BACK} days: "
+            f"{past[statuses.COMPLETED]} completed, {past[statuses.NO_SHOW]} no-shows, "
+            f"{past[statuses.CANCELLED]} cancelled. {ahead} booked for the next "
+            f"{DAYS_AHEAD} days."
+        ),
+        categories=[_day(day) for day in days],
+        series=[
+            Series(status.label, [counts[day][status] for day in days], f"chart-{status}")
+            for status in APPOINTMENT_STATUSES
+        ],
+        x_label="Day",
+        y_label="Appointments",
+        label_every=7,
+        marker=(DAYS_BACK - 1, "Today"),
+    )
+
+
+def no_show_chart(*, today: date, now) -> Chart:
+    this_week = today - timedelta(today.weekday())
+    weeks = [this_week - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
+    counts = no_shows_per_week(first_week=weeks[0], now=now)
+    no_shows = [counts.get(week, (0, 0)) for week in weeks]
+    missed, visits = sum(n for n, _ in no_shows), sum(v for _, v in no_shows)
+    return line_chart(
+        id="no-shows",
+        title=f"No-show rate per week, the last {WEEKS} weeks",
+        summary=(
+            f"{_share(missed, visits)} of the visits attended or missed in the last {WEEKS} "
+            "weeks were no-shows. Cancelled visits, and past visits nobody has marked yet, "
+            "are left out."
+            if visits
+            else f"No visits were attended or missed in the last {WEEKS} weeks."
+        ),
+        categories=[_day(week) for week in weeks],
+        series=[
+            Series(
+                "No-show rate",
+                [_rate(n, v) for n, v in no_shows],
+                "chart-line-1",
+                cells=[_share(n, v) for n, v in no_shows],
+            )
+        ],
+        x_label="Week starting",
+        y_label="No-shows",
+        label_every=2,
+    )
+
+
+def reminders_chart(*, today: date) -> Chart:
+    days = [today + timedelta(offset) for offset in range(1 - DAYS_BACK, 1)]
+    counts = reminder_outcomes_per_day(first_day=days[0], last_day=days[-1])
+    total = sum((counts[day] for day in days), start=Counter())
+    sent, failed, skipped = (total[status] for status in REMINDER_STATUSES)
+    return bar_chart(
+        id="reminders",
+        title=f"Reminder delivery per day, the last {DAYS_BACK} days",
+        summary=(
+            f"{sent} reminders sent, {failed} failed and {skipped} skipped (no consent or no "
+            f"address) in the last {DAYS_BACK} days. Failure rate: "
+            f"{_share(failed, sent + failed)} of the reminders the clinic tried to send."
+            if sent or failed or skipped
+            else f"No reminders went out in the last {DAYS_BACK} days."
+        ),
+        categories=[_day(day) for day in days],
+        series=[
+            Series(status.label, [counts[day][status] for day in days], f"chart-{status}")
+            for status in REMINDER_STATUSES
+        ],
+        x_label="Day",
+        y_label="Reminders",
+        label_every=7,
+        extra_columns={
+            "Failure rate": [
+                _share(counts[day][Reminder.Status.FAILED], _tried(counts[day])) for day in days
+            ]
+        },
+    )
+
+
+def _tried(counts) -> int:
+    return counts[Reminder.Status.SENT] + counts[Reminder.Status.FAILED]
+
+
+def recurrence_chart(*, today: date) -> Chart:
+    months = [_months_before(today.replace(day=1), n) for n in range(MONTHS - 1, -1, -1)]
+    counts = recurrences_per_month(first_month=months[0])
+    names = sorted({name for name, _ in counts})
+    series = []
+    for index, name in enumerate(names):
+        per_month = [counts.get((name, month), (0, 0)) for month in months]
+        series.append(
+            Series(
+                name,
+                [_rate(recurred, outcomes) for recurred, outcomes in per_month],
+                f"chart-line-{index % LINE_CLASSES + 1}",
+                cells=[_share(recurred, outcomes) for recurred, outcomes in per_month],
+            )
+        )
+    totals = {name: [0, 0] for name in names}
+    for (name, _), (recurred, outcomes) in counts.items():
+        totals[name][0] += recurred
+        totals[name][1] += outcomes
+    return line_chart(
+        id="recurrence",
+        title=f"Recurrence rate by procedure, the last {MONTHS} months",
+        summary=(
+            "Share of the lesions checked after a procedure that recurred or had new lesions "
+            "nearby, by the month of the check: "
+            + "; ".join(f"{name} {_share(*totals[name])}" for name in names)
+            + "."
+            if names
+            else f"No recurrence checks were recorded in the last {MONTHS} months."
+        ),
+        categories=[f"{month:%b %Y}" for month in months],
+        series=series,
+        x_label="Month of the check",
+        y_label="Recurred",
+        label_every=2,
+    )
+
+
+def _months_before(first_of_month: date, count: int) -> date:
+    month_index = first_of_month.year * 12 + first_of_month.month - 1 - count
+    return date(month_index // 12, month_index % 12 + 1, 1)

@@ -30,14 +30,16 @@ QUESTION_PAGES = {
 
 
 def _kept_private(view):
-    """The token is in the URL: keep the page out of caches, Referer headers and search
-    engines, whatever the response."""
+    """The token is in the URL: keep the page out of caches, other sites' Referer headers
+    and search engines, whatever the response."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
         add_never_cache_headers(response)  # Cache-Control: ..., no-store, private
-        response["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: the token never leaves the clinic's site, and the
+        # browser still sends the Origin/Referer that Django's CSRF check needs on the POST.
+        response["Referrer-Policy"] = "same-origin"
         response["X-Robots-Tag"] = "noindex"
         return response
 
