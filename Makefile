@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install lint format migrate clean
+.PHONY: run test install lint format migrate clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -44,6 +44,13 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Each hot page and job against its reference on PostgreSQL; writes bench/RESULTS.md.
+# BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/clinic_bench) is seeded
+# once; BENCH_SCALE=small|medium|full (default full, about seven minutes to seed).
+bench: install
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf var staticfiles

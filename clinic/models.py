@@ -307,3 +307,50 @@ class ReminderTemplate(models.Model):
                 Template(getattr(self, field))
             except TemplateSyntaxError as error:
                 raise ValidationError({field: f"Not a valid template: {error}"}) from None
+
+
+class AccessLog(models.Model):
+    """One look at health data: who opened which patient's chart, photo, record or handout,
+    or exported records, when, from where. Written by `clinic.audit`, read by the manager
+    in the admin; nobody adds, changes or deletes a row through the app."""
+
+    class Action(models.TextChoices):
+        CHART_VIEW = "chart_view", "Chart view"
+        PHOTO_VIEW = "photo_view", "Photo view"
+        RECORD_VIEW = "record_view", "Record view"
+        HANDOUT_VIEW = "handout_view", "Handout view"
+        EXPORT = "export", "Export"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_log"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    # Empty for an export of many patients at once.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="access_log"
+    )
+    path = models.CharField(max_length=500)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["patient", "at"], name="accesslog_patient_at_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=[
+                        "chart_view",
+                        "photo_view",
+                        "record_view",
+                        "handout_view",
+                        "export",
+                    ]
+                ),
+                name="accesslog_action_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} by {self.user} at {self.at:%Y-%m-%d %H:%M}"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import views, views_auth
 
 admin.site.site_header = "Milia Clinic administration"
 admin.site.site_title = "Milia Clinic"
@@ -11,6 +11,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/verify/", views_auth.two_factor_verify, name="two_factor_verify"),
+    path("login/enrol/", views_auth.two_factor_enrol, name="two_factor_enrol"),
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]

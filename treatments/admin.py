@@ -2,7 +2,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
+
+from clinic.admin import export_csv_action
 
 from .constraints import is_overlap_violation
 from .models import (
@@ -18,6 +21,26 @@ from .models import (
     WaitlistEntry,
 )
 from .selectors import appointment_overlaps
+from .services.booking import BookingError, appointment_cancel, appointment_mark_no_show
+
+APPOINTMENT_COLUMNS = {
+    "id": lambda visit: visit.pk,
+    "starts at": lambda visit: visit.starts_at,
+    "ends at": lambda visit: visit.ends_at,
+    "patient id": lambda visit: visit.patient_id,
+    "patient": lambda visit: visit.patient,
+    "dermatologist": lambda visit: visit.dermatologist,
+    "room": lambda visit: visit.room,
+    "procedure": lambda visit: visit.procedure_type,
+    "status": lambda visit: visit.get_status_display(),
+    "cancellation reason": lambda visit: visit.cancellation_reason,
+}
+
+
+class CancellationReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200, help_text="Kept with each appointment and shown in its history."
+    )
 
 
 @admin.register(ProcedureType)
@@ -82,6 +105,59 @@ class AppointmentAdmin(SimpleHistoryAdmin):
     list_select_related = ["patient", "dermatologist__user", "room", "procedure_type"]
     autocomplete_fields = ["patient"]
     readonly_fields = ["created_by", "created_at", "updated_at"]
+    actions = [
+        "mark_no_show",
+        "cancel_with_reason",
+        export_csv_action(
+            APPOINTMENT_COLUMNS, patient_id=lambda visit: visit.patient_id, name="appointments"
+        ),
+    ]
+
+    @admin.action(description="Mark as no-show", permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            lambda visit: appointment_mark_no_show(appointment=visit, by=request.user),
+        )
+
+    @admin.action(description="Cancel with a reason…", permissions=["change"])
+    def cancel_with_reason(self, request, queryset):
+        """First a page asking for the reason; its submit comes back here with it."""
+        form = CancellationReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._apply(
+                request,
+                queryset,
+                lambda visit: appointment_cancel(appointment=visit, reason=reason, by=request.user),
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "clinic/admin/appointment_cancel.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Cancel appointments",
+                "opts": self.model._meta,
+                "appointments": queryset.select_related("patient", "dermatologist__user"),
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def _apply(self, request, queryset, change):
+        """Each appointment through its service; a refusal is reported for its row."""
+        done, refused = 0, []
+        for visit in queryset.select_related("patient"):
+            try:
+                change(visit)
+                done += 1
+            except BookingError as error:
+                refused.append(f"{visit}: {error}")
+        self.message_user(request, f"{done} appointment(s) changed.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, f"Not changed: {line}", messages.WARNING)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from clinic.models import Room, StaffMember, TimeOff, WorkingHours
 
 from .models import Appointment, ProcedureType
-from .selectors import day_bounds
+from .selectors import LONGEST_VISIT, day_bounds
 
 NEAREST_DAYS_BEFORE = 2
 NEAREST_DAYS_AFTER = 14
@@ -97,7 +97,10 @@ def _time_off(dermatologist_ids, window_start, window_end) -> defaultdict[int, _
 
 def _active_appointments(window_start, window_end, exclude_appointment_id):
     appointments = Appointment.objects.filter(
-        status__in=Appointment.ACTIVE_STATUSES, starts_at__lt=window_end, ends_at__gt=window_start
+        status__in=Appointment.ACTIVE_STATUSES,
+        starts_at__gt=window_start - LONGEST_VISIT,
+        starts_at__lt=window_end,
+        ends_at__gt=window_start,
     )
     if exclude_appointment_id is not None:
         appointments = appointments.exclude(pk=exclude_appointment_id)

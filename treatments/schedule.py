@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from clinic.models import Room, StaffMember, WorkingHours
@@ -59,20 +59,49 @@ def _appointments_between(start: datetime, end: datetime) -> QuerySet[Appointmen
     return Appointment.objects.filter(starts_at__gte=start, starts_at__lt=end)
 
 
-def dermatologists_of_day(*, day: date) -> QuerySet[StaffMember]:
-    """The active dermatologists, and any inactive one still booked that day, with their hours.
+def _with_hours(staff: QuerySet[StaffMember], *, weekday: int | None = None) -> list[StaffMember]:
+    """Staff members with their working hours (of one weekday, or all) in `hours`, in one
+    query: a LEFT JOIN gives one row per block, and a row with no block for someone
+    without hours, so that nobody drops out of the list."""
+    condition = Q(working_hours__weekday=weekday) if weekday is not None else Q()
+    rows = (
+        staff.select_related("user")
+        .annotate(
+            block=FilteredRelation("working_hours", condition=condition),
+            block_id=F("block__id"),
+            block_weekday=F("block__weekday"),
+            block_starts_at=F("block__starts_at"),
+            block_ends_at=F("block__ends_at"),
+        )
+        .order_by("user__last_name", "user__first_name", "pk", "block_weekday", "block_starts_at")
+    )
+    members: dict[int, StaffMember] = {}
+    for row in rows:
+        member = members.setdefault(row.pk, row)
+        if not hasattr(member, "hours"):
+            member.hours = []
+        if row.block_id is not None:
+            member.hours.append(
+                WorkingHours(
+                    id=row.block_id,
+                    staff_member=member,
+                    weekday=row.block_weekday,
+                    starts_at=row.block_starts_at,
+                    ends_at=row.block_ends_at,
+                )
+            )
+    return list(members.values())
 
-    The working hours of the day's weekday are prefetched into `hours_of_day`.
-    """
+
+def dermatologists_of_day(*, day: date) -> list[StaffMember]:
+    """The active dermatologists, and any inactive one still booked that day, with the
+    working hours of the day's weekday in `hours`."""
     start, end = day_bounds(day)
     booked_that_day = _appointments_between(start, end).filter(dermatologist=OuterRef("pk"))
-    hours = WorkingHours.objects.filter(weekday=day.weekday()).order_by("starts_at")
-    return (
-        StaffMember.objects.filter(role=StaffMember.Role.DERMATOLOGIST)
-        .filter(Q(is_active=True) | Exists(booked_that_day))
-        .select_related("user")
-        .prefetch_related(Prefetch("working_hours", queryset=hours, to_attr="hours_of_day"))
+    dermatologists = StaffMember.objects.filter(role=StaffMember.Role.DERMATOLOGIST).filter(
+        Q(is_active=True) | Exists(booked_that_day)
     )
+    return _with_hours(dermatologists, weekday=day.weekday())
 
 
 def _columns_of_day(day: date, appointments: list[Appointment]) -> list[ScheduleColumn]:
@@ -83,7 +112,7 @@ def _columns_of_day(day: date, appointments: list[Appointment]) -> list[Schedule
         ScheduleColumn(
             dermatologist=dermatologist,
             day=day,
-            working_hours=dermatologist.hours_of_day,
+            working_hours=dermatologist.hours,
             appointments=by_dermatologist[dermatologist.pk],
         )
         for dermatologist in dermatologists_of_day(day=day)
@@ -106,7 +135,7 @@ def _rooms_of_day(day: date, appointments: list[Appointment]) -> list[RoomOccupa
 def schedule_of_day(*, day: date) -> DaySchedule:
     """The day's columns, one per dermatologist, and the rooms' occupied times.
 
-    Four queries: dermatologists, their working hours, appointments, rooms.
+    Three queries: dermatologists with their working hours, appointments, rooms.
     """
     appointments = list(appointments_of_day(day=day))
     return DaySchedule(
@@ -116,19 +145,18 @@ def schedule_of_day(*, day: date) -> DaySchedule:
 
 
 def _dermatologist_with_hours(dermatologist_id: int) -> StaffMember:
-    hours = WorkingHours.objects.order_by("weekday", "starts_at")
-    return (
-        StaffMember.objects.filter(role=StaffMember.Role.DERMATOLOGIST)
-        .select_related("user")
-        .prefetch_related(Prefetch("working_hours", queryset=hours, to_attr="all_hours"))
-        .get(pk=dermatologist_id)
+    dermatologist = _with_hours(
+        StaffMember.objects.filter(role=StaffMember.Role.DERMATOLOGIST, pk=dermatologist_id)
     )
+    if not dermatologist:
+        raise StaffMember.DoesNotExist(f"No dermatologist with id {dermatologist_id}.")
+    return dermatologist[0]
 
 
 def schedule_of_week(*, dermatologist_id: int, day: date) -> WeekSchedule:
     """Seven columns, Monday to Sunday, of one dermatologist's week that contains the day.
 
-    Three queries: the dermatologist (active or not), their working hours, the
+    Two queries: the dermatologist (active or not) with their working hours, the
     appointments. Raises StaffMember.DoesNotExist for an id that is not a dermatologist's.
     """
     dermatologist = _dermatologist_with_hours(dermatologist_id)
@@ -144,7 +172,7 @@ def schedule_of_week(*, dermatologist_id: int, day: date) -> WeekSchedule:
         weekday: ScheduleColumn(
             dermatologist=dermatologist,
             day=weekday,
-            working_hours=[h for h in dermatologist.all_hours if h.weekday == weekday.weekday()],
+            working_hours=[h for h in dermatologist.hours if h.weekday == weekday.weekday()],
         )
         for weekday in days
     }

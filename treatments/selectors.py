@@ -7,6 +7,11 @@ from django.utils import timezone
 
 from .models import Appointment, WaitlistEntry
 
+# No visit lasts this long (the catalogue's longest is four hours). An appointment that
+# overlaps a span therefore starts at most this long before it: that lower bound lets
+# the (dermatologist, start) and (room, start) indexes scan the span, not ten years.
+LONGEST_VISIT = timedelta(days=1)
+
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The first and last instant of a day in the clinic's time zone (23 or 25 h at DST)."""
@@ -56,6 +61,7 @@ def appointment_overlaps(
         Appointment.objects.filter(
             same_resource,
             status__in=Appointment.ACTIVE_STATUSES,
+            starts_at__gt=starts_at - LONGEST_VISIT,
             starts_at__lt=ends_at,
             ends_at__gt=starts_at,
         )

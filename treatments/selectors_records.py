@@ -1,8 +1,9 @@
 """Reads of the clinical record: the chart, a procedure, follow-ups due."""
 
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, FilteredRelation, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from patients.models import Lesion, Patient, PatientAlert
@@ -14,35 +15,42 @@ TIMELINE_LENGTH = 50
 FOLLOW_UPS_AHEAD_DAYS = 30
 
 
-def chart_for_patient(*, patient_id: int) -> dict:
+def chart_for_patient(*, patient_id: int, before: datetime | None = None) -> dict:
     """Everything the chart shows, in a fixed number of queries whatever the history's length.
 
-    The timeline holds the latest TIMELINE_LENGTH visits with their procedures and
-    amendments; older ones are in the admin's history.
+    The timeline holds the latest TIMELINE_LENGTH visits (with their procedures), their
+    amendments, and follow-ups; `before` pages back by date (a key, not an offset).
+    Queries: the patient, guardians, alerts, visits with their procedures, lesions
+    with the links to those procedures, amendments, follow-ups, photos.
     """
     patient = Patient.objects.prefetch_related(
         "guardians",
         Prefetch("alerts", queryset=PatientAlert.objects.filter(is_active=True)),
     ).get(pk=patient_id)
-    lesions = list(Lesion.objects.filter(patient=patient).order_by("status", "site"))
+    appointments = Appointment.objects.filter(patient=patient)
+    follow_ups = FollowUp.objects.filter(patient=patient)
+    if before is not None:
+        appointments = appointments.filter(starts_at__lt=before)
+        follow_ups = follow_ups.filter(created_at__lt=before)
     appointments = list(
-        Appointment.objects.filter(patient=patient)
-        .select_related("dermatologist__user", "room", "procedure_type", "procedure")
-        .order_by("-starts_at")[:TIMELINE_LENGTH]
+        appointments.select_related(
+            "dermatologist__user",
+            "room",
+            "procedure_type",
+            "procedure__procedure_type",
+            "procedure__dermatologist__user",
+            "procedure__signed_by",
+        ).order_by("-starts_at")[:TIMELINE_LENGTH]
     )
-    procedures = list(
-        Procedure.objects.filter(patient=patient)
-        .select_related("procedure_type", "dermatologist__user", "signed_by")
-        .prefetch_related(
-            "lesions",
-            Prefetch("amendments", queryset=Amendment.objects.select_related("author")),
-        )
-        .order_by("-performed_at")[:TIMELINE_LENGTH]
-    )
+    procedures = [a.procedure for a in appointments if _has_procedure(a)]
+    lesions = _lesions_with_procedures(patient, procedures)
+    amendments = defaultdict(list)
+    for amendment in Amendment.objects.filter(procedure__in=procedures).select_related("author"):
+        amendments[amendment.procedure_id].append(amendment)
+    for procedure in procedures:
+        procedure.timeline_amendments = amendments[procedure.pk]
     follow_ups = list(
-        FollowUp.objects.filter(patient=patient)
-        .select_related("appointment")
-        .order_by("-due_on")[:TIMELINE_LENGTH]
+        follow_ups.select_related("appointment").order_by("-due_on")[:TIMELINE_LENGTH]
     )
     photos = list(
         ClinicalPhoto.objects.filter(patient=patient).select_related("lesion").order_by("taken_on")
@@ -61,6 +69,38 @@ def chart_for_patient(*, patient_id: int) -> dict:
     }
 
 
+def _has_procedure(appointment: Appointment) -> bool:
+    try:
+        return appointment.procedure is not None
+    except Procedure.DoesNotExist:
+        return False
+
+
+def _lesions_with_procedures(patient: Patient, procedures: list[Procedure]) -> list[Lesion]:
+    """The patient's lesions, and each procedure's lesions set from the same query: a LEFT
+    JOIN to the links of these procedures only, so its rows stay bounded."""
+    rows = Lesion.objects.filter(patient=patient).order_by("status", "site", "pk")
+    if procedures:
+        rows = rows.annotate(
+            link=FilteredRelation(
+                "procedures", condition=Q(procedures__in=[p.pk for p in procedures])
+            ),
+            linked_procedure_id=F("link__id"),
+        )
+    lesions: dict[int, Lesion] = {}
+    linked = defaultdict(list)
+    for row in rows:
+        lesion = lesions.setdefault(row.pk, row)
+        if getattr(row, "linked_procedure_id", None) is not None:
+            linked[row.linked_procedure_id].append(lesion)
+    for procedure in procedures:
+        # What prefetch_related stores, so that procedure.lesions.all() needs no query.
+        done = Lesion.objects.all()
+        done._result_cache, done._prefetch_done = linked[procedure.pk], True
+        procedure._prefetched_objects_cache = {"lesions": done}
+    return list(lesions.values())
+
+
 def _timeline(appointments, procedures, follow_ups) -> list[dict]:
     entries = [{"at": a.starts_at, "kind": "visit", "item": a} for a in appointments]
     entries += [{"at": p.performed_at, "kind": "procedure", "item": p} for p in procedures]
@@ -72,7 +112,7 @@ def _timeline(appointments, procedures, follow_ups) -> list[dict]:
                 "item": amendment,
                 "procedure": procedure,
             }
-            for amendment in procedure.amendments.all()
+            for amendment in procedure.timeline_amendments
         ]
     entries += [{"at": f.created_at, "kind": "follow_up", "item": f} for f in follow_ups]
     return sorted(entries, key=lambda entry: entry["at"], reverse=True)[:TIMELINE_LENGTH]

@@ -1,5 +1,8 @@
 from django.urls import path
 
+from clinic.audit import audited, patient_from, patient_of
+from clinic.models import AccessLog
+
 from .views import (
     appointments,
     calendar,
@@ -12,6 +15,9 @@ from .views import (
     records,
     waitlist,
 )
+
+# Every look at a chart, a photo, a record or a handout is written to the access log.
+_photo_patient = patient_of("treatments.ClinicalPhoto", "pk")
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -44,12 +50,30 @@ urlpatterns = [
     path("waitlist/<int:pk>/remove/", waitlist.waitlist_remove, name="waitlist_remove"),
     # The dermatologist's records
     path("my-day/", records.my_day, name="my_day"),
-    path("patients/<int:patient_id>/chart/", records.patient_chart, name="patient_chart"),
+    path(
+        "patients/<int:patient_id>/chart/",
+        audited(AccessLog.Action.CHART_VIEW, patient=patient_from("patient_id"))(
+            records.patient_chart
+        ),
+        name="patient_chart",
+    ),
     path("patients/<int:patient_id>/alerts/new/", records.alert_add, name="alert_add"),
-    path("procedures/<int:pk>/", records.procedure_detail, name="procedure_detail"),
+    path(
+        "procedures/<int:pk>/",
+        audited(AccessLog.Action.RECORD_VIEW, patient=patient_of("treatments.Procedure", "pk"))(
+            records.procedure_detail
+        ),
+        name="procedure_detail",
+    ),
     path("procedures/<int:pk>/sign/", records.procedure_sign, name="procedure_sign"),
     path("procedures/<int:pk>/amend/", records.procedure_amend, name="procedure_amend"),
-    path("procedures/<int:pk>/handout/", records.procedure_handout, name="procedure_handout"),
+    path(
+        "procedures/<int:pk>/handout/",
+        audited(AccessLog.Action.HANDOUT_VIEW, patient=patient_of("treatments.Procedure", "pk"))(
+            records.procedure_handout
+        ),
+        name="procedure_handout",
+    ),
     path("follow-ups/", records.follow_up_list, name="follow_up_list"),
     path("follow-ups/<int:pk>/outcome/", records.follow_up_outcome, name="follow_up_outcome"),
     # Lesions on the body map
@@ -57,7 +81,21 @@ urlpatterns = [
     path("lesions/<int:pk>/edit/", lesions.lesion_edit, name="lesion_edit"),
     # Photos, served only through these checked views
     path("patients/<int:patient_id>/photos/new/", photos.photo_upload, name="photo_upload"),
-    path("photos/<int:pk>/image/", photos.photo_image, name="photo_image"),
-    path("photos/<int:pk>/thumbnail/", photos.photo_thumbnail, name="photo_thumbnail"),
-    path("lesions/<int:lesion_id>/compare/", photos.lesion_compare, name="lesion_compare"),
+    path(
+        "photos/<int:pk>/image/",
+        audited(AccessLog.Action.PHOTO_VIEW, patient=_photo_patient)(photos.photo_image),
+        name="photo_image",
+    ),
+    path(
+        "photos/<int:pk>/thumbnail/",
+        audited(AccessLog.Action.PHOTO_VIEW, patient=_photo_patient)(photos.photo_thumbnail),
+        name="photo_thumbnail",
+    ),
+    path(
+        "lesions/<int:lesion_id>/compare/",
+        audited(AccessLog.Action.PHOTO_VIEW, patient=patient_of("patients.Lesion", "lesion_id"))(
+            photos.lesion_compare
+        ),
+        name="lesion_compare",
+    ),
 ]

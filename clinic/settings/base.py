@@ -5,10 +5,11 @@ variable listed in `.env.example`. The defaults here are the embedded mode: SQLi
 filesystem broker and mail written to files, all under `var/`.
 """
 
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from .environment import (
@@ -41,6 +42,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "phonenumber_field",
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "patients",
     "clinic",
     "treatments",
@@ -53,10 +58,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed a one-time password.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle and absolute session limits, then the two-factor gate (admin included).
+    "clinic.middleware.SessionLimitsMiddleware",
+    "clinic.middleware.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Records which user made each change in the history of clinical records.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -95,6 +108,11 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username and address is refused before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -246,3 +264,56 @@ if SMS_BACKEND.endswith("TwilioSmsBackend"):
     TWILIO_FROM_NUMBER = env_required("TWILIO_FROM_NUMBER")
 else:
     TWILIO_ACCOUNT_SID = TWILIO_AUTH_TOKEN = TWILIO_FROM_NUMBER = ""
+
+# --- Security: login lockout, two-factor login, sessions, headers ---------------------
+# Proxies in front of the app that append to X-Forwarded-For (0: clients connect
+# directly, and the header, which anyone can send, is ignored).
+CLINIC_TRUSTED_PROXY_COUNT = env_int("CLINIC_TRUSTED_PROXY_COUNT", default=0)
+# django-axes: a username is locked out from an address after this many failed logins.
+# By the pair, not by the address alone: a clinic's staff often share one address, and
+# one person's typos must not lock out the whole front desk.
+CLINIC_LOGIN_FAILURE_LIMIT = env_int("CLINIC_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+AXES_FAILURE_LIMIT = CLINIC_LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("CLINIC_LOGIN_COOLOFF_MINUTES", default=15, minimum=1)
+)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# One rule for "the client's address", shared with the access log.
+AXES_CLIENT_IP_CALLABLE = "clinic.audit.client_ip_address"
+
+# Two-factor login (TOTP, django-otp): every staff user passes a one-time code after the
+# password, the admin included. Off in the demo, on in production.
+CLINIC_REQUIRE_2FA = env_flag("CLINIC_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = CLINIC_NAME
+# The admin never shows a device's secret key: whoever reads it could make codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Sessions: logged out after 30 idle minutes, and 12 hours after logging in at the latest.
+CLINIC_SESSION_IDLE_MINUTES = env_int("CLINIC_SESSION_IDLE_MINUTES", default=30, minimum=1)
+CLINIC_SESSION_MAX_HOURS = env_int("CLINIC_SESSION_MAX_HOURS", default=12, minimum=1)
+SESSION_COOKIE_AGE = CLINIC_SESSION_MAX_HOURS * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp 4): scripts, styles and images from the app only.
+# No inline scripts or style attributes anywhere, the admin included; data: images for
+# Bootstrap's inline SVG icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}

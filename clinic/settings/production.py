@@ -35,3 +35,5 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 CLINIC_DEMO_DATA_ALLOWED = False
+# Every staff user passes a one-time code after the password (the demo may go without).
+CLINIC_REQUIRE_2FA = env_flag("CLINIC_REQUIRE_2FA", default=True)

@@ -25,6 +25,12 @@ READ_ONLY_FOR_MANAGER = {
     ("treatments", "followupoutcome"),
     ("treatments", "clinicalphoto"),
     ("treatments", "appointmentevent"),
+    # Security (issue 6): written by the app, django-axes and enrolment, never by hand.
+    ("clinic", "accesslog"),
+    ("axes", "accessattempt"),
+    ("axes", "accesslog"),
+    ("axes", "accessfailurelog"),
+    ("otp_totp", "totpdevice"),
 }
 
 

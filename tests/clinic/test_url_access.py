@@ -7,7 +7,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # Pages for everyone, by design.
 PUBLIC = {"healthz", "login", "logout", "patient_link"}  # a patient link: the token is the key
 # Any logged-in user, role or not: the home page tells a user without a role what to do.
-LOGIN_ONLY = {"home"}
+# The two-factor pages: the second step of logging in, for whoever passed the first.
+LOGIN_ONLY = {"home", "two_factor_verify", "two_factor_enrol"}
 
 
 def app_patterns(patterns, prefix=""):

@@ -1,0 +1,407 @@
+"""`make bench`: each hot operation against its reference, measured in the same run.
+
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic_bench BENCH_SCALE=small \
+        .venv/bin/python bench/run.py
+
+Creates the database if it is missing, migrates, seeds it with `seed_scale` unless it
+holds the scale data already, serves the app with gunicorn (sync workers, persistent
+connections) and drives it with wrk at a fixed concurrency, alternating each page with
+the trivial reference page round by round. In-process measurements (next free slot
+against its own SQL under EXPLAIN ANALYZE, the reminder sweep against the bare
+claim-and-update) follow. Prints the table and writes bench/RESULTS.md.
+"""
+
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/clinic_bench"
+SCALES = {
+    "full": {},
+    "medium": {"patients": 50_000, "appointments": 300_000, "lesions": 600_000,
+               "reminders": 1_000_000},
+    "small": {"patients": 5_000, "appointments": 30_000, "lesions": 60_000, "reminders": 100_000},
+    "tiny": {"dermatologists": 4, "patients": 60, "appointments": 300, "lesions": 300,
+             "reminders": 300, "due_now": 100},
+}  # fmt: skip
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+WRK_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %d %f %f %f %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), summary.errors.status))
+end
+"""
+
+
+@dataclass
+class Measure:
+    throughput: float  # per second
+    p50_ms: float
+    p95_ms: float
+    errors: int = 0
+
+
+def setup_django(database_url: str | None = None) -> None:
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    import django
+
+    django.setup()
+
+
+def session_cookie(username: str) -> str:
+    """A logged-in session for the user, made the way django.contrib.auth.login makes it."""
+    from django.conf import settings
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user = get_user_model().objects.get(username=username)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    # The last backend is the one that loads users (a lockout backend may come first).
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+def in_process(client, url: str, seconds: float, method: str = "get", data=None) -> Measure:
+    """Requests through Django's test client, one after another: the smoke test's driver."""
+    timings, errors = [], 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or not timings:
+        started = time.perf_counter()
+        response = getattr(client, method)(url, data or {})
+        timings.append(time.perf_counter() - started)
+        errors += response.status_code >= 500
+    return _measure(timings, errors)
+
+
+def _measure(timings: list[float], errors: int = 0) -> Measure:
+    ordered = sorted(timings)
+    return Measure(
+        throughput=len(timings) / sum(timings),
+        p50_ms=1000 * ordered[len(ordered) // 2],
+        p95_ms=1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+        errors=errors,
+    )
+
+
+def wrk(url: str, cookie: str, seconds: int = SECONDS) -> Measure:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    output = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "-s", script.name,
+         "-H", f"Cookie: {cookie}", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    os.unlink(script.name)
+    requests, duration_us, p50, p95, errors = re.search(
+        r"BENCH (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", output
+    ).groups()
+    return Measure(int(requests) / (float(duration_us) / 1e6), float(p50) / 1000,
+                   float(p95) / 1000, int(errors))  # fmt: skip
+
+
+def query_count(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # warm: the session's first read, caches
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url)
+    return len(captured.captured_queries)
+
+
+def pages(day: str) -> dict[str, str]:
+    """The measured pages: the day view, one week, the chart of the long-history patient."""
+    from django.urls import reverse
+
+    from clinic.models import StaffMember
+    from treatments.scale import chart_patient
+
+    dermatologist = StaffMember.objects.filter(role="dermatologist").order_by("pk").first()
+    return {
+        "day view (all dermatologists)": f"{reverse('schedule_day')}?date={day}",
+        "week view (one dermatologist)": (
+            f"{reverse('schedule_week', args=[dermatologist.pk])}?date={day}"
+        ),
+        "chart (10 years of history)": reverse("patient_chart", args=[chart_patient().pk]),
+    }
+
+
+def alternate(measure_operation, measure_reference, rounds: int) -> tuple[Measure, Measure]:
+    """Operation, reference, operation, reference...; the medians of the rounds."""
+    operation, reference = [], []
+    for _ in range(rounds):
+        operation.append(measure_operation())
+        reference.append(measure_reference())
+    return _median(operation), _median(reference)
+
+
+def _median(measures: list[Measure]) -> Measure:
+    return Measure(
+        statistics.median(m.throughput for m in measures),
+        statistics.median(m.p50_ms for m in measures),
+        statistics.median(m.p95_ms for m in measures),
+        sum(m.errors for m in measures),
+    )
+
+
+def next_free_slot_against_sql(repeats: int = 20) -> tuple[float, float, int]:
+    """Median milliseconds of next_free_slot (all dermatologists, 60 days) and of its
+    queries' execution under EXPLAIN ANALYZE; and the number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from treatments.availability import next_free_slot
+    from treatments.models import ProcedureType
+
+    cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as captured:
+            next_free_slot(procedure_type=cryotherapy, days=60)
+        timings.append(time.perf_counter() - started)
+    sql_ms = []
+    if connection.vendor == "postgresql":
+        for _ in range(repeats):
+            total = 0.0
+            with connection.cursor() as cursor:
+                for query in captured.captured_queries:
+                    cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query['sql']}")
+                    total += cursor.fetchone()[0][0]["Execution Time"]
+            sql_ms.append(total)
+    sql = statistics.median(sql_ms) if sql_ms else float("nan")
+    return 1000 * statistics.median(timings), sql, len(captured.captured_queries)
+
+
+def sweep_against_bare() -> tuple[float, float, int, int]:
+    """Reminders per second of the sweep (locmem email) and of the bare claim-and-update
+    over the same due rows, which are due again after each; and the sweep's queries per
+    batch of CLINIC_REMINDER_BATCH_SIZE."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from clinic.models import Reminder
+    from clinic.outbox import reminders_claim, reminders_deliver, reminders_send_due
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    now = timezone.now()
+    due = list(
+        Reminder.objects.filter(
+            status="pending", next_attempt_at__lte=now, idempotency_key__startswith="scale:"
+        ).values_list("pk", flat=True)
+    )
+
+    def due_again():
+        Reminder.objects.filter(pk__in=due).update(
+            status="pending", next_attempt_at=now, claimed_at=None, sent_at=None, attempts=0
+        )
+
+    started = time.perf_counter()
+    while ids := reminders_claim(limit=settings.CLINIC_REMINDER_BATCH_SIZE):
+        Reminder.objects.filter(id__in=ids).update(
+            status="sent", sent_at=timezone.now(), next_attempt_at=None
+        )
+    bare = len(due) / (time.perf_counter() - started)
+    due_again()
+    started = time.perf_counter()
+    while reminders_send_due()["sent"]:
+        pass
+    sweep = len(due) / (time.perf_counter() - started)
+    due_again()
+    ids = reminders_claim(limit=settings.CLINIC_REMINDER_BATCH_SIZE)
+    with CaptureQueriesContext(connection) as captured:
+        reminders_deliver(ids)
+    due_again()
+    return sweep, bare, len(due), len(captured.captured_queries)
+
+
+def machine() -> str:
+    from django.db import connection
+
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = re.findall(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        cpu = f"{names[0]} × {len(names)}" if names else cpu
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kilobytes = int(re.search(r"MemTotal:\s+(\d+)", meminfo.read_text()).group(1))
+        memory = f"{kilobytes / 1024 / 1024:.1f} GiB RAM"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            database = f"PostgreSQL {cursor.fetchone()[0]}"
+        else:
+            database = f"SQLite {connection.Database.sqlite_version}"
+    return f"{cpu}; {memory}; {database}; Python {platform.python_version()}"
+
+
+def table(rows: list[tuple]) -> str:
+    header = "| operation | throughput | p50 | p95 | reference | ratio | queries | target |"
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def page_rows(results: dict, counts: dict) -> list[tuple]:
+    targets = {"day": 0.40, "week": 0.25, "chart": 0.30}
+    rows = []
+    for name, (operation, reference) in results.items():
+        ratio = operation.throughput / reference.throughput
+        target = next(value for key, value in targets.items() if name.startswith(key))
+        rows.append(
+            (name, f"{operation.throughput:.0f}/s", f"{operation.p50_ms:.1f} ms",
+             f"{operation.p95_ms:.1f} ms",
+             f"trivial view {reference.throughput:.0f}/s, p50 {reference.p50_ms:.1f} ms",
+             f"{ratio:.0%}", counts[name],
+             f"≥ {target:.0%}: {'met' if ratio >= target else 'missed'}")
+        )  # fmt: skip
+    return rows
+
+
+def serve(env: dict) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "clinic.wsgi:application", "--workers", str(WORKERS),
+         "--worker-class", "sync", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    import urllib.request
+
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/login/", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("gunicorn did not start")
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+        if not connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    scale = os.environ.get("BENCH_SCALE", "full")
+    ensure_database(url)
+    setup_django(url)
+    from django.core.management import call_command
+    from django.test import Client
+    from django.utils import timezone
+
+    from treatments.scale import ScaleSizes, chart_patient, seed_scale
+
+    call_command("migrate", verbosity=0)
+    seed_seconds = None
+    if chart_patient() is None:
+        started = time.monotonic()
+        seed_scale(ScaleSizes(**SCALES[scale]), progress=True)
+        seed_seconds = time.monotonic() - started
+    day = timezone.localdate().isoformat()
+    cookie = session_cookie("reception")
+    clinician_cookie = session_cookie("dermatologist")
+    client, clinician = Client(), Client()
+    client.cookies.load(cookie)
+    clinician.cookies.load(clinician_cookie)
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    server = serve(env)
+    base = f"http://127.0.0.1:{PORT}"
+    results, counts = {}, {}
+    try:
+        for name, path in pages(day).items():
+            who = clinician_cookie if name.startswith("chart") else cookie
+            results[name] = alternate(
+                lambda path=path, who=who: wrk(base + path, who),
+                lambda who=who: wrk(base + "/bench/trivial/", who),
+                ROUNDS,
+            )
+            counts[name] = query_count(clinician if name.startswith("chart") else client, path)
+    finally:
+        server.terminate()
+        server.wait()
+    slot_ms, sql_ms, slot_queries = next_free_slot_against_sql()
+    sweep, bare, due, sweep_queries = sweep_against_bare()
+    rows = page_rows(results, counts)
+    rows.append(
+        ("next free slot, cryotherapy, all dermatologists, 60 days (in process)",
+         f"{1000 / slot_ms:.0f}/s", f"{slot_ms:.1f} ms", "", f"its SQL {sql_ms:.1f} ms",
+         f"{slot_ms / sql_ms:.1f}×", slot_queries,
+         f"SQL ≤ 5 ms: {'met' if sql_ms <= 5 else 'missed'}; "
+         f"≤ 3×SQL+2 ms: {'met' if slot_ms <= 3 * sql_ms + 2 else 'missed'}")
+    )  # fmt: skip
+    rows.append(
+        (f"reminder sweep, {due} due (locmem email)", f"{sweep:.0f}/s", "", "",
+         f"bare claim + update {bare:.0f}/s", f"{sweep / bare:.0%}",
+         f"{sweep_queries} per batch", f"≥ 2,000/s: {'met' if sweep >= 2000 else 'missed'}")
+    )  # fmt: skip
+    rows.append(("booking POST, 8 clients vs pgbench", "not measured", "", "", "", "", "", ""))
+    rows.append(("recording a procedure on 3 lesions", "not measured", "", "", "", "", "", ""))
+    report(rows, scale, seed_seconds)
+
+
+def report(rows, scale: str, seed_seconds: float | None) -> None:
+    from django.db.models import Count  # noqa: F401
+
+    from clinic.models import Reminder
+    from patients.models import Patient
+    from treatments.models import Appointment
+
+    sizes = (
+        f"{Patient.objects.count():,} patients, {Appointment.objects.count():,} appointments, "
+        f"{Reminder.objects.count():,} reminders"
+    )
+    text = "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Machine: {machine()}.",
+            f"Data: scale `{scale}`: {sizes}."
+            + (f" Seeded in {seed_seconds:.0f} s." if seed_seconds else ""),
+            f"Load: wrk, {CONNECTIONS} connections, gunicorn {WORKERS} sync workers, "
+            f"{ROUNDS} alternating rounds of {SECONDS} s; medians of the rounds.",
+            "",
+            table(rows),
+            "",
+        ]
+    )
+    print(text)
+    (ROOT / "bench" / "RESULTS.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()

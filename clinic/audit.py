@@ -1,0 +1,116 @@
+"""The access log: who looked at which patient's health data, and when.
+
+Change history (django-simple-history) answers "who changed what"; this answers "who
+saw what". Views are wrapped with `audited(...)` in the URL configuration, so a view's
+own code stays about the page.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.apps import apps
+from django.conf import settings
+from django.http import HttpRequest
+
+from patients.models import Patient
+
+from .models import AccessLog
+
+
+def client_ip_address(request: HttpRequest) -> str | None:
+    """The client's address, as far as it can be trusted.
+
+    With CLINIC_TRUSTED_PROXY_COUNT proxies in front, each appends the address it saw
+    to X-Forwarded-For, so the client is the entry that many places from the right (the
+    first one when the client sent no header of its own). Entries further left are
+    whatever the client claimed and are ignored. Without proxies the header is ignored:
+    anyone can send it. django-axes uses this too (AXES_CLIENT_IP_CALLABLE).
+    """
+    proxies = settings.CLINIC_TRUSTED_PROXY_COUNT
+    forwarded = [
+        part.strip()
+        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if part.strip()
+    ]
+    if proxies > 0 and len(forwarded) >= proxies:
+        return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def access_log_record(
+    *, request: HttpRequest, action: str, patient: Patient | int | None = None, detail: str = ""
+) -> AccessLog:
+    """Write one access-log row for the logged-in user's look at health data."""
+    entry = AccessLog(
+        user=request.user,
+        action=action,
+        patient_id=getattr(patient, "pk", patient),
+        path=request.get_full_path()[:500],
+        ip_address=client_ip_address(request),
+        detail=detail[:200],
+    )
+    # Foreign keys and constraints are the database's to check: validating them here
+    # would cost three queries on every page that shows health data.
+    entry.full_clean(exclude=["user", "patient"], validate_constraints=False)
+    entry.save()
+    return entry
+
+
+def access_log_record_export(
+    *, request: HttpRequest, patient_ids: list[int], detail: str
+) -> list[AccessLog]:
+    """An export: one row per patient in it, so "who has seen this patient's data?" finds
+    exports too. An export that names no patient still leaves one row (patient empty)."""
+    entries = [
+        AccessLog(
+            user=request.user,
+            action=AccessLog.Action.EXPORT,
+            patient_id=patient_id,
+            path=request.get_full_path()[:500],
+            ip_address=client_ip_address(request),
+            detail=detail[:200],
+        )
+        for patient_id in sorted(set(patient_ids)) or [None]
+    ]
+    for entry in entries:
+        entry.full_clean(exclude=["user", "patient"], validate_constraints=False)
+    return AccessLog.objects.bulk_create(entries)
+
+
+def audited(action: str, *, patient: Callable[[dict], int | None]):
+    """Wrap a view: after a successful (2xx) response, record `action` for the patient
+    that `patient(view_kwargs)` names. Refusals, 404s and redirects leave no row: nothing
+    was shown."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            if 200 <= response.status_code < 300:
+                access_log_record(request=request, action=action, patient=patient(kwargs))
+            return response
+
+        return wrapped
+
+    return decorator
+
+
+# Resolvers from a URL's keyword arguments to the patient whose data it shows.
+
+
+def patient_from(kwarg: str) -> Callable[[dict], int]:
+    """The patient is in the URL itself (`patients/<patient_id>/chart/`)."""
+    return lambda kwargs: kwargs[kwarg]
+
+
+def patient_of(model_label: str, kwarg: str) -> Callable[[dict], int | None]:
+    """The patient of the object the URL names, e.g. `patient_of("treatments.Procedure", "pk")`.
+
+    By label, so this app needs no import of the apps that build on it.
+    """
+
+    def resolve(kwargs: dict) -> int | None:
+        model = apps.get_model(model_label)
+        return model.objects.filter(pk=kwargs[kwarg]).values_list("patient_id", flat=True).first()
+
+    return resolve
