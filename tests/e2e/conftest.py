@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -100,11 +101,31 @@ def wait_for_text(driver, css: str, text: str):
     return driver.find_element(By.CSS_SELECTOR, css)
 
 
+def gone(element):
+    """A wait condition: the element has left the page (replaced by htmx or a new page).
+
+    Selenium's staleness_of only knows StaleElementReferenceException; in the middle of a
+    navigation Chromium may instead answer "node does not belong to the document"."""
+
+    def check(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+
+    return check
+
+
 def submit_and_wait(driver, element) -> None:
     """Click a button that loads a new page, and wait until the old page is gone."""
     old_page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    wait(driver).until(expected_conditions.staleness_of(old_page))
+    wait(driver).until(gone(old_page))
 
 
 def log_in(driver, live_server, username: str, password: str = PASSWORD) -> None:
@@ -176,7 +197,7 @@ def after_swap(driver, css: str, action):
     """Do `action`, then wait until htmx has replaced the element at `css`; return the new one."""
     old = driver.find_element(By.CSS_SELECTOR, css)
     action()
-    wait(driver).until(expected_conditions.staleness_of(old))
+    wait(driver).until(gone(old))
     return wait_for(driver, css)
 
 
