@@ -27,3 +27,13 @@ def dermatologist_client(db):
 @pytest.fixture
 def manager_client(db):
     return _client_for(StaffMember.Role.MANAGER)
+
+
+@pytest.fixture
+def as_role(request):
+    """A logged-in client for a role name, or an anonymous one for "anonymous"."""
+
+    def client_for(role: str) -> Client:
+        return Client() if role == "anonymous" else request.getfixturevalue(f"{role}_client")
+
+    return client_for

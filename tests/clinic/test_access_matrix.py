@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from PIL import Image
@@ -194,19 +193,11 @@ def url_for(name: str, objects: dict) -> str:
     return reverse(name, kwargs=kwargs_by_name.get(name, {})) + query
 
 
-@pytest.fixture
-def client_as(request):
-    def client_for(role):
-        return Client() if role == "anonymous" else request.getfixturevalue(f"{role}_client")
-
-    return client_for
-
-
 @pytest.mark.parametrize("role_index", range(4), ids=ROLES)
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_the_access_matrix(clinic, client_as, name, role_index):
+def test_the_access_matrix(clinic, as_role, name, role_index):
     expected = EXPECTED[name][role_index]
-    response = client_as(ROLES[role_index]).get(url_for(name, clinic))
+    response = as_role(ROLES[role_index]).get(url_for(name, clinic))
     allowed = expected if isinstance(expected, set) else {expected}
     assert response.status_code in allowed, f"{name} as {ROLES[role_index]}"
 

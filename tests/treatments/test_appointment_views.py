@@ -18,16 +18,6 @@ ROLES = ["anonymous", "receptionist", "dermatologist", "manager"]
 
 
 @pytest.fixture
-def as_role(request):
-    def client_for(role):
-        if role == "anonymous":
-            return Client()
-        return request.getfixturevalue(f"{role}_client")
-
-    return client_for
-
-
-@pytest.fixture
 def visit(dermatologist, cryotherapy, treatment_room, tomorrow_at):
     return appointment_book(
         patient=PatientFactory(),

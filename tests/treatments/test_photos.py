@@ -58,16 +58,6 @@ def lesion(patient):
     return LesionFactory(patient=patient)
 
 
-@pytest.fixture
-def as_role(request):
-    def client_for(role):
-        if role == "anonymous":
-            return Client()
-        return request.getfixturevalue(f"{role}_client")
-
-    return client_for
-
-
 def image_bytes(image_format="JPEG", size=(800, 600), colour=(200, 150, 140), **options) -> bytes:
     buffer = io.BytesIO()
     mode = "RGBA" if image_format == "PNG" else "RGB"

@@ -17,14 +17,6 @@ ROLES = ["anonymous", "receptionist", "dermatologist", "manager"]
 
 
 @pytest.fixture
-def as_role(request):
-    def client_for(role):
-        return Client() if role == "anonymous" else request.getfixturevalue(f"{role}_client")
-
-    return client_for
-
-
-@pytest.fixture
 def checked_in(dermatologist_client, treatment_room):
     """A checked-in cryotherapy visit of the logged-in dermatologist, with two lesions."""
     visit = AppointmentFactory(
