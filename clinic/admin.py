@@ -82,13 +82,27 @@ PATIENT_COLUMNS = {
 admin.site.unregister(Patient)
 
 
+class ReadOnlyAdminMixin:
+    """A record nobody adds, changes or deletes through the admin: it is written only by
+    the app's services, so that every row stays validated and attributable."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Patient)
 class AuditedPatientAdmin(PatientAdmin):
     actions = [export_csv_action(PATIENT_COLUMNS, patient_id=lambda p: p.pk, name="patients")]
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(admin.ModelAdmin):
+class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who looked at which patient's health data. Read-only for everyone, superusers too:
     a log that its readers could edit would prove nothing."""
 
@@ -101,15 +115,6 @@ class AccessLogAdmin(admin.ModelAdmin):
     ordering = ["-at", "-id"]
     fields = ["at", "user", "action", "patient", "path", "ip_address", "detail"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class WorkingHoursInline(admin.TabularInline):

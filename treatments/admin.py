@@ -5,7 +5,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin import export_csv_action
+from clinic.admin import ReadOnlyAdminMixin, export_csv_action
 
 from .constraints import is_overlap_violation
 from .models import (
@@ -179,22 +179,13 @@ class AppointmentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(AppointmentEvent)
-class AppointmentEventAdmin(admin.ModelAdmin):
+class AppointmentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The life cycle's record: read-only, so nobody rewrites who did what."""
 
     list_display = ["at", "appointment", "action", "actor", "note"]
     list_filter = ["action"]
     date_hierarchy = "at"
     list_select_related = ["appointment__patient", "appointment__dermatologist__user", "actor"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WaitlistEntry)
@@ -214,18 +205,9 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     autocomplete_fields = ["patient"]
 
 
-class ReadOnlyClinicalAdmin(SimpleHistoryAdmin):
+class ReadOnlyClinicalAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Clinical records change only through the app's services (signing, amendments), so
     that every change is validated and attributable; the admin shows them and their history."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Procedure)
