@@ -1,15 +1,20 @@
 """Reads of the patients app: finding a patient at the desk, and what their page shows."""
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 
 from .models import Patient
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 # What a phone number may be typed with: digits, spaces, dashes, dots, brackets, a plus.
 PHONE_LIKE = re.compile(r"^[\d\s\-.()+]+$")
+# Where a page of search results ends: the pk of its last patient. Only the pk travels in
+# the "Next results" link, so no patient's name ends up in a URL, a browser's history or
+# a server's log.
+SearchPosition = int
 
 
 def _date_in(query: str) -> date | None:
@@ -29,12 +34,15 @@ def _phone_digits(query: str) -> str:
     return re.sub(r"\D", "", query)
 
 
-def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
+def patient_search(
+    *, query: str, limit: int = 50, after: SearchPosition | None = None
+) -> QuerySet[Patient]:
     """Patients whose name, date of birth or phone matches what the receptionist typed.
 
     A date (YYYY-MM-DD or MM/DD/YYYY) matches the date of birth; digits and phone
     punctuation match any run of digits of the stored E.164 number; anything else
-    matches names, every word in the first or the last name, in either order.
+    matches names, every word in the first or the last name, in either order. With
+    `after`, only the patients that come after that position in the order.
     """
     query = query.strip()
     if not query:
@@ -51,7 +59,46 @@ def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
         matches = Q()
         for word in query.split():
             matches &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+    if after is not None:
+        matches &= _after(after)
     return Patient.objects.filter(matches).order_by("last_name", "first_name", "pk")[:limit]
+
+
+def _after(pk: SearchPosition) -> Q:
+    """The rows strictly after patient `pk` in (last_name, first_name, pk) order.
+
+    A row comparison spelled out, as the ORM offers none; that patient's names come from
+    subqueries the database runs once. The redundant last_name >= lets an index on the
+    names start at the position rather than at the top.
+    """
+    at = Patient.objects.filter(pk=pk)
+    last_name = Subquery(at.values("last_name")[:1])
+    first_name = Subquery(at.values("first_name")[:1])
+    return Q(last_name__gte=last_name) & (
+        Q(last_name__gt=last_name)
+        | Q(last_name=last_name, first_name__gt=first_name)
+        | Q(last_name=last_name, first_name=first_name, pk__gt=pk)
+    )
+
+
+@dataclass(frozen=True)
+class PatientSearchPage:
+    patients: list[Patient]
+    next_after: SearchPosition | None  # None on the last page
+
+
+def patient_search_page(
+    *, query: str, size: int = 50, after: SearchPosition | None = None
+) -> PatientSearchPage:
+    """One page of patient_search, and where the next one starts if there is one.
+
+    Paged by key, not by offset, so a late page of a common surname costs what the first
+    does; reading one patient more than the page tells whether another follows, no COUNT.
+    """
+    patients = list(patient_search(query=query, limit=size + 1, after=after))
+    if len(patients) <= size:
+        return PatientSearchPage(patients=patients, next_after=None)
+    return PatientSearchPage(patients=patients[:size], next_after=patients[size - 1].pk)
 
 
 def patient_likely_duplicates(

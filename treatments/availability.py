@@ -1,15 +1,16 @@
 """Free slots: when a dermatologist, and a treatment room if the procedure needs one, is free.
 
 Reads only. A search loads everything it needs for its whole date range in a fixed number
-of queries (working hours, time off, appointments, rooms, room occupancy) and then works
-in Python on sorted interval lists, so its cost in queries does not grow with the number
+of queries (working hours, time off, treatment rooms, appointments) and then works in
+Python on sorted interval lists, so its cost in queries does not grow with the number
 of days or dermatologists.
 
 Working hours are local wall-clock times; each block is turned into two instants in the
 clinic's zone and then normalised to UTC, and candidates step through real time from the
 block's start. On a daylight-saving day a block therefore never yields a start in the
-skipped hour or the same start twice in the repeated hour. All arithmetic and comparison
-is on UTC datetimes: Python compares two datetimes of the same zone by wall clock.
+skipped hour or the same start twice in the repeated hour. The search itself compares
+instants as whole seconds since the epoch (treatments/epoch.py), read as integers; slots
+come back as UTC datetimes.
 """
 
 from bisect import bisect_right
@@ -18,16 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Room, StaffMember, TimeOff, WorkingHours
 
+from .epoch import EpochSeconds, moment_of, seconds_of
 from .models import Appointment, ProcedureType
 from .selectors import LONGEST_VISIT, day_bounds
 
 NEAREST_DAYS_BEFORE = 2
 NEAREST_DAYS_AFTER = 14
-FIRST_SEARCH_CHUNK_DAYS = 7
+FIRST_SEARCH_CHUNK_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def _working_hours(dermatologist: StaffMember | None) -> dict[int, list[tuple[in
 def _time_off(dermatologist_ids, window_start, window_end) -> defaultdict[int, _BusyTimes]:
     rows = TimeOff.objects.filter(
         staff_member_id__in=dermatologist_ids, starts_at__lt=window_end, ends_at__gt=window_start
-    ).values_list("staff_member_id", "starts_at", "ends_at")
+    ).values_list("staff_member_id", EpochSeconds("starts_at"), EpochSeconds("ends_at"))
     return _busy_by_key(rows)
 
 
@@ -107,29 +110,40 @@ def _active_appointments(window_start, window_end, exclude_appointment_id):
     return appointments
 
 
-def _room_occupancy(window_start, window_end, exclude_appointment_id):
-    """Active treatment rooms in id order, and when each is taken."""
-    room_ids = list(
+def _treatment_rooms() -> list[int]:
+    """Active treatment rooms, in id order: a slot takes the first one free."""
+    return list(
         Room.objects.filter(kind=Room.Kind.TREATMENT, is_active=True)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def _occupancy(window_start, window_end, exclude_appointment_id, dermatologist_ids, room_ids):
+    """When each dermatologist and each room is taken, from one query of the window's
+    active appointments that hold either."""
     rows = (
         _active_appointments(window_start, window_end, exclude_appointment_id)
-        .filter(room_id__in=room_ids)
-        .values_list("room_id", "starts_at", "ends_at")
+        .filter(Q(dermatologist_id__in=dermatologist_ids) | Q(room_id__in=room_ids))
+        .values_list(
+            "dermatologist_id", "room_id", EpochSeconds("starts_at"), EpochSeconds("ends_at")
+        )
     )
-    return room_ids, _busy_by_key(rows)
+    by_dermatologist, by_room = [], []
+    for dermatologist_id, room_id, start, end in rows:
+        by_dermatologist.append((dermatologist_id, start, end))
+        if room_id is not None:
+            by_room.append((room_id, start, end))
+    return _busy_by_key(by_dermatologist), _busy_by_key(by_room)
 
 
-def _candidates(blocks, day: date, length: timedelta, step: timedelta):
-    """Every grid start of the day's blocks whose slot ends inside its block, in time order."""
+def _candidates(blocks, day: date, length: int, step: int) -> list[tuple[int, int]]:
+    """Every grid start of the day's blocks whose slot ends inside its block, in time
+    order, as (epoch seconds, dermatologist id)."""
     candidates = []
     for dermatologist_id, block_starts_at, block_ends_at in blocks:
-        start, block_end = _block_instants(day, block_starts_at, block_ends_at)
-        while start + length <= block_end:
-            candidates.append((start, dermatologist_id))
-            start += step
+        start, block_end = map(seconds_of, _block_instants(day, block_starts_at, block_ends_at))
+        candidates += [(at, dermatologist_id) for at in range(start, block_end - length + 1, step)]
     return sorted(candidates)
 
 
@@ -148,9 +162,9 @@ def free_slots(
     Sorted by start, then dermatologist id; only starts after `now`. Pass the appointment
     being rescheduled as `exclude_appointment_id` so that its own time counts as free.
     """
-    now = now or timezone.now()
-    step = timedelta(minutes=getattr(settings, "CLINIC_SLOT_MINUTES", 15))
-    length = timedelta(minutes=procedure_type.duration_minutes)
+    now = seconds_of(now or timezone.now())
+    step = 60 * getattr(settings, "CLINIC_SLOT_MINUTES", 15)
+    length = 60 * procedure_type.duration_minutes
     window_start, window_end = day_bounds(start_day)[0], day_bounds(end_day)[1]
 
     hours = _working_hours(dermatologist)
@@ -158,16 +172,12 @@ def free_slots(
         return []
     dermatologist_ids = {block[0] for blocks in hours.values() for block in blocks}
     time_off = _time_off(dermatologist_ids, window_start, window_end)
-    appointments = _busy_by_key(
-        _active_appointments(window_start, window_end, exclude_appointment_id)
-        .filter(dermatologist_id__in=dermatologist_ids)
-        .values_list("dermatologist_id", "starts_at", "ends_at")
+    room_ids = _treatment_rooms() if procedure_type.needs_treatment_room else []
+    if procedure_type.needs_treatment_room and not room_ids:
+        return []
+    appointments, rooms_busy = _occupancy(
+        window_start, window_end, exclude_appointment_id, dermatologist_ids, room_ids
     )
-    room_ids, rooms_busy = [], {}
-    if procedure_type.needs_treatment_room:
-        room_ids, rooms_busy = _room_occupancy(window_start, window_end, exclude_appointment_id)
-        if not room_ids:
-            return []
 
     slots = []
     day = start_day
@@ -185,7 +195,7 @@ def free_slots(
             )
             if procedure_type.needs_treatment_room and room_id is None:
                 continue
-            slots.append(Slot(dermatologist_id, start, end, room_id))
+            slots.append(Slot(dermatologist_id, moment_of(start), moment_of(end), room_id))
             if len(slots) == limit:
                 break
         day += timedelta(days=1)
@@ -201,8 +211,8 @@ def next_free_slot(
 ) -> Slot | None:
     """The first free slot that starts after `now` and within `days` days of it, or None.
 
-    Searches a week first and doubles the span each time, so a near answer costs one
-    search and a distant one only a few.
+    Searches one day first and doubles the span each time (1, 2, 4... days), so a near
+    answer costs one small search and a distant one only a few.
     """
     now = now or timezone.now()
     deadline = now + timedelta(days=days)

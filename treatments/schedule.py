@@ -2,21 +2,70 @@
 
 Each function runs a fixed number of queries, however many appointments or
 dermatologists there are; the grouping into columns happens in Python.
+
+A full day holds hundreds of appointments, so a schedule reads them as plain values
+(no model instances) into `ScheduleCard`s whose times are converted to the clinic's
+zone once; treatments/templatetags/schedule.py turns the cards into HTML.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from clinic.models import Room, StaffMember, WorkingHours
 
+from .epoch import EpochSeconds, moment_of
 from .models import Appointment
-from .selectors import appointments_of_day, day_bounds
+from .selectors import day_bounds
 
 DAYS_IN_WEEK = 7
+
+
+STATUS_LABELS = dict(Appointment.Status.choices)
+
+
+class ScheduleCard(NamedTuple):
+    """What a schedule shows of one appointment; times in the clinic's zone."""
+
+    pk: int
+    dermatologist_id: int
+    room_id: int | None
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    patient_name: str
+    procedure_name: str
+    room_name: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def holds_room(self) -> bool:
+        return self.room_id is not None and self.status in Appointment.ACTIVE_STATUSES
+
+
+def _cards(appointments: QuerySet[Appointment]) -> list[ScheduleCard]:
+    """The appointments as cards, in start order: one query of plain values."""
+    zone = timezone.get_current_timezone()
+    rows = appointments.order_by("starts_at", "dermatologist_id").values_list(
+        "pk", "dermatologist_id", "room_id", "status", EpochSeconds("starts_at"),
+        EpochSeconds("ends_at"), "patient__first_name", "patient__last_name",
+        "procedure_type__name", "room__name",
+    )  # fmt: skip
+    return [
+        ScheduleCard(
+            pk, dermatologist_id, room_id, status, moment_of(starts_at, zone),
+            moment_of(ends_at, zone), f"{first_name} {last_name}", procedure_name, room_name or "",
+        )
+        for (pk, dermatologist_id, room_id, status, starts_at, ends_at, first_name, last_name,
+             procedure_name, room_name) in rows
+    ]  # fmt: skip
 
 
 @dataclass
@@ -26,7 +75,13 @@ class ScheduleColumn:
     dermatologist: StaffMember
     day: date
     working_hours: list[WorkingHours]
-    appointments: list[Appointment] = field(default_factory=list)
+    appointments: list[ScheduleCard] = field(default_factory=list)
+
+    @property
+    def hours_text(self) -> str:
+        """ "08:30–12:30, 13:30–17:00", or "not working"."""
+        blocks = [f"{block.starts_at:%H:%M}–{block.ends_at:%H:%M}" for block in self.working_hours]
+        return ", ".join(blocks) or "not working"
 
 
 @dataclass
@@ -34,7 +89,7 @@ class RoomOccupancy:
     """A room and the active appointments that hold it."""
 
     room: Room
-    appointments: list[Appointment] = field(default_factory=list)
+    appointments: list[ScheduleCard] = field(default_factory=list)
 
 
 @dataclass
@@ -104,7 +159,7 @@ def dermatologists_of_day(*, day: date) -> list[StaffMember]:
     return _with_hours(dermatologists, weekday=day.weekday())
 
 
-def _columns_of_day(day: date, appointments: list[Appointment]) -> list[ScheduleColumn]:
+def _columns_of_day(day: date, appointments: list[ScheduleCard]) -> list[ScheduleColumn]:
     by_dermatologist = defaultdict(list)
     for appointment in appointments:
         by_dermatologist[appointment.dermatologist_id].append(appointment)
@@ -119,7 +174,7 @@ def _columns_of_day(day: date, appointments: list[Appointment]) -> list[Schedule
     ]
 
 
-def _rooms_of_day(day: date, appointments: list[Appointment]) -> list[RoomOccupancy]:
+def _rooms_of_day(day: date, appointments: list[ScheduleCard]) -> list[RoomOccupancy]:
     start, end = day_bounds(day)
     in_use = _appointments_between(start, end).filter(
         room=OuterRef("pk"), status__in=Appointment.ACTIVE_STATUSES
@@ -127,7 +182,7 @@ def _rooms_of_day(day: date, appointments: list[Appointment]) -> list[RoomOccupa
     rooms = Room.objects.filter(Q(is_active=True) | Exists(in_use))
     occupancy = {room.pk: RoomOccupancy(room=room) for room in rooms}
     for appointment in appointments:
-        if appointment.room_id in occupancy and appointment.status in Appointment.ACTIVE_STATUSES:
+        if appointment.holds_room and appointment.room_id in occupancy:
             occupancy[appointment.room_id].appointments.append(appointment)
     return list(occupancy.values())
 
@@ -137,7 +192,7 @@ def schedule_of_day(*, day: date) -> DaySchedule:
 
     Three queries: dermatologists with their working hours, appointments, rooms.
     """
-    appointments = list(appointments_of_day(day=day))
+    appointments = _cards(_appointments_between(*day_bounds(day)))
     return DaySchedule(
         columns=_columns_of_day(day, appointments),
         rooms=_rooms_of_day(day, appointments),
@@ -162,12 +217,7 @@ def schedule_of_week(*, dermatologist_id: int, day: date) -> WeekSchedule:
     dermatologist = _dermatologist_with_hours(dermatologist_id)
     days = week_of(day)
     start, end = day_bounds(days[0])[0], day_bounds(days[-1])[1]
-    appointments = (
-        _appointments_between(start, end)
-        .filter(dermatologist=dermatologist)
-        .select_related("patient", "room", "procedure_type")
-        .order_by("starts_at")
-    )
+    appointments = _cards(_appointments_between(start, end).filter(dermatologist=dermatologist))
     columns = {
         weekday: ScheduleColumn(
             dermatologist=dermatologist,
@@ -177,7 +227,7 @@ def schedule_of_week(*, dermatologist_id: int, day: date) -> WeekSchedule:
         for weekday in days
     }
     for appointment in appointments:
-        columns[timezone.localtime(appointment.starts_at).date()].appointments.append(appointment)
+        columns[appointment.starts_at.date()].appointments.append(appointment)
     return WeekSchedule(dermatologist=dermatologist, days=list(columns.values()))
 
 

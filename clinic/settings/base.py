@@ -244,6 +244,9 @@ CLINIC_REMINDER_MAX_ATTEMPTS = env_int("CLINIC_REMINDER_MAX_ATTEMPTS", default=5
 # A reminder still "sending" this long after it was claimed belongs to a dead worker and
 # is handed out again. Longer than a task's hard time limit, so a live sweep keeps its rows.
 CLINIC_REMINDER_RECLAIM_SECONDS = env_int("CLINIC_REMINDER_RECLAIM_SECONDS", default=600, minimum=1)
+# Sent messages are marked sent together, at most this long after they left: one write
+# per batch. A worker killed in between sends those messages again; 0 marks each one.
+CLINIC_REMINDER_MARK_SECONDS = env_int("CLINIC_REMINDER_MARK_SECONDS", default=1, minimum=0)
 # A pause after each message, for providers that limit how fast one may send.
 CLINIC_REMINDER_SEND_INTERVAL_MS = env_int("CLINIC_REMINDER_SEND_INTERVAL_MS", default=0)
 # /healthz turns 503 when a due reminder has waited longer than this.

@@ -27,6 +27,7 @@ from clinic.outbox import (
     reminder_plan,
     reminders_add,
     reminders_claim,
+    reminders_deliver,
     reminders_reclaim_stuck,
     reminders_send_due,
 )
@@ -218,6 +219,46 @@ def test_a_sent_reminder_is_never_sent_again(mailoutbox):
     reminder = Reminder.objects.get()
     assert reminder.status == Status.SENT
     assert reminder.provider_message_id == mailoutbox[0].extra_headers["Message-ID"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rows", [1, 100])
+def test_a_batch_costs_the_same_queries_for_one_reminder_and_for_a_hundred(
+    rows, mailoutbox, django_assert_num_queries
+):
+    for _ in range(rows):
+        due_reminder()
+    # The claim: the due rows' ids (FOR UPDATE SKIP LOCKED on PostgreSQL), then one
+    # UPDATE marking them sending.
+    with django_assert_num_queries(2):
+        ids = reminders_claim(limit=100)
+    # The claimed rows with their patients, the reminder templates, one UPDATE marking
+    # every sent row. (Outside a test's transaction PostgreSQL adds two: the SET and
+    # RESET of synchronous_commit around the batch.)
+    with django_assert_num_queries(3):
+        outcomes = reminders_deliver(ids)
+
+    assert outcomes["sent"] == rows and len(mailoutbox) == rows
+    sent = Reminder.objects.filter(status=Status.SENT)
+    assert sent.count() == rows
+    # Each row keeps its own message id, though they were written in one statement.
+    assert set(sent.values_list("provider_message_id", flat=True)) == {
+        message.extra_headers["Message-ID"] for message in mailoutbox
+    }
+    assert not sent.filter(sent_at=None).exists()
+
+
+@pytest.mark.django_db
+@override_settings(CLINIC_REMINDER_MARK_SECONDS=0)
+def test_with_marks_written_at_once_each_sent_row_costs_its_own_update(
+    mailoutbox, django_assert_num_queries
+):
+    for _ in range(3):
+        due_reminder()
+    ids = reminders_claim(limit=100)
+    # rows, templates, and one UPDATE per message, the moment it left
+    with django_assert_num_queries(2 + 3):
+        assert reminders_deliver(ids)["sent"] == 3
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -89,10 +89,16 @@ def test_booking_costs_a_fixed_number_of_queries(
             },
         )
 
+    # session, user, staff member (role check); the form: patient (?patient=),
+    # procedure type, dermatologist, patient (field), the slot's dermatologist and room;
+    # the service: working hours of that weekday, time off; SAVEPOINT (the test's
+    # transaction; BEGIN in production), the appointment, its history row, its event,
+    # the visit's reminders already planned, their keys, the new reminders; RELEASE.
     first = queries_of(book(9))
     for hour in (10, 11, 12, 13, 14):
         queries_of(book(hour))
     assert Appointment.objects.count() == 6
+    assert first == 19
     assert queries_of(book(15)) == first
 
 
@@ -124,7 +130,16 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
         }
         return lambda: dermatologist_client.post(url, form)
 
+    # session, user, staff member (role check); the visit with its patient and procedure
+    # type; an existing record?; the form's procedure types and the patient's lesions;
+    # SAVEPOINT (the test's transaction; BEGIN in production); the visit locked, with its
+    # patient and dermatologist; no record yet?; the record's check constraints, each a
+    # SELECT in its own savepoint (8 × 3); the record, its history row, its lesions in
+    # one INSERT; the type's follow-up interval; completing the visit (savepoint, lock,
+    # update, history, event, release); the follow-up and its history row; the reminder
+    # keys and the reminder; RELEASE.
     one = queries_of(record(1))
     three = queries_of(record(3))
     assert Procedure.objects.count() == 2
-    assert one == three
+    assert one == 49
+    assert three == one

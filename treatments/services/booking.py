@@ -62,6 +62,11 @@ def allowed_actions(appointment: Appointment) -> list[str]:
     return actions
 
 
+# Loaded by the caller and checked in _check_bookable and _room_for: validating them
+# again would only ask the database, one query each, whether they exist.
+CHECKED_RELATIONS = ["patient", "dermatologist", "room", "procedure_type", "created_by"]
+
+
 def _check_bookable(*, dermatologist: StaffMember, procedure_type: ProcedureType, starts_at):
     if dermatologist.role != StaffMember.Role.DERMATOLOGIST or not dermatologist.is_active:
         raise BookingError(f"{dermatologist} cannot be booked.")
@@ -163,7 +168,7 @@ def appointment_book(
             reason=reason,
             created_by=booked_by,
         )
-        appointment.full_clean(validate_constraints=False)
+        appointment.full_clean(exclude=CHECKED_RELATIONS, validate_constraints=False)
         appointment.save()
         AppointmentEvent.objects.create(
             appointment=appointment, action=Action.BOOKED, actor=booked_by
@@ -219,7 +224,7 @@ def appointment_reschedule(
         )
         current.dermatologist = dermatologist
         current.starts_at, current.ends_at = starts_at, ends_at
-        current.full_clean(validate_constraints=False)
+        current.full_clean(exclude=CHECKED_RELATIONS, validate_constraints=False)
         current.save()
         AppointmentEvent.objects.create(
             appointment=current,

@@ -161,7 +161,11 @@ def procedure_record(
     Also completes the visit and creates the follow-up (recurrence check, or a recheck
     for watchful waiting) from the type's interval, in the same transaction.
     """
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient", "dermatologist")
+        .get(pk=appointment.pk)
+    )
     if appointment.status != Appointment.Status.CHECKED_IN:
         raise ValidationError("A procedure is recorded for a checked-in visit.")
     if Procedure.objects.filter(appointment=appointment).exists():
@@ -191,7 +195,11 @@ def procedure_record(
         aftercare_text=procedure_type.aftercare_text,
         created_by=by,
     )
-    procedure.full_clean(exclude=["appointment"])
+    # Its relations are rows loaded above (and the caller's user): validating them would
+    # only ask the database, one query each, whether they exist.
+    procedure.full_clean(
+        exclude=["appointment", "patient", "dermatologist", "procedure_type", "created_by"]
+    )
     procedure._history_user = by
     procedure.save()
     ProcedureLesion.objects.bulk_create(
