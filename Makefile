@@ -50,6 +50,7 @@ format: install
 # once; BENCH_SCALE=small|medium|full (default full, about seven minutes to seed).
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y wrk
+	@command -v pgbench >/dev/null || apt-get install -y postgresql-client
 	$(BIN)/python bench/run.py
 
 clean:

@@ -6,9 +6,12 @@
 Creates the database if it is missing, migrates, seeds it with `seed_scale` unless it
 holds the scale data already, serves the app with gunicorn (sync workers, persistent
 connections) and drives it with wrk at a fixed concurrency, alternating each page with
-the trivial reference page round by round. In-process measurements (next free slot
-against its own SQL under EXPLAIN ANALYZE, the reminder sweep against the bare
-claim-and-update) follow. Prints the table and writes bench/RESULTS.md.
+the trivial reference page round by round; then the writes (bench/writes.py): booking
+POSTs at 8 clients, half at taken slots, against pgbench inserting the same rows, and
+recording a procedure on 3 lesions against the trivial page's POST. In-process
+measurements (next free slot against its own SQL under EXPLAIN ANALYZE, the reminder
+sweep against the bare claim-and-update) follow. Prints the table and writes
+bench/RESULTS.md.
 """
 
 import os
@@ -170,7 +173,8 @@ def _median(measures: list[Measure]) -> Measure:
 
 def next_free_slot_against_sql(repeats: int = 20) -> tuple[float, float, int]:
     """Median milliseconds of next_free_slot (all dermatologists, 60 days) and of its
-    queries' execution under EXPLAIN ANALYZE; and the number of queries."""
+    queries run directly, as EXPLAIN ANALYZE times them (planning and execution: what
+    the server spends on them, without the round trips); and the number of queries."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -191,7 +195,8 @@ def next_free_slot_against_sql(repeats: int = 20) -> tuple[float, float, int]:
             with connection.cursor() as cursor:
                 for query in captured.captured_queries:
                     cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query['sql']}")
-                    total += cursor.fetchone()[0][0]["Execution Time"]
+                    plan = cursor.fetchone()[0][0]
+                    total += plan["Planning Time"] + plan["Execution Time"]
             sql_ms.append(total)
     sql = statistics.median(sql_ms) if sql_ms else float("nan")
     return 1000 * statistics.median(timings), sql, len(captured.captured_queries)
@@ -324,6 +329,7 @@ def main() -> None:
     from django.test import Client
     from django.utils import timezone
 
+    from bench import writes
     from treatments.scale import ScaleSizes, chart_patient, seed_scale
 
     call_command("migrate", verbosity=0)
@@ -351,6 +357,18 @@ def main() -> None:
                 ROUNDS,
             )
             counts[name] = query_count(clinician if name.startswith("chart") else client, path)
+        booking = writes.wrk_driver(
+            base, cookie, connections=writes.BOOKING_CLIENTS, seconds=SECONDS
+        )
+        recording = writes.wrk_driver(
+            base, clinician_cookie, connections=CONNECTIONS, seconds=SECONDS
+        )
+        write_rows = [
+            writes.booking_row(booking, username="reception", rounds=ROUNDS, seconds=SECONDS),
+            writes.recording_row(
+                recording, username="dermatologist", rounds=ROUNDS, seconds=SECONDS
+            ),
+        ]
     finally:
         server.terminate()
         server.wait()
@@ -369,8 +387,7 @@ def main() -> None:
          f"bare claim + update {bare:.0f}/s", f"{sweep / bare:.0%}",
          f"{sweep_queries} per batch", f"≥ 2,000/s: {'met' if sweep >= 2000 else 'missed'}")
     )  # fmt: skip
-    rows.append(("booking POST, 8 clients vs pgbench", "not measured", "", "", "", "", "", ""))
-    rows.append(("recording a procedure on 3 lesions", "not measured", "", "", "", "", "", ""))
+    rows += write_rows
     report(rows, scale, seed_seconds)
 
 
