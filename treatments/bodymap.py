@@ -10,6 +10,10 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.urls import reverse
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+
 from patients.models import Lesion
 
 Site = Lesion.Site
@@ -250,14 +254,32 @@ NOTES = {
 }
 
 
-def _element(shape: dict) -> tuple[str, list[tuple[str, object]]]:
-    return ("path" if "d" in shape else "ellipse", list(shape.items()))
+def _attributes(attributes: dict) -> str:
+    """SVG attributes as markup: ` name="value"` each, escaped."""
+    return mark_safe(
+        "".join(format_html(' {}="{}"', name, value) for name, value in attributes.items())
+    )
 
 
-def _decor(shapes) -> list[dict]:
-    return [
-        {"element": tag, "attrs": list(attrs.items()), "kind": kind} for tag, attrs, kind in shapes
-    ]
+def _decor(shapes) -> str:
+    return mark_safe(
+        "".join(
+            format_html(
+                '<{} class="body-map-decor body-map-decor-{}"{}/>\n', tag, kind, _attributes(attrs)
+            )
+            for tag, attrs, kind in shapes
+        )
+    )
+
+
+# The drawing does not change from patient to patient: its markup is written once, and a
+# chart fills in its titles, counts and link. (With format_html() for each region and
+# marker, drawing the map took a millisecond per chart.)
+SHAPES = {
+    site: ("path" if "d" in region["shape"] else "ellipse", _attributes(region["shape"]))
+    for site, region in REGIONS.items()
+}
+DECOR_MARKUP = {key: (_decor(under), _decor(over)) for key, (under, over) in DECOR.items()}
 
 
 def _marker_radius(count: int) -> int:
@@ -273,6 +295,45 @@ def _region_label(label: str, active: int, resolved: int) -> str:
     return f"{label}: {', '.join(parts)}" if parts else label
 
 
+def _region_markup(site: str, *, link: bool) -> str:
+    """A region as a link to chart a lesion there, or as a labelled image, with {title}
+    (escaped), {active} (the shape's extra class) and, for a link, {url} to fill in."""
+    element, attrs = SHAPES[site]
+    shape = f'<{element} class="body-map-shape{{active}}"{attrs}/>'
+    if link:
+        return (
+            f'<a class="body-map-region" href="{{url}}?site={site}" role="link"'
+            f' aria-label="{{title}}. Chart a lesion here." data-site="{site}">'
+            f"<title>{{title}}</title>{shape}</a>\n"
+        )
+    return (
+        f'<g class="body-map-region" role="img" aria-label="{{title}}" data-site="{site}">'
+        f"<title>{{title}}</title>{shape}</g>\n"
+    )
+
+
+def _marker_markup(site: str) -> tuple[str, str]:
+    """A site's marker with the {count} of active milia and its {radius} to fill in, and
+    the hollow ring of a site with only resolved lesions."""
+    x, y = REGIONS[site]["marker"]
+    count = (
+        f'<g class="body-map-marker" aria-hidden="true" data-site="{site}">'
+        f'<circle cx="{x}" cy="{y}" r="{{radius}}"/>'
+        f'<text x="{x}" y="{y}" text-anchor="middle" dominant-baseline="central">{{count}}</text>'
+        "</g>\n"
+    )
+    ring = (
+        f'<circle class="body-map-marker-resolved" cx="{x}" cy="{y}" r="5" aria-hidden="true"'
+        f' data-site="{site}"/>\n'
+    )
+    return count, ring
+
+
+REGION_LINKS = {site: _region_markup(site, link=True) for site in REGIONS}
+REGION_IMAGES = {site: _region_markup(site, link=False) for site in REGIONS}
+MARKERS = {site: _marker_markup(site) for site in REGIONS}
+
+
 def body_map_context(*, patient, lesions: Iterable[Lesion], can_edit: bool) -> dict:
     """What templates/treatments/_body_map.html needs, for a patient and their lesions.
 
@@ -281,6 +342,10 @@ def body_map_context(*, patient, lesions: Iterable[Lesion], can_edit: bool) -> d
     lesions gets a dim, hollow marker so the clinician sees that something was there.
     With can_edit false (a manager reading the chart) the regions are not links.
     Returns patient, lesions, can_edit and body_map_views, and the same under "map".
+
+    The drawing's markup is written here rather than in the partial: its 45 regions and
+    their markers, with a dozen template variables each, took a third of the chart's
+    rendering time.
     """
     lesions = list(lesions)
     active, resolved = defaultdict(int), defaultdict(int)
@@ -289,37 +354,43 @@ def body_map_context(*, patient, lesions: Iterable[Lesion], can_edit: bool) -> d
             active[lesion.site] += lesion.count
         else:
             resolved[lesion.site] += 1
-    views = {
-        key: {"key": key, "heading": heading, "width": width, "height": height, "regions": []}
-        for key, (heading, width, height, _) in VIEWS.items()
-    }
-    for key, view in views.items():
-        viewer_left = VIEWS[key][3]
-        view["viewer_left"], view["viewer_right"] = viewer_left, "L" if viewer_left == "R" else "R"
-        view["note"] = NOTES[key]
-        under, over = DECOR[key]
-        view["under"], view["over"] = _decor(under), _decor(over)
+    add_url = escape(reverse("lesion_add", args=[patient.pk])) if can_edit else ""
+    regions, markers = defaultdict(list), defaultdict(list)
     for site, label in Site.choices:
-        region = REGIONS[site]
-        element, attrs = _element(region["shape"])
-        x, y = region["marker"]
-        views[region["view"]]["regions"].append({
-            "site": site,
-            "label": label,
-            "title": _region_label(label, active[site], resolved[site]),
-            "element": element,
-            "attrs": attrs,
-            "marker_x": x,
-            "marker_y": y,
-            "marker_r": _marker_radius(active[site]),
-            "active_count": active[site],
-            "resolved_only": not active[site] and bool(resolved[site]),
+        view, count = REGIONS[site]["view"], active[site]
+        region = REGION_LINKS[site] if can_edit else REGION_IMAGES[site]
+        regions[view].append(
+            region.format(
+                url=add_url,
+                title=escape(_region_label(label, count, resolved[site])),
+                active=" body-map-shape-active" if count else "",
+            )
+        )
+        marker, ring = MARKERS[site]
+        if count:
+            markers[view].append(marker.format(count=count, radius=_marker_radius(count)))
+        elif resolved[site]:
+            markers[view].append(ring)
+    views = []
+    for key, (heading, width, height, viewer_left) in VIEWS.items():
+        under, over = DECOR_MARKUP[key]
+        views.append({
+            "key": key,
+            "heading": heading,
+            "width": width,
+            "height": height,
+            "viewer_left": viewer_left,
+            "viewer_right": "L" if viewer_left == "R" else "R",
+            "note": NOTES[key],
+            # Drawn in this order: the decor, the regions, the decor over them (eyes,
+            # lips), the markers on top.
+            "drawing": mark_safe("".join([under, *regions[key], over, *markers[key]])),
         })  # fmt: skip
     context = {
         "patient": patient,
         "lesions": lesions,
         "can_edit": can_edit,
-        "body_map_views": list(views.values()),
+        "body_map_views": views,
     }
     # The partial reads `map`, so it can be merged into a page's context or included
     # with map=<this dict>, and a page's own `patient` or `can_edit` never leak into it.

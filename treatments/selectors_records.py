@@ -1,121 +1,281 @@
 """Reads of the clinical record: the chart, a procedure, follow-ups due."""
 
-from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
-from django.db.models import F, FilteredRelation, Prefetch, Q, QuerySet
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    JSONField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import JSONObject
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from patients.models import Lesion, Patient, PatientAlert
+from patients.models import Guardian, Lesion, Patient, PatientAlert
 
-from .models import Amendment, Appointment, ClinicalPhoto, FollowUp, Procedure
+from .models import (
+    Amendment,
+    Appointment,
+    ClinicalPhoto,
+    FollowUp,
+    Procedure,
+    ProcedureLesion,
+    ProcedureType,
+)
 from .selectors import appointments_of_day
 
-TIMELINE_LENGTH = 50
+# The chart's first screen shows this many visits; "Older visits" pages back as many at a time.
+TIMELINE_VISITS = 20
+FOLLOW_UPS_SHOWN = 50
 FOLLOW_UPS_AHEAD_DAYS = 30
+# What the chart shows of a lesion (only these columns are read).
+LESION_FIELDS_SHOWN = [
+    "site",
+    "milia_type",
+    "size_mm",
+    "count",
+    "colour",
+    "first_noted",
+    "status",
+    "resolved_on",
+]
 
 
-def chart_for_patient(*, patient_id: int, before: datetime | None = None) -> dict:
-    """Everything the chart shows, in a fixed number of queries whatever the history's length.
+def chart_for_patient(*, patient_id: int, before: int | None = None) -> dict:
+    """Everything the chart shows, in four queries whatever the length of the history.
 
-    The timeline holds the latest TIMELINE_LENGTH visits (with their procedures), their
-    amendments, and follow-ups; `before` pages back by date (a key, not an offset).
-    Queries: the patient, guardians, alerts, visits with their procedures, lesions
-    with the links to those procedures, amendments, follow-ups, photos.
+    1. the patient, with guardians, active alerts and photos;
+    2. the timeline's visits: the latest TIMELINE_VISITS, or with `before` (a visit's id)
+       those before that visit, a key rather than an offset; each with its procedure and
+       the procedure's number of lesions, amendments and follow-ups;
+    3. the lesions;
+    4. the latest FOLLOW_UPS_SHOWN follow-ups by due date.
+    Raises Patient.DoesNotExist.
     """
-    patient = Patient.objects.prefetch_related(
-        "guardians",
-        Prefetch("alerts", queryset=PatientAlert.objects.filter(is_active=True)),
-    ).get(pk=patient_id)
-    appointments = Appointment.objects.filter(patient=patient)
-    follow_ups = FollowUp.objects.filter(patient=patient)
-    if before is not None:
-        appointments = appointments.filter(starts_at__lt=before)
-        follow_ups = follow_ups.filter(created_at__lt=before)
-    appointments = list(
-        appointments.select_related(
-            "dermatologist__user",
-            "room",
-            "procedure_type",
-            "procedure__procedure_type",
-            "procedure__dermatologist__user",
-            "procedure__signed_by",
-        ).order_by("-starts_at")[:TIMELINE_LENGTH]
+    patient = _patient_with_lists(patient_id)
+    visits = _timeline_visits(patient_id, before=before)
+    lesions = list(
+        Lesion.objects.filter(patient_id=patient_id)
+        .only(*LESION_FIELDS_SHOWN)
+        .order_by("status", "site", "pk")
     )
-    procedures = [a.procedure for a in appointments if _has_procedure(a)]
-    lesions = _lesions_with_procedures(patient, procedures)
-    amendments = defaultdict(list)
-    for amendment in Amendment.objects.filter(procedure__in=procedures).select_related("author"):
-        amendments[amendment.procedure_id].append(amendment)
-    for procedure in procedures:
-        procedure.timeline_amendments = amendments[procedure.pk]
-    follow_ups = list(
-        follow_ups.select_related("appointment").order_by("-due_on")[:TIMELINE_LENGTH]
-    )
-    photos = list(
-        ClinicalPhoto.objects.filter(patient=patient).select_related("lesion").order_by("taken_on")
+    follow_ups = (
+        FollowUp.objects.filter(patient_id=patient_id)
+        .order_by("-due_on", "-pk")
+        .values("pk", "kind", "due_on", "status")
     )
     return {
         "patient": patient,
-        "alerts": patient.alerts.all(),
-        "active_lesions": [lesion for lesion in lesions if lesion.status == Lesion.Status.ACTIVE],
-        "resolved_lesions": [lesion for lesion in lesions if lesion.status != Lesion.Status.ACTIVE],
+        "guardians": patient.chart_guardians,
+        "alerts": patient.chart_alerts,
+        "photos": patient.chart_photos,
         "lesions": lesions,
-        "appointments": appointments,
-        "procedures": procedures,
-        "follow_ups": follow_ups,
-        "photos": photos,
-        "timeline": _timeline(appointments, procedures, follow_ups),
+        "follow_ups": list(follow_ups[:FOLLOW_UPS_SHOWN]),
+        "visits": visits[:TIMELINE_VISITS],
+        "before": before,
+        # Where the next page back starts: after the oldest visit shown, if any are older.
+        "older_than": visits[TIMELINE_VISITS - 1]["pk"] if len(visits) > TIMELINE_VISITS else None,
     }
 
 
-def _has_procedure(appointment: Appointment) -> bool:
-    try:
-        return appointment.procedure is not None
-    except Procedure.DoesNotExist:
-        return False
+class _JSONList(Aggregate):
+    """The group's values as one JSON array, on SQLite and on PostgreSQL."""
+
+    function = "JSON_GROUP_ARRAY"  # SQLite
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="JSONB_AGG", **extra_context)
 
 
-def _lesions_with_procedures(patient: Patient, procedures: list[Procedure]) -> list[Lesion]:
-    """The patient's lesions, and each procedure's lesions set from the same query: a LEFT
-    JOIN to the links of these procedures only, so its rows stay bounded."""
-    rows = Lesion.objects.filter(patient=patient).order_by("status", "site", "pk")
-    if procedures:
-        rows = rows.annotate(
-            link=FilteredRelation(
-                "procedures", condition=Q(procedures__in=[p.pk for p in procedures])
+def _json_rows(queryset: QuerySet, *, of: str, **fields) -> Subquery:
+    """The rows of `queryset` (which filters `of` on an OuterRef) as a list of objects with
+    `fields`, in one column: so a short list comes in the query of the row it belongs to.
+    None when there are none."""
+    rows = _JSONList(JSONObject(**fields))
+    return Subquery(queryset.order_by().values(of).annotate(rows=rows).values("rows"))
+
+
+def _aware(value: str) -> datetime:
+    """A time from a JSON list: PostgreSQL writes it with its offset, SQLite in UTC without."""
+    at = parse_datetime(value)
+    return at if timezone.is_aware(at) else at.replace(tzinfo=UTC)
+
+
+@cache
+def _patients_with_lists() -> QuerySet[Patient]:
+    """Patients with their guardians, active alerts and photos as JSON lists. Built once
+    (resolving the subqueries took longer than the database took to run them) and never
+    evaluated itself: each chart filters a copy."""
+    return Patient.objects.annotate(
+        guardian_rows=_json_rows(
+            Guardian.objects.filter(patient=OuterRef("pk")),
+            of="patient",
+            first_name="first_name",
+            last_name="last_name",
+            relationship="relationship",
+            receives_reminders="receives_reminders",
+        ),
+        alert_rows=_json_rows(
+            PatientAlert.objects.filter(patient=OuterRef("pk"), is_active=True),
+            of="patient",
+            kind="kind",
+            description="description",
+        ),
+        photo_rows=_json_rows(
+            ClinicalPhoto.objects.filter(patient=OuterRef("pk")),
+            of="patient",
+            id="id",
+            lesion_id="lesion_id",
+            taken_on="taken_on",
+            caption="caption",
+        ),
+    )
+
+
+def _patient_with_lists(patient_id: int) -> Patient:
+    """The patient, with chart_guardians, chart_alerts (the active ones) and chart_photos."""
+    patient = _patients_with_lists().get(pk=patient_id)
+    # In each model's own order. Photos are uploaded in id order: (taken_on, id) is
+    # (taken_on, uploaded_at).
+    patient.chart_guardians = sorted(
+        (Guardian(**row) for row in patient.guardian_rows or []),
+        key=lambda guardian: (
+            not guardian.receives_reminders,
+            guardian.last_name,
+            guardian.first_name,
+        ),
+    )
+    patient.chart_alerts = sorted(
+        (PatientAlert(**row) for row in patient.alert_rows or []),
+        key=lambda alert: (alert.kind, alert.description),
+    )
+    patient.chart_photos = sorted(
+        (
+            ClinicalPhoto(**{**row, "taken_on": date.fromisoformat(row["taken_on"])})
+            for row in patient.photo_rows or []
+        ),
+        key=lambda photo: (photo.taken_on, photo.pk),
+    )
+    return patient
+
+
+@cache
+def _timeline_rows() -> QuerySet:
+    """Visits, latest first, as rows of what the timeline shows of them and of their
+    procedure: the names of their types, the number of lesions treated, amendments and
+    follow-ups. Built once, like _patients_with_lists(). Rows rather than models, and the
+    types' names from subqueries rather than joins: the query was the chart's slowest
+    part, for Django to build and for PostgreSQL to plan."""
+    of_the_procedure = {"procedure": OuterRef("procedure")}
+    return (
+        Appointment.objects.order_by("-starts_at", "-pk")
+        .annotate(
+            type_name=_name_of_type("procedure_type"),
+            procedure_type_name=_name_of_type("procedure__procedure_type"),
+            lesion_count=Subquery(
+                ProcedureLesion.objects.filter(**of_the_procedure)
+                .values("procedure")
+                .annotate(count=Count("pk"))
+                .values("count")
             ),
-            linked_procedure_id=F("link__id"),
+            amendment_rows=_json_rows(
+                Amendment.objects.filter(**of_the_procedure),
+                of="procedure",
+                created_at="created_at",
+                reason="reason",
+                first_name="author__first_name",
+                last_name="author__last_name",
+                username="author__username",
+            ),
+            follow_up_rows=_json_rows(
+                FollowUp.objects.filter(**of_the_procedure),
+                of="procedure",
+                kind="kind",
+                due_on="due_on",
+                created_at="created_at",
+            ),
         )
-    lesions: dict[int, Lesion] = {}
-    linked = defaultdict(list)
-    for row in rows:
-        lesion = lesions.setdefault(row.pk, row)
-        if getattr(row, "linked_procedure_id", None) is not None:
-            linked[row.linked_procedure_id].append(lesion)
-    for procedure in procedures:
-        # What prefetch_related stores, so that procedure.lesions.all() needs no query.
-        done = Lesion.objects.all()
-        done._result_cache, done._prefetch_done = linked[procedure.pk], True
-        procedure._prefetched_objects_cache = {"lesions": done}
-    return list(lesions.values())
+        .values(
+            "pk",
+            "starts_at",
+            "status",
+            "type_name",
+            "procedure_type_name",
+            "lesion_count",
+            "amendment_rows",
+            "follow_up_rows",
+            title=F("dermatologist__title"),
+            first_name=F("dermatologist__user__first_name"),
+            last_name=F("dermatologist__user__last_name"),
+            username=F("dermatologist__user__username"),
+            procedure_id=F("procedure__id"),
+            performed_at=F("procedure__performed_at"),
+            procedure_code=F("procedure__procedure_code"),
+            procedure_status=F("procedure__status"),
+        )
+    )
 
 
-def _timeline(appointments, procedures, follow_ups) -> list[dict]:
-    entries = [{"at": a.starts_at, "kind": "visit", "item": a} for a in appointments]
-    entries += [{"at": p.performed_at, "kind": "procedure", "item": p} for p in procedures]
-    for procedure in procedures:
-        entries += [
+def _name_of_type(field: str) -> Subquery:
+    return Subquery(ProcedureType.objects.filter(pk=OuterRef(field)).values("name"))
+
+
+def _timeline_visits(patient_id: int, *, before: int | None) -> list[dict]:
+    """The latest TIMELINE_VISITS visits (before the visit `before`), and one more if there
+    is one, so the chart knows whether to offer older visits.
+
+    Each is a dict: pk, starts_at, status, type_name, dermatologist (the name), and when
+    it has a procedure, procedure_id, performed_at, procedure_type_name, procedure_code,
+    procedure_status, lesion_count, amendments (at, reason, author) and follow_ups (kind,
+    due_on, at); procedure_id is None otherwise.
+    """
+    visits = _timeline_rows().filter(patient_id=patient_id)
+    if before is not None:
+        # The key is (start, id): two visits may start at the same time, e.g. a cancelled
+        # one and the visit booked in its place.
+        start = Subquery(
+            Appointment.objects.filter(pk=before, patient_id=patient_id).values("starts_at")
+        )
+        visits = visits.filter(Q(starts_at__lt=start) | Q(starts_at=start, pk__lt=before))
+    visits = list(visits[: TIMELINE_VISITS + 1])
+    for visit in visits:
+        visit["dermatologist"] = _staff_name(
+            visit.pop("title"),
+            visit.pop("first_name"),
+            visit.pop("last_name"),
+            visit.pop("username"),
+        )
+        visit["amendments"] = [
             {
-                "at": amendment.created_at,
-                "kind": "amendment",
-                "item": amendment,
-                "procedure": procedure,
+                "at": _aware(row["created_at"]),
+                "reason": row["reason"],
+                "author": _staff_name("", row["first_name"], row["last_name"], row["username"]),
             }
-            for amendment in procedure.timeline_amendments
+            for row in visit.pop("amendment_rows") or []
         ]
-    entries += [{"at": f.created_at, "kind": "follow_up", "item": f} for f in follow_ups]
-    return sorted(entries, key=lambda entry: entry["at"], reverse=True)[:TIMELINE_LENGTH]
+        visit["follow_ups"] = [
+            {
+                "kind": row["kind"],
+                "due_on": date.fromisoformat(row["due_on"]),
+                "at": _aware(row["created_at"]),
+            }
+            for row in visit.pop("follow_up_rows") or []
+        ]
+    return visits
+
+
+def _staff_name(title: str, first_name: str, last_name: str, username: str) -> str:
+    """As StaffMember and User say it: the title, then the full name or the username."""
+    name = f"{first_name} {last_name}".strip() or username
+    return f"{title} {name}".strip()
 
 
 def procedure_for_page(*, pk: int) -> Procedure:

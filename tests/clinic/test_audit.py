@@ -75,6 +75,26 @@ def test_a_refused_chart_view_writes_none(receptionist_client, clinic):  # noqa:
     assert not AccessLog.objects.exists()
 
 
+def test_an_older_visits_page_is_logged_as_a_chart_view_with_its_link(
+    dermatologist_client,
+    clinic,  # noqa: F811
+):
+    AccessLog.objects.all().delete()
+    url = reverse("patient_chart", args=[clinic["patient"].pk])
+    before = clinic["patient"].appointments.latest("starts_at").pk
+    assert dermatologist_client.get(url, {"before": before}).status_code == 200
+    entry = AccessLog.objects.get()
+    assert (entry.action, entry.patient) == (AccessLog.Action.CHART_VIEW, clinic["patient"])
+    assert entry.path == f"{url}?before={before}"
+
+
+def test_a_damaged_older_visits_link_writes_none(dermatologist_client, clinic):  # noqa: F811
+    AccessLog.objects.all().delete()
+    url = reverse("patient_chart", args=[clinic["patient"].pk])
+    assert dermatologist_client.get(url, {"before": "x"}).status_code == 400
+    assert not AccessLog.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("name", "action"),
     [

@@ -1,16 +1,20 @@
 """The dermatologist's record pages: access, recording in the browser, signing, the chart."""
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from treatments.models import Appointment, Procedure, ProcedureType
+from treatments.models import Amendment, Appointment, Procedure, ProcedureType
+from treatments.photos import photo_add
+from treatments.selectors_records import TIMELINE_VISITS
 from treatments.services import records
 
-from ..factories import AppointmentFactory, LesionFactory, UserFactory
+from ..clinic.test_access_matrix import image_upload, private_media  # noqa: F401
+from ..factories import AppointmentFactory, GuardianFactory, LesionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "receptionist", "dermatologist", "manager"]
@@ -198,26 +202,177 @@ def record_cryotherapy(patient, procedure_type):
     )
 
 
-def test_the_chart_costs_the_same_queries_for_one_visit_and_for_fifty(
+def test_the_chart_costs_the_same_queries_for_one_visit_and_for_fifty_and_many_lesions(
     dermatologist_client, checked_in, django_assert_num_queries
 ):
     patient, cryotherapy = checked_in.patient, checked_in.procedure_type
     url = reverse("patient_chart", args=[patient.pk])
     record_cryotherapy(patient, cryotherapy)
     dermatologist_client.get(url)  # warm the session
-    # session, user, staff member (role check), patient, guardians, alerts, visits with
-    # their procedures (dermatologist, room, type; procedure type, dermatologist,
-    # signer), lesions with their links to those procedures, amendments, follow-ups,
-    # photos, then the access-log row for this look at the chart
-    with django_assert_num_queries(12):
+    # 1. session, 2. user, 3. staff member (role check), 4. patient with guardians,
+    # active alerts and photos, 5. the timeline's visits with dermatologist, type and
+    # procedure (its type, number of lesions, amendments, follow-ups), 6. lesions,
+    # 7. follow-ups, then 8. the access-log row for this look at the chart
+    with django_assert_num_queries(8):
         dermatologist_client.get(url)
     for _ in range(49):
         record_cryotherapy(patient, cryotherapy)
-    with django_assert_num_queries(12):
+    LesionFactory.create_batch(98, patient=patient)
+    GuardianFactory.create_batch(2, patient=patient, receives_reminders=False)
+    records.alert_add(patient=patient, kind="allergy", description="Lidocaine", by=None)
+    amend_latest_procedure(patient)
+    with django_assert_num_queries(8):
         response = dermatologist_client.get(url)
     assert response.status_code == 200
-    # the timeline holds the latest 50 entries (visits, procedures, follow-ups together)
-    assert response.content.decode().count("Cryotherapy</a> on 1 lesion") > 10
+    page = response.content.decode()
+    # The first screen holds the latest visits; the others are a link away.
+    assert page.count("Cryotherapy</a> on 1 lesion") == TIMELINE_VISITS
+    assert "Older visits</a>" in page
+    assert page.count(">Edit</a>") == 100  # every lesion is listed
+
+
+def amend_latest_procedure(patient, reason="Site"):
+    procedure = Procedure.objects.filter(patient=patient).latest("pk")
+    records.procedure_sign(procedure=procedure, by=procedure.dermatologist.user)
+    return records.procedure_amend(
+        procedure=procedure, reason=reason, text="Right lower eyelid.", by=UserFactory()
+    )
+
+
+def timeline_pages(client, url) -> list[str]:
+    """The chart, then each page that "Older visits" leads to, in order."""
+    pages = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        pages.append(response.content.decode())
+        older = re.search(r'href="([^"]*\?before=\d+)#timeline-heading">Older visits', pages[-1])
+        url = older.group(1) if older else None
+    return pages
+
+
+def test_older_visits_page_back_through_the_whole_timeline_once(dermatologist_client, checked_in):
+    patient, cryotherapy = checked_in.patient, checked_in.procedure_type
+    for _ in range(2 * TIMELINE_VISITS + 5):
+        # All at the same minute: the key's id tells them apart.
+        record_cryotherapy(patient, cryotherapy)
+    procedures = set(Procedure.objects.filter(patient=patient).values_list("pk", flat=True))
+
+    pages = timeline_pages(dermatologist_client, reverse("patient_chart", args=[patient.pk]))
+
+    assert len(pages) == 3
+    shown = [
+        int(pk)
+        for page in pages
+        for pk in re.findall(r'<a href="/procedures/(\d+)/">Cryotherapy</a> on', page)
+    ]
+    assert sorted(shown) == sorted(procedures)
+    record_link = reverse("procedure_record", args=[checked_in.pk])
+    assert [record_link in page for page in pages] == [False, False, True]
+    assert "Latest visits</a>" in pages[-1] and "Latest visits</a>" not in pages[0]
+
+
+def test_a_visit_a_year_ago_is_on_the_older_visits_page(dermatologist_client, checked_in):
+    patient, cryotherapy = checked_in.patient, checked_in.procedure_type
+    for _ in range(TIMELINE_VISITS):
+        record_cryotherapy(patient, cryotherapy)
+    last_year = AppointmentFactory(
+        patient=patient, starts_at=timezone.now() - timedelta(days=365), status="completed"
+    )
+
+    pages = timeline_pages(dermatologist_client, reverse("patient_chart", args=[patient.pk]))
+
+    start = timezone.localtime(last_year.starts_at)
+    day = f"{start.day} {start:%b %Y}"
+    assert day not in pages[0] and day in pages[1]
+
+
+@pytest.mark.parametrize("role_index", range(4), ids=ROLES)
+def test_older_visits_admit_the_roles_the_chart_admits(as_role, signed, role_index):
+    url = reverse("patient_chart", args=[signed.patient_id])
+    response = as_role(ROLES[role_index]).get(url, {"before": signed.appointment_id})
+    assert response.status_code == PAGES["patient_chart"][0][role_index]
+
+
+@pytest.mark.parametrize(
+    "before", ["", "abc", "0", "-3", "1.5", "12abc", " 12", "1e3", "１２", "9" * 19]
+)
+def test_a_damaged_older_visits_link_is_a_400_with_a_message(dermatologist_client, signed, before):
+    url = reverse("patient_chart", args=[signed.patient_id])
+    response = dermatologist_client.get(url, {"before": before})
+    assert response.status_code == 400
+    assert "This link to older visits is damaged" in response.content.decode()
+    assert f'href="{url}"' in response.content.decode()
+
+
+def test_older_visits_of_a_missing_patient_are_a_404(dermatologist_client, signed):
+    url = reverse("patient_chart", args=[999999])
+    assert dermatologist_client.get(url, {"before": signed.appointment_id}).status_code == 404
+
+
+def test_a_visit_of_another_patient_shows_no_older_visits(dermatologist_client, signed):
+    other = AppointmentFactory()
+    url = reverse("patient_chart", args=[signed.patient_id])
+    response = dermatologist_client.get(url, {"before": other.pk})
+    assert response.status_code == 200
+    assert "No older visits." in response.content.decode()
+
+
+def test_the_timeline_shows_amendments_and_follow_ups_in_the_clinic_time(
+    dermatologist_client, signed
+):
+    amendment = records.procedure_amend(
+        procedure=signed,
+        reason="Site",
+        text="Right lower eyelid.",
+        by=UserFactory(first_name="Ana", last_name="Ortiz"),
+    )
+    # 16:45 UTC is 12:45 in New York (daylight saving time).
+    Amendment.objects.filter(pk=amendment.pk).update(
+        created_at=datetime(2026, 7, 1, 16, 45, tzinfo=UTC)
+    )
+    follow_up = signed.follow_ups.get()
+    due = f"{follow_up.due_on.day} {follow_up.due_on:%b %Y}"
+
+    page = dermatologist_client.get(
+        reverse("patient_chart", args=[signed.patient_id])
+    ).content.decode()
+
+    detail = reverse("procedure_detail", args=[signed.pk])
+    assert re.search(
+        rf"1 Jul 2026 12:45</span>\s*Amendment to <a href=\"{detail}\">Cryotherapy</a>"
+        r" by Ana Ortiz: Site",
+        page,
+    )
+    assert f"Recurrence check planned for {due}" in page
+    assert f"Recurrence check due {due} · Due" in page
+    assert reverse("follow_up_outcome", args=[follow_up.pk]) in page
+
+
+def test_the_chart_names_guardians_and_shows_photos_to_compare(
+    dermatologist_client,
+    signed,
+    private_media,  # noqa: F811
+):
+    patient = signed.patient
+    GuardianFactory(patient=patient, first_name="Rosa", last_name="Diaz", relationship="mother")
+    lesion = patient.lesions.first()
+    by = dermatologist_client.staff_member.user
+    first = photo_add(patient=patient, uploaded_file=image_upload(), uploaded_by=by, lesion=lesion)
+    photo_add(patient=patient, uploaded_file=image_upload(), uploaded_by=by, lesion=lesion)
+
+    page = dermatologist_client.get(reverse("patient_chart", args=[patient.pk])).content.decode()
+
+    assert "Guardian: Rosa Diaz (mother)" in page
+    assert reverse("photo_thumbnail", args=[first.pk]) in page
+    assert page.count(reverse("lesion_compare", args=[lesion.pk])) == 2
+
+
+def test_a_manager_reads_the_chart_without_links_to_change_it(manager_client, signed):
+    page = manager_client.get(reverse("patient_chart", args=[signed.patient_id])).content.decode()
+    assert "Nose, tip and alae" in page
+    assert reverse("procedure_detail", args=[signed.pk]) in page
+    assert "Edit</a>" not in page and "Record outcome" not in page and "Add an alert" not in page
 
 
 def test_the_follow_up_list_offers_the_desk_a_booking_link(receptionist_client, signed):

@@ -3,6 +3,8 @@
 Clinical notes are the dermatologists' (managers read them); receptionists get 403.
 """
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -21,12 +23,16 @@ from clinic.permissions import (
 from patients.models import Lesion, Patient
 
 from ..bodymap import body_map_context
+from ..chart import chart_lists
 from ..forms_records import AlertForm, AmendmentForm, OutcomeForm, ProcedureForm
 from ..models import Appointment, FollowUp, Procedure, ProcedureType
 from ..selectors_records import chart_for_patient, follow_ups_due, procedure_for_page
 from ..selectors_records import my_day as my_day_appointments
 from ..services import records
 from ..services.records import technique_fields
+
+# The key of the chart's "Older visits" link: a visit's id, 1 to 18 digits (a bigint's range).
+OLDER_VISITS_KEY = re.compile(r"[1-9][0-9]{0,17}")
 
 
 @require_GET
@@ -43,23 +49,32 @@ def my_day(request):
     )
 
 
-def _chart_context(request, patient_id) -> dict:
+def _chart_context(request, patient_id, before: int | None) -> dict:
     try:
-        chart = chart_for_patient(patient_id=patient_id)
+        chart = chart_for_patient(patient_id=patient_id, before=before)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
     can_edit = has_role(request.user, CLINICIANS)
-    chart["can_edit"] = chart["can_upload"] = can_edit
-    chart.update(
-        body_map_context(patient=chart["patient"], lesions=chart["lesions"], can_edit=can_edit)
-    )
-    return chart
+    return {
+        **chart,
+        **chart_lists(chart, can_edit=can_edit),
+        **body_map_context(patient=chart["patient"], lesions=chart["lesions"], can_edit=can_edit),
+        "can_edit": can_edit,
+        "can_upload": can_edit,
+    }
 
 
 @require_GET
 @role_required(*CLINICAL_READERS)
 def patient_chart(request, patient_id):
-    return render(request, "treatments/chart.html", _chart_context(request, patient_id))
+    """The chart; ?before=<visit id> pages the timeline back to the visits older than that."""
+    before = request.GET.get("before")
+    if before is not None and not OLDER_VISITS_KEY.fullmatch(before):
+        # A damaged link is the user's to fix, not a server error.
+        context = {"patient_id": patient_id}
+        return render(request, "treatments/chart_bad_link.html", context, status=400)
+    before = int(before) if before is not None else None
+    return render(request, "treatments/chart.html", _chart_context(request, patient_id, before))
 
 
 def _appointment(pk) -> Appointment:
