@@ -136,6 +136,33 @@ def query_count(client, url: str) -> int:
     return len(captured.captured_queries)
 
 
+def busiest_day():
+    """The day of the coming week with the most appointments: the schedule at its fullest,
+    not a quiet Sunday."""
+    from datetime import timedelta
+
+    from django.db.models import Count
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    from treatments.models import Appointment
+    from treatments.selectors import day_bounds
+
+    today = timezone.localdate()
+    busiest = (
+        Appointment.objects.filter(
+            starts_at__gte=day_bounds(today)[0],
+            starts_at__lt=day_bounds(today + timedelta(days=6))[1],
+        )
+        .annotate(day=TruncDate("starts_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(appointments=Count("pk"))
+        .order_by("-appointments", "day")
+        .first()
+    )
+    return busiest["day"] if busiest else today
+
+
 def pages(day: str) -> dict[str, str]:
     """The measured pages: the day view, one week, the chart of the long-history patient."""
     from django.urls import reverse
@@ -327,7 +354,6 @@ def main() -> None:
     setup_django(url)
     from django.core.management import call_command
     from django.test import Client
-    from django.utils import timezone
 
     from bench import writes
     from treatments.scale import ScaleSizes, chart_patient, seed_scale
@@ -338,7 +364,7 @@ def main() -> None:
         started = time.monotonic()
         seed_scale(ScaleSizes(**SCALES[scale]), progress=True)
         seed_seconds = time.monotonic() - started
-    day = timezone.localdate().isoformat()
+    day = busiest_day().isoformat()
     cookie = session_cookie("reception")
     clinician_cookie = session_cookie("dermatologist")
     client, clinician = Client(), Client()

@@ -31,6 +31,25 @@ def test_the_seeded_pages_and_their_reference_answer_and_are_measured(seeded):
         assert run.query_count(client, path) > 0
 
 
+def test_the_pages_are_measured_on_the_fullest_day_of_the_coming_week(seeded):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from treatments.models import Appointment
+    from treatments.selectors import day_bounds
+
+    def appointments_on(day):
+        start, end = day_bounds(day)
+        return Appointment.objects.filter(starts_at__gte=start, starts_at__lt=end).count()
+
+    today = timezone.localdate()
+    week = [today + timedelta(days=n) for n in range(7)]
+    busiest = run.busiest_day()
+    assert busiest in week
+    assert appointments_on(busiest) == max(appointments_on(day) for day in week) > 0
+
+
 def test_next_free_slot_and_the_sweep_are_measured_against_their_references(seeded):
     sweep, bare, due, per_batch = run.sweep_against_bare()
     assert due == TINY.due_now and sweep > 0 and bare > 0 and per_batch > 0
