@@ -292,16 +292,22 @@ def procedure_for_page(*, pk: int) -> Procedure:
     )
 
 
-def follow_ups_due(*, today=None) -> QuerySet[FollowUp]:
-    """Open and booked follow-ups due by a month from now, overdue first."""
+def follow_ups_due(*, today=None, after: int | None = None) -> QuerySet[FollowUp]:
+    """Open and booked follow-ups due by a month from now, overdue first.
+
+    In (due_on, pk) order; with `after`, only those after that follow-up in it, whose due
+    date a subquery reads: the list pages by key, however long the backlog.
+    """
     today = today or timezone.localdate()
-    return (
-        FollowUp.objects.filter(
-            status__in=[FollowUp.Status.OPEN, FollowUp.Status.BOOKED],
-            due_on__lte=today + timedelta(days=FOLLOW_UPS_AHEAD_DAYS),
-        )
-        .select_related("patient", "appointment__dermatologist__user")
-        .order_by("due_on", "pk")
+    due = FollowUp.objects.filter(
+        status__in=[FollowUp.Status.OPEN, FollowUp.Status.BOOKED],
+        due_on__lte=today + timedelta(days=FOLLOW_UPS_AHEAD_DAYS),
+    )
+    if after is not None:
+        due_on = Subquery(FollowUp.objects.filter(pk=after).values("due_on")[:1])
+        due = due.filter(Q(due_on__gt=due_on) | Q(due_on=due_on, pk__gt=after))
+    return due.select_related("patient", "appointment__dermatologist__user").order_by(
+        "due_on", "pk"
     )
 
 

@@ -1,5 +1,6 @@
 """The dermatologist's record pages: access, recording in the browser, signing, the chart."""
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -8,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from treatments.models import Amendment, Appointment, Procedure, ProcedureType
+from treatments.models import Amendment, Appointment, FollowUp, Procedure, ProcedureType
 from treatments.photos import photo_add
 from treatments.selectors_records import TIMELINE_VISITS
 from treatments.services import records
@@ -383,6 +384,62 @@ def test_the_follow_up_list_offers_the_desk_a_booking_link(receptionist_client, 
     assert "overdue" in page
     assert f"follow_up={signed.follow_ups.get().pk}" in page
     assert "Record outcome" not in page
+
+
+@pytest.fixture
+def many_follow_ups(signed):
+    """230 open follow-ups over 23 due dates, ten on each, created out of date order."""
+    template = signed.follow_ups.get()
+    today = timezone.localdate()
+    template.due_on = today
+    template.save()
+    FollowUp.objects.bulk_create(
+        FollowUp(
+            patient=template.patient,
+            procedure=template.procedure,
+            kind=template.kind,
+            due_on=today - timedelta(days=n % 23),
+            created_by=template.created_by,
+        )
+        for n in range(229)
+    )
+    return list(
+        FollowUp.objects.filter(status="open").order_by("due_on", "pk").values_list("pk", flat=True)
+    )
+
+
+def follow_up_ids(page: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'href="/follow-ups/(\d+)/outcome/"', page)]
+
+
+def test_the_follow_ups_page_by_key_each_once_in_due_order(dermatologist_client, many_follow_ups):
+    url, pages = reverse("follow_up_list"), []
+    while url:
+        page = dermatologist_client.get(url).content.decode()
+        pages.append(follow_up_ids(page))
+        found = re.search(r'<a href="([^"]+)">Next follow-ups</a>', page)
+        url = html.unescape(found.group(1)) if found else None
+    assert [len(ids) for ids in pages] == [100, 100, 30]
+    assert sum(pages, []) == many_follow_ups
+    assert "First follow-ups" in page
+
+
+@pytest.mark.parametrize("after", ["", "abc", "0", "-3", "1.5", "9" * 19])
+def test_a_damaged_follow_ups_link_is_a_400_with_a_message(receptionist_client, after):
+    response = receptionist_client.get(reverse("follow_up_list"), {"after": after})
+    assert response.status_code == 400
+    assert "This link to more follow-ups is damaged" in response.content.decode()
+
+
+def test_a_later_follow_ups_page_costs_the_queries_of_the_first(
+    receptionist_client, many_follow_ups, django_assert_num_queries
+):
+    # session, user, staff member (role check), a page of follow-ups with their patients
+    # and booked visits, the check's procedure type
+    with django_assert_num_queries(5):
+        receptionist_client.get(reverse("follow_up_list"))
+    with django_assert_num_queries(5):
+        receptionist_client.get(reverse("follow_up_list"), {"after": many_follow_ups[99]})
 
 
 def test_recording_outcomes_through_the_page(dermatologist_client, signed):

@@ -31,8 +31,11 @@ from ..selectors_records import my_day as my_day_appointments
 from ..services import records
 from ..services.records import technique_fields
 
-# The key of the chart's "Older visits" link: a visit's id, 1 to 18 digits (a bigint's range).
-OLDER_VISITS_KEY = re.compile(r"[1-9][0-9]{0,17}")
+# The follow-ups list shows this many at a time.
+FOLLOW_UPS_PAGE = 100
+# A row's id in a paging link (the chart's ?before=, the follow-ups' ?after=): 1 to 18
+# digits, a bigint's range.
+ID_IN_LINK = re.compile(r"[1-9][0-9]{0,17}")
 
 
 @require_GET
@@ -69,7 +72,7 @@ def _chart_context(request, patient_id, before: int | None) -> dict:
 def patient_chart(request, patient_id):
     """The chart; ?before=<visit id> pages the timeline back to the visits older than that."""
     before = request.GET.get("before")
-    if before is not None and not OLDER_VISITS_KEY.fullmatch(before):
+    if before is not None and not ID_IN_LINK.fullmatch(before):
         # A damaged link is the user's to fix, not a server error.
         context = {"patient_id": patient_id}
         return render(request, "treatments/chart_bad_link.html", context, status=400)
@@ -243,13 +246,23 @@ def procedure_handout(request, pk):
 @require_GET
 @role_required(*EVERY_ROLE)
 def follow_up_list(request):
-    """Follow-ups due and overdue across the clinic; the desk books the check from here."""
+    """Follow-ups due and overdue across the clinic, a page at a time (?after=<follow-up
+    id> pages on by key); the desk books the check from here."""
+    after = request.GET.get("after")
+    if after is not None and not ID_IN_LINK.fullmatch(after):
+        return render(request, "treatments/follow_ups_bad_link.html", status=400)
+    after = int(after) if after is not None else None
     today = timezone.localdate()
+    follow_ups = list(follow_ups_due(today=today, after=after)[: FOLLOW_UPS_PAGE + 1])
     return render(
         request,
         "treatments/follow_ups.html",
         {
-            "follow_ups": follow_ups_due(today=today),
+            "follow_ups": follow_ups[:FOLLOW_UPS_PAGE],
+            "next_after": follow_ups[FOLLOW_UPS_PAGE - 1].pk
+            if len(follow_ups) > FOLLOW_UPS_PAGE
+            else None,
+            "later_page": after is not None,
             "today": today,
             "front_desk": has_role(request.user, FRONT_DESK),
             "clinician": has_role(request.user, CLINICIANS),
