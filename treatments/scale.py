@@ -85,6 +85,11 @@ class _Progress:
             self._bar.close()
 
 
+# Rows written alongside the sized ones (a procedure's lesions, its follow-up), which the
+# progress bar's total does not include.
+UNSIZED = {ProcedureLesion, FollowUp}
+
+
 class _Writer:
     """Writes tuples into one model's table: COPY on PostgreSQL, bulk_create elsewhere."""
 
@@ -109,7 +114,8 @@ class _Writer:
             model.objects.bulk_create(
                 [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=500
             )
-        self.progress.update(len(rows), label)
+        if model not in UNSIZED:  # the bar counts the rows the sizes ask for
+            self.progress.update(len(rows), label)
 
 
 def _next_id(model) -> int:
