@@ -77,9 +77,25 @@ class ScheduleColumn:
     working_hours: list[WorkingHours]
     appointments: list[ScheduleCard] = field(default_factory=list)
 
+    # The column's day as its headers and links write it, without a date filter each:
+    # Python's own names of days and months are English, as the staff pages are.
+    @property
+    def iso(self) -> str:
+        return self.day.isoformat()
+
+    @property
+    def label(self) -> str:
+        """Like "Monday 30 Nov"."""
+        return f"{self.day:%A} {self.day.day} {self.day:%b}"
+
+    @property
+    def long_label(self) -> str:
+        """Like "Monday 30 November"."""
+        return f"{self.day:%A} {self.day.day} {self.day:%B}"
+
     @property
     def hours_text(self) -> str:
-        """ "08:30–12:30, 13:30–17:00", or "not working"."""
+        """Like "08:30–12:30, 13:30–17:00", or "not working"."""
         blocks = [f"{block.starts_at:%H:%M}–{block.ends_at:%H:%M}" for block in self.working_hours]
         return ", ".join(blocks) or "not working"
 
