@@ -119,11 +119,18 @@ def wrk(url: str, cookie: str, seconds: int = SECONDS) -> Measure:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     os.unlink(script.name)
-    requests, duration_us, p50, p95, errors = re.search(
+    return wrk_summary(output)
+
+
+def wrk_summary(output: str) -> Measure:
+    """The BENCH line a wrk script of the bench prints at the end: requests, duration and
+    the 50th and 95th latency percentiles (microseconds), and a count of requests that
+    went wrong (here, bad statuses; bench/posts.lua: those never answered)."""
+    requests, duration_us, p50, p95, wrong = re.search(
         r"BENCH (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", output
     ).groups()
     return Measure(int(requests) / (float(duration_us) / 1e6), float(p50) / 1000,
-                   float(p95) / 1000, int(errors))  # fmt: skip
+                   float(p95) / 1000, int(wrong))  # fmt: skip
 
 
 def query_count(client, url: str) -> int:

@@ -208,14 +208,10 @@ def _wait_for_idle_database(quiet: float = 0.5, limit: float = 60) -> None:
 
 def _wrk_outcome(output: str) -> Outcome:
     statuses = Counter({int(code): int(n) for code, n in re.findall(r"STATUS (\d+) (\d+)", output)})
-    requests, duration_us, p50_us, p95_us, unanswered = re.search(
-        r"BENCH (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", output
-    ).groups()
-    measure = run.Measure(
-        int(requests) / (float(duration_us) / 1e6), float(p50_us) / 1000, float(p95_us) / 1000
-    )
+    measure = run.wrk_summary(output)
+    unanswered, measure = measure.errors, replace(measure, errors=0)
     exhausted = re.search(r"EXHAUSTED 0\b", output) is None
-    return Outcome(measure, statuses, int(unanswered), exhausted)
+    return Outcome(measure, statuses, unanswered, exhausted)
 
 
 def in_process_driver(session_cookie: str, *, seconds: float) -> Drive:

@@ -1,5 +1,6 @@
 """Reads of the clinical record: the chart, a procedure, follow-ups due."""
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
@@ -292,11 +293,21 @@ def procedure_for_page(*, pk: int) -> Procedure:
     )
 
 
-def follow_ups_due(*, today=None, after: int | None = None) -> QuerySet[FollowUp]:
-    """Open and booked follow-ups due by a month from now, overdue first.
+FOLLOW_UPS_PAGE = 100  # the follow-ups list shows this many at a time
 
-    In (due_on, pk) order; with `after`, only those after that follow-up in it, whose due
-    date a subquery reads: the list pages by key, however long the backlog.
+
+@dataclass(frozen=True)
+class FollowUpsPage:
+    follow_ups: list[FollowUp]
+    next_after: int | None  # the id the next page starts after; None on the last page
+
+
+def follow_ups_due_page(*, today=None, after: int | None = None) -> FollowUpsPage:
+    """A page of the open and booked follow-ups due by a month from now, overdue first.
+
+    In (due_on, pk) order; with `after`, the page starts after that follow-up, whose due
+    date a subquery reads: the list pages by key, however long the backlog. One follow-up
+    more than the page is read to know whether another page follows.
     """
     today = today or timezone.localdate()
     due = FollowUp.objects.filter(
@@ -306,8 +317,14 @@ def follow_ups_due(*, today=None, after: int | None = None) -> QuerySet[FollowUp
     if after is not None:
         due_on = Subquery(FollowUp.objects.filter(pk=after).values("due_on")[:1])
         due = due.filter(Q(due_on__gt=due_on) | Q(due_on=due_on, pk__gt=after))
-    return due.select_related("patient", "appointment__dermatologist__user").order_by(
-        "due_on", "pk"
+    follow_ups = list(
+        due.select_related("patient", "appointment__dermatologist__user").order_by("due_on", "pk")[
+            : FOLLOW_UPS_PAGE + 1
+        ]
+    )
+    more = len(follow_ups) > FOLLOW_UPS_PAGE
+    return FollowUpsPage(
+        follow_ups[:FOLLOW_UPS_PAGE], follow_ups[FOLLOW_UPS_PAGE - 1].pk if more else None
     )
 
 

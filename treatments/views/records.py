@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,16 +27,33 @@ from ..bodymap import body_map_context
 from ..chart import chart_lists
 from ..forms_records import AlertForm, AmendmentForm, OutcomeForm, ProcedureForm
 from ..models import Appointment, FollowUp, Procedure, ProcedureType
-from ..selectors_records import chart_for_patient, follow_ups_due, procedure_for_page
+from ..selectors_records import chart_for_patient, follow_ups_due_page, procedure_for_page
 from ..selectors_records import my_day as my_day_appointments
 from ..services import records
 from ..services.records import technique_fields
 
-# The follow-ups list shows this many at a time.
-FOLLOW_UPS_PAGE = 100
 # A row's id in a paging link (the chart's ?before=, the follow-ups' ?after=): 1 to 18
 # digits, a bigint's range.
 ID_IN_LINK = re.compile(r"[1-9][0-9]{0,17}")
+
+
+class DamagedPageLink(ValueError):
+    """A paging link's id that is not one: the user's to fix, not a server error."""
+
+
+def _page_key(request, name: str) -> int | None:
+    """The row id a paging link carries in ?<name>=, None on the first page."""
+    value = request.GET.get(name)
+    if value is None:
+        return None
+    if not ID_IN_LINK.fullmatch(value):
+        raise DamagedPageLink(value)
+    return int(value)
+
+
+def _damaged_page_link(request, *, what: str, again: str, url: str, back_to: str):
+    context = {"what": what, "again": again, "url": url, "back_to": back_to}
+    return render(request, "treatments/damaged_page_link.html", context, status=400)
 
 
 @require_GET
@@ -71,12 +89,17 @@ def _chart_context(request, patient_id, before: int | None) -> dict:
 @role_required(*CLINICAL_READERS)
 def patient_chart(request, patient_id):
     """The chart; ?before=<visit id> pages the timeline back to the visits older than that."""
-    before = request.GET.get("before")
-    if before is not None and not ID_IN_LINK.fullmatch(before):
-        # A damaged link is the user's to fix, not a server error.
-        context = {"patient_id": patient_id}
-        return render(request, "treatments/chart_bad_link.html", context, status=400)
-    before = int(before) if before is not None else None
+    try:
+        before = _page_key(request, "before")
+    except DamagedPageLink:
+        return _damaged_page_link(
+            request,
+            what="The chart cannot show those visits",
+            again="This link to older visits is damaged. Open the chart and choose “Older visits” "
+            "again.",
+            url=reverse("patient_chart", args=[patient_id]),
+            back_to="Open the chart",
+        )
     return render(request, "treatments/chart.html", _chart_context(request, patient_id, before))
 
 
@@ -248,20 +271,25 @@ def procedure_handout(request, pk):
 def follow_up_list(request):
     """Follow-ups due and overdue across the clinic, a page at a time (?after=<follow-up
     id> pages on by key); the desk books the check from here."""
-    after = request.GET.get("after")
-    if after is not None and not ID_IN_LINK.fullmatch(after):
-        return render(request, "treatments/follow_ups_bad_link.html", status=400)
-    after = int(after) if after is not None else None
+    try:
+        after = _page_key(request, "after")
+    except DamagedPageLink:
+        return _damaged_page_link(
+            request,
+            what="The follow-ups list cannot show that page",
+            again="This link to more follow-ups is damaged. Open the list and choose “Next "
+            "follow-ups” again.",
+            url=reverse("follow_up_list"),
+            back_to="Open the follow-ups due",
+        )
     today = timezone.localdate()
-    follow_ups = list(follow_ups_due(today=today, after=after)[: FOLLOW_UPS_PAGE + 1])
+    page = follow_ups_due_page(today=today, after=after)
     return render(
         request,
         "treatments/follow_ups.html",
         {
-            "follow_ups": follow_ups[:FOLLOW_UPS_PAGE],
-            "next_after": follow_ups[FOLLOW_UPS_PAGE - 1].pk
-            if len(follow_ups) > FOLLOW_UPS_PAGE
-            else None,
+            "follow_ups": page.follow_ups,
+            "next_after": page.next_after,
             "later_page": after is not None,
             "today": today,
             "front_desk": has_role(request.user, FRONT_DESK),
