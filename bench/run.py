@@ -35,7 +35,7 @@ SCALES = {
                "reminders": 1_000_000},
     "small": {"patients": 5_000, "appointments": 30_000, "lesions": 60_000, "reminders": 100_000},
     "tiny": {"dermatologists": 4, "patients": 60, "appointments": 300, "lesions": 300,
-             "reminders": 300, "due_now": 100},
+             "reminders": 300, "due_now": 100, "days_back": 56, "days_ahead": 28},
 }  # fmt: skip
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))

@@ -37,3 +37,11 @@ def as_role(request):
         return Client() if role == "anonymous" else request.getfixturevalue(f"{role}_client")
 
     return client_for
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    if settings.TEST_NOW:
+        return f"clock: CLINIC_TEST_NOW, this run started at {settings.TEST_NOW.isoformat()}"
+    return None

@@ -56,8 +56,8 @@ class ScaleSizes:
     lesions: int = 2_000_000  # lesion and procedure records together
     reminders: int = 3_000_000
     due_now: int = 10_000
-    years_back: int = 10
-    years_ahead: int = 1
+    days_back: int = 3653  # ten years of history
+    days_ahead: int = 365  # and a year booked ahead
     seed: int = 20_260_101
 
 
@@ -631,10 +631,7 @@ def seed_scale(
         raise AlreadySeeded("The database holds appointments already; seed an empty one.")
     now = now or timezone.now()
     today = timezone.localdate(now)
-    bounds = (
-        today.replace(year=today.year - sizes.years_back, day=1),
-        today.replace(year=today.year + sizes.years_ahead, day=1),
-    )
+    bounds = (today - timedelta(days=sizes.days_back), today + timedelta(days=sizes.days_ahead))
     rng = random.Random(sizes.seed)
     total = sizes.patients + sizes.lesions + sizes.appointments + sizes.reminders
     bar = _Progress(total, progress)

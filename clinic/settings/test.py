@@ -3,8 +3,9 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, DATABASES, VAR_DIR
+from .base import CELERY_BROKER_URL, DATABASES, TIME_ZONE, VAR_DIR
 from .environment import env, env_email, filesystem_broker_options
+from .travel import travel_from_environment
 
 SECRET_KEY = "test-only-key-not-secret"  # noqa: S105
 DEBUG = False
@@ -29,3 +30,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 SMS_BACKEND = "clinic.channels.FileSmsBackend"
 SMS_FILE_PATH = VAR_DIR / f"test-sms-{TEST_RUN}"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")
+
+# CLINIC_TEST_NOW=2027-03-14T08:30 runs the suite at that instant, the clock ticking.
+TEST_NOW = travel_from_environment(TIME_ZONE)
