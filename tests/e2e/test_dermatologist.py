@@ -23,7 +23,15 @@ from ..factories import (
     UserFactory,
 )
 from ..treatments.conftest import open_all_week
-from .conftest import after_swap, log_in, screenshot, submit_and_wait, wait_for, wait_for_text
+from .conftest import (
+    after_swap,
+    log_in,
+    screenshot,
+    submit_and_wait,
+    wait,
+    wait_for,
+    wait_for_text,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -104,7 +112,9 @@ def test_a_dermatologists_day(browser, live_server, visit, photo_file, private_m
     submit_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Add the photo']"))
     wait_for_text(browser, ".alert-success", "The photo was added to the chart.")
     thumbnail = wait_for(browser, ".photo-strip img")
-    assert browser.execute_script("return arguments[0].naturalWidth", thumbnail) > 0
+    # Decoded, not just present: a busy machine may still be loading it.
+    loaded = "return arguments[0].complete && arguments[0].naturalWidth"
+    assert wait(browser).until(lambda driver: driver.execute_script(loaded, thumbnail)) > 0
     assert ClinicalPhoto.objects.get().lesion == eyelid
     screenshot(browser, "dermatologist-03-chart-with-lesion-and-photo")
 
