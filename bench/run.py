@@ -152,8 +152,8 @@ def busiest_day():
     from django.db.models.functions import TruncDate
     from django.utils import timezone
 
+    from clinic.clock import day_bounds
     from treatments.models import Appointment
-    from treatments.selectors import day_bounds
 
     today = timezone.localdate()
     busiest = (
@@ -175,15 +175,17 @@ def pages(day: str) -> dict[str, str]:
     from django.urls import reverse
 
     from clinic.models import StaffMember
-    from treatments.scale import chart_patient
+    from treatments.seed.scale import chart_patient
 
-    dermatologist = StaffMember.objects.filter(role="dermatologist").order_by("pk").first()
+    dermatologist = StaffMember.objects.dermatologists().order_by("pk").first()
     return {
-        "day view (all dermatologists)": f"{reverse('schedule_day')}?date={day}",
+        "day view (all dermatologists)": f"{reverse('treatments:schedule_day')}?date={day}",
         "week view (one dermatologist)": (
-            f"{reverse('schedule_week', args=[dermatologist.pk])}?date={day}"
+            f"{reverse('treatments:schedule_week', args=[dermatologist.pk])}?date={day}"
         ),
-        "chart (10 years of history)": reverse("patient_chart", args=[chart_patient().pk]),
+        "chart (10 years of history)": reverse(
+            "treatments:patient_chart", args=[chart_patient().pk]
+        ),
     }
 
 
@@ -212,8 +214,8 @@ def next_free_slot_against_sql(repeats: int = 20) -> tuple[float, float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from treatments.availability import next_free_slot
     from treatments.models import ProcedureType
+    from treatments.selectors.availability import next_free_slot
 
     cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
     timings = []
@@ -363,7 +365,7 @@ def main() -> None:
     from django.test import Client
 
     from bench import writes
-    from treatments.scale import ScaleSizes, chart_patient, seed_scale
+    from treatments.seed.scale import ScaleSizes, chart_patient, seed_scale
 
     call_command("migrate", verbosity=0)
     seed_seconds = None

@@ -240,11 +240,7 @@ def in_process_driver(session_cookie: str, *, seconds: float) -> Drive:
 def scale_chairs() -> list[Chair]:
     """The active dermatologists in seeding order, each with "Treatment room <column>"."""
     rooms = {room.name: room for room in Room.objects.filter(kind=Room.Kind.TREATMENT)}
-    dermatologists = (
-        StaffMember.objects.filter(role=StaffMember.Role.DERMATOLOGIST, is_active=True)
-        .prefetch_related("working_hours")
-        .order_by("pk")
-    )
+    dermatologists = StaffMember.objects.bookable().prefetch_related("working_hours").order_by("pk")
     return [
         Chair(dermatologist, rooms[f"Treatment room {column}"])
         for column, dermatologist in enumerate(dermatologists, start=1)
@@ -343,7 +339,7 @@ def booking_targets_prepare(
 
 def booking_posts(targets: list[Target], procedure_type: ProcedureType) -> list[Post]:
     """The booking form as the slot picker fills it, one per target."""
-    path = reverse("appointment_book")
+    path = reverse("treatments:appointment_book")
     return [
         Post(
             f"{path}?patient={target.patient_id}",
@@ -638,7 +634,7 @@ def recording_visits_prepare(count: int, *, dermatologist: StaffMember) -> list[
     lesions = _three_lesions_each(patients)
     return [
         Post(
-            reverse("procedure_record", args=[visit.pk]),
+            reverse("treatments:procedure_record", args=[visit.pk]),
             {
                 **RECORDING_FORM,
                 "procedure_type": cryotherapy.pk,

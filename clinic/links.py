@@ -14,6 +14,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from .errors import ServiceError
 from .models import UsedPatientLink
 
 SALT = "clinic.patient-link"
@@ -30,12 +31,15 @@ class Action:
     ALL = {CONFIRM, CANCEL, AFTERCARE, BOOK_CHECK, STOP}
 
 
-class LinkError(Exception):
-    """A link that cannot be followed; the message is shown to the patient."""
+class LinkError(ServiceError):
+    """A link that cannot be followed; the message is shown to the patient. A link that
+    was good once (expired, used, its subject gone) is 410 Gone."""
+
+    status = 410
 
 
 class LinkInvalid(LinkError):
-    pass
+    status = 400
 
 
 class LinkExpired(LinkError):
@@ -67,7 +71,7 @@ def link_token(*, action: str, subject_id: int) -> str:
 def link_url(*, action: str, subject_id: int) -> str:
     """The absolute URL of a new link, for a message."""
     token = link_token(action=action, subject_id=subject_id)
-    return settings.CLINIC_BASE_URL.rstrip("/") + reverse("patient_link", args=[token])
+    return settings.CLINIC_BASE_URL.rstrip("/") + reverse("treatments:patient_link", args=[token])
 
 
 def link_open(token: str) -> PatientLink:

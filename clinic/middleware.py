@@ -91,4 +91,4 @@ class TwoFactorRequiredMiddleware:
             match = resolve(request.path_info)
         except Resolver404:
             return False
-        return match.url_name in self.OPEN_URL_NAMES or match.url_name == "patient_link"
+        return match.url_name in self.OPEN_URL_NAMES or match.view_name == "treatments:patient_link"

@@ -11,6 +11,16 @@ from phonenumber_field.modelfields import PhoneNumberField
 from patients.models import E164, Channel, Patient
 
 
+class StaffMemberQuerySet(models.QuerySet):
+    def dermatologists(self) -> "StaffMemberQuerySet":
+        """Every dermatologist, still working here or not (past visits keep theirs)."""
+        return self.filter(role=StaffMember.Role.DERMATOLOGIST)
+
+    def bookable(self) -> "StaffMemberQuerySet":
+        """The dermatologists a visit can be booked with: the active ones."""
+        return self.dermatologists().filter(is_active=True)
+
+
 class StaffMember(models.Model):
     """A person who works at the clinic; their role decides what they may see and do."""
 
@@ -25,6 +35,8 @@ class StaffMember(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices)
     title = models.CharField(max_length=20, blank=True, help_text="Shown before the name, e.g. Dr.")
     is_active = models.BooleanField(default=True, help_text="Inactive staff cannot be booked.")
+
+    objects = StaffMemberQuerySet.as_manager()
 
     class Meta:
         ordering = ["user__last_name", "user__first_name"]

@@ -1,6 +1,6 @@
-"""The reminder outbox: planning rows, and the sweep that delivers them exactly once.
+"""The reminder outbox: planning rows, and the sweep that delivers them at least once.
 
-The database is the queue. The rules (treatments/reminders.py) write reminder rows in
+The database is the queue. The rules (treatments/services/reminders.py) write reminder rows in
 the transaction of whatever caused them; beat runs one sweep a minute, which claims due
 rows, marks them sending, hands them to a channel in batches and marks each sent, or
 pending again with a retry time, or failed. A claim only ever takes a pending row, so a
@@ -10,8 +10,11 @@ again after CLINIC_REMINDER_RECLAIM_SECONDS.
 Sent rows are marked sent together, in one UPDATE, at most CLINIC_REMINDER_MARK_SECONDS
 after their messages left (so once per batch when a batch takes less than that): a
 batch then costs the same queries for one message as for a hundred. Delivery is at
-least once: a worker killed between sending and marking leaves those rows sending, and
-they are sent again after the reclaim time; a message is never lost. With the setting
+least once, with a bounded repeat window: a worker killed between sending and marking
+leaves those rows sending, and they are sent again after the reclaim time; a message is
+never lost. What can go twice is what left unmarked: the messages of the batch in flight
+sent within the last CLINIC_REMINDER_MARK_SECONDS (1 s), never more than one batch
+(CLINIC_REMINDER_BATCH_SIZE, 50). With the setting
 at 0 every message is marked the moment it leaves, and a killed worker repeats at most
 the one it was sending. On PostgreSQL the sweep's writes are committed without waiting
 for the write-ahead log to reach the disk (synchronous_commit off, for the sweep's own
@@ -35,6 +38,7 @@ from django.utils import timezone
 from patients.models import Channel, Patient
 
 from .channels import DeliveryError, channel_open, reminder_message, templates_load
+from .clock import local_datetime
 from .models import Reminder
 
 logger = logging.getLogger(__name__)
@@ -69,7 +73,7 @@ def outside_quiet_hours(moment: datetime) -> datetime:
         wake_day = local.date() + timedelta(days=1) if clock >= start else local.date()
     if not quiet:
         return moment
-    return timezone.make_aware(datetime.combine(wake_day, end))
+    return local_datetime(wake_day, end)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from .models import StaffMember
 
 Role = StaffMember.Role
-# Demographics and the schedule are everyone's (DOMAIN.md).
+# Demographics and the schedule are everyone's (docs/clinical-background.md).
 EVERY_ROLE = (Role.RECEPTIONIST, Role.DERMATOLOGIST, Role.MANAGER)
 # Booking, moving, cancelling, checking in, registering patients: the front desk.
 FRONT_DESK = (Role.RECEPTIONIST, Role.MANAGER)

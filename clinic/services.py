@@ -1,8 +1,11 @@
-"""Writes of the clinic app: staff, and the heartbeat that /healthz reads."""
+"""Writes of the clinic app: staff, their authenticator devices, and the heartbeat that
+/healthz reads. The reminder outbox (outbox.py), patient links (links.py) and the access
+log (audit.py) are the clinic's other write modules, each a service of its own."""
 
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import Heartbeat, StaffMember
 
@@ -21,6 +24,23 @@ def heartbeat_record(*, name: str) -> Heartbeat:
         name=name, defaults={"last_seen_at": timezone.now()}
     )
     return heartbeat
+
+
+def totp_device_for_enrolment(*, user) -> TOTPDevice:
+    """The user's unconfirmed authenticator device, made on their first enrolment page."""
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=False, defaults={"name": "Authenticator app"}
+    )
+    return device
+
+
+def totp_device_confirm(*, device: TOTPDevice, token: str) -> bool:
+    """Confirm the device when the code from the app is right; False when it is not."""
+    if not device.verify_token(token.strip()):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return True
 
 
 @transaction.atomic

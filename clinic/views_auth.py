@@ -17,6 +17,8 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import services
+
 
 class TokenForm(forms.Form):
     token = forms.CharField(
@@ -68,14 +70,10 @@ def two_factor_enrol(request):
     """
     if _confirmed_device(request.user) is not None:
         return _redirect_with_next("two_factor_verify", request)
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=request.user, confirmed=False, defaults={"name": "Authenticator app"}
-    )
+    device = services.totp_device_for_enrolment(user=request.user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"].strip()):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+        if services.totp_device_confirm(device=device, token=form.cleaned_data["token"]):
             otp_login(request, device)
             return redirect(_next_url(request))
         form.add_error("token", "That code is not right. Check the phone's clock and try again.")

@@ -20,7 +20,7 @@ from .models import (
     ProcedureType,
     WaitlistEntry,
 )
-from .selectors import appointment_overlaps
+from .selectors.appointments import appointment_overlaps
 from .services.booking import BookingError, appointment_cancel, appointment_mark_no_show
 
 APPOINTMENT_COLUMNS = {

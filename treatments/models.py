@@ -68,6 +68,26 @@ class ProcedureType(models.Model):
         return self.name
 
 
+class AppointmentQuerySet(models.QuerySet):
+    def active(self) -> "AppointmentQuerySet":
+        """Visits that hold their dermatologist's and room's time."""
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def expected(self) -> "AppointmentQuerySet":
+        """Visits whose patient is expected or has arrived: booked, confirmed, checked in."""
+        return self.filter(
+            status__in=[
+                Appointment.Status.BOOKED,
+                Appointment.Status.CONFIRMED,
+                Appointment.Status.CHECKED_IN,
+            ]
+        )
+
+    def starting_between(self, start, end) -> "AppointmentQuerySet":
+        """Visits that start in [start, end)."""
+        return self.filter(starts_at__gte=start, starts_at__lt=end)
+
+
 class Appointment(models.Model):
     """A booked visit: a patient, a dermatologist, perhaps a room, for one procedure type."""
 
@@ -110,6 +130,8 @@ class Appointment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
+
+    objects = AppointmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at"]

@@ -4,6 +4,7 @@ from clinic.audit import audited, patient_from, patient_of
 from clinic.models import AccessLog
 
 from .views import (
+    api,
     appointments,
     calendar,
     dashboard,
@@ -15,6 +16,8 @@ from .views import (
     records,
     waitlist,
 )
+
+app_name = "treatments"
 
 # Every look at a chart, a photo, a record or a handout is written to the access log.
 _photo_patient = patient_of("treatments.ClinicalPhoto", "pk")
@@ -31,6 +34,7 @@ urlpatterns = [
     path("schedule/day/", calendar.schedule_day, name="schedule_day"),
     path("schedule/week/<int:dermatologist_id>/", calendar.schedule_week, name="schedule_week"),
     path("appointments/new/", appointments.appointment_book, name="appointment_book"),
+    path("api/appointments/", api.appointment_book_api, name="appointment_book_api"),
     path("appointments/slots/", appointments.slot_picker, name="slot_picker"),
     path("appointments/<int:pk>/", appointments.appointment_detail, name="appointment_detail"),
     path(

@@ -1,6 +1,6 @@
 """The staff roles as groups with permissions.
 
-Who may see and do what follows DOMAIN.md: demographics and the schedule are everyone's,
+Who may see and do what follows docs/clinical-background.md: demographics and the schedule are everyone's,
 lesions and clinical records are the dermatologists' (managers read and run the rest).
 """
 

@@ -1,6 +1,6 @@
 """The roles' permissions on clinical records: dermatologists write, managers read.
 
-Receptionists get none of them (DOMAIN.md: they see demographics and the schedule, not
+Receptionists get none of them (docs/clinical-background.md: they see demographics and the schedule, not
 clinical notes); they may see and book follow-ups, which are part of the schedule.
 """
 

@@ -1,5 +1,5 @@
 """The roles' permissions for the security work (issue 6), after reviewing 0002–0008
-against DOMAIN.md.
+against docs/clinical-background.md.
 
 - Managers read the access log (nobody may add, change or delete it: the admin refuses
   those for everyone, so no such permission is granted).

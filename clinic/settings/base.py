@@ -115,7 +115,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "treatments:home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Time: aware datetimes everywhere, the clinic's zone for display and working hours --

@@ -6,7 +6,7 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from bench import run
-from treatments.scale import ScaleSizes, chart_patient, seed_scale
+from treatments.seed.scale import ScaleSizes, chart_patient, seed_scale
 
 TINY = ScaleSizes(**run.SCALES["tiny"])
 
@@ -36,8 +36,8 @@ def test_the_pages_are_measured_on_the_fullest_day_of_the_coming_week(seeded):
 
     from django.utils import timezone
 
+    from clinic.clock import day_bounds
     from treatments.models import Appointment
-    from treatments.selectors import day_bounds
 
     def appointments_on(day):
         start, end = day_bounds(day)

@@ -16,7 +16,7 @@ from bench import run, writes
 from clinic.models import StaffMember
 from treatments.constraints import DERMATOLOGIST_OVERLAP
 from treatments.models import Appointment, AppointmentEvent, Procedure, ProcedureType
-from treatments.scale import ScaleSizes, seed_scale
+from treatments.seed.scale import ScaleSizes, seed_scale
 
 TINY = ScaleSizes(**run.SCALES["tiny"])
 

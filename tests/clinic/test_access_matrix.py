@@ -18,8 +18,8 @@ from treatments.models import (
     WaitlistEntry,
     private_photo_storage,
 )
-from treatments.photos import photo_add
 from treatments.services import records
+from treatments.services.photos import photo_add
 
 from ..factories import AppointmentFactory, LesionFactory, PatientFactory, RoomFactory
 
@@ -38,54 +38,57 @@ EXPECTED = {
     "logout": POST_ONLY,
     "two_factor_verify": (302, 302, 302, 302),  # no device yet: to enrolment
     "two_factor_enrol": (302, 200, 200, 200),
-    "home": ANY_STAFF,
+    "treatments:home": ANY_STAFF,
     # Not built yet (404); the manager dashboard is someone else's issue.
-    "manager_dashboard": (302, 403, 403, {200, 404}),
-    "patient_link": (400, 400, 400, 400),  # a bad token; the token is the permission
-    "patient_search": ANY_STAFF,
-    "patient_register": FRONT_DESK,
-    "patient_detail": ANY_STAFF,
-    "schedule_day": ANY_STAFF,
-    "schedule_week": ANY_STAFF,
-    "appointment_book": FRONT_DESK,
-    "slot_picker": FRONT_DESK,
-    "appointment_detail": ANY_STAFF,
-    "appointment_reschedule": FRONT_DESK,
-    "procedure_record": (302, 403, 302, 403),  # recorded already: to the record
-    "appointment_action": POST_ONLY,
-    "arrivals": ANY_STAFF,
-    "waitlist": ANY_STAFF,
-    "waitlist_add": FRONT_DESK,
-    "waitlist_remove": POST_ONLY,
-    "my_day": CLINICIANS,
-    "patient_chart": CLINICAL_READERS,
-    "alert_add": CLINICIANS,
-    "procedure_detail": CLINICAL_READERS,
-    "procedure_sign": POST_ONLY,
-    "procedure_amend": CLINICIANS,
-    "procedure_handout": CLINICAL_READERS,
-    "follow_up_list": ANY_STAFF,
-    "follow_up_outcome": CLINICIANS,
-    "lesion_add": CLINICIANS,
-    "lesion_edit": CLINICIANS,
-    "photo_upload": CLINICIANS,
-    "photo_image": CLINICAL_READERS,
-    "photo_thumbnail": CLINICAL_READERS,
-    "lesion_compare": CLINICAL_READERS,
+    "treatments:manager_dashboard": (302, 403, 403, {200, 404}),
+    "treatments:patient_link": (400, 400, 400, 400),  # a bad token; the token is the permission
+    "treatments:patient_search": ANY_STAFF,
+    "treatments:patient_register": FRONT_DESK,
+    "treatments:patient_detail": ANY_STAFF,
+    "treatments:schedule_day": ANY_STAFF,
+    "treatments:schedule_week": ANY_STAFF,
+    "treatments:appointment_book": FRONT_DESK,
+    "treatments:slot_picker": FRONT_DESK,
+    "treatments:appointment_detail": ANY_STAFF,
+    "treatments:appointment_reschedule": FRONT_DESK,
+    "treatments:procedure_record": (302, 403, 302, 403),  # recorded already: to the record
+    "treatments:appointment_action": POST_ONLY,
+    "treatments:appointment_book_api": POST_ONLY,
+    "treatments:arrivals": ANY_STAFF,
+    "treatments:waitlist": ANY_STAFF,
+    "treatments:waitlist_add": FRONT_DESK,
+    "treatments:waitlist_remove": POST_ONLY,
+    "treatments:my_day": CLINICIANS,
+    "treatments:patient_chart": CLINICAL_READERS,
+    "treatments:alert_add": CLINICIANS,
+    "treatments:procedure_detail": CLINICAL_READERS,
+    "treatments:procedure_sign": POST_ONLY,
+    "treatments:procedure_amend": CLINICIANS,
+    "treatments:procedure_handout": CLINICAL_READERS,
+    "treatments:follow_up_list": ANY_STAFF,
+    "treatments:follow_up_outcome": CLINICIANS,
+    "treatments:lesion_add": CLINICIANS,
+    "treatments:lesion_edit": CLINICIANS,
+    "treatments:photo_upload": CLINICIANS,
+    "treatments:photo_image": CLINICAL_READERS,
+    "treatments:photo_thumbnail": CLINICAL_READERS,
+    "treatments:lesion_compare": CLINICAL_READERS,
 }
 
 
-def app_patterns(patterns):
+def app_view_names(patterns, namespace=""):
+    """Each page's name as `reverse` takes it, with its app's namespace."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             if getattr(pattern, "app_name", None) == "admin":
                 continue  # the admin checks staff status and model permissions itself
-            yield from app_patterns(pattern.url_patterns)
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from app_view_names(pattern.url_patterns, inner)
         elif isinstance(pattern, URLPattern):
-            yield pattern
+            yield namespace + pattern.name
 
 
-NAMES = sorted(pattern.name for pattern in app_patterns(get_resolver().url_patterns))
+NAMES = sorted(app_view_names(get_resolver().url_patterns))
 
 
 def test_every_url_pattern_has_an_expectation():
@@ -118,7 +121,7 @@ def clinic(dermatologist_client, private_media):
     patient = visit.patient
     lesion = LesionFactory(patient=patient)
     dermatologist_client.post(
-        reverse("procedure_record", args=[visit.pk]),
+        reverse("treatments:procedure_record", args=[visit.pk]),
         {
             "procedure_type": cryotherapy.pk,
             "lesions": [lesion.pk],
@@ -167,27 +170,35 @@ def clinic(dermatologist_client, private_media):
 def url_for(name: str, objects: dict) -> str:
     """The page's address with real ids: each URL keyword gets the object it names."""
     kwargs_by_name = {
-        "schedule_week": {"dermatologist_id": objects["dermatologist"].pk},
-        "patient_link": {"token": "not-a-real-token"},
-        "patient_detail": {"pk": objects["patient"].pk},
-        "appointment_detail": {"pk": objects["upcoming"].pk},
-        "appointment_reschedule": {"pk": objects["upcoming"].pk},
-        "procedure_record": {"pk": objects["visit"].pk},
-        "appointment_action": {"pk": objects["upcoming"].pk, "action": "confirm"},
-        "waitlist_remove": {"pk": objects["waiting"].pk},
-        "procedure_detail": {"pk": objects["procedure"].pk},
-        "procedure_sign": {"pk": objects["procedure"].pk},
-        "procedure_amend": {"pk": objects["procedure"].pk},
-        "procedure_handout": {"pk": objects["procedure"].pk},
-        "follow_up_outcome": {"pk": objects["follow_up"].pk},
-        "lesion_edit": {"pk": objects["lesion"].pk},
-        "photo_image": {"pk": objects["photo"].pk},
-        "photo_thumbnail": {"pk": objects["photo"].pk},
-        "lesion_compare": {"lesion_id": objects["lesion"].pk},
+        "treatments:schedule_week": {"dermatologist_id": objects["dermatologist"].pk},
+        "treatments:patient_link": {"token": "not-a-real-token"},
+        "treatments:patient_detail": {"pk": objects["patient"].pk},
+        "treatments:appointment_detail": {"pk": objects["upcoming"].pk},
+        "treatments:appointment_reschedule": {"pk": objects["upcoming"].pk},
+        "treatments:procedure_record": {"pk": objects["visit"].pk},
+        "treatments:appointment_action": {"pk": objects["upcoming"].pk, "action": "confirm"},
+        "treatments:waitlist_remove": {"pk": objects["waiting"].pk},
+        "treatments:procedure_detail": {"pk": objects["procedure"].pk},
+        "treatments:procedure_sign": {"pk": objects["procedure"].pk},
+        "treatments:procedure_amend": {"pk": objects["procedure"].pk},
+        "treatments:procedure_handout": {"pk": objects["procedure"].pk},
+        "treatments:follow_up_outcome": {"pk": objects["follow_up"].pk},
+        "treatments:lesion_edit": {"pk": objects["lesion"].pk},
+        "treatments:photo_image": {"pk": objects["photo"].pk},
+        "treatments:photo_thumbnail": {"pk": objects["photo"].pk},
+        "treatments:lesion_compare": {"lesion_id": objects["lesion"].pk},
     }
-    for name_with_patient in ("patient_chart", "alert_add", "lesion_add", "photo_upload"):
+    for name_with_patient in (
+        "treatments:patient_chart",
+        "treatments:alert_add",
+        "treatments:lesion_add",
+        "treatments:photo_upload",
+    ):
         kwargs_by_name[name_with_patient] = {"patient_id": objects["patient"].pk}
-    query = {"appointment_book": "?patient=", "waitlist_add": "?patient="}.get(name, "")
+    query = {
+        "treatments:appointment_book": "?patient=",
+        "treatments:waitlist_add": "?patient=",
+    }.get(name, "")
     if query:
         query += str(objects["patient"].pk)
     return reverse(name, kwargs=kwargs_by_name.get(name, {})) + query
@@ -208,7 +219,7 @@ def test_the_access_matrix(clinic, as_role, name, role_index):
 def test_a_photo_cannot_be_filed_under_another_patients_lesion(dermatologist_client, clinic):
     other = PatientFactory()
     response = dermatologist_client.post(
-        reverse("photo_upload", args=[other.pk]),
+        reverse("treatments:photo_upload", args=[other.pk]),
         {"image": image_upload(), "lesion": clinic["lesion"].pk, "taken_on": "2026-02-03"},
     )
     assert response.status_code in (400, 200)
@@ -219,14 +230,17 @@ def test_a_photo_cannot_be_filed_under_another_patients_lesion(dermatologist_cli
 def test_the_upload_form_offers_only_the_patients_own_lesions(dermatologist_client, clinic):
     other = PatientFactory()
     LesionFactory(patient=other)
-    page = dermatologist_client.get(reverse("photo_upload", args=[other.pk])).content.decode()
+    page = dermatologist_client.get(
+        reverse("treatments:photo_upload", args=[other.pk])
+    ).content.decode()
     assert f'value="{clinic["lesion"].pk}"' not in page
 
 
 def test_another_patients_follow_up_cannot_be_booked_for_this_one(receptionist_client, clinic):
     other = PatientFactory()
     page = receptionist_client.get(
-        reverse("appointment_book") + f"?patient={other.pk}&follow_up={clinic['follow_up'].pk}"
+        reverse("treatments:appointment_book")
+        + f"?patient={other.pk}&follow_up={clinic['follow_up'].pk}"
     )
     assert page.status_code in (200, 400)
     assert f'value="{clinic["follow_up"].pk}" selected' not in page.content.decode()
@@ -235,6 +249,7 @@ def test_another_patients_follow_up_cannot_be_booked_for_this_one(receptionist_c
 def test_another_patients_waitlist_entry_cannot_be_used_for_this_one(receptionist_client, clinic):
     other = PatientFactory()
     page = receptionist_client.get(
-        reverse("appointment_book") + f"?patient={other.pk}&waitlist_entry={clinic['waiting'].pk}"
+        reverse("treatments:appointment_book")
+        + f"?patient={other.pk}&waitlist_entry={clinic['waiting'].pk}"
     )
     assert f'value="{clinic["waiting"].pk}" selected' not in page.content.decode()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_change_through_a_view_is_in_the_history_with_its_user(receptionist_client):
     response = receptionist_client.post(
-        reverse("patient_register"),
+        reverse("treatments:patient_register"),
         {
             "first_name": "Ada",
             "last_name": "Byron",
@@ -58,19 +58,23 @@ def test_a_change_through_the_admin_is_in_the_history_with_its_user(manager_clie
 
 def test_a_chart_view_writes_an_access_log_row(dermatologist_client, clinic):  # noqa: F811
     AccessLog.objects.all().delete()
-    response = dermatologist_client.get(reverse("patient_chart", args=[clinic["patient"].pk]))
+    response = dermatologist_client.get(
+        reverse("treatments:patient_chart", args=[clinic["patient"].pk])
+    )
     assert response.status_code == 200
     entry = AccessLog.objects.get()
     assert entry.action == AccessLog.Action.CHART_VIEW
     assert entry.user == dermatologist_client.staff_member.user
     assert entry.patient == clinic["patient"]
-    assert entry.path == reverse("patient_chart", args=[clinic["patient"].pk])
+    assert entry.path == reverse("treatments:patient_chart", args=[clinic["patient"].pk])
     assert entry.ip_address == "127.0.0.1"
 
 
 def test_a_refused_chart_view_writes_none(receptionist_client, clinic):  # noqa: F811
     AccessLog.objects.all().delete()
-    response = receptionist_client.get(reverse("patient_chart", args=[clinic["patient"].pk]))
+    response = receptionist_client.get(
+        reverse("treatments:patient_chart", args=[clinic["patient"].pk])
+    )
     assert response.status_code == 403
     assert not AccessLog.objects.exists()
 
@@ -80,7 +84,7 @@ def test_an_older_visits_page_is_logged_as_a_chart_view_with_its_link(
     clinic,  # noqa: F811
 ):
     AccessLog.objects.all().delete()
-    url = reverse("patient_chart", args=[clinic["patient"].pk])
+    url = reverse("treatments:patient_chart", args=[clinic["patient"].pk])
     before = clinic["patient"].appointments.latest("starts_at").pk
     assert dermatologist_client.get(url, {"before": before}).status_code == 200
     entry = AccessLog.objects.get()
@@ -90,7 +94,7 @@ def test_an_older_visits_page_is_logged_as_a_chart_view_with_its_link(
 
 def test_a_damaged_older_visits_link_writes_none(dermatologist_client, clinic):  # noqa: F811
     AccessLog.objects.all().delete()
-    url = reverse("patient_chart", args=[clinic["patient"].pk])
+    url = reverse("treatments:patient_chart", args=[clinic["patient"].pk])
     assert dermatologist_client.get(url, {"before": "x"}).status_code == 400
     assert not AccessLog.objects.exists()
 
@@ -98,11 +102,11 @@ def test_a_damaged_older_visits_link_writes_none(dermatologist_client, clinic): 
 @pytest.mark.parametrize(
     ("name", "action"),
     [
-        ("photo_image", "photo_view"),
-        ("photo_thumbnail", "photo_view"),
-        ("lesion_compare", "photo_view"),
-        ("procedure_detail", "record_view"),
-        ("procedure_handout", "handout_view"),
+        ("treatments:photo_image", "photo_view"),
+        ("treatments:photo_thumbnail", "photo_view"),
+        ("treatments:lesion_compare", "photo_view"),
+        ("treatments:procedure_detail", "record_view"),
+        ("treatments:procedure_handout", "handout_view"),
     ],
 )
 def test_photo_record_and_handout_views_are_logged(manager_client, clinic, name, action):  # noqa: F811
@@ -138,7 +142,7 @@ def test_the_access_log_cannot_be_added_changed_or_deleted_in_the_admin(
     from ..factories import UserFactory
 
     superuser.force_login(UserFactory(is_staff=True, is_superuser=True))
-    manager_client.get(reverse("patient_chart", args=[clinic["patient"].pk]))
+    manager_client.get(reverse("treatments:patient_chart", args=[clinic["patient"].pk]))
     entry = AccessLog.objects.get()
     for client in (manager_client, superuser):
         assert client.get(reverse("admin:clinic_accesslog_changelist")).status_code == 200
@@ -153,7 +157,7 @@ def test_the_access_log_cannot_be_added_changed_or_deleted_in_the_admin(
 
 
 def test_the_manager_searches_the_access_log_by_patient(manager_client, clinic):  # noqa: F811
-    manager_client.get(reverse("patient_chart", args=[clinic["patient"].pk]))
+    manager_client.get(reverse("treatments:patient_chart", args=[clinic["patient"].pk]))
     response = manager_client.get(
         reverse("admin:clinic_accesslog_changelist"), {"q": clinic["patient"].last_name}
     )

@@ -20,12 +20,12 @@ from clinic.channels import TwilioSmsBackend, reminder_message, templates_load
 from clinic.models import Reminder, ReminderTemplate
 from clinic.outbox import reminders_send_due
 from treatments.models import FollowUp, ProcedureType, WaitlistEntry
-from treatments.reminders import reminders_for_aftercare, reminders_for_recurrence_check
 from treatments.services import appointment_book, appointment_cancel
+from treatments.services.reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
 from ..factories import PatientFactory, RoomFactory, StaffMemberFactory
 from ..treatments.conftest import open_all_week
-from ..treatments.test_reminder_rules import at, signed_procedure
+from ..treatments.services.test_reminders import at, signed_procedure
 from .test_outbox import consenting_patient, due_reminder, free_port
 
 pytestmark = pytest.mark.django_db

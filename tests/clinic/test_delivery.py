@@ -1,6 +1,7 @@
-"""Reminders arrive exactly once through the real parts: beat's schedule, a Celery worker
-process on the test database, the configured broker (Redis or the filesystem queue) and
-an SMTP server on loopback; also when the worker is killed or Redis restarts."""
+"""Reminders arrive at least once, a repeat bounded by the batch in flight, through the real
+parts: beat's schedule, a Celery worker process on the test database, the configured
+broker (Redis or the filesystem queue) and an SMTP server on loopback; also when the
+worker is killed or Redis restarts."""
 
 import contextlib
 import os
@@ -186,21 +187,28 @@ def test_a_worker_killed_mid_batch_then_restarted_delivers_every_reminder_once(s
 def test_with_marks_written_together_a_killed_worker_repeats_only_what_it_had_not_marked(
     smtp_server,  # noqa: F811
 ):
-    """Marked together (here never before the kill), the messages that left before the
-    kill go again after the reclaim, and nothing is lost: at least once."""
+    """Marked together (here at each batch's end, never sooner), the messages of the batch
+    in flight that left before the kill go again after the reclaim, and nothing is lost:
+    at least once, with repeats bounded by one batch (CLINIC_REMINDER_BATCH_SIZE)."""
     reminders = [due_reminder() for _ in range(20)]
     slow = {
         "CLINIC_TEST_EMAIL_URL": smtp_server.url,
         "CLINIC_REMINDER_SEND_INTERVAL_MS": 300,
         "CLINIC_REMINDER_RECLAIM_SECONDS": 2,
         "CLINIC_REMINDER_MARK_SECONDS": 60,
+        "CLINIC_REMINDER_BATCH_SIZE": 3,
     }
     before_the_kill = kill_a_worker_mid_batch(smtp_server, **slow)
     restart_and_sweep_until_all_sent(**slow)
 
-    assert smtp_server.recipients() == {
-        reminder.email: 2 if reminder.email in before_the_kill else 1 for reminder in reminders
-    }
+    received = smtp_server.recipients()
+    repeated = {email for email, times in received.items() if times > 1}
+    assert set(received) == {reminder.email for reminder in reminders}  # none lost
+    assert max(received.values()) == 2
+    assert repeated <= set(before_the_kill)
+    # Five had left at the kill: the first batch of three was marked at its end, so only
+    # the one or two of the second batch go again.
+    assert 1 <= len(repeated) <= 3
 
 
 @pytest.fixture

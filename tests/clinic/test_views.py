@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_home_page_asks_anonymous_visitors_to_log_in(client):
-    response = client.get(reverse("home"))
+    response = client.get(reverse("treatments:home"))
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next=/"
 
@@ -30,7 +30,7 @@ def test_a_wrong_password_is_a_form_error_not_a_login(client, receptionist_clien
 
 def test_the_home_page_says_who_you_are_and_your_role(receptionist_client):
     user = receptionist_client.staff_member.user
-    response = receptionist_client.get(reverse("home"))
+    response = receptionist_client.get(reverse("treatments:home"))
     assert response.status_code == 200
     assert user.get_full_name() in response.content.decode()
     assert "receptionist" in response.content.decode()
@@ -38,18 +38,18 @@ def test_the_home_page_says_who_you_are_and_your_role(receptionist_client):
 
 def test_the_home_page_lists_todays_appointments(receptionist_client):
     appointment = AppointmentFactory()
-    response = receptionist_client.get(reverse("home"))
+    response = receptionist_client.get(reverse("treatments:home"))
     assert appointment.patient.full_name in response.content.decode()
 
 
 def test_only_the_manager_is_shown_the_way_to_the_admin(receptionist_client, manager_client):
     admin_url = reverse("admin:index").encode()
-    assert admin_url not in receptionist_client.get(reverse("home")).content
-    assert admin_url in manager_client.get(reverse("home")).content
+    assert admin_url not in receptionist_client.get(reverse("treatments:home")).content
+    assert admin_url in manager_client.get(reverse("treatments:home")).content
 
 
 def test_logout_is_a_post_and_ends_the_session(receptionist_client):
     assert receptionist_client.get(reverse("logout")).status_code == 405
     response = receptionist_client.post(reverse("logout"))
     assert response.status_code == 302
-    assert receptionist_client.get(reverse("home")).status_code == 302
+    assert receptionist_client.get(reverse("treatments:home")).status_code == 302

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from clinic.models import StaffMember
 from patients.models import Lesion
-from treatments.demo import DEMO_PASSWORD, seed_demo
 from treatments.models import Appointment, Procedure, ProcedureType, WaitlistEntry
+from treatments.seed.demo import DEMO_PASSWORD, seed_demo
 from treatments.services import booking
 
 from ..factories import AppointmentFactory, RoomFactory

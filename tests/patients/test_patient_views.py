@@ -33,7 +33,7 @@ def patient():
 
 
 def url(patient_id) -> str:
-    return reverse("patient_detail", args=[patient_id])
+    return reverse("treatments:patient_detail", args=[patient_id])
 
 
 def appointment_at(patient, starts_at, **changes):
@@ -110,8 +110,8 @@ def test_appointments_are_split_into_upcoming_and_past_in_clinic_time(receptioni
     assert "Blue" in html
     assert upcoming.procedure_type.name in html
     assert "Completed" in html
-    assert reverse("appointment_detail", args=[upcoming.pk]) in html
-    assert reverse("appointment_detail", args=[past.pk]) in html
+    assert reverse("treatments:appointment_detail", args=[upcoming.pk]) in html
+    assert reverse("treatments:appointment_detail", args=[past.pk]) in html
 
 
 def test_times_are_clinic_wall_clock_on_both_sides_of_a_dst_change(
@@ -137,7 +137,9 @@ def test_another_patients_appointments_are_not_shown(receptionist_client, patien
     other = AppointmentFactory(starts_at=timezone.now() + timedelta(days=3))
     response = receptionist_client.get(url(patient.pk))
     assert response.context["upcoming"] == []
-    assert reverse("appointment_detail", args=[other.pk]) not in response.content.decode()
+    assert (
+        reverse("treatments:appointment_detail", args=[other.pk]) not in response.content.decode()
+    )
 
 
 def test_the_page_shows_no_lesions(receptionist_client, patient):
@@ -150,7 +152,7 @@ def test_the_page_shows_no_lesions(receptionist_client, patient):
 def test_only_the_front_desk_is_offered_to_book_an_appointment(
     receptionist_client, manager_client, dermatologist_client, patient
 ):
-    book_url = f"{reverse('appointment_book')}?patient={patient.pk}"
+    book_url = f"{reverse('treatments:appointment_book')}?patient={patient.pk}"
     assert book_url in receptionist_client.get(url(patient.pk)).content.decode()
     assert book_url in manager_client.get(url(patient.pk)).content.decode()
     assert book_url not in dermatologist_client.get(url(patient.pk)).content.decode()

@@ -15,14 +15,17 @@ from ..factories import PatientFactory, StaffMemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = reverse("patient_register")
+URL = reverse("treatments:patient_register")
 
 
 def years_ago(years: int, days: int = 0) -> date:
+    """The birthday `years` ago; a 29 February in a year without one is the 28th."""
     today = timezone.localdate()
-    if (today.month, today.day) == (2, 29):
-        today -= timedelta(days=1)  # so that the day exists in every year
-    return today.replace(year=today.year - years) - timedelta(days=days)
+    try:
+        birthday = today.replace(year=today.year - years)
+    except ValueError:
+        birthday = today.replace(year=today.year - years, day=28)
+    return birthday - timedelta(days=days)
 
 
 def adult(**changes) -> dict:
@@ -87,7 +90,9 @@ def test_the_form_has_a_label_for_every_field_and_starts_at_the_first_name(recep
 def test_an_adult_is_registered_with_a_phone_in_e164_and_consent_stamped(receptionist_client):
     response = receptionist_client.post(URL, adult(), follow=True)
     patient = Patient.objects.get()
-    assert response.redirect_chain == [(reverse("patient_detail", args=[patient.pk]), 302)]
+    assert response.redirect_chain == [
+        (reverse("treatments:patient_detail", args=[patient.pk]), 302)
+    ]
     assert "Ana Garcia is registered." in response.content.decode()
     assert patient.phone == "+12125550143"
     assert patient.language == "es"
@@ -189,7 +194,7 @@ def test_the_same_name_and_birthday_warns_and_writes_nothing(receptionist_client
     html = response.content.decode()
     assert response.status_code == 200
     assert "may already be registered" in html
-    assert reverse("patient_detail", args=[existing.pk]) in html
+    assert reverse("treatments:patient_detail", args=[existing.pk]) in html
     assert "This is a different person: register anyway" in html
     assert Patient.objects.count() == 1
 

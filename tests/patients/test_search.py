@@ -17,7 +17,7 @@ from ..factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = reverse("patient_search")
+URL = reverse("treatments:patient_search")
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_an_empty_query_finds_nobody_without_asking_the_database(ana, django_ass
 def test_the_page_lists_matches_with_birthday_age_phone_and_a_link(ana, receptionist_client):
     response = receptionist_client.get(URL, {"q": "garcia"})
     html = response.content.decode()
-    assert reverse("patient_detail", args=[ana.pk]) in html
+    assert reverse("treatments:patient_detail", args=[ana.pk]) in html
     assert "Garcia, Ana" in html
     assert "1990-05-17" in html
     assert f"<td>{ana.age()}</td>" in html
@@ -158,7 +158,7 @@ def test_a_plain_request_gets_the_whole_page_with_live_search(ana, receptionist_
 def test_only_the_front_desk_is_offered_to_register_a_patient(
     receptionist_client, dermatologist_client
 ):
-    register_url = reverse("patient_register").encode()
+    register_url = reverse("treatments:patient_register").encode()
     assert register_url in receptionist_client.get(URL).content
     assert register_url not in dermatologist_client.get(URL).content
 

@@ -1,4 +1,4 @@
-"""The seven procedure types of DOMAIN.md, with editable defaults."""
+"""The seven procedure types of docs/clinical-background.md, with editable defaults."""
 
 from django.db import migrations
 

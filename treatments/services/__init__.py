@@ -1,4 +1,6 @@
-"""Writes of the treatments app: booking and the appointment life cycle (booking.py)."""
+"""Every write of the treatments app: booking and the appointment life cycle (booking),
+clinical records (records), planning reminders (reminders), photos (photos) and what
+patients do through their links (patient_links). Reads are in selectors/."""
 
 from .booking import (  # noqa: F401
     MOVABLE,

@@ -5,18 +5,22 @@ its refusal into a `SlotTaken` error with the nearest free alternatives, and gua
 status transition. Every change is recorded as an AppointmentEvent with who and when.
 """
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinic.errors import ServiceError, StateConflict
 from clinic.models import Room, StaffMember
+from clinic.permissions import CLINICIANS, FRONT_DESK, has_role
 from patients.models import Patient
 
-from ..availability import Slot, nearest_free_slots, slot_fits_working_time
 from ..constraints import DERMATOLOGIST_OVERLAP, is_overlap_violation
-from ..models import Appointment, AppointmentEvent, ProcedureType, WaitlistEntry
-from ..reminders import (
+from ..models import Appointment, AppointmentEvent, FollowUp, ProcedureType, WaitlistEntry
+from ..selectors.availability import Slot, nearest_free_slots, slot_fits_working_time
+from .reminders import (
     reminders_for_appointment,
     reminders_for_cancelled_appointment,
     reminders_for_reinstated_appointment,
@@ -27,39 +31,81 @@ Action = AppointmentEvent.Action
 MOVABLE = (Status.BOOKED, Status.CONFIRMED)
 
 
-class BookingError(Exception):
-    """A request the clinic's rules refuse; the message is meant for the receptionist."""
+class BookingError(ServiceError):
+    """A booking the clinic's rules refuse; the message is meant for the receptionist."""
 
 
-class SlotTaken(BookingError):
+class SlotTaken(BookingError, StateConflict):
     """The dermatologist or the room is already booked then; `alternatives` are free slots."""
 
-    def __init__(self, message: str, *, alternatives: list[Slot] = ()):
+    def __init__(self, message: str, *, alternatives: Iterable[Slot] = ()):
         super().__init__(message)
         self.alternatives = list(alternatives)
 
 
-class TransitionNotAllowed(BookingError):
-    pass
+class TransitionNotAllowed(BookingError, StateConflict):
+    """The appointment's (or the waitlist entry's, the follow-up's) status does not allow
+    the step: it changed since the page was shown, or the step never applies."""
 
 
-# action: (the statuses it may start from, the status it leads to)
+def _on_its_day(appointment: Appointment) -> None:
+    if timezone.localdate(appointment.starts_at) != timezone.localdate():
+        raise TransitionNotAllowed("Patients can be checked in only on the day of the visit.")
+
+
+def _has_started(appointment: Appointment) -> None:
+    if appointment.starts_at > timezone.now():
+        raise TransitionNotAllowed(
+            "A patient can be marked as a no-show only after the start time."
+        )
+
+
+def _still_ahead(appointment: Appointment) -> None:
+    if appointment.starts_at < timezone.now():
+        raise TransitionNotAllowed("A past appointment cannot be reinstated.")
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: tuple[str, ...]  # the statuses it may start from
+    target: str | None  # the status it leads to (a move keeps the status)
+    roles: tuple[str, ...]  # who may take the step
+    # Raises TransitionNotAllowed when the step does not apply now (not the visit's day).
+    check: Callable[[Appointment], None] | None = None
+
+
+# The appointment's life cycle, and who may move it along: the services enforce the
+# statuses and checks, the views the roles, and the page shows only the steps open now.
 TRANSITIONS = {
-    Action.CONFIRMED: ((Status.BOOKED,), Status.CONFIRMED),
-    Action.CHECKED_IN: (MOVABLE, Status.CHECKED_IN),
-    Action.COMPLETED: ((Status.CHECKED_IN,), Status.COMPLETED),
-    Action.NO_SHOW: (MOVABLE, Status.NO_SHOW),
-    Action.CANCELLED: (MOVABLE, Status.CANCELLED),
-    Action.REINSTATED: ((Status.CANCELLED,), Status.BOOKED),
+    Action.CONFIRMED: Transition((Status.BOOKED,), Status.CONFIRMED, FRONT_DESK),
+    Action.CHECKED_IN: Transition(MOVABLE, Status.CHECKED_IN, FRONT_DESK, _on_its_day),
+    Action.COMPLETED: Transition((Status.CHECKED_IN,), Status.COMPLETED, CLINICIANS),
+    Action.NO_SHOW: Transition(MOVABLE, Status.NO_SHOW, FRONT_DESK, _has_started),
+    Action.CANCELLED: Transition(MOVABLE, Status.CANCELLED, FRONT_DESK),
+    Action.REINSTATED: Transition((Status.CANCELLED,), Status.BOOKED, FRONT_DESK, _still_ahead),
+    Action.RESCHEDULED: Transition(MOVABLE, None, FRONT_DESK),
 }
 
 
-def allowed_actions(appointment: Appointment) -> list[str]:
-    """The transitions open to this appointment now (the appointment page's buttons)."""
-    actions = [a for a, (sources, _) in TRANSITIONS.items() if appointment.status in sources]
-    if appointment.status in MOVABLE:
-        actions.append(Action.RESCHEDULED)
-    return actions
+def _open_now(appointment: Appointment, step: Transition) -> bool:
+    if appointment.status not in step.sources:
+        return False
+    try:
+        if step.check is not None:
+            step.check(appointment)
+    except TransitionNotAllowed:
+        return False
+    return True
+
+
+def allowed_actions(appointment: Appointment, *, user=None) -> list[str]:
+    """The steps open to this appointment now (for `user`'s role, when given): the
+    appointment page's buttons, so that none is shown that would be refused."""
+    return [
+        action
+        for action, step in TRANSITIONS.items()
+        if _open_now(appointment, step) and (user is None or has_role(user, step.roles))
+    ]
 
 
 # Loaded by the caller and checked in _check_bookable and _room_for: validating them
@@ -93,8 +139,8 @@ def _room_for(*, procedure_type, room: Room | None, starts_at, ends_at, exclude_
     if not procedure_type.needs_treatment_room:
         return None
     busy = (
-        Appointment.objects.filter(
-            status__in=Appointment.ACTIVE_STATUSES,
+        Appointment.objects.active()
+        .filter(
             starts_at__lt=ends_at,
             ends_at__gt=starts_at,
             room__isnull=False,  # NOT IN with a NULL would exclude every room
@@ -149,8 +195,15 @@ def appointment_book(
     room: Room | None = None,
     reason: str = "",
     waitlist_entry: WaitlistEntry | None = None,
+    follow_up: FollowUp | None = None,
 ) -> Appointment:
-    """Book a visit. Raises SlotTaken (with alternatives) when the time is taken."""
+    """Book a visit. Raises SlotTaken (with alternatives) when the time is taken.
+
+    A booking that answers the patient's waitlist entry or follow-up closes it in the
+    same transaction: the entry is booked, the follow-up booked and linked to the visit.
+    Either must be this patient's and still open, else TransitionNotAllowed (409) and
+    nothing is written.
+    """
     ends_at = _check_bookable(
         dermatologist=dermatologist, procedure_type=procedure_type, starts_at=starts_at
     )
@@ -174,15 +227,39 @@ def appointment_book(
             appointment=appointment, action=Action.BOOKED, actor=booked_by
         )
         if waitlist_entry is not None:
-            WaitlistEntry.objects.filter(pk=waitlist_entry.pk).update(
-                status=WaitlistEntry.Status.BOOKED
-            )
+            _waitlist_entry_close(waitlist_entry, appointment=appointment)
+        if follow_up is not None:
+            _follow_up_close(follow_up, appointment=appointment, by=booked_by)
         reminders_for_appointment(appointment=appointment)
         return appointment
 
     return _guarded_write(
         write, procedure_type=procedure_type, dermatologist=dermatologist, starts_at=starts_at
     )
+
+
+def _waitlist_entry_close(entry: WaitlistEntry, *, appointment: Appointment) -> None:
+    current = WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
+    if current.patient_id != appointment.patient_id:
+        raise TransitionNotAllowed("That waitlist entry is another patient's.")
+    if current.status != WaitlistEntry.Status.WAITING:
+        raise TransitionNotAllowed(
+            f"That waitlist entry is {current.get_status_display().lower()} already."
+        )
+    current.status = WaitlistEntry.Status.BOOKED
+    current.save(update_fields=["status"])
+
+
+def _follow_up_close(follow_up: FollowUp, *, appointment: Appointment, by) -> None:
+    current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if current.patient_id != appointment.patient_id:
+        raise TransitionNotAllowed("That follow-up is another patient's.")
+    if current.status != FollowUp.Status.OPEN:
+        raise TransitionNotAllowed(f"This follow-up is {current.get_status_display().lower()}.")
+    current.status = FollowUp.Status.BOOKED
+    current.appointment = appointment
+    current._history_user = by
+    current.save(update_fields=["status", "appointment"])
 
 
 def _locked(appointment: Appointment) -> Appointment:
@@ -244,23 +321,21 @@ def appointment_reschedule(
     )
 
 
-def _transition(
-    appointment: Appointment, action: str, *, by, note: str = "", check=None, then=None
-):
-    """Move an appointment along its life cycle, if its current status allows it;
-    `then(appointment)` runs in the same transaction (the reminders that follow)."""
-    sources, target = TRANSITIONS[action]
+def _transition(appointment: Appointment, action: str, *, by, note: str = "", then=None):
+    """Move an appointment along its life cycle, if its current status and the step's
+    check allow it; `then(appointment)` runs in the same transaction (the reminders)."""
+    step = TRANSITIONS[action]
 
     def write():
         current = _locked(appointment)
-        if current.status not in sources:
+        if current.status not in step.sources:
             raise TransitionNotAllowed(
                 f"A {current.get_status_display().lower()} appointment cannot be "
                 f"{Action(action).label.lower()}."
             )
-        if check is not None:
-            check(current)
-        current.status = target
+        if step.check is not None:
+            step.check(current)
+        current.status = step.target
         # A reinstated appointment is no longer cancelled, so it keeps no reason for it.
         current.cancellation_reason = note if action == Action.CANCELLED else ""
         current.save(update_fields=["status", "cancellation_reason", "updated_at"])
@@ -283,28 +358,16 @@ def appointment_confirm(*, appointment: Appointment, by=None) -> Appointment:
     return _transition(appointment, Action.CONFIRMED, by=by)
 
 
-def _on_its_day(appointment: Appointment) -> None:
-    if timezone.localdate(appointment.starts_at) != timezone.localdate():
-        raise TransitionNotAllowed("Patients can be checked in only on the day of the visit.")
-
-
 def appointment_check_in(*, appointment: Appointment, by) -> Appointment:
-    return _transition(appointment, Action.CHECKED_IN, by=by, check=_on_its_day)
+    return _transition(appointment, Action.CHECKED_IN, by=by)
 
 
 def appointment_complete(*, appointment: Appointment, by) -> Appointment:
     return _transition(appointment, Action.COMPLETED, by=by)
 
 
-def _has_started(appointment: Appointment) -> None:
-    if appointment.starts_at > timezone.now():
-        raise TransitionNotAllowed(
-            "A patient can be marked as a no-show only after the start time."
-        )
-
-
 def appointment_mark_no_show(*, appointment: Appointment, by) -> Appointment:
-    return _transition(appointment, Action.NO_SHOW, by=by, check=_has_started)
+    return _transition(appointment, Action.NO_SHOW, by=by)
 
 
 def appointment_cancel(*, appointment: Appointment, reason: str, by=None) -> Appointment:
@@ -321,18 +384,12 @@ def appointment_cancel(*, appointment: Appointment, reason: str, by=None) -> App
     )
 
 
-def _still_ahead(appointment: Appointment) -> None:
-    if appointment.starts_at < timezone.now():
-        raise TransitionNotAllowed("A past appointment cannot be reinstated.")
-
-
 def appointment_reinstate(*, appointment: Appointment, by) -> Appointment:
     """Un-cancel: the time must still be free (the database guarantee applies again)."""
     return _transition(
         appointment,
         Action.REINSTATED,
         by=by,
-        check=_still_ahead,
         then=reminders_for_reinstated_appointment,
     )
 

@@ -8,10 +8,10 @@ correction is an Amendment, kept beside the original.
 from datetime import timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.errors import ServiceError, StateConflict
 from patients.models import Lesion, PatientAlert
 
 from ..models import (
@@ -23,8 +23,8 @@ from ..models import (
     ProcedureLesion,
     ProcedureType,
 )
-from ..reminders import reminders_for_aftercare, reminders_for_recurrence_check
-from .booking import appointment_book, appointment_complete
+from .booking import appointment_complete
+from .reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
 # The fields each technique records, and which of them it requires.
 TECHNIQUE_FIELDS = {
@@ -48,8 +48,29 @@ INJECTED = {Procedure.Anesthetic.LIDOCAINE_1, Procedure.Anesthetic.LIDOCAINE_1_E
 RECHECK_AFTER_RECURRENCE_WEEKS = 12
 
 
-class RecordLocked(Exception):
+class RecordError(ServiceError):
+    """A record the clinic's rules refuse; the message (or each field's) is for the
+    dermatologist."""
+
+
+class RecordConflict(RecordError, StateConflict):
+    """The visit or record is not in the state the step needs (409)."""
+
+
+class RecordLocked(RecordConflict):
     """A signed record cannot change; corrections are amendments."""
+
+
+class RecordExists(RecordConflict):
+    """The visit has its record already: there is one record per visit. `procedure` is it."""
+
+    def __init__(self, procedure: Procedure):
+        super().__init__(
+            "This record is signed. Add an amendment to correct it."
+            if procedure.is_signed
+            else "This visit already has a record."
+        )
+        self.procedure = procedure
 
 
 def suggested_procedure_code(*, procedure_type: ProcedureType, lesion_count: int) -> str:
@@ -97,7 +118,7 @@ def _validate_technique(*, procedure_type, values: dict, lesions, patient) -> di
         if _allergic_to_lidocaine(patient):
             errors["anesthetic"] = "The patient has an allergy alert for lidocaine."
     if errors:
-        raise ValidationError(errors)
+        raise RecordError(errors)
     return {
         name: values[name] if name in fields and values.get(name) is not None else _empty(name)
         for name in ALL_TECHNIQUE_FIELDS
@@ -121,12 +142,12 @@ def _validate_consent(*, procedure_type, patient, consent: dict) -> dict:
     if not procedure_type.is_procedure:
         return {"consent_obtained": False, "consent_given_by": "", "consent_at": None}
     if not consent.get("consent_obtained"):
-        raise ValidationError({"consent_obtained": "Consent is needed before a procedure."})
+        raise RecordError({"consent_obtained": "Consent is needed before a procedure."})
     given_by = consent.get("consent_given_by")
     if patient.is_minor and given_by != Procedure.ConsentBy.GUARDIAN:
-        raise ValidationError({"consent_given_by": "For a minor, the guardian consents."})
+        raise RecordError({"consent_given_by": "For a minor, the guardian consents."})
     if not given_by:
-        raise ValidationError({"consent_given_by": "Who gave consent?"})
+        raise RecordError({"consent_given_by": "Who gave consent?"})
     return {
         "consent_obtained": True,
         "consent_given_by": given_by,
@@ -137,7 +158,7 @@ def _validate_consent(*, procedure_type, patient, consent: dict) -> dict:
 def _lesions_of(patient, lesions) -> list[Lesion]:
     lesions = list(lesions)
     if any(lesion.patient_id != patient.pk for lesion in lesions):
-        raise ValidationError({"lesions": "Every lesion must be this patient's."})
+        raise RecordError({"lesions": "Every lesion must be this patient's."})
     return lesions
 
 
@@ -166,14 +187,15 @@ def procedure_record(
         .select_related("patient", "dermatologist")
         .get(pk=appointment.pk)
     )
+    existing = Procedure.objects.filter(appointment=appointment).first()
+    if existing is not None:
+        raise RecordExists(existing)
     if appointment.status != Appointment.Status.CHECKED_IN:
-        raise ValidationError("A procedure is recorded for a checked-in visit.")
-    if Procedure.objects.filter(appointment=appointment).exists():
-        raise ValidationError("This visit already has a record.")
+        raise RecordConflict("A procedure is recorded for a checked-in visit.")
     patient = appointment.patient
     lesions = _lesions_of(patient, lesions)
     if procedure_type.is_procedure and not lesions:
-        raise ValidationError({"lesions": "Pick the lesions treated."})
+        raise RecordError({"lesions": "Pick the lesions treated."})
     technique = _validate_technique(
         procedure_type=procedure_type, values=technique, lesions=lesions, patient=patient
     )
@@ -273,26 +295,12 @@ def procedure_amend(*, procedure: Procedure, reason: str, text: str, by) -> Amen
     """Correct a signed record: the original stays, the amendment sits beside it."""
     current = Procedure.objects.select_for_update().get(pk=procedure.pk)
     if not current.is_signed:
-        raise ValidationError("A draft is corrected directly; amendments are for signed records.")
+        raise RecordConflict("A draft is corrected directly; amendments are for signed records.")
     amendment = Amendment(procedure=current, author=by, reason=reason.strip(), text=text.strip())
     amendment.full_clean()
     amendment._history_user = by
     amendment.save()
     return amendment
-
-
-@transaction.atomic
-def follow_up_book(*, follow_up: FollowUp, by, **booking) -> Appointment:
-    """Book the check a follow-up asks for, and mark it booked, in one transaction."""
-    current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
-    if current.status != FollowUp.Status.OPEN:
-        raise ValidationError(f"This follow-up is {current.get_status_display().lower()}.")
-    appointment = appointment_book(patient=current.patient, booked_by=by, **booking)
-    current.status = FollowUp.Status.BOOKED
-    current.appointment = appointment
-    current._history_user = by
-    current.save(update_fields=["status", "appointment"])
-    return appointment
 
 
 # What an outcome does to the lesion's status.
@@ -314,14 +322,14 @@ def follow_up_record_outcomes(*, follow_up: FollowUp, outcomes: list[dict], by) 
     """
     current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if current.status in (FollowUp.Status.DONE, FollowUp.Status.CANCELLED):
-        raise ValidationError(f"This follow-up is already {current.get_status_display().lower()}.")
+        raise RecordConflict(f"This follow-up is already {current.get_status_display().lower()}.")
     if not outcomes:
-        raise ValidationError("Record an outcome for at least one lesion.")
+        raise RecordError("Record an outcome for at least one lesion.")
     today = timezone.localdate()
     for item in outcomes:
         lesion = item["lesion"]
         if lesion.patient_id != current.patient_id:
-            raise ValidationError({"lesions": "Every lesion must be this patient's."})
+            raise RecordError({"lesions": "Every lesion must be this patient's."})
         outcome = FollowUpOutcome(
             follow_up=current,
             lesion=lesion,

@@ -12,7 +12,7 @@ from django import template
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from ..schedule import ScheduleCard
+from ..selectors.schedule import ScheduleCard
 
 register = template.Library()
 
@@ -21,7 +21,7 @@ _PK_MARK = 2_147_483_647
 
 
 def _detail_url_pattern() -> str:
-    return reverse("appointment_detail", args=[_PK_MARK]).replace(str(_PK_MARK), "{pk}")
+    return reverse("treatments:appointment_detail", args=[_PK_MARK]).replace(str(_PK_MARK), "{pk}")
 
 
 def _hm(moment) -> str:

@@ -1,25 +1,24 @@
 """Booking, rescheduling, the appointment page and its life-cycle actions, today's arrivals."""
 
-import json
 from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.errors import form_add_error
 from clinic.models import Room, StaffMember
-from clinic.permissions import CLINICIANS, EVERY_ROLE, FRONT_DESK, has_role, role_required
+from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients.models import Patient
 
 from .. import services
-from ..availability import free_slots, nearest_free_slots, next_free_slot
-from ..forms import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
+from ..forms.appointments import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
 from ..models import Appointment, AppointmentEvent, ProcedureType
-from ..selectors import appointment_for_page, arrivals_of_day, waitlist_offers_for
-from ..services import records
+from ..selectors.appointments import appointment_for_page, arrivals_of_day, waitlist_offers_for
+from ..selectors.availability import free_slots, nearest_free_slots, next_free_slot
 
 Action = AppointmentEvent.Action
 SLOTS_SHOWN = 40
@@ -50,10 +49,7 @@ def _picker_context(*, procedure_type, day, dermatologist, exclude_appointment_i
         dermatologist=dermatologist,
         exclude_appointment_id=exclude_appointment_id,
     )
-    names = {
-        d.pk: str(d)
-        for d in StaffMember.objects.filter(role="dermatologist").select_related("user")
-    }
+    names = {d.pk: str(d) for d in StaffMember.objects.dermatologists().select_related("user")}
     rooms = {r.pk: r.name for r in Room.objects.all()}
     return {
         "slots": [_described(slot, names, rooms) for slot in slots],
@@ -113,36 +109,26 @@ def _initial_from_query(request) -> dict:
 @role_required(*FRONT_DESK)
 def appointment_book(request):
     """Book a visit for a patient: pick the procedure, a dermatologist or any, a day, a time."""
-    if request.method == "POST" and request.content_type == "application/json":
-        return _book_from_json(request)
     patient_id = request.POST.get("patient") or request.GET.get("patient")
     patient = Patient.objects.filter(pk=patient_id).first() if str(patient_id).isdigit() else None
     if patient is None:
         messages.info(request, "Find the patient first, then book from their page.")
-        return redirect("patient_search")
+        return redirect("treatments:patient_search")
 
     form = BookingForm(request.POST or None, initial=_initial_from_query(request))
     status, alternatives = 200, []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        booking = {
-            "procedure_type": data["procedure_type"],
-            "reason": data["reason"],
-            **data["slot"],
-        }
         try:
-            if data["follow_up"] is not None:
-                # Booking the check a follow-up asks for also marks the follow-up booked.
-                appointment = records.follow_up_book(
-                    follow_up=data["follow_up"], by=request.user, **booking
-                )
-            else:
-                appointment = services.appointment_book(
-                    patient=data["patient"],
-                    booked_by=request.user,
-                    waitlist_entry=data["waitlist_entry"],
-                    **booking,
-                )
+            appointment = services.appointment_book(
+                patient=data["patient"],
+                procedure_type=data["procedure_type"],
+                reason=data["reason"],
+                waitlist_entry=data["waitlist_entry"],
+                follow_up=data["follow_up"],
+                booked_by=request.user,
+                **data["slot"],
+            )
         except services.SlotTaken as taken:
             offered = taken.alternatives
             if data["dermatologist"] is None:
@@ -150,17 +136,15 @@ def appointment_book(request):
                 offered = nearest_free_slots(
                     procedure_type=data["procedure_type"], around=data["slot"]["starts_at"]
                 )
-            form.add_error("slot", str(taken))
-            status, alternatives = 409, _alternatives_context(offered)
-        except services.BookingError as error:
-            form.add_error("slot", str(error))
-            status = 400
-        except ValidationError as error:  # the follow-up was booked or closed meanwhile
-            form.add_error(None, error)
-            status = 409
+            status = form_add_error(form, taken, field="slot")
+            alternatives = _alternatives_context(offered)
+        except services.TransitionNotAllowed as error:  # the entry was booked or closed meanwhile
+            status = form_add_error(form, error)
+        except ValidationError as error:
+            status = form_add_error(form, error, field="slot")
         else:
             messages.success(request, f"Booked: {_when(appointment)}.")
-            return redirect("appointment_detail", pk=appointment.pk)
+            return redirect("treatments:appointment_detail", pk=appointment.pk)
     elif request.method == "POST":
         status = 400
     picker = _picker_from_form(form)
@@ -187,7 +171,7 @@ def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None)
         )
         dermatologist_id = value("dermatologist")
         dermatologist = (
-            StaffMember.objects.filter(pk=dermatologist_id, role="dermatologist").first()
+            StaffMember.objects.dermatologists().filter(pk=dermatologist_id).first()
             if str(dermatologist_id).isdigit()
             else None
         )
@@ -208,60 +192,6 @@ def _when(appointment) -> str:
     return f"{start:%a %d %b %Y, %H:%M} with {appointment.dermatologist}"
 
 
-def _book_from_json(request):
-    """The same booking for a non-form client: 201, or 400/409 with a message (never a 500)."""
-    try:
-        body = json.loads(request.body)
-        starts_at = datetime.fromisoformat(body["starts_at"])
-        if timezone.is_naive(starts_at):
-            raise ValueError("starts_at needs a UTC offset")
-        patient = Patient.objects.get(pk=int(body["patient"]))
-        dermatologist = StaffMember.objects.get(pk=int(body["dermatologist"]), role="dermatologist")
-        procedure_type = ProcedureType.objects.get(pk=int(body["procedure_type"]))
-        room = Room.objects.get(pk=int(body["room"])) if body.get("room") else None
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
-        return JsonResponse({"error": f"Bad request: {error}"}, status=400)
-    except ObjectDoesNotExist as error:
-        return JsonResponse({"error": str(error)}, status=400)
-    try:
-        appointment = services.appointment_book(
-            patient=patient,
-            dermatologist=dermatologist,
-            procedure_type=procedure_type,
-            starts_at=starts_at,
-            room=room,
-            booked_by=request.user,
-            reason=str(body.get("reason", ""))[:200],
-        )
-    except services.SlotTaken as taken:
-        return JsonResponse(
-            {
-                "error": str(taken),
-                "alternatives": [
-                    {
-                        "dermatologist": s.dermatologist_id,
-                        "starts_at": s.starts_at.isoformat(),
-                        "ends_at": s.ends_at.isoformat(),
-                        "room": s.room_id,
-                    }
-                    for s in taken.alternatives
-                ],
-            },
-            status=409,
-        )
-    except services.BookingError as error:
-        return JsonResponse({"error": str(error)}, status=400)
-    return JsonResponse(
-        {
-            "id": appointment.pk,
-            "starts_at": appointment.starts_at.isoformat(),
-            "ends_at": appointment.ends_at.isoformat(),
-            "room": appointment.room_id,
-        },
-        status=201,
-    )
-
-
 def _page(pk) -> Appointment:
     try:
         return appointment_for_page(pk=pk)
@@ -270,16 +200,9 @@ def _page(pk) -> Appointment:
 
 
 def _detail_context(request, appointment, **extra):
-    front_desk = has_role(request.user, FRONT_DESK)
-    clinician = has_role(request.user, CLINICIANS)
-    allowed = services.allowed_actions(appointment)
-    actions = [
-        action
-        for action in allowed
-        if (action == Action.COMPLETED and clinician) or (action != Action.COMPLETED and front_desk)
-    ]
+    actions = services.allowed_actions(appointment, user=request.user)
     offers = []
-    if front_desk and appointment.status == Appointment.Status.CANCELLED:
+    if Action.REINSTATED in actions:  # a cancelled visit still ahead: offer its time
         offers = list(waitlist_offers_for(appointment=appointment)[:10])
     return {
         "appointment": appointment,
@@ -300,14 +223,14 @@ def appointment_detail(request, pk):
     )
 
 
-# URL word → (service, the roles that may do it)
+# URL word → (the step, its service); who may take it is in services.TRANSITIONS.
 ACTIONS = {
-    "confirm": (services.appointment_confirm, FRONT_DESK),
-    "check-in": (services.appointment_check_in, FRONT_DESK),
-    "complete": (services.appointment_complete, CLINICIANS),
-    "no-show": (services.appointment_mark_no_show, FRONT_DESK),
-    "cancel": (services.appointment_cancel, FRONT_DESK),
-    "reinstate": (services.appointment_reinstate, FRONT_DESK),
+    "confirm": (Action.CONFIRMED, services.appointment_confirm),
+    "check-in": (Action.CHECKED_IN, services.appointment_check_in),
+    "complete": (Action.COMPLETED, services.appointment_complete),
+    "no-show": (Action.NO_SHOW, services.appointment_mark_no_show),
+    "cancel": (Action.CANCELLED, services.appointment_cancel),
+    "reinstate": (Action.REINSTATED, services.appointment_reinstate),
 }
 
 
@@ -317,8 +240,8 @@ def appointment_action(request, pk, action):
     """One life-cycle step; a step the appointment's status does not allow is a 409."""
     if action not in ACTIONS:
         raise Http404("No such action.")
-    service, roles = ACTIONS[action]
-    if not has_role(request.user, roles):
+    step, service = ACTIONS[action]
+    if not has_role(request.user, services.TRANSITIONS[step].roles):
         raise PermissionDenied("Your role does not allow this.")
     appointment = _page(pk)
     # The arrivals list checks in with htmx and swaps just the patient's row.
@@ -348,7 +271,7 @@ def appointment_action(request, pk, action):
             {"appointment": appointment, "can_check_in": True},
         )
     messages.success(request, f"{appointment.get_status_display()}: {_when(appointment)}.")
-    return redirect("appointment_detail", pk=appointment.pk)
+    return redirect("treatments:appointment_detail", pk=appointment.pk)
 
 
 @role_required(*FRONT_DESK)
@@ -367,17 +290,15 @@ def appointment_reschedule(request, pk):
                 appointment=appointment, by=request.user, **form.cleaned_data["slot"]
             )
         except services.SlotTaken as taken:
-            form.add_error("slot", str(taken))
-            status, alternatives = 409, _alternatives_context(taken.alternatives)
+            status = form_add_error(form, taken, field="slot")
+            alternatives = _alternatives_context(taken.alternatives)
         except services.TransitionNotAllowed as error:
-            form.add_error(None, str(error))
-            status = 409
-        except services.BookingError as error:
-            form.add_error("slot", str(error))
-            status = 400
+            status = form_add_error(form, error)
+        except ValidationError as error:
+            status = form_add_error(form, error, field="slot")
         else:
             messages.success(request, "Moved.")
-            return redirect("appointment_detail", pk=appointment.pk)
+            return redirect("treatments:appointment_detail", pk=appointment.pk)
     elif request.method == "POST":
         status = 400
     picker = _picker_from_form(
@@ -400,7 +321,7 @@ def arrivals(request):
         "treatments/arrivals.html",
         {
             "appointments": arrivals_of_day(),
-            "can_check_in": has_role(request.user, FRONT_DESK),
+            "can_check_in": has_role(request.user, services.TRANSITIONS[Action.CHECKED_IN].roles),
             "day": timezone.localdate(),
             "soon": timezone.now() + timedelta(minutes=30),
         },

@@ -9,10 +9,11 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from clinic.clock import week_of
 from clinic.models import StaffMember
 from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
 
-from ..schedule import dermatologists_to_choose, schedule_of_day, schedule_of_week, week_of
+from ..selectors.schedule import dermatologists_to_choose, schedule_of_day, schedule_of_week
 
 # Far beyond any booking, and far enough from datetime's limits that a day's bounds
 # in any time zone (and the next or previous day's) still exist.
@@ -92,7 +93,7 @@ def schedule_week(request, dermatologist_id):
         # The switch is a plain GET form, so the chosen id arrives as a parameter.
         if not chosen.isdecimal():
             raise Http404("No such dermatologist.")
-        url = reverse("schedule_week", args=[int(chosen)])
+        url = reverse("treatments:schedule_week", args=[int(chosen)])
         return redirect(f"{url}?date={day.isoformat()}")
     try:
         week = schedule_of_week(dermatologist_id=dermatologist_id, day=day)

@@ -10,14 +10,14 @@ from django.views.decorators.http import require_GET
 from clinic.models import Reminder
 from clinic.permissions import Role, role_required
 
-from ..charts import Chart, Series, bar_chart, line_chart, percent
 from ..models import Appointment
-from ..selectors_dashboard import (
+from ..selectors.dashboard import (
     appointments_per_day,
     no_shows_per_week,
     recurrences_per_month,
     reminder_outcomes_per_day,
 )
+from ..svg_charts import Chart, Series, bar_chart, line_chart, percent
 
 DAYS_BACK = 30  # today and the 29 days before it
 DAYS_AHEAD = 7

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from ..selectors import appointments_of_day
+from ..selectors.appointments import appointments_of_day
 
 
 @login_required

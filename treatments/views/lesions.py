@@ -6,18 +6,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.errors import form_add_error
 from clinic.permissions import CLINICIANS, role_required
-from patients import lesions as lesion_services
+from patients import services as patient_services
+from patients.forms import LesionEditForm, LesionForm
 from patients.models import Lesion, Patient
-
-from ..forms_lesions import LesionEditForm, LesionForm
-
-
-def _show_service_errors(form, error: ValidationError) -> None:
-    """The service's errors on the form: on their field when the form has it, else on top."""
-    errors = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for field, messages_ in errors.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 def _render_form(request, form, *, patient, lesion=None):
@@ -42,14 +35,14 @@ def lesion_add(request, patient_id):
     )
     if form.is_valid():
         try:
-            lesion = lesion_services.lesion_add(
+            lesion = patient_services.lesion_add(
                 patient=patient, by=request.user, **form.cleaned_data
             )
         except ValidationError as error:
-            _show_service_errors(form, error)
+            form_add_error(form, error)
         else:
             messages.success(request, f"Charted: {lesion}.")
-            return redirect("patient_chart", patient_id=patient.pk)
+            return redirect("treatments:patient_chart", patient_id=patient.pk)
     return _render_form(request, form, patient=patient)
 
 
@@ -66,11 +59,11 @@ def lesion_edit(request, pk):
     )
     if form.is_valid():
         try:
-            lesion_services.lesion_update(lesion=lesion, by=request.user, **form.cleaned_data)
+            patient_services.lesion_update(lesion=lesion, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             lesion.refresh_from_db()  # the page shows the lesion as saved, not as refused
-            _show_service_errors(form, error)
+            form_add_error(form, error)
         else:
             messages.success(request, f"Updated: {lesion}.")
-            return redirect("patient_chart", patient_id=patient.pk)
+            return redirect("treatments:patient_chart", patient_id=patient.pk)
     return _render_form(request, form, patient=patient, lesion=lesion)

@@ -12,9 +12,9 @@ from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
-from clinic.links import Action, LinkError, LinkInvalid, link_open
+from clinic.errors import ServiceError, error_status
+from clinic.links import Action, LinkError, link_open
 
-from ..services import BookingError
 from ..services.patient_links import (
     patient_link_carry_out,
     patient_link_refusal,
@@ -55,10 +55,10 @@ def _refused(request, message, *, status):
     return _page(request, "links/refused.html", {"message": message}, status=status)
 
 
-def _link_refused(request, error: LinkError):
-    """400 for a link we never made; 410 for one that was good once (expired, used, gone)."""
-    status = 400 if isinstance(error, LinkInvalid) else 410
-    return _refused(request, str(error), status=status)
+def _link_refused(request, error: ServiceError):
+    """400 for a link we never made; 410 for one that was good once (expired, used, gone);
+    409 when what it acts on changed since the page was shown."""
+    return _refused(request, str(error), status=error_status(error))
 
 
 @_kept_private
@@ -83,8 +83,6 @@ def patient_link(request, token):
         return _page(request, QUESTION_PAGES[link.action], {"subject": subject})
     try:
         done = patient_link_carry_out(link=link, reason=request.POST.get("reason", ""))
-    except LinkError as error:
+    except ServiceError as error:
         return _link_refused(request, error)
-    except BookingError as error:  # the state changed since the page was shown
-        return _refused(request, str(error), status=409)
     return _page(request, "links/done.html", {"action": link.action, "subject": done})

@@ -12,7 +12,7 @@ from patients import selectors, services
 from patients.forms import PatientRegisterForm
 from patients.models import Patient
 
-from ..selectors import patient_appointments
+from ..selectors.appointments import patient_appointments
 
 SEARCH_PAGE_SIZE = 50
 # The "Next results" link carries where its page starts, signed so that a changed or made-up
@@ -93,7 +93,7 @@ def patient_register(request):
             form.add_error(None, error.messages)
         else:
             messages.success(request, f"{patient.full_name} is registered.")
-            return redirect("patient_detail", pk=patient.pk)
+            return redirect("treatments:patient_detail", pk=patient.pk)
     return render(request, "patients/register.html", {"form": form, "duplicates": duplicates})
 
 

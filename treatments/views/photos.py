@@ -7,12 +7,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from clinic.errors import form_add_error
 from clinic.permissions import CLINICAL_READERS, CLINICIANS, has_role, role_required
 from patients.models import Lesion, Patient
 
-from ..forms_photos import PhotoUploadForm
+from ..forms.photos import PhotoUploadForm
 from ..models import ClinicalPhoto
-from ..photos import photo_add
+from ..services.photos import photo_add
 
 
 @role_required(*CLINICIANS)
@@ -36,10 +37,10 @@ def photo_upload(request, patient_id):
                 taken_on=data["taken_on"],
             )
         except ValidationError as error:
-            _add_service_errors(form, error)
+            form_add_error(form, error)
         else:
             messages.success(request, "The photo was added to the chart.")
-            return redirect("patient_chart", patient_id=patient.pk)
+            return redirect("treatments:patient_chart", patient_id=patient.pk)
     return _upload_page(request, form, patient, status=400)
 
 
@@ -65,13 +66,6 @@ def _initial_from_query(request, patient) -> dict:
                 timezone.localdate(appointment.starts_at), initial["taken_on"]
             )
     return initial
-
-
-def _add_service_errors(form, error: ValidationError) -> None:
-    """The service's errors beside the fields they concern; the rest at the top of the form."""
-    errors = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for field, field_errors in errors.items():
-        form.add_error(field if field in form.fields else None, field_errors)
 
 
 @require_safe

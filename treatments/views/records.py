@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.errors import form_add_error
 from clinic.permissions import (
     CLINICAL_READERS,
     CLINICIANS,
@@ -21,14 +22,19 @@ from clinic.permissions import (
     has_role,
     role_required,
 )
+from patients.bodymap import body_map_context
 from patients.models import Lesion, Patient
 
-from ..bodymap import body_map_context
-from ..chart import chart_lists
-from ..forms_records import AlertForm, AmendmentForm, OutcomeForm, ProcedureForm
+from ..chart_lists import chart_lists
+from ..forms.records import AlertForm, AmendmentForm, OutcomeForm, ProcedureForm
 from ..models import Appointment, FollowUp, Procedure, ProcedureType
-from ..selectors_records import chart_for_patient, follow_ups_due_page, procedure_for_page
-from ..selectors_records import my_day as my_day_appointments
+from ..selectors.records import (
+    chart_for_patient,
+    follow_ups_due_page,
+    procedure_for_page,
+    procedure_of_visit,
+)
+from ..selectors.records import my_day as my_day_appointments
 from ..services import records
 from ..services.records import technique_fields
 
@@ -97,7 +103,7 @@ def patient_chart(request, patient_id):
             what="The chart cannot show those visits",
             again="This link to older visits is damaged. Open the chart and choose “Older visits” "
             "again.",
-            url=reverse("patient_chart", args=[patient_id]),
+            url=reverse("treatments:patient_chart", args=[patient_id]),
             back_to="Open the chart",
         )
     return render(request, "treatments/chart.html", _chart_context(request, patient_id, before))
@@ -116,22 +122,11 @@ def _appointment(pk) -> Appointment:
 def procedure_record(request, pk):
     """Record the procedure of a checked-in visit: lesions, technique, consent, note, code."""
     appointment = _appointment(pk)
-    existing = Procedure.objects.filter(appointment=appointment).first()
-    if existing is not None and request.method == "POST":
-        # A record is written once; after signing only an amendment may change it.
-        message = (
-            "This record is signed. Add an amendment to correct it."
-            if existing.is_signed
-            else "This visit already has a record."
-        )
-        return render(
-            request,
-            "treatments/procedure_locked.html",
-            {"procedure": existing, "message": message},
-            status=409,
-        )
+    existing = procedure_of_visit(appointment=appointment)
     if existing is not None:
-        return redirect("procedure_detail", pk=existing.pk)
+        if request.method != "POST":
+            return redirect("treatments:procedure_detail", pk=existing.pk)
+        return _record_exists(request, records.RecordExists(existing))
     data = request.POST if request.method == "POST" else None
     initial = {"procedure_type": request.GET.get("procedure_type") or appointment.procedure_type_id}
     form = ProcedureForm(data, patient=appointment.patient, initial=initial)
@@ -150,12 +145,13 @@ def procedure_record(request, pk):
                 procedure_code=form.cleaned_data["procedure_code"].strip(),
                 by=request.user,
             )
+        except records.RecordExists as exists:  # recorded meanwhile, from another screen
+            return _record_exists(request, exists)
         except ValidationError as error:
-            _add_errors(form, error)
-            status = 400
+            status = form_add_error(form, error)
         else:
             messages.success(request, "Recorded. Review and sign it.")
-            return redirect("procedure_detail", pk=procedure.pk)
+            return redirect("treatments:procedure_detail", pk=procedure.pk)
     elif request.method == "POST":
         status = 400
     chosen = _chosen_type(form, appointment)
@@ -174,19 +170,17 @@ def procedure_record(request, pk):
     return render(request, "treatments/procedure_record.html", context, status=status)
 
 
+def _record_exists(request, exists):
+    """A record is written once; after signing only an amendment may change it."""
+    context = {"procedure": exists.procedure, "message": str(exists)}
+    return render(request, "treatments/procedure_locked.html", context, status=409)
+
+
 def _chosen_type(form, appointment) -> ProcedureType | None:
     value = form["procedure_type"].value()
     if str(value).isdigit():
         return ProcedureType.objects.filter(pk=value).first()
     return appointment.procedure_type
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, field_errors)
-    else:
-        form.add_error(None, error)
 
 
 def _procedure(pk) -> Procedure:
@@ -222,11 +216,11 @@ def procedure_sign(request, pk):
         records.procedure_sign(procedure=procedure, by=request.user)
     except records.RecordLocked as error:
         messages.error(request, str(error))
-        return redirect("procedure_detail", pk=pk)
+        return redirect("treatments:procedure_detail", pk=pk)
     except PermissionError as error:
         raise PermissionDenied(str(error)) from None
     messages.success(request, "Signed. The record is now locked.")
-    return redirect("procedure_detail", pk=pk)
+    return redirect("treatments:procedure_detail", pk=pk)
 
 
 @role_required(*CLINICIANS)
@@ -239,11 +233,10 @@ def procedure_amend(request, pk):
         try:
             records.procedure_amend(procedure=procedure, by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
-            status = 409
+            status = form_add_error(form, error)
         else:
             messages.success(request, "Amendment added beside the original.")
-            return redirect("procedure_detail", pk=pk)
+            return redirect("treatments:procedure_detail", pk=pk)
     elif request.method == "POST":
         status = 400
     return render(
@@ -279,7 +272,7 @@ def follow_up_list(request):
             what="The follow-ups list cannot show that page",
             again="This link to more follow-ups is damaged. Open the list and choose “Next "
             "follow-ups” again.",
-            url=reverse("follow_up_list"),
+            url=reverse("treatments:follow_up_list"),
             back_to="Open the follow-ups due",
         )
     today = timezone.localdate()
@@ -327,7 +320,7 @@ def follow_up_outcome(request, pk):
                 status = 400
             else:
                 messages.success(request, "Outcomes recorded.")
-                return redirect("patient_chart", patient_id=follow_up.patient_id)
+                return redirect("treatments:patient_chart", patient_id=follow_up.patient_id)
         else:
             status = 400
     return render(
@@ -345,7 +338,7 @@ def alert_add(request, patient_id):
     if request.method == "POST" and form.is_valid():
         records.alert_add(patient=patient, by=request.user, **form.cleaned_data)
         messages.success(request, "Alert added.")
-        return redirect("patient_chart", patient_id=patient.pk)
+        return redirect("treatments:patient_chart", patient_id=patient.pk)
     status = 400 if request.method == "POST" else 200
     return render(
         request, "treatments/alert_form.html", {"form": form, "patient": patient}, status=status

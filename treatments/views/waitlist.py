@@ -9,9 +9,9 @@ from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients.models import Patient
 
 from .. import services
-from ..forms import WaitlistEntryForm
+from ..forms.appointments import WaitlistEntryForm
 from ..models import WaitlistEntry
-from ..selectors import waitlist_waiting
+from ..selectors.appointments import waitlist_waiting
 
 
 @require_GET
@@ -39,9 +39,10 @@ def waitlist_add(request):
         },
     )
     if request.method == "POST" and form.is_valid():
-        services.waitlist_entry_add(entry=form.save(commit=False), by=request.user)
+        # A valid ModelForm holds the unsaved entry; the service checks and saves it.
+        services.waitlist_entry_add(entry=form.instance, by=request.user)
         messages.success(request, f"{patient.full_name} is on the waitlist.")
-        return redirect("waitlist")
+        return redirect("treatments:waitlist")
     status = 400 if request.method == "POST" else 200
     return render(
         request, "treatments/waitlist_form.html", {"form": form, "patient": patient}, status=status
@@ -58,4 +59,4 @@ def waitlist_remove(request, pk):
         messages.error(request, str(error))
     else:
         messages.success(request, f"{entry.patient.full_name} is off the waitlist.")
-    return redirect("waitlist")
+    return redirect("treatments:waitlist")

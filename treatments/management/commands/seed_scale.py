@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from treatments.scale import AlreadySeeded, ScaleSizes, seed_scale
+from treatments.seed.scale import AlreadySeeded, ScaleSizes, seed_scale
 
 
 class Command(BaseCommand):

@@ -1,0 +1,183 @@
+"""Forms of the front desk: booking with a slot picker, rescheduling, cancelling, the waitlist."""
+
+from datetime import datetime, timedelta
+
+from django import forms
+from django.urls import reverse_lazy
+from django.utils import timezone
+
+from clinic.models import Room, StaffMember
+from patients.models import Patient
+
+from ..models import FollowUp, ProcedureType, WaitlistEntry
+
+
+def dermatologists():
+    return StaffMember.objects.bookable().select_related("user")
+
+
+class SlotField(forms.CharField):
+    """A free slot from the slot picker: "<dermatologist id>|<ISO start>|<room id or empty>"."""
+
+    default_error_messages = {"invalid": "Pick one of the free times."}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        try:
+            dermatologist_id, start, room_id = value.split("|")
+            starts_at = datetime.fromisoformat(start)
+            if timezone.is_naive(starts_at):
+                raise ValueError("naive")
+            dermatologist = dermatologists().get(pk=int(dermatologist_id))
+            room = Room.objects.get(pk=int(room_id)) if room_id else None
+        except (ValueError, StaffMember.DoesNotExist, Room.DoesNotExist):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        return {"dermatologist": dermatologist, "starts_at": starts_at, "room": room}
+
+
+class RefreshesSlotPicker:
+    """Changing one of `slot_search_fields` reloads the slot picker (htmx), sending them all."""
+
+    slot_search_fields = ("procedure_type", "dermatologist", "date")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.slot_search_fields:
+            self.fields[name].widget.attrs.update({
+                "class": "slot-search",
+                "hx-get": reverse_lazy("treatments:slot_picker"),
+                "hx-trigger": "change",
+                "hx-target": "#slot-picker",
+                "hx-swap": "outerHTML",
+                "hx-include": ".slot-search",
+            })  # fmt: skip
+
+
+class SlotSearchForm(RefreshesSlotPicker, forms.Form):
+    """What the slot picker needs: the procedure, a dermatologist (or any) and a day."""
+
+    procedure_type = forms.ModelChoiceField(
+        queryset=ProcedureType.objects.filter(is_active=True), label="Procedure"
+    )
+    dermatologist = forms.ModelChoiceField(
+        queryset=dermatologists(), required=False, empty_label="Any dermatologist"
+    )
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Day")
+
+
+class BookingForm(SlotSearchForm):
+    patient = forms.ModelChoiceField(queryset=Patient.objects.all(), widget=forms.HiddenInput)
+    slot = SlotField(label="Free time")
+    reason = forms.CharField(max_length=200, required=False, label="Reason for the visit")
+    waitlist_entry = forms.ModelChoiceField(
+        queryset=WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING),
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    follow_up = forms.ModelChoiceField(
+        queryset=FollowUp.objects.filter(status=FollowUp.Status.OPEN),
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("waitlist_entry", "follow_up"):
+            owner = cleaned.get(name)
+            if owner is not None and owner.patient_id != getattr(
+                cleaned.get("patient"), "pk", None
+            ):
+                self.add_error(name, "This belongs to another patient.")
+        return cleaned
+
+
+class RescheduleForm(RefreshesSlotPicker, forms.Form):
+    slot_search_fields = ("dermatologist", "date")
+
+    dermatologist = forms.ModelChoiceField(
+        queryset=dermatologists(), required=False, empty_label="Any dermatologist"
+    )
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Day")
+    slot = SlotField(label="New time")
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=200, label="Reason for cancelling")
+
+
+class WaitlistEntryForm(forms.ModelForm):
+    class Meta:
+        model = WaitlistEntry
+        fields = [
+            "patient",
+            "procedure_type",
+            "dermatologist",
+            "earliest_date",
+            "latest_date",
+            "earliest_time",
+            "latest_time",
+            "note",
+        ]
+        widgets = {
+            "patient": forms.HiddenInput,
+            "earliest_date": forms.DateInput(attrs={"type": "date"}),
+            "latest_date": forms.DateInput(attrs={"type": "date"}),
+            "earliest_time": forms.TimeInput(attrs={"type": "time"}),
+            "latest_time": forms.TimeInput(attrs={"type": "time"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["procedure_type"].queryset = ProcedureType.objects.filter(is_active=True)
+        self.fields["dermatologist"].queryset = dermatologists()
+        self.fields["dermatologist"].empty_label = "Any dermatologist"
+
+    def clean(self):
+        cleaned = super().clean()
+        earliest, latest = cleaned.get("earliest_date"), cleaned.get("latest_date")
+        if earliest and latest and latest < earliest:
+            self.add_error("latest_date", "The last day must not be before the first.")
+        if earliest and earliest < timezone.localdate():
+            self.add_error("earliest_date", "The first day cannot be in the past.")
+        start, end = cleaned.get("earliest_time"), cleaned.get("latest_time")
+        if start and end and end <= start:
+            self.add_error("latest_time", "The latest time must be after the earliest.")
+        return cleaned
+
+
+# Far enough for any booking a clinic makes; far past it, time arithmetic overflows.
+BOOKING_HORIZON_DAYS = 5 * 366
+
+
+class AwareDateTimeField(forms.DateTimeField):
+    """An ISO 8601 instant with its UTC offset: a time without one is ambiguous."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            instant = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise forms.ValidationError("Give an ISO 8601 date and time.") from None
+        if timezone.is_naive(instant):
+            raise forms.ValidationError("Give the time with its UTC offset.")
+        return instant
+
+
+class BookingRequestForm(forms.Form):
+    """A booking from a program (the JSON endpoint): ids and an instant, no slot picker."""
+
+    patient = forms.ModelChoiceField(queryset=Patient.objects.all())
+    dermatologist = forms.ModelChoiceField(queryset=dermatologists())
+    procedure_type = forms.ModelChoiceField(queryset=ProcedureType.objects.filter(is_active=True))
+    starts_at = AwareDateTimeField()
+    room = forms.ModelChoiceField(queryset=Room.objects.all(), required=False)
+    reason = forms.CharField(max_length=200, required=False)
+
+    def clean_starts_at(self):
+        starts_at = self.cleaned_data["starts_at"]
+        if starts_at > timezone.now() + timedelta(days=BOOKING_HORIZON_DAYS):
+            raise forms.ValidationError("That is too far ahead to book.")
+        return starts_at

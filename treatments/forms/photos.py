@@ -1,0 +1,44 @@
+"""The form a dermatologist adds a clinical photo with; treatments/photos.py checks the file."""
+
+from django import forms
+from django.utils import timezone
+
+from patients.models import Lesion, Patient
+
+from ..models import Appointment
+
+
+class AppointmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, appointment):
+        starts_at = timezone.localtime(appointment.starts_at)
+        return f"{starts_at:%d %b %Y, %H:%M} · {appointment.procedure_type}"
+
+
+class PhotoUploadForm(forms.Form):
+    """The file and what it shows: a lesion of this patient, a visit, or both."""
+
+    image = forms.FileField(
+        label="Photo",
+        help_text="A JPEG or PNG. Location and camera details are removed when it is saved.",
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png"}),
+    )
+    lesion = forms.ModelChoiceField(
+        queryset=Lesion.objects.none(), required=False, empty_label="No particular lesion"
+    )
+    appointment = AppointmentChoiceField(
+        queryset=Appointment.objects.none(),
+        required=False,
+        label="Visit",
+        empty_label="No particular visit",
+    )
+    caption = forms.CharField(max_length=200, required=False)
+    taken_on = forms.DateField(
+        label="Taken on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lesion"].queryset = patient.lesions.all()
+        self.fields["appointment"].queryset = patient.appointments.select_related(
+            "procedure_type"
+        ).order_by("-starts_at")

@@ -1,0 +1,138 @@
+"""Forms of the dermatologist's records: the procedure, amendments, outcomes, alerts."""
+
+from django import forms
+
+from patients.models import Lesion, PatientAlert
+
+from ..models import FollowUpOutcome, Procedure, ProcedureType
+from ..services.records import ALL_TECHNIQUE_FIELDS
+
+DIAGNOSES = [
+    ("L72.0", "L72.0 Epidermal cyst (milium)"),
+    ("L74.0", "L74.0 Miliaria rubra"),
+    ("L70.0", "L70.0 Acne vulgaris"),
+    ("D23.9", "D23.9 Benign neoplasm of skin (e.g. syringoma)"),
+    ("H02.60", "H02.60 Xanthelasma of eyelid"),
+]
+
+
+class ProcedureForm(forms.Form):
+    procedure_type = forms.ModelChoiceField(
+        queryset=ProcedureType.objects.filter(is_active=True), label="Procedure"
+    )
+    lesions = forms.ModelMultipleChoiceField(
+        queryset=Lesion.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Lesions treated",
+    )
+    instrument = forms.ChoiceField(
+        choices=[("", "—"), *Procedure.Instrument.choices], required=False
+    )
+    needle_gauge = forms.IntegerField(
+        required=False, min_value=18, max_value=34, label="Needle gauge"
+    )
+    lesions_cleared = forms.IntegerField(required=False, min_value=1, label="Milia cleared")
+    cryo_method = forms.ChoiceField(
+        choices=[("", "—"), *Procedure.CryoMethod.choices], required=False, label="Method"
+    )
+    freeze_seconds = forms.IntegerField(required=False, min_value=1, label="Freeze time (seconds)")
+    freeze_thaw_cycles = forms.IntegerField(required=False, min_value=1, label="Freeze–thaw cycles")
+    halo_mm = forms.DecimalField(
+        required=False, min_value=0, max_digits=3, decimal_places=1, label="Halo (mm)"
+    )
+    anesthetic = forms.ChoiceField(
+        choices=[("", "—"), *Procedure.Anesthetic.choices], required=False
+    )
+    anesthetic_volume_ml = forms.DecimalField(
+        required=False, max_digits=3, decimal_places=1, label="Anesthetic volume (ml)"
+    )
+    hemostasis = forms.ChoiceField(
+        choices=[("", "—"), *Procedure.Hemostasis.choices], required=False
+    )
+    consent_obtained = forms.BooleanField(required=False, label="Consent obtained")
+    consent_given_by = forms.ChoiceField(
+        choices=[("", "—"), *Procedure.ConsentBy.choices], required=False, label="Consent given by"
+    )
+    complication_bleeding = forms.BooleanField(required=False, label="Bleeding")
+    complication_blistering = forms.BooleanField(required=False, label="Blistering")
+    complication_pain = forms.BooleanField(required=False, label="Pain")
+    complication_note = forms.CharField(
+        required=False, max_length=300, label="Complications, details"
+    )
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Note")
+    diagnosis_code = forms.ChoiceField(choices=DIAGNOSES, initial="L72.0", label="Diagnosis")
+    procedure_code = forms.CharField(
+        required=False,
+        max_length=10,
+        label="Procedure code",
+        help_text="Leave empty for the suggested code.",
+    )
+
+    def __init__(self, *args, patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lesions"].queryset = Lesion.objects.filter(
+            patient=patient, status=Lesion.Status.ACTIVE
+        )
+        self.fields["procedure_type"].widget.attrs.update(
+            {
+                "hx-get": "",
+                "hx-target": "#technique",
+                "hx-select": "#technique",
+                "hx-swap": "outerHTML",
+                "hx-include": "closest form",
+            }
+        )
+
+    def technique(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in ALL_TECHNIQUE_FIELDS}
+
+    def consent(self) -> dict:
+        return {k: self.cleaned_data.get(k) for k in ("consent_obtained", "consent_given_by")}
+
+    def complications(self) -> dict:
+        names = [
+            "complication_bleeding",
+            "complication_blistering",
+            "complication_pain",
+            "complication_note",
+        ]
+        return {name: self.cleaned_data.get(name) for name in names}
+
+
+class AmendmentForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Why the correction")
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="The correction")
+
+
+class OutcomeForm(forms.Form):
+    """One lesion's outcome at a follow-up; one form per lesion (prefix = lesion id)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs["class"] = "form-control" if name == "note" else "form-select"
+
+    outcome = forms.ChoiceField(
+        choices=[("", "Not seen"), *FollowUpOutcome.Outcome.choices], required=False
+    )
+    complication = forms.ChoiceField(
+        choices=[("", "—"), *FollowUpOutcome.Complication.choices], required=False
+    )
+    note = forms.CharField(max_length=300, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("outcome") == FollowUpOutcome.Outcome.COMPLICATION and not cleaned.get(
+            "complication"
+        ):
+            self.add_error("complication", "Which complication?")
+        if cleaned.get("outcome") != FollowUpOutcome.Outcome.COMPLICATION:
+            cleaned["complication"] = ""
+        return cleaned
+
+
+class AlertForm(forms.ModelForm):
+    class Meta:
+        model = PatientAlert
+        fields = ["kind", "description"]

@@ -1,0 +1,295 @@
+"""Free slots: when a dermatologist, and a treatment room if the procedure needs one, is free.
+
+Reads only. A search loads everything it needs for its whole date range in a fixed number
+of queries (working hours, time off, treatment rooms, appointments) and then works in
+Python on sorted interval lists, so its cost in queries does not grow with the number
+of days or dermatologists.
+
+Working hours are local wall-clock times; each block is turned into two instants in the
+clinic's zone and then normalised to UTC, and candidates step through real time from the
+block's start. On a daylight-saving day a block therefore never yields a start in the
+skipped hour or the same start twice in the repeated hour. The search itself compares
+instants as whole seconds since the epoch (treatments/epoch.py), read as integers; slots
+come back as UTC datetimes.
+"""
+
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from clinic.clock import day_bounds
+from clinic.models import Room, StaffMember, TimeOff, WorkingHours
+
+from ..models import Appointment, ProcedureType
+from .appointments import LONGEST_VISIT
+from .epoch import EpochSeconds, moment_of, seconds_of
+
+NEAREST_DAYS_BEFORE = 2
+NEAREST_DAYS_AFTER = 14
+FIRST_SEARCH_CHUNK_DAYS = 1
+
+
+@dataclass(frozen=True)
+class Slot:
+    dermatologist_id: int
+    starts_at: datetime
+    ends_at: datetime
+    room_id: int | None  # a free treatment room when the procedure type needs one
+
+
+class _BusyTimes:
+    """Half-open [start, end) intervals, merged and sorted: an overlap check is one bisect."""
+
+    def __init__(self, intervals):
+        self._starts: list[datetime] = []
+        self._ends: list[datetime] = []
+        for start, end in sorted(intervals):
+            if self._ends and start <= self._ends[-1]:
+                self._ends[-1] = max(self._ends[-1], end)
+            else:
+                self._starts.append(start)
+                self._ends.append(end)
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        # The first interval that ends after `start` is the only one that can overlap.
+        index = bisect_right(self._ends, start)
+        return index < len(self._starts) and self._starts[index] < end
+
+
+def _busy_by_key(rows) -> defaultdict[int, _BusyTimes]:
+    grouped = defaultdict(list)
+    for key, start, end in rows:
+        grouped[key].append((start, end))
+    busy = defaultdict(lambda: _BusyTimes([]))
+    busy.update({key: _BusyTimes(intervals) for key, intervals in grouped.items()})
+    return busy
+
+
+def _block_instants(day: date, starts_at: time, ends_at: time) -> tuple[datetime, datetime]:
+    zone = timezone.get_current_timezone()
+    start = datetime.combine(day, starts_at, tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day, ends_at, tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def _working_hours(dermatologist: StaffMember | None) -> dict[int, list[tuple[int, time, time]]]:
+    """Blocks of active dermatologists by weekday: {weekday: [(dermatologist_id, start, end)]}."""
+    hours = WorkingHours.objects.filter(
+        staff_member__role=StaffMember.Role.DERMATOLOGIST, staff_member__is_active=True
+    )
+    if dermatologist is not None:
+        hours = hours.filter(staff_member=dermatologist)
+    by_weekday = defaultdict(list)
+    for staff_member_id, weekday, starts_at, ends_at in hours.values_list(
+        "staff_member_id", "weekday", "starts_at", "ends_at"
+    ):
+        by_weekday[weekday].append((staff_member_id, starts_at, ends_at))
+    return by_weekday
+
+
+def _time_off(dermatologist_ids, window_start, window_end) -> defaultdict[int, _BusyTimes]:
+    rows = TimeOff.objects.filter(
+        staff_member_id__in=dermatologist_ids, starts_at__lt=window_end, ends_at__gt=window_start
+    ).values_list("staff_member_id", EpochSeconds("starts_at"), EpochSeconds("ends_at"))
+    return _busy_by_key(rows)
+
+
+def _active_appointments(window_start, window_end, exclude_appointment_id):
+    appointments = Appointment.objects.active().filter(
+        starts_at__gt=window_start - LONGEST_VISIT,
+        starts_at__lt=window_end,
+        ends_at__gt=window_start,
+    )
+    if exclude_appointment_id is not None:
+        appointments = appointments.exclude(pk=exclude_appointment_id)
+    return appointments
+
+
+def _treatment_rooms() -> list[int]:
+    """Active treatment rooms, in id order: a slot takes the first one free."""
+    return list(
+        Room.objects.filter(kind=Room.Kind.TREATMENT, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _occupancy(window_start, window_end, exclude_appointment_id, dermatologist_ids, room_ids):
+    """When each dermatologist and each room is taken, from one query of the window's
+    active appointments that hold either."""
+    rows = (
+        _active_appointments(window_start, window_end, exclude_appointment_id)
+        .filter(Q(dermatologist_id__in=dermatologist_ids) | Q(room_id__in=room_ids))
+        .values_list(
+            "dermatologist_id", "room_id", EpochSeconds("starts_at"), EpochSeconds("ends_at")
+        )
+    )
+    by_dermatologist, by_room = [], []
+    for dermatologist_id, room_id, start, end in rows:
+        by_dermatologist.append((dermatologist_id, start, end))
+        if room_id is not None:
+            by_room.append((room_id, start, end))
+    return _busy_by_key(by_dermatologist), _busy_by_key(by_room)
+
+
+def _candidates(blocks, day: date, length: int, step: int) -> list[tuple[int, int]]:
+    """Every grid start of the day's blocks whose slot ends inside its block, in time
+    order, as (epoch seconds, dermatologist id)."""
+    candidates = []
+    for dermatologist_id, block_starts_at, block_ends_at in blocks:
+        start, block_end = map(seconds_of, _block_instants(day, block_starts_at, block_ends_at))
+        candidates += [(at, dermatologist_id) for at in range(start, block_end - length + 1, step)]
+    return sorted(candidates)
+
+
+def free_slots(
+    *,
+    procedure_type: ProcedureType,
+    start_day: date,
+    end_day: date,
+    dermatologist: StaffMember | None = None,
+    now: datetime | None = None,
+    exclude_appointment_id: int | None = None,
+    limit: int | None = None,
+) -> list[Slot]:
+    """Free slots for a procedure type on the clinic's days start_day..end_day inclusive.
+
+    Sorted by start, then dermatologist id; only starts after `now`. Pass the appointment
+    being rescheduled as `exclude_appointment_id` so that its own time counts as free.
+    """
+    now = seconds_of(now or timezone.now())
+    step = 60 * getattr(settings, "CLINIC_SLOT_MINUTES", 15)
+    length = 60 * procedure_type.duration_minutes
+    window_start, window_end = day_bounds(start_day)[0], day_bounds(end_day)[1]
+
+    hours = _working_hours(dermatologist)
+    if not hours:
+        return []
+    dermatologist_ids = {block[0] for blocks in hours.values() for block in blocks}
+    time_off = _time_off(dermatologist_ids, window_start, window_end)
+    room_ids = _treatment_rooms() if procedure_type.needs_treatment_room else []
+    if procedure_type.needs_treatment_room and not room_ids:
+        return []
+    appointments, rooms_busy = _occupancy(
+        window_start, window_end, exclude_appointment_id, dermatologist_ids, room_ids
+    )
+
+    slots = []
+    day = start_day
+    while day <= end_day and (limit is None or len(slots) < limit):
+        for start, dermatologist_id in _candidates(hours.get(day.weekday(), []), day, length, step):
+            end = start + length
+            if (
+                start <= now
+                or time_off[dermatologist_id].overlaps(start, end)
+                or appointments[dermatologist_id].overlaps(start, end)
+            ):
+                continue
+            room_id = next(
+                (room for room in room_ids if not rooms_busy[room].overlaps(start, end)), None
+            )
+            if procedure_type.needs_treatment_room and room_id is None:
+                continue
+            slots.append(Slot(dermatologist_id, moment_of(start), moment_of(end), room_id))
+            if len(slots) == limit:
+                break
+        day += timedelta(days=1)
+    return slots
+
+
+def next_free_slot(
+    *,
+    procedure_type: ProcedureType,
+    dermatologist: StaffMember | None = None,
+    days: int = 60,
+    now: datetime | None = None,
+) -> Slot | None:
+    """The first free slot that starts after `now` and within `days` days of it, or None.
+
+    Searches one day first and doubles the span each time (1, 2, 4... days), so a near
+    answer costs one small search and a distant one only a few.
+    """
+    now = now or timezone.now()
+    deadline = now + timedelta(days=days)
+    last_day = timezone.localdate(deadline)
+    chunk_start, chunk_days = timezone.localdate(now), FIRST_SEARCH_CHUNK_DAYS
+    while chunk_start <= last_day:
+        chunk_end = min(chunk_start + timedelta(days=chunk_days - 1), last_day)
+        found = free_slots(
+            procedure_type=procedure_type,
+            start_day=chunk_start,
+            end_day=chunk_end,
+            dermatologist=dermatologist,
+            now=now,
+            limit=1,
+        )
+        if found:
+            return found[0] if found[0].starts_at < deadline else None
+        chunk_start, chunk_days = chunk_end + timedelta(days=1), chunk_days * 2
+    return None
+
+
+def nearest_free_slots(
+    *,
+    procedure_type: ProcedureType,
+    around: datetime,
+    dermatologist: StaffMember | None = None,
+    count: int = 3,
+    exclude_appointment_id: int | None = None,
+    now: datetime | None = None,
+) -> list[Slot]:
+    """Up to `count` free slots closest to `around`: alternatives for a conflicting booking.
+
+    The given dermatologist's slots come first in the choice; when they have fewer than
+    `count` in the window, other dermatologists' slots fill the rest. The result is sorted
+    by distance from `around`, then by time.
+    """
+    earliest = around - timedelta(days=NEAREST_DAYS_BEFORE)
+    latest = around + timedelta(days=NEAREST_DAYS_AFTER)
+    slots = [
+        slot
+        for slot in free_slots(
+            procedure_type=procedure_type,
+            start_day=timezone.localdate(earliest),
+            end_day=timezone.localdate(latest),
+            now=now,
+            exclude_appointment_id=exclude_appointment_id,
+        )
+        if earliest <= slot.starts_at <= latest
+    ]
+
+    def closeness(slot: Slot):
+        return abs(slot.starts_at - around), slot.starts_at, slot.dermatologist_id
+
+    slots.sort(key=closeness)
+    if dermatologist is None:
+        return slots[:count]
+    own = [slot for slot in slots if slot.dermatologist_id == dermatologist.pk][:count]
+    others = [slot for slot in slots if slot.dermatologist_id != dermatologist.pk]
+    return sorted(own + others[: count - len(own)], key=closeness)
+
+
+def slot_fits_working_time(
+    *, dermatologist: StaffMember, starts_at: datetime, ends_at: datetime
+) -> bool:
+    """Whether [starts_at, ends_at) lies inside one of the dermatologist's working-hours
+    blocks on that local day and clear of their time off."""
+    day = timezone.localdate(starts_at)
+    blocks = WorkingHours.objects.filter(
+        staff_member=dermatologist, weekday=day.weekday()
+    ).values_list("starts_at", "ends_at")
+    inside_a_block = any(
+        block_start <= starts_at and ends_at <= block_end
+        for block_start, block_end in (_block_instants(day, *block) for block in blocks)
+    )
+    return (
+        inside_a_block
+        and not TimeOff.objects.filter(
+            staff_member=dermatologist, starts_at__lt=ends_at, ends_at__gt=starts_at
+        ).exists()
+    )

@@ -1,0 +1,193 @@
+"""The clinic's reminder rules: who is reminded of what, and when.
+
+Called by the booking and records services inside their transactions, so a reminder
+exists exactly when what caused it was committed. Each rule turns a visit, a signed
+procedure or a follow-up into outbox rows (clinic/outbox.py), which know a recipient, a
+time and a few template values: times, names and patient links, never a diagnosis, a
+procedure or a lesion.
+
+Sources are named by stable keys: "appointment:42" for a visit's reminders,
+"appointment:42:freed" for the waitlist offers its cancellation made, "procedure:7",
+"follow-up:9".
+"""
+
+from datetime import UTC, time, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from clinic.clock import local_datetime
+from clinic.links import Action
+from clinic.models import Reminder
+from clinic.outbox import (
+    reminder_plan,
+    reminder_replace,
+    reminders_add,
+    reminders_cancel_pending,
+)
+
+from ..models import Appointment, FollowUp, Procedure
+from ..selectors.appointments import waitlist_offers_for
+
+Kind = Reminder.Kind
+RECURRENCE_CHECK_HOUR = time(10, 0)
+
+
+def _appointment_key(appointment: Appointment) -> str:
+    return f"appointment:{appointment.pk}"
+
+
+def _slot(idempotency_key: str) -> str:
+    """The offset and channel of an appointment reminder's key, without the visit time:
+    "appointment:42:20260501T1400Z:reminder-24h:email" → "reminder-24h:email"."""
+    return idempotency_key.split(":", 3)[3]
+
+
+def _appointment_plan(appointment: Appointment) -> list[Reminder]:
+    """One reminder per configured offset whose time is still ahead."""
+    now = timezone.now()
+    source_key = _appointment_key(appointment)
+    starts = f"{appointment.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"
+    context = {
+        "starts_at": appointment.starts_at.isoformat(),
+        "ends_at": appointment.ends_at.isoformat(),
+        "dermatologist": str(appointment.dermatologist),
+        "event_uid": f"{source_key.replace(':', '-')}@{settings.CLINIC_BASE_URL.split('//')[-1]}",
+        "links": {
+            "confirm_url": [Action.CONFIRM, appointment.pk],
+            "cancel_url": [Action.CANCEL, appointment.pk],
+            "stop_url": [Action.STOP, appointment.patient_id],
+        },
+    }
+    planned = []
+    for hours in settings.CLINIC_REMINDER_OFFSETS_HOURS:
+        # In UTC: arithmetic on a zoned datetime is wall-clock, an hour off across DST.
+        send_at = appointment.starts_at.astimezone(UTC) - timedelta(hours=hours)
+        if send_at <= now:
+            continue  # a booking for tomorrow gets no 72-hour reminder
+        reminder = reminder_plan(
+            patient=appointment.patient,
+            kind=Kind.APPOINTMENT,
+            source_key=source_key,
+            key=f"{source_key}:{starts}:reminder-{hours}h",
+            send_at=send_at,
+            context=context,
+        )
+        if reminder.send_at < appointment.starts_at:  # quiet hours did not push it past
+            planned.append(reminder)
+    return planned
+
+
+def _pop_same_slot(planned: dict[str, Reminder], reminder: Reminder) -> Reminder | None:
+    slot = _slot(reminder.idempotency_key)
+    for key in planned:
+        if _slot(key) == slot:
+            return planned.pop(key)
+    return None
+
+
+def reminders_for_appointment(*, appointment: Appointment) -> None:
+    """Plan a visit's reminders, or re-plan them after it moved or was reinstated.
+
+    Pending reminders move to the new times (the same rows); ones whose time has passed
+    are cancelled; a reminder already sent for the old time stays sent, and the new time
+    gets its own.
+    """
+    planned = {reminder.idempotency_key: reminder for reminder in _appointment_plan(appointment)}
+    existing = Reminder.objects.filter(
+        source_key=_appointment_key(appointment), kind=Kind.APPOINTMENT
+    )
+    replaceable = (Reminder.Status.PENDING, Reminder.Status.CANCELLED, Reminder.Status.SKIPPED)
+    for reminder in existing:
+        plan = planned.pop(reminder.idempotency_key, None)
+        if plan is None and reminder.status == Reminder.Status.PENDING:
+            plan = _pop_same_slot(planned, reminder)
+            if plan is None:
+                reminder.status = Reminder.Status.CANCELLED
+                reminder.next_attempt_at = None
+                reminder.skip_reason = "The visit moved; this reminder's time has passed."
+                reminder.save(update_fields=["status", "next_attempt_at", "skip_reason"])
+                continue
+        if plan is not None and reminder.status in replaceable:
+            reminder_replace(reminder, plan)
+    reminders_add(list(planned.values()))
+
+
+def reminders_for_cancelled_appointment(*, appointment: Appointment) -> None:
+    """Cancel the visit's pending reminders and offer the freed time to the waitlist."""
+    reminders_cancel_pending(
+        source_key=_appointment_key(appointment), reason="The visit was cancelled."
+    )
+    if appointment.starts_at <= timezone.now():
+        return
+    freed = f"{_appointment_key(appointment)}:freed"
+    starts = f"{appointment.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"
+    offers = [
+        reminder_plan(
+            patient=entry.patient,
+            kind=Kind.WAITLIST_OFFER,
+            source_key=freed,
+            key=f"{freed}:{starts}:waitlist-entry-{entry.pk}",
+            send_at=timezone.now(),
+            context={
+                "starts_at": appointment.starts_at.isoformat(),
+                "links": {"stop_url": [Action.STOP, entry.patient_id]},
+            },
+        )
+        for entry in waitlist_offers_for(appointment=appointment)
+    ]
+    reminders_add(offers)
+
+
+def reminders_for_reinstated_appointment(*, appointment: Appointment) -> None:
+    """The visit is back: its reminders again, and no offers of its time."""
+    reminders_cancel_pending(
+        source_key=f"{_appointment_key(appointment)}:freed",
+        reason="The visit was reinstated; its time is no longer free.",
+    )
+    reminders_for_appointment(appointment=appointment)
+
+
+def reminders_for_aftercare(*, procedure: Procedure) -> list[Reminder]:
+    """Right after signing: where to read the aftercare (quiet hours still apply)."""
+    source_key = f"procedure:{procedure.pk}"
+    reminder = reminder_plan(
+        patient=procedure.patient,
+        kind=Kind.AFTERCARE,
+        source_key=source_key,
+        key=f"{source_key}:aftercare",
+        send_at=timezone.now(),
+        context={
+            "links": {
+                "aftercare_url": [Action.AFTERCARE, procedure.pk],
+                "stop_url": [Action.STOP, procedure.patient_id],
+            }
+        },
+    )
+    return reminders_add([reminder])
+
+
+def reminders_for_recurrence_check(*, follow_up: FollowUp) -> list[Reminder]:
+    """An invitation to book the check when it falls due: at 10:00 clinic time that day.
+
+    Nothing is planned when that moment has already passed.
+    """
+    send_at = local_datetime(follow_up.due_on, RECURRENCE_CHECK_HOUR)
+    if send_at <= timezone.now():
+        return []
+    source_key = f"follow-up:{follow_up.pk}"
+    reminder = reminder_plan(
+        patient=follow_up.patient,
+        kind=Kind.RECURRENCE_CHECK,
+        source_key=source_key,
+        key=f"{source_key}:recurrence-check",
+        send_at=send_at,
+        context={
+            "due_on": follow_up.due_on.isoformat(),
+            "links": {
+                "book_url": [Action.BOOK_CHECK, follow_up.pk],
+                "stop_url": [Action.STOP, follow_up.patient_id],
+            },
+        },
+    )
+    return reminders_add([reminder])

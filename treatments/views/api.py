@@ -1,0 +1,55 @@
+"""The booking endpoint for programs: JSON in, JSON out, the desk's rules and guarantee."""
+
+import json
+
+from django.http import JsonResponse
+from django.views.decorators.http import require_POST
+
+from clinic.permissions import FRONT_DESK, role_required
+
+from .. import services
+from ..forms.appointments import BookingRequestForm
+
+
+def _slot_json(slot) -> dict:
+    return {
+        "dermatologist": slot.dermatologist_id,
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+        "room": slot.room_id,
+    }
+
+
+@require_POST
+@role_required(*FRONT_DESK)
+def appointment_book_api(request):
+    """Book from a JSON body: 201 with the visit; 400 with the fields' errors; 409 with the
+    nearest free times when the time is taken. Never a 500 for what the client sent."""
+    try:
+        body = json.loads(request.body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return JsonResponse({"error": "The body is not JSON."}, status=400)
+    if not isinstance(body, dict):
+        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+    form = BookingRequestForm({k: v for k, v in body.items() if v is not None})
+    if not form.is_valid():
+        return JsonResponse(
+            {"error": "The booking is not valid.", "fields": form.errors.get_json_data()},
+            status=400,
+        )
+    try:
+        appointment = services.appointment_book(booked_by=request.user, **form.cleaned_data)
+    except services.SlotTaken as taken:
+        alternatives = [_slot_json(slot) for slot in taken.alternatives]
+        return JsonResponse({"error": str(taken), "alternatives": alternatives}, status=409)
+    except services.BookingError as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse(
+        {
+            "id": appointment.pk,
+            "starts_at": appointment.starts_at.isoformat(),
+            "ends_at": appointment.ends_at.isoformat(),
+            "room": appointment.room_id,
+        },
+        status=201,
+    )
