@@ -9,11 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 1000 clinic
 WORKDIR /app
 
-# The dependencies alone first, so a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
-        > /tmp/requirements.txt \
-    && pip install --upgrade pip && pip install -r /tmp/requirements.txt
+# The dependencies alone first, so a code change does not reinstall them: the versions
+# locked in requirements/base.txt (`make lock`), each checked against its hash.
+COPY requirements/base.txt requirements/
+RUN pip install --require-hashes -r requirements/base.txt
 
 COPY --chown=clinic:clinic . .
 # collectstatic needs settings, not secrets: throwaway values for this build step only.
