@@ -295,25 +295,65 @@ def test_a_cancelled_visit_is_offered_to_matching_waitlist_entries(booked, booke
     assert list(waitlist_offers_for(appointment=cancelled)) == [waiting]
 
 
-def test_booking_from_the_waitlist_marks_the_entry_booked(
-    dermatologist, cryotherapy, treatment_room, tomorrow_at, booker
-):
-    entry = WaitlistEntry.objects.create(
+@pytest.fixture
+def waiting(cryotherapy):
+    return WaitlistEntry.objects.create(
         patient=PatientFactory(),
         procedure_type=cryotherapy,
         earliest_date=timezone.localdate(),
         latest_date=timezone.localdate() + timedelta(days=3),
     )
-    appointment_book(
-        patient=entry.patient,
+
+
+def book_from_the_waitlist(entry, *, patient, dermatologist, starts_at, booker):
+    return appointment_book(
+        patient=patient,
         dermatologist=dermatologist,
-        procedure_type=cryotherapy,
-        starts_at=tomorrow_at(9),
+        procedure_type=entry.procedure_type,
+        starts_at=starts_at,
         booked_by=booker,
         waitlist_entry=entry,
     )
-    entry.refresh_from_db()
-    assert entry.status == WaitlistEntry.Status.BOOKED
+
+
+def test_booking_from_the_waitlist_marks_the_entry_booked(
+    waiting, dermatologist, treatment_room, tomorrow_at, booker
+):
+    book_from_the_waitlist(
+        waiting,
+        patient=waiting.patient,
+        dermatologist=dermatologist,
+        starts_at=tomorrow_at(9),
+        booker=booker,
+    )
+    waiting.refresh_from_db()
+    assert waiting.status == WaitlistEntry.Status.BOOKED
+    with pytest.raises(TransitionNotAllowed, match="booked already"):
+        book_from_the_waitlist(
+            waiting,
+            patient=waiting.patient,
+            dermatologist=dermatologist,
+            starts_at=tomorrow_at(11),
+            booker=booker,
+        )
+    assert Appointment.objects.filter(patient=waiting.patient).count() == 1
+
+
+def test_another_patients_waitlist_entry_is_refused_and_nothing_is_booked(
+    waiting, dermatologist, treatment_room, tomorrow_at, booker
+):
+    someone_else = PatientFactory()
+    with pytest.raises(TransitionNotAllowed, match="another patient's"):
+        book_from_the_waitlist(
+            waiting,
+            patient=someone_else,
+            dermatologist=dermatologist,
+            starts_at=tomorrow_at(9),
+            booker=booker,
+        )
+    waiting.refresh_from_db()
+    assert waiting.status == WaitlistEntry.Status.WAITING
+    assert not Appointment.objects.filter(patient=someone_else).exists()
 
 
 def test_a_patient_confirming_through_a_link_is_recorded_without_a_staff_member(booked):

@@ -328,27 +328,25 @@ def test_a_complication_outcome_must_name_the_complication(visit):
     assert follow_up.status == FollowUp.Status.OPEN
 
 
-def test_booking_the_check_marks_the_follow_up_booked(visit, tomorrow_at):
-    follow_up = record(visit).follow_ups.get()
-    appointment = appointment_book(
-        patient=visit.patient,
+def book_check(visit, follow_up, *, patient, starts_at):
+    """Book the recurrence check that a follow-up asks for, at the visit's dermatologist."""
+    return appointment_book(
+        patient=patient,
         follow_up=follow_up,
         booked_by=visit.dermatologist.user,
         dermatologist=visit.dermatologist,
         procedure_type=procedure_type("watchful-waiting"),
-        starts_at=tomorrow_at(9),
+        starts_at=starts_at,
     )
+
+
+def test_booking_the_check_marks_the_follow_up_booked(visit, tomorrow_at):
+    follow_up = record(visit).follow_ups.get()
+    appointment = book_check(visit, follow_up, patient=visit.patient, starts_at=tomorrow_at(9))
     follow_up.refresh_from_db()
     assert (follow_up.status, follow_up.appointment) == (FollowUp.Status.BOOKED, appointment)
     with pytest.raises(TransitionNotAllowed, match="This follow-up is booked"):
-        appointment_book(
-            patient=visit.patient,
-            follow_up=follow_up,
-            booked_by=visit.dermatologist.user,
-            dermatologist=visit.dermatologist,
-            procedure_type=procedure_type("watchful-waiting"),
-            starts_at=tomorrow_at(11),
-        )
+        book_check(visit, follow_up, patient=visit.patient, starts_at=tomorrow_at(11))
     assert Appointment.objects.filter(patient=visit.patient).count() == 2  # visit + check
 
 
@@ -356,14 +354,7 @@ def test_another_patients_follow_up_is_refused_and_nothing_is_booked(visit, tomo
     follow_up = record(visit).follow_ups.get()
     someone_else = PatientFactory()
     with pytest.raises(TransitionNotAllowed, match="another patient's"):
-        appointment_book(
-            patient=someone_else,
-            follow_up=follow_up,
-            booked_by=visit.dermatologist.user,
-            dermatologist=visit.dermatologist,
-            procedure_type=procedure_type("watchful-waiting"),
-            starts_at=tomorrow_at(9),
-        )
+        book_check(visit, follow_up, patient=someone_else, starts_at=tomorrow_at(9))
     follow_up.refresh_from_db()
     assert follow_up.status == FollowUp.Status.OPEN
     assert not Appointment.objects.filter(patient=someone_else).exists()
