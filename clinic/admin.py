@@ -113,7 +113,9 @@ class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "at"
     list_select_related = ["user", "patient"]
     ordering = ["-at", "-id"]
-    fields = ["at", "user", "action", "patient", "path", "ip_address", "detail"]
+    # A tuple: one sequence serves as fields and readonly_fields, whose types differ in the
+    # stubs; lists are invariant, so only a tuple fits both.
+    fields = ("at", "user", "action", "patient", "path", "ip_address", "detail")
     readonly_fields = fields
 
 
@@ -224,7 +226,7 @@ class ReminderAdmin(admin.ModelAdmin):
     list_select_related = ["patient"]
     ordering = ["-send_at", "-id"]
     actions = ["retry_now", "cancel"]
-    fields = [
+    fields = (
         "patient",
         "recipient_name",
         "kind",
@@ -244,7 +246,7 @@ class ReminderAdmin(admin.ModelAdmin):
         "source_key",
         "idempotency_key",
         "created_at",
-    ]
+    )
     readonly_fields = fields
 
     @admin.display(description="error or reason")

@@ -7,14 +7,21 @@ own code stays about the page.
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from patients.models import Patient
 
 from .models import AccessLog
+
+# A URL's keyword arguments, as a view receives them.
+ViewKwargs = dict[str, Any]
+View = Callable[..., HttpResponseBase]
 
 
 def client_ip_address(request: HttpRequest) -> str | None:
@@ -26,15 +33,21 @@ def client_ip_address(request: HttpRequest) -> str | None:
     whatever the client claimed and are ignored. Without proxies the header is ignored:
     anyone can send it. django-axes uses this too (AXES_CLIENT_IP_CALLABLE).
     """
-    proxies = settings.CLINIC_TRUSTED_PROXY_COUNT
-    forwarded = [
+    proxies: int = settings.CLINIC_TRUSTED_PROXY_COUNT
+    forwarded: list[str] = [
         part.strip()
         for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
         if part.strip()
     ]
     if proxies > 0 and len(forwarded) >= proxies:
         return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR") or None
+    remote_address: str | None = request.META.get("REMOTE_ADDR")
+    return remote_address or None
+
+
+def _viewer(request: HttpRequest) -> User:
+    """The logged-in user: health data is only shown behind a login (role_required)."""
+    return cast(User, request.user)
 
 
 def access_log_record(
@@ -42,7 +55,7 @@ def access_log_record(
 ) -> AccessLog:
     """Write one access-log row for the logged-in user's look at health data."""
     entry = AccessLog(
-        user=request.user,
+        user=_viewer(request),
         action=action,
         patient_id=getattr(patient, "pk", patient),
         path=request.get_full_path()[:500],
@@ -61,30 +74,31 @@ def access_log_record_export(
 ) -> list[AccessLog]:
     """An export: one row per patient in it, so "who has seen this patient's data?" finds
     exports too. An export that names no patient still leaves one row (patient empty)."""
+    ids: list[int | None] = [*sorted(set(patient_ids))] or [None]
     entries = [
         AccessLog(
-            user=request.user,
+            user=_viewer(request),
             action=AccessLog.Action.EXPORT,
             patient_id=patient_id,
             path=request.get_full_path()[:500],
             ip_address=client_ip_address(request),
             detail=detail[:200],
         )
-        for patient_id in sorted(set(patient_ids)) or [None]
+        for patient_id in ids
     ]
     for entry in entries:
         entry.full_clean(exclude=["user", "patient"], validate_constraints=False)
     return AccessLog.objects.bulk_create(entries)
 
 
-def audited(action: str, *, patient: Callable[[dict], int | None]):
+def audited(action: str, *, patient: Callable[[ViewKwargs], int | None]) -> Callable[[View], View]:
     """Wrap a view: after a successful (2xx) response, record `action` for the patient
     that `patient(view_kwargs)` names. Refusals, 404s and redirects leave no row: nothing
     was shown."""
 
-    def decorator(view):
+    def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request, *args, **kwargs):
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             response = view(request, *args, **kwargs)
             if 200 <= response.status_code < 300:
                 access_log_record(request=request, action=action, patient=patient(kwargs))
@@ -98,19 +112,21 @@ def audited(action: str, *, patient: Callable[[dict], int | None]):
 # Resolvers from a URL's keyword arguments to the patient whose data it shows.
 
 
-def patient_from(kwarg: str) -> Callable[[dict], int]:
+def patient_from(kwarg: str) -> Callable[[ViewKwargs], int]:
     """The patient is in the URL itself (`patients/<patient_id>/chart/`)."""
     return lambda kwargs: kwargs[kwarg]
 
 
-def patient_of(model_label: str, kwarg: str) -> Callable[[dict], int | None]:
+def patient_of(model_label: str, kwarg: str) -> Callable[[ViewKwargs], int | None]:
     """The patient of the object the URL names, e.g. `patient_of("treatments.Procedure", "pk")`.
 
     By label, so this app needs no import of the apps that build on it.
     """
 
-    def resolve(kwargs: dict) -> int | None:
+    def resolve(kwargs: ViewKwargs) -> int | None:
         model = apps.get_model(model_label)
-        return model.objects.filter(pk=kwargs[kwarg]).values_list("patient_id", flat=True).first()
+        rows = model.objects.filter(pk=kwargs[kwarg]).values_list("patient_id", flat=True)
+        patient_id: int | None = rows.first()
+        return patient_id
 
     return resolve

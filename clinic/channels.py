@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
+from typing import Self
 
 import requests
 from django.conf import settings
@@ -60,13 +61,17 @@ class CompiledTemplate:
     html: Template | None
 
 
-def templates_load() -> dict[tuple[str, str, str], CompiledTemplate]:
+# Compiled reminder templates by (kind, channel, language).
+Templates = dict[tuple[str, str, str], CompiledTemplate]
+
+
+def templates_load() -> Templates:
     """Every reminder template, compiled once per batch, by (kind, channel, language).
 
     One that does not compile (saved around the admin's check) is left out and logged:
     its reminders fall back to English rather than stopping the batch.
     """
-    templates = {}
+    templates: Templates = {}
     for template in ReminderTemplate.objects.all():
         try:
             compiled = CompiledTemplate(
@@ -109,7 +114,7 @@ def reminder_values(reminder: Reminder) -> dict:
     return values
 
 
-def reminder_message(reminder: Reminder, *, templates: dict) -> Message:
+def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
     """The words of a reminder in its language, or in English when there is none."""
     template = templates.get((reminder.kind, reminder.channel, reminder.language)) or templates.get(
         (reminder.kind, reminder.channel, "en")
@@ -121,7 +126,7 @@ def reminder_message(reminder: Reminder, *, templates: dict) -> Message:
     values = reminder_values(reminder)
     with translation.override(template.language):
         subject = template.subject.render(Context(values, autoescape=False))
-        text = template.text.render(Context(values, autoescape=False))
+        text: str = template.text.render(Context(values, autoescape=False))
         html = template.html.render(Context(values)) if template.html else ""
     if reminder.channel == Channel.SMS:
         text = re.sub(r"\s+", " ", text)
@@ -157,13 +162,13 @@ def _message_id_domain() -> str:
 class EmailChannel:
     """Django's email backend, one connection for a whole batch."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.connection = get_connection()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.connection.close()
 
     def send(self, reminder: Reminder, message: Message) -> str:
@@ -206,14 +211,14 @@ def _smtp_text(code: int, text) -> str:
 class SmsChannel:
     """The SMS backend that SMS_BACKEND names, opened once for a batch."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.backend = import_string(settings.SMS_BACKEND)()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.backend.open()
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.backend.close()
 
     def send(self, reminder: Reminder, message: Message) -> str:
@@ -259,17 +264,19 @@ class TwilioSmsBackend:
                 raise ImproperlyConfigured(f"{name} must be set to send SMS through Twilio")
         base = settings.TWILIO_API_BASE.rstrip("/")
         self.url = f"{base}/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Messages.json"
-        self.session = None
+        self.session: requests.Session | None = None  # open() makes it
 
     def open(self) -> None:
         self.session = requests.Session()
         self.session.auth = (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
 
     def close(self) -> None:
+        assert self.session is not None, "close() of a backend that was not opened"
         self.session.close()
 
     def send(self, *, to: str, body: str) -> str:
         form = {"To": to, "From": settings.TWILIO_FROM_NUMBER, "Body": body}
+        assert self.session is not None, "send() through a backend that was not opened"
         try:
             response = self.session.post(self.url, data=form, timeout=TWILIO_TIMEOUT_SECONDS)
         except requests.RequestException as error:

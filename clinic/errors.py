@@ -10,6 +10,7 @@ does, which it is. `status` is the HTTP answer: 400 for a request that cannot be
 from http import HTTPStatus
 
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 
 
 class ServiceError(ValidationError):
@@ -30,7 +31,7 @@ def error_status(error: ValidationError) -> int:
     return int(getattr(error, "status", HTTPStatus.BAD_REQUEST))
 
 
-def form_add_error(form, error: ValidationError, *, field: str | None = None) -> int:
+def form_add_error(form: BaseForm, error: ValidationError, *, field: str | None = None) -> int:
     """Show a service's refusal on the form: beside the fields it names, else beside
     `field`, else atop the form. Returns the HTTP status to answer with."""
     if hasattr(error, "error_dict"):

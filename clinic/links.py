@@ -8,6 +8,7 @@ once: their nonce is recorded when used, and a unique constraint settles a race.
 
 import secrets
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core import signing
@@ -35,11 +36,11 @@ class LinkError(ServiceError):
     """A link that cannot be followed; the message is shown to the patient. A link that
     was good once (expired, used, its subject gone) is 410 Gone."""
 
-    status = 410
+    status = HTTPStatus.GONE
 
 
 class LinkInvalid(LinkError):
-    status = 400
+    status = HTTPStatus.BAD_REQUEST
 
 
 class LinkExpired(LinkError):
@@ -71,7 +72,8 @@ def link_token(*, action: str, subject_id: int) -> str:
 def link_url(*, action: str, subject_id: int) -> str:
     """The absolute URL of a new link, for a message."""
     token = link_token(action=action, subject_id=subject_id)
-    return settings.CLINIC_BASE_URL.rstrip("/") + reverse("treatments:patient_link", args=[token])
+    base_url: str = settings.CLINIC_BASE_URL
+    return base_url.rstrip("/") + reverse("treatments:patient_link", args=[token])
 
 
 def link_open(token: str) -> PatientLink:

@@ -11,7 +11,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 from patients.models import E164, Channel, Patient
 
 
-class StaffMemberQuerySet(models.QuerySet):
+class StaffMemberQuerySet(models.QuerySet["StaffMember"]):
     def dermatologists(self) -> "StaffMemberQuerySet":
         """Every dermatologist, still working here or not (past visits keep theirs)."""
         return self.filter(role=StaffMember.Role.DERMATOLOGIST)

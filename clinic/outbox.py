@@ -26,18 +26,29 @@ forget a mark, and the message would then be sent twice, never lost.
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F, Min, QuerySet
 from django.utils import timezone
 
-from patients.models import Channel, Patient
+from patients.models import Channel, Guardian, Patient
 
-from .channels import DeliveryError, channel_open, reminder_message, templates_load
+from .channels import (
+    DeliveryError,
+    EmailChannel,
+    SmsChannel,
+    Templates,
+    channel_open,
+    reminder_message,
+    templates_load,
+)
 from .clock import local_datetime
 from .models import Reminder
 
@@ -92,19 +103,20 @@ def reminder_recipient(patient: Patient) -> Recipient:
     A minor's go to the guardian who receives reminders. The preferred channel is used
     when there is an address for it, otherwise the other one.
     """
-    person, for_guardian = patient, False
+    person: Patient | Guardian = patient
+    for_guardian = False
     if patient.is_minor:
-        person = patient.guardians.filter(receives_reminders=True).first()
-        if person is None:
+        guardian = patient.guardians.filter(receives_reminders=True).first()
+        if guardian is None:
             return Recipient(
                 name=patient.full_name,
                 channel=patient.preferred_channel,
                 missing="No guardian receives reminders for this minor.",
             )
-        for_guardian = True
+        person, for_guardian = guardian, True
     name = f"{person.first_name} {person.last_name}"
     email, phone = person.email, str(person.phone or "")
-    has = {Channel.EMAIL: bool(email), Channel.SMS: bool(phone)}
+    has: dict[str, bool] = {Channel.EMAIL: bool(email), Channel.SMS: bool(phone)}
     channel = patient.preferred_channel
     if not has[channel]:
         channel = Channel.SMS if channel == Channel.EMAIL else Channel.EMAIL
@@ -125,7 +137,13 @@ def reminder_recipient(patient: Patient) -> Recipient:
 
 
 def reminder_plan(
-    *, patient: Patient, kind: str, source_key: str, key: str, send_at: datetime, context: dict
+    *,
+    patient: Patient,
+    kind: str,
+    source_key: str,
+    key: str,
+    send_at: datetime,
+    context: dict[str, Any],
 ) -> Reminder:
     """An unsaved reminder row: recipient, channel and consent settled, quiet hours kept.
 
@@ -258,7 +276,7 @@ class _SentMarks:
     """Rows whose messages have left, written sent together: when CLINIC_REMINDER_MARK_SECONDS
     have passed since the first of them left, and at the end of the batch."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.waiting: dict[int, tuple[str, datetime]] = {}  # pk: (provider id, sent at)
         self.oldest = 0.0
 
@@ -281,7 +299,7 @@ class _SentMarks:
             return
         table = connection.ops.quote_name(Reminder._meta.db_table)
         rows = " UNION ALL ".join(["SELECT %s AS id, %s AS mid, %s AS at"] * len(self.waiting))
-        params = []
+        params: list[int | str | None] = []
         for pk, (provider_message_id, sent_at) in self.waiting.items():
             params += [pk, provider_message_id, connection.ops.adapt_datetimefield_value(sent_at)]
         with connection.cursor() as cursor:
@@ -308,7 +326,12 @@ def _mark_failed(reminder: Reminder, error: DeliveryError) -> str:
     return "failed" if final else "retry"
 
 
-def _deliver_one(reminder: Reminder, channel, templates: dict, marks: _SentMarks) -> str:
+def _deliver_one(
+    reminder: Reminder,
+    channel: EmailChannel | SmsChannel,
+    templates: Templates,
+    marks: _SentMarks,
+) -> str:
     if not reminder.patient.reminder_consent:
         # Consent is checked again now: it may have been withdrawn since planning.
         Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
@@ -328,7 +351,7 @@ def _deliver_one(reminder: Reminder, channel, templates: dict, marks: _SentMarks
 
 
 @contextmanager
-def _commits_without_waiting_for_disk():
+def _commits_without_waiting_for_disk() -> Iterator[None]:
     """PostgreSQL's synchronous_commit off for this connection, for the block's length."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         yield
@@ -342,9 +365,9 @@ def _commits_without_waiting_for_disk():
             cursor.execute("RESET synchronous_commit")
 
 
-def reminders_deliver(ids: list[int]) -> Counter:
+def reminders_deliver(ids: list[int]) -> Counter[str]:
     """Send claimed reminders, one open channel per kind of channel for the batch."""
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     templates = templates_load()
     claimed = list(
         Reminder.objects.filter(pk__in=ids, status=Status.SENDING)
@@ -369,7 +392,7 @@ def reminders_deliver(ids: list[int]) -> Counter:
     return outcomes
 
 
-def reminders_send_due() -> Counter:
+def reminders_send_due() -> Counter[str]:
     """The sweep: reclaim what dead workers left, then claim and send due batches."""
     outcomes = Counter(reclaimed=reminders_reclaim_stuck())
     deadline = time.monotonic() + SWEEP_SECONDS
@@ -396,7 +419,7 @@ def reminder_retry_now(*, reminder: Reminder) -> Reminder:
     return reminder
 
 
-def reminder_cancel(*, reminder: Reminder, by) -> Reminder:
+def reminder_cancel(*, reminder: Reminder, by: User) -> Reminder:
     if reminder.status not in (Status.FAILED, Status.PENDING):
         raise ReminderStateError(
             f"A {reminder.get_status_display().lower()} reminder cannot be cancelled."

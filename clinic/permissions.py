@@ -1,9 +1,14 @@
 """Who may do what, by staff role. Every view of the app names the roles it admits."""
 
+from collections.abc import Callable, Collection
 from functools import wraps
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from .models import StaffMember
 
@@ -17,8 +22,10 @@ CLINICIANS = (Role.DERMATOLOGIST,)
 # Clinical notes and photos: the dermatologists write them, the manager reads them.
 CLINICAL_READERS = (Role.DERMATOLOGIST, Role.MANAGER)
 
+View = Callable[..., HttpResponseBase]
 
-def role_of(user) -> str | None:
+
+def role_of(user: User | AnonymousUser) -> str | None:
     """The user's active staff role, or None (anonymous, no profile, or inactive)."""
     if not user.is_authenticated:
         return None
@@ -28,22 +35,24 @@ def role_of(user) -> str | None:
     return staff_member.role
 
 
-def has_role(user, roles) -> bool:
+def has_role(user: User | AnonymousUser, roles: Collection[str]) -> bool:
     return user.is_superuser or role_of(user) in roles
 
 
-def role_required(*roles):
+def role_required(*roles: str) -> Callable[[View], View]:
     """Anonymous visitors go to the login page; a logged-in user without the role gets 403."""
 
-    def decorator(view):
+    def decorator(view: View) -> View:
         @wraps(view)
         @login_required
-        def wrapped(request, *args, **kwargs):
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, roles):
                 raise PermissionDenied("Your role does not allow this.")
             return view(request, *args, **kwargs)
 
-        wrapped.allowed_roles = roles
+        # Which roles a view admits, for the tests that check every view names them; mypy
+        # has no type for a function with an attribute.
+        wrapped.allowed_roles = roles  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

@@ -2,7 +2,7 @@
 /healthz reads. The reminder outbox (outbox.py), patient links (links.py) and the access
 log (audit.py) are the clinic's other write modules, each a service of its own."""
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -12,7 +12,7 @@ from .models import Heartbeat, StaffMember
 BEAT_HEARTBEAT = "beat"
 
 # The group of each role; the groups and their permissions are made by a migration.
-ROLE_GROUPS = {
+ROLE_GROUPS: dict[str, str] = {
     StaffMember.Role.DERMATOLOGIST: "Dermatologists",
     StaffMember.Role.RECEPTIONIST: "Receptionists",
     StaffMember.Role.MANAGER: "Clinic managers",
@@ -26,7 +26,7 @@ def heartbeat_record(*, name: str) -> Heartbeat:
     return heartbeat
 
 
-def totp_device_for_enrolment(*, user) -> TOTPDevice:
+def totp_device_for_enrolment(*, user: User) -> TOTPDevice:
     """The user's unconfirmed authenticator device, made on their first enrolment page."""
     device, _ = TOTPDevice.objects.get_or_create(
         user=user, confirmed=False, defaults={"name": "Authenticator app"}

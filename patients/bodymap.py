@@ -9,6 +9,7 @@ mirror image, so the two halves cannot drift apart.
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from django.urls import reverse
 from django.utils.html import escape, format_html
@@ -191,8 +192,8 @@ _LEFT_OF = {
 }
 
 
-def _build_regions() -> dict:
-    regions = {}
+def _build_regions() -> dict[str, dict[str, Any]]:
+    regions: dict[str, dict[str, Any]] = {}
     for site, (view, shape, marker) in {**_RIGHT_SIDE, **_MIDLINE}.items():
         regions[site] = {"view": view, "shape": shape, "marker": marker}
     for right, left in _LEFT_OF.items():
@@ -348,7 +349,8 @@ def body_map_context(*, patient, lesions: Iterable[Lesion], can_edit: bool) -> d
     rendering time.
     """
     lesions = list(lesions)
-    active, resolved = defaultdict(int), defaultdict(int)
+    active: defaultdict[str, int] = defaultdict(int)
+    resolved: defaultdict[str, int] = defaultdict(int)
     for lesion in lesions:
         if lesion.status == Lesion.Status.ACTIVE:
             active[lesion.site] += lesion.count

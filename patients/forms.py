@@ -102,7 +102,8 @@ class PatientRegisterForm(forms.ModelForm):
         return born
 
     def clean(self):
-        cleaned_data = super().clean()
+        super().clean()
+        cleaned_data = self.cleaned_data  # what ModelForm.clean() returns, typed
         born = cleaned_data.get("date_of_birth")
         if born is None:
             return cleaned_data
@@ -116,7 +117,7 @@ class PatientRegisterForm(forms.ModelForm):
                     date_of_birth=born,
                     email=cleaned_data.get("email", ""),
                     phone=cleaned_data.get("phone", ""),
-                    preferred_channel=cleaned_data.get("preferred_channel"),
+                    preferred_channel=cleaned_data.get("preferred_channel") or "",
                 ),
                 guardian=self.guardian(),
             )

@@ -1,6 +1,7 @@
 """Patients, their guardians, contact preferences and reminder consent, and their lesions."""
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,9 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
 E164 = r"^\+[1-9][0-9]{6,14}$"
@@ -207,6 +211,8 @@ class Lesion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
+    # The user the next history row names; services set it before save() (django-simple-history).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["status", "site"]
@@ -255,6 +261,8 @@ class PatientAlert(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
+    # The user the next history row names; services set it before save() (django-simple-history).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["-is_active", "kind", "description"]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db.models import Q, QuerySet, Subquery
+from phonenumber_field.phonenumber import PhoneNumber
 
 from .models import Patient
 
@@ -102,7 +103,7 @@ def patient_search_page(
 
 
 def patient_likely_duplicates(
-    *, first_name: str, last_name: str, date_of_birth: date, phone
+    *, first_name: str, last_name: str, date_of_birth: date, phone: PhoneNumber | str | None
 ) -> QuerySet[Patient]:
     """Registered patients who may be this person: same name and birthday, or same phone."""
     same_person = Q(

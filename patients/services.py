@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -100,7 +101,7 @@ EDITABLE_FIELDS = frozenset({
 def _lesion_check_dates(lesion: Lesion) -> None:
     """Dates a clinician can mistype: in the future, or before the patient was born."""
     today = timezone.localdate()
-    errors = {}
+    errors: dict[str, str] = {}
     if lesion.first_noted > today:
         errors["first_noted"] = "The first noted date cannot be in the future."
     elif lesion.first_noted < lesion.patient.date_of_birth:
@@ -114,7 +115,7 @@ def _lesion_check_dates(lesion: Lesion) -> None:
         raise ValidationError(errors)
 
 
-def _lesion_save(*, lesion: Lesion, by) -> Lesion:
+def _lesion_save(*, lesion: Lesion, by: User | None) -> Lesion:
     _lesion_check_dates(lesion)
     lesion.full_clean()
     # Names the user in the history row even outside a request (a task, the shell).
@@ -133,7 +134,7 @@ def lesion_add(
     colour: str,
     first_noted: date,
     note: str,
-    by,
+    by: User | None,
 ) -> Lesion:
     """Chart a new, active lesion (or cluster of milia at one site) for the patient."""
     lesion = Lesion(
@@ -150,7 +151,7 @@ def lesion_add(
     return _lesion_save(lesion=lesion, by=by)
 
 
-def lesion_update(*, lesion: Lesion, by, **changes: Any) -> Lesion:
+def lesion_update(*, lesion: Lesion, by: User | None, **changes: Any) -> Lesion:
     """Change a lesion's fields; the change is kept in its history, naming `by`.
 
     Resolving a lesion without a resolved date resolves it today; making it active again

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -78,7 +79,8 @@ class AppointmentAdminForm(forms.ModelForm):
         ]
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what clean() returned; typed, never None
         starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
         dermatologist, room = cleaned.get("dermatologist"), cleaned.get("room")
         status = cleaned.get("status")
@@ -142,7 +144,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
                 "opts": self.model._meta,
                 "appointments": queryset.select_related("patient", "dermatologist__user"),
                 "form": form,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
             },
         )
 

@@ -1,5 +1,8 @@
 """The procedure catalogue and appointments: booking a treatment with a dermatologist."""
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
@@ -10,6 +13,9 @@ from clinic.models import Room, StaffMember
 from patients.models import Lesion, Patient
 
 from .constraints import ACTIVE_STATUSES, DERMATOLOGIST_OVERLAP, ROOM_OVERLAP, no_overlap
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class ProcedureType(models.Model):
@@ -68,7 +74,7 @@ class ProcedureType(models.Model):
         return self.name
 
 
-class AppointmentQuerySet(models.QuerySet):
+class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def active(self) -> "AppointmentQuerySet":
         """Visits that hold their dermatologist's and room's time."""
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -83,7 +89,7 @@ class AppointmentQuerySet(models.QuerySet):
             ]
         )
 
-    def starting_between(self, start, end) -> "AppointmentQuerySet":
+    def starting_between(self, start: datetime, end: datetime) -> "AppointmentQuerySet":
         """Visits that start in [start, end)."""
         return self.filter(starts_at__gte=start, starts_at__lt=end)
 
@@ -355,6 +361,8 @@ class Procedure(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["updated_at"])
+    # The user the next history row names; services set it before save() (django-simple-history).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["-performed_at"]
@@ -427,6 +435,8 @@ class Amendment(models.Model):
     reason = models.CharField(max_length=300)
     text = models.TextField(help_text="The correction, as it should read")
     history = HistoricalRecords()
+    # The user the next history row names; services set it before save() (django-simple-history).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["created_at"]
@@ -472,6 +482,8 @@ class FollowUp(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
+    # The user the next history row names; services set it before save() (django-simple-history).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["due_on"]
@@ -572,6 +584,8 @@ class ClinicalPhoto(models.Model):
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
+    # The user the next history row names; services set it before save() (django-simple-history).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["taken_on", "uploaded_at"]

@@ -228,7 +228,9 @@ def line_chart(
     chart.x_ticks = _x_ticks(chart, categories, label_every, None)
     step = _step(chart, categories)
     for s in series:
-        segments, run, markers = [], [], []
+        segments: list[str] = []
+        run: list[str] = []
+        markers: list[Marker] = []
         for i, value in enumerate(s.values):
             if value is None:
                 segments, run = _close(segments, run), []

@@ -1,6 +1,7 @@
 """Forms of the front desk: booking with a slot picker, rescheduling, cancelling, the waitlist."""
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from django import forms
 from django.urls import reverse_lazy
@@ -40,7 +41,8 @@ class SlotField(forms.CharField):
 class RefreshesSlotPicker:
     """Changing one of `slot_search_fields` reloads the slot picker (htmx), sending them all."""
 
-    slot_search_fields = ("procedure_type", "dermatologist", "date")
+    slot_search_fields: tuple[str, ...] = ("procedure_type", "dermatologist", "date")
+    fields: dict[str, forms.Field]  # the form's, which this mixes into
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,7 +85,8 @@ class BookingForm(SlotSearchForm):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what clean() returned; typed, never None
         for name in ("waitlist_entry", "follow_up"):
             owner = cleaned.get(name)
             if owner is not None and owner.patient_id != getattr(
@@ -130,12 +133,15 @@ class WaitlistEntryForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["procedure_type"].queryset = ProcedureType.objects.filter(is_active=True)
-        self.fields["dermatologist"].queryset = dermatologists()
-        self.fields["dermatologist"].empty_label = "Any dermatologist"
+        procedures = cast("forms.ModelChoiceField[ProcedureType]", self.fields["procedure_type"])
+        procedures.queryset = ProcedureType.objects.filter(is_active=True)
+        dermatologist = cast("forms.ModelChoiceField[StaffMember]", self.fields["dermatologist"])
+        dermatologist.queryset = dermatologists()
+        dermatologist.empty_label = "Any dermatologist"
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what clean() returned; typed, never None
         earliest, latest = cleaned.get("earliest_date"), cleaned.get("latest_date")
         if earliest and latest and latest < earliest:
             self.add_error("latest_date", "The last day must not be before the first.")

@@ -1,5 +1,7 @@
 """The form a dermatologist adds a clinical photo with; treatments/photos.py checks the file."""
 
+from typing import cast
+
 from django import forms
 from django.utils import timezone
 
@@ -38,7 +40,9 @@ class PhotoUploadForm(forms.Form):
 
     def __init__(self, *args, patient: Patient, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["lesion"].queryset = patient.lesions.all()
-        self.fields["appointment"].queryset = patient.appointments.select_related(
-            "procedure_type"
-        ).order_by("-starts_at")
+        lesion = cast("forms.ModelChoiceField[Lesion]", self.fields["lesion"])
+        lesion.queryset = patient.lesions.all()
+        appointment = cast("forms.ModelChoiceField[Appointment]", self.fields["appointment"])
+        appointment.queryset = patient.appointments.select_related("procedure_type").order_by(
+            "-starts_at"
+        )

@@ -1,5 +1,7 @@
 """Forms of the dermatologist's records: the procedure, amendments, outcomes, alerts."""
 
+from typing import cast
+
 from django import forms
 
 from patients.models import Lesion, PatientAlert
@@ -71,9 +73,8 @@ class ProcedureForm(forms.Form):
 
     def __init__(self, *args, patient, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["lesions"].queryset = Lesion.objects.filter(
-            patient=patient, status=Lesion.Status.ACTIVE
-        )
+        lesions = cast("forms.ModelMultipleChoiceField[Lesion]", self.fields["lesions"])
+        lesions.queryset = Lesion.objects.filter(patient=patient, status=Lesion.Status.ACTIVE)
         self.fields["procedure_type"].widget.attrs.update(
             {
                 "hx-get": "",
@@ -122,7 +123,8 @@ class OutcomeForm(forms.Form):
     note = forms.CharField(max_length=300, required=False)
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what clean() returned; typed, never None
         if cleaned.get("outcome") == FollowUpOutcome.Outcome.COMPLICATION and not cleaned.get(
             "complication"
         ):

@@ -8,6 +8,7 @@ touches every app, and imports flow patients ← clinic ← treatments.
 import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -319,7 +320,7 @@ def _appointment(dermatologist, procedure_type, room, start, end, *, patient, st
 
 
 # What a demo record of each technique says (plausible values, not advice).
-DEMO_TECHNIQUE = {
+DEMO_TECHNIQUE: dict[str, dict[str, Any]] = {
     "extraction": {"instrument": "comedone_extractor"},
     "de-roofing": {"instrument": "needle", "needle_gauge": 30},
     "cryotherapy": {

@@ -1,13 +1,14 @@
 """Reads of appointments and the procedure catalogue."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinic.clock import day_bounds
+from patients.models import Patient
 
-from ..models import Appointment, WaitlistEntry
+from ..models import Appointment, AppointmentQuerySet, WaitlistEntry
 
 # No visit lasts this long (the catalogue's longest is four hours). An appointment that
 # overlaps a span therefore starts at most this long before it: that lower bound lets
@@ -15,7 +16,7 @@ from ..models import Appointment, WaitlistEntry
 LONGEST_VISIT = timedelta(days=1)
 
 
-def appointments_of_day(*, day: date | None = None) -> QuerySet[Appointment]:
+def appointments_of_day(*, day: date | None = None) -> AppointmentQuerySet:
     """A day's appointments with everything a schedule row shows, in one query."""
     start, end = day_bounds(day or timezone.localdate())
     return (
@@ -32,30 +33,33 @@ def appointment_for_page(*, pk: int) -> Appointment:
     ).get(pk=pk)
 
 
-def arrivals_of_day(*, day: date | None = None) -> QuerySet[Appointment]:
+def arrivals_of_day(*, day: date | None = None) -> AppointmentQuerySet:
     """Today's expected and arrived patients, for the desk."""
     return appointments_of_day(day=day).expected()
 
 
 def appointment_overlaps(
-    *, dermatologist_id, room_id, starts_at, ends_at, exclude_id=None
-) -> QuerySet[Appointment]:
+    *,
+    dermatologist_id: int,
+    room_id: int | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude_id: int | None = None,
+) -> AppointmentQuerySet:
     """Active appointments that the given time would collide with (an advisory check; the
     database has the last word)."""
     same_resource = Q(dermatologist_id=dermatologist_id)
     if room_id is not None:
         same_resource |= Q(room_id=room_id)
-    return (
-        Appointment.objects.active()
-        .filter(
-            same_resource,
-            starts_at__gt=starts_at - LONGEST_VISIT,
-            starts_at__lt=ends_at,
-            ends_at__gt=starts_at,
-        )
-        .exclude(pk=exclude_id)
-        .select_related("patient", "dermatologist__user", "room")
+    overlaps = Appointment.objects.active().filter(
+        same_resource,
+        starts_at__gt=starts_at - LONGEST_VISIT,
+        starts_at__lt=ends_at,
+        ends_at__gt=starts_at,
     )
+    if exclude_id is not None:
+        overlaps = overlaps.exclude(pk=exclude_id)
+    return overlaps.select_related("patient", "dermatologist__user", "room")
 
 
 def waitlist_offers_for(*, appointment: Appointment) -> QuerySet[WaitlistEntry]:
@@ -92,7 +96,7 @@ def waitlist_waiting() -> QuerySet[WaitlistEntry]:
     )
 
 
-def patient_appointments(*, patient) -> QuerySet[Appointment]:
+def patient_appointments(*, patient: Patient) -> QuerySet[Appointment]:
     """A patient's appointments, oldest first, with what a row on their page shows."""
     return (
         Appointment.objects.filter(patient=patient)

@@ -15,6 +15,7 @@ come back as UTC datetimes.
 
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -25,7 +26,7 @@ from django.utils import timezone
 from clinic.clock import day_bounds
 from clinic.models import Room, StaffMember, TimeOff, WorkingHours
 
-from ..models import Appointment, ProcedureType
+from ..models import Appointment, AppointmentQuerySet, ProcedureType
 from .appointments import LONGEST_VISIT
 from .epoch import EpochSeconds, moment_of, seconds_of
 
@@ -43,11 +44,12 @@ class Slot:
 
 
 class _BusyTimes:
-    """Half-open [start, end) intervals, merged and sorted: an overlap check is one bisect."""
+    """Half-open [start, end) intervals, merged and sorted: an overlap check is one bisect.
+    Instants are epoch seconds."""
 
-    def __init__(self, intervals):
-        self._starts: list[datetime] = []
-        self._ends: list[datetime] = []
+    def __init__(self, intervals: Iterable[tuple[int, int]]) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
         for start, end in sorted(intervals):
             if self._ends and start <= self._ends[-1]:
                 self._ends[-1] = max(self._ends[-1], end)
@@ -55,17 +57,18 @@ class _BusyTimes:
                 self._starts.append(start)
                 self._ends.append(end)
 
-    def overlaps(self, start: datetime, end: datetime) -> bool:
+    def overlaps(self, start: int, end: int) -> bool:
         # The first interval that ends after `start` is the only one that can overlap.
         index = bisect_right(self._ends, start)
         return index < len(self._starts) and self._starts[index] < end
 
 
-def _busy_by_key(rows) -> defaultdict[int, _BusyTimes]:
-    grouped = defaultdict(list)
+def _busy_by_key(rows: Iterable[tuple[int, int, int]]) -> defaultdict[int, _BusyTimes]:
+    """(key, start, end) rows, in epoch seconds, as each key's busy times."""
+    grouped: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
     for key, start, end in rows:
         grouped[key].append((start, end))
-    busy = defaultdict(lambda: _BusyTimes([]))
+    busy: defaultdict[int, _BusyTimes] = defaultdict(lambda: _BusyTimes([]))
     busy.update({key: _BusyTimes(intervals) for key, intervals in grouped.items()})
     return busy
 
@@ -84,7 +87,7 @@ def _working_hours(dermatologist: StaffMember | None) -> dict[int, list[tuple[in
     )
     if dermatologist is not None:
         hours = hours.filter(staff_member=dermatologist)
-    by_weekday = defaultdict(list)
+    by_weekday: defaultdict[int, list[tuple[int, time, time]]] = defaultdict(list)
     for staff_member_id, weekday, starts_at, ends_at in hours.values_list(
         "staff_member_id", "weekday", "starts_at", "ends_at"
     ):
@@ -92,14 +95,18 @@ def _working_hours(dermatologist: StaffMember | None) -> dict[int, list[tuple[in
     return by_weekday
 
 
-def _time_off(dermatologist_ids, window_start, window_end) -> defaultdict[int, _BusyTimes]:
+def _time_off(
+    dermatologist_ids: Collection[int], window_start: datetime, window_end: datetime
+) -> defaultdict[int, _BusyTimes]:
     rows = TimeOff.objects.filter(
         staff_member_id__in=dermatologist_ids, starts_at__lt=window_end, ends_at__gt=window_start
     ).values_list("staff_member_id", EpochSeconds("starts_at"), EpochSeconds("ends_at"))
     return _busy_by_key(rows)
 
 
-def _active_appointments(window_start, window_end, exclude_appointment_id):
+def _active_appointments(
+    window_start: datetime, window_end: datetime, exclude_appointment_id: int | None
+) -> AppointmentQuerySet:
     appointments = Appointment.objects.active().filter(
         starts_at__gt=window_start - LONGEST_VISIT,
         starts_at__lt=window_end,
@@ -119,7 +126,13 @@ def _treatment_rooms() -> list[int]:
     )
 
 
-def _occupancy(window_start, window_end, exclude_appointment_id, dermatologist_ids, room_ids):
+def _occupancy(
+    window_start: datetime,
+    window_end: datetime,
+    exclude_appointment_id: int | None,
+    dermatologist_ids: Collection[int],
+    room_ids: Collection[int],
+) -> tuple[defaultdict[int, _BusyTimes], defaultdict[int, _BusyTimes]]:
     """When each dermatologist and each room is taken, from one query of the window's
     active appointments that hold either."""
     rows = (
@@ -129,7 +142,8 @@ def _occupancy(window_start, window_end, exclude_appointment_id, dermatologist_i
             "dermatologist_id", "room_id", EpochSeconds("starts_at"), EpochSeconds("ends_at")
         )
     )
-    by_dermatologist, by_room = [], []
+    by_dermatologist: list[tuple[int, int, int]] = []
+    by_room: list[tuple[int, int, int]] = []
     for dermatologist_id, room_id, start, end in rows:
         by_dermatologist.append((dermatologist_id, start, end))
         if room_id is not None:
@@ -137,7 +151,9 @@ def _occupancy(window_start, window_end, exclude_appointment_id, dermatologist_i
     return _busy_by_key(by_dermatologist), _busy_by_key(by_room)
 
 
-def _candidates(blocks, day: date, length: int, step: int) -> list[tuple[int, int]]:
+def _candidates(
+    blocks: Iterable[tuple[int, time, time]], day: date, length: int, step: int
+) -> list[tuple[int, int]]:
     """Every grid start of the day's blocks whose slot ends inside its block, in time
     order, as (epoch seconds, dermatologist id)."""
     candidates = []
@@ -162,7 +178,7 @@ def free_slots(
     Sorted by start, then dermatologist id; only starts after `now`. Pass the appointment
     being rescheduled as `exclude_appointment_id` so that its own time counts as free.
     """
-    now = seconds_of(now or timezone.now())
+    now_at = seconds_of(now or timezone.now())
     step = 60 * getattr(settings, "CLINIC_SLOT_MINUTES", 15)
     length = 60 * procedure_type.duration_minutes
     window_start, window_end = day_bounds(start_day)[0], day_bounds(end_day)[1]
@@ -179,13 +195,13 @@ def free_slots(
         window_start, window_end, exclude_appointment_id, dermatologist_ids, room_ids
     )
 
-    slots = []
+    slots: list[Slot] = []
     day = start_day
     while day <= end_day and (limit is None or len(slots) < limit):
         for start, dermatologist_id in _candidates(hours.get(day.weekday(), []), day, length, step):
             end = start + length
             if (
-                start <= now
+                start <= now_at
                 or time_off[dermatologist_id].overlaps(start, end)
                 or appointments[dermatologist_id].overlaps(start, end)
             ):
@@ -263,7 +279,7 @@ def nearest_free_slots(
         if earliest <= slot.starts_at <= latest
     ]
 
-    def closeness(slot: Slot):
+    def closeness(slot: Slot) -> tuple[timedelta, datetime, int]:
         return abs(slot.starts_at - around), slot.starts_at, slot.dermatologist_id
 
     slots.sort(key=closeness)

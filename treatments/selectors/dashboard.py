@@ -31,7 +31,7 @@ def _start_of(day: date) -> datetime:
     return day_bounds(day)[0]
 
 
-def appointments_per_day(*, first_day: date, last_day: date) -> dict[date, Counter]:
+def appointments_per_day(*, first_day: date, last_day: date) -> dict[date, Counter[str]]:
     """Appointments starting on each day, counted by status."""
     rows = (
         Appointment.objects.filter(
@@ -41,7 +41,7 @@ def appointments_per_day(*, first_day: date, last_day: date) -> dict[date, Count
         .annotate(count=Count("id"))
         .order_by()
     )
-    per_day = defaultdict(Counter)
+    per_day: defaultdict[date, Counter[str]] = defaultdict(Counter)
     for row in rows:
         per_day[row["day"]][row["status"]] = row["count"]
     return per_day
@@ -62,7 +62,7 @@ def no_shows_per_week(*, first_week: date, now: datetime) -> dict[date, tuple[in
     return {row["week"]: (row["no_shows"], row["visits"]) for row in rows}
 
 
-def reminder_outcomes_per_day(*, first_day: date, last_day: date) -> dict[date, Counter]:
+def reminder_outcomes_per_day(*, first_day: date, last_day: date) -> dict[date, Counter[str]]:
     """Reminders sent, failed for good or skipped, by the day they went out (or were due)."""
     rows = (
         Reminder.objects.alias(at=Coalesce("sent_at", "send_at"))
@@ -75,7 +75,7 @@ def reminder_outcomes_per_day(*, first_day: date, last_day: date) -> dict[date, 
         .annotate(count=Count("id"))
         .order_by()
     )
-    per_day = defaultdict(Counter)
+    per_day: defaultdict[date, Counter[str]] = defaultdict(Counter)
     for row in rows:
         per_day[row["day"]][row["status"]] = row["count"]
     return per_day

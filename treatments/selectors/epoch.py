@@ -9,8 +9,13 @@ fractions of a second loses nothing.
 """
 
 from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import BigIntegerField, Func
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 
 class EpochSeconds(Func):
@@ -18,12 +23,16 @@ class EpochSeconds(Func):
 
     output_field = BigIntegerField()
 
-    def as_postgresql(self, compiler, connection, **extra_context):
+    def as_postgresql(
+        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
+    ) -> "_AsSqlType":
         return self.as_sql(
             compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::bigint"
         )
 
-    def as_sqlite(self, compiler, connection, **extra_context):
+    def as_sqlite(
+        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
+    ) -> "_AsSqlType":
         # Django keeps SQLite timestamps as UTC text, which strftime reads. The format's
         # % is doubled twice: once for this template, once for the query's parameters.
         return self.as_sql(

@@ -3,12 +3,14 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 
 from django.db.models import (
     Aggregate,
     Count,
     F,
     JSONField,
+    Model,
     OuterRef,
     Prefetch,
     Q,
@@ -19,6 +21,7 @@ from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from clinic.models import StaffMember
 from patients.models import Guardian, Lesion, Patient, PatientAlert
 
 from ..models import (
@@ -31,6 +34,27 @@ from ..models import (
     ProcedureType,
 )
 from .appointments import appointments_of_day
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
+    from django_stubs_ext import WithAnnotations
+
+# A short list read in its parent's query, as JSON objects; None when it is empty.
+JsonRows = list[dict[str, Any]] | None
+
+
+class _ChartLists(TypedDict):
+    guardian_rows: JsonRows
+    alert_rows: JsonRows
+    photo_rows: JsonRows
+    chart_guardians: list[Guardian]
+    chart_alerts: list[PatientAlert]
+    chart_photos: list[ClinicalPhoto]
+
+
+# A patient as the chart reads them: with the lists above.
+ChartPatient: TypeAlias = "WithAnnotations[Patient, _ChartLists]"
 
 # The chart's first screen shows this many visits; "Older visits" pages back as many at a time.
 TIMELINE_VISITS = 20
@@ -49,7 +73,7 @@ LESION_FIELDS_SHOWN = [
 ]
 
 
-def chart_for_patient(*, patient_id: int, before: int | None = None) -> dict:
+def chart_for_patient(*, patient_id: int, before: int | None = None) -> dict[str, Any]:
     """Everything the chart shows, in four queries whatever the length of the history.
 
     1. the patient, with guardians, active alerts and photos;
@@ -92,11 +116,13 @@ class _JSONList(Aggregate):
     function = "JSON_GROUP_ARRAY"  # SQLite
     output_field = JSONField()
 
-    def as_postgresql(self, compiler, connection, **extra_context):
+    def as_postgresql(
+        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
+    ) -> "_AsSqlType":
         return super().as_sql(compiler, connection, function="JSONB_AGG", **extra_context)
 
 
-def _json_rows(queryset: QuerySet, *, of: str, **fields) -> Subquery:
+def _json_rows(queryset: QuerySet[Model], *, of: str, **fields: str) -> Subquery:
     """The rows of `queryset` (which filters `of` on an OuterRef) as a list of objects with
     `fields`, in one column: so a short list comes in the query of the row it belongs to.
     None when there are none."""
@@ -107,6 +133,8 @@ def _json_rows(queryset: QuerySet, *, of: str, **fields) -> Subquery:
 def _aware(value: str) -> datetime:
     """A time from a JSON list: PostgreSQL writes it with its offset, SQLite in UTC without."""
     at = parse_datetime(value)
+    if at is None:
+        raise ValueError(f"Not a time: {value!r}")
     return at if timezone.is_aware(at) else at.replace(tzinfo=UTC)
 
 
@@ -141,9 +169,10 @@ def _patients_with_lists() -> QuerySet[Patient]:
     )
 
 
-def _patient_with_lists(patient_id: int) -> Patient:
+def _patient_with_lists(patient_id: int) -> ChartPatient:
     """The patient, with chart_guardians, chart_alerts (the active ones) and chart_photos."""
-    patient = _patients_with_lists().get(pk=patient_id)
+    # The lists are set just below (a cast: no conversion).
+    patient = cast(ChartPatient, _patients_with_lists().get(pk=patient_id))
     # In each model's own order. Photos are uploaded in id order: (taken_on, id) is
     # (taken_on, uploaded_at).
     patient.chart_guardians = sorted(
@@ -169,7 +198,7 @@ def _patient_with_lists(patient_id: int) -> Patient:
 
 
 @cache
-def _timeline_rows() -> QuerySet:
+def _timeline_rows() -> QuerySet[Appointment, Any]:  # rows: dicts, from values()
     """Visits, latest first, as rows of what the timeline shows of them and of their
     procedure: the names of their types, the number of lesions treated, amendments and
     follow-ups. Built once, like _patients_with_lists(). Rows rather than models, and the
@@ -229,7 +258,7 @@ def _name_of_type(field: str) -> Subquery:
     return Subquery(ProcedureType.objects.filter(pk=OuterRef(field)).values("name"))
 
 
-def _timeline_visits(patient_id: int, *, before: int | None) -> list[dict]:
+def _timeline_visits(patient_id: int, *, before: int | None) -> list[dict[str, Any]]:
     """The latest TIMELINE_VISITS visits (before the visit `before`), and one more if there
     is one, so the chart knows whether to offer older visits.
 
@@ -246,8 +275,8 @@ def _timeline_visits(patient_id: int, *, before: int | None) -> list[dict]:
             Appointment.objects.filter(pk=before, patient_id=patient_id).values("starts_at")
         )
         visits = visits.filter(Q(starts_at__lt=start) | Q(starts_at=start, pk__lt=before))
-    visits = list(visits[: TIMELINE_VISITS + 1])
-    for visit in visits:
+    rows = list(visits[: TIMELINE_VISITS + 1])
+    for visit in rows:
         visit["dermatologist"] = _staff_name(
             visit.pop("title"),
             visit.pop("first_name"),
@@ -270,7 +299,7 @@ def _timeline_visits(patient_id: int, *, before: int | None) -> list[dict]:
             }
             for row in visit.pop("follow_up_rows") or []
         ]
-    return visits
+    return rows
 
 
 def _staff_name(title: str, first_name: str, last_name: str, username: str) -> str:
@@ -307,7 +336,7 @@ class FollowUpsPage:
     next_after: int | None  # the id the next page starts after; None on the last page
 
 
-def follow_ups_due_page(*, today=None, after: int | None = None) -> FollowUpsPage:
+def follow_ups_due_page(*, today: date | None = None, after: int | None = None) -> FollowUpsPage:
     """A page of the open and booked follow-ups due by a month from now, overdue first.
 
     In (due_on, pk) order; with `after`, the page starts after that follow-up, whose due
@@ -333,7 +362,7 @@ def follow_ups_due_page(*, today=None, after: int | None = None) -> FollowUpsPag
     )
 
 
-def my_day(*, staff_member, day=None) -> QuerySet[Appointment]:
+def my_day(*, staff_member: StaffMember, day: date | None = None) -> QuerySet[Appointment]:
     return (
         appointments_of_day(day=day).filter(dermatologist=staff_member).select_related("procedure")
     )

@@ -11,7 +11,7 @@ zone once; treatments/templatetags/schedule.py turns the cards into HTML.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias, TypedDict, cast
 
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -19,8 +19,19 @@ from django.utils import timezone
 from clinic.clock import day_bounds, week_of
 from clinic.models import Room, StaffMember, WorkingHours
 
-from ..models import Appointment
+from ..models import Appointment, AppointmentQuerySet
 from .epoch import EpochSeconds, moment_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _Hours(TypedDict):
+    hours: list[WorkingHours]  # the working hours a schedule read with the staff member
+
+
+# A staff member with `hours`, as _with_hours() reads them.
+StaffMemberWithHours: TypeAlias = "WithAnnotations[StaffMember, _Hours]"
 
 STATUS_LABELS = dict(Appointment.Status.choices)
 
@@ -117,11 +128,13 @@ class WeekSchedule:
     days: list[ScheduleColumn]
 
 
-def _appointments_between(start: datetime, end: datetime) -> QuerySet[Appointment]:
+def _appointments_between(start: datetime, end: datetime) -> AppointmentQuerySet:
     return Appointment.objects.starting_between(start, end)
 
 
-def _with_hours(staff: QuerySet[StaffMember], *, weekday: int | None = None) -> list[StaffMember]:
+def _with_hours(
+    staff: QuerySet[StaffMember], *, weekday: int | None = None
+) -> list[StaffMemberWithHours]:
     """Staff members with their working hours (of one weekday, or all) in `hours`, in one
     query: a LEFT JOIN gives one row per block, and a row with no block for someone
     without hours, so that nobody drops out of the list."""
@@ -137,9 +150,10 @@ def _with_hours(staff: QuerySet[StaffMember], *, weekday: int | None = None) -> 
         )
         .order_by("user__last_name", "user__first_name", "pk", "block_weekday", "block_starts_at")
     )
-    members: dict[int, StaffMember] = {}
+    members: dict[int, StaffMemberWithHours] = {}
     for row in rows:
-        member = members.setdefault(row.pk, row)
+        # A member's first row stands for them, and gets `hours` (a cast: no conversion).
+        member = members.setdefault(row.pk, cast(StaffMemberWithHours, row))
         if not hasattr(member, "hours"):
             member.hours = []
         if row.block_id is not None:
@@ -155,7 +169,7 @@ def _with_hours(staff: QuerySet[StaffMember], *, weekday: int | None = None) -> 
     return list(members.values())
 
 
-def dermatologists_of_day(*, day: date) -> list[StaffMember]:
+def dermatologists_of_day(*, day: date) -> list[StaffMemberWithHours]:
     """The active dermatologists, and any inactive one still booked that day, with the
     working hours of the day's weekday in `hours`."""
     start, end = day_bounds(day)
@@ -167,7 +181,7 @@ def dermatologists_of_day(*, day: date) -> list[StaffMember]:
 
 
 def _columns_of_day(day: date, appointments: list[ScheduleCard]) -> list[ScheduleColumn]:
-    by_dermatologist = defaultdict(list)
+    by_dermatologist: defaultdict[int, list[ScheduleCard]] = defaultdict(list)
     for appointment in appointments:
         by_dermatologist[appointment.dermatologist_id].append(appointment)
     return [
@@ -204,7 +218,7 @@ def schedule_of_day(*, day: date) -> DaySchedule:
     )
 
 
-def _dermatologist_with_hours(dermatologist_id: int) -> StaffMember:
+def _dermatologist_with_hours(dermatologist_id: int) -> StaffMemberWithHours:
     dermatologist = _with_hours(StaffMember.objects.dermatologists().filter(pk=dermatologist_id))
     if not dermatologist:
         raise StaffMember.DoesNotExist(f"No dermatologist with id {dermatologist_id}.")

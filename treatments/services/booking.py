@@ -8,7 +8,9 @@ status transition. Every change is recorded as an AppointmentEvent with who and 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -29,6 +31,7 @@ from .reminders import (
 Status = Appointment.Status
 Action = AppointmentEvent.Action
 MOVABLE = (Status.BOOKED, Status.CONFIRMED)
+Written = TypeVar("Written")
 
 
 class BookingError(ServiceError):
@@ -38,7 +41,7 @@ class BookingError(ServiceError):
 class SlotTaken(BookingError, StateConflict):
     """The dermatologist or the room is already booked then; `alternatives` are free slots."""
 
-    def __init__(self, message: str, *, alternatives: Iterable[Slot] = ()):
+    def __init__(self, message: str, *, alternatives: Iterable[Slot] = ()) -> None:
         super().__init__(message)
         self.alternatives = list(alternatives)
 
@@ -76,7 +79,7 @@ class Transition:
 
 # The appointment's life cycle, and who may move it along: the services enforce the
 # statuses and checks, the views the roles, and the page shows only the steps open now.
-TRANSITIONS = {
+TRANSITIONS: dict[str, Transition] = {
     Action.CONFIRMED: Transition((Status.BOOKED,), Status.CONFIRMED, FRONT_DESK),
     Action.CHECKED_IN: Transition(MOVABLE, Status.CHECKED_IN, FRONT_DESK, _on_its_day),
     Action.COMPLETED: Transition((Status.CHECKED_IN,), Status.COMPLETED, CLINICIANS),
@@ -98,7 +101,9 @@ def _open_now(appointment: Appointment, step: Transition) -> bool:
     return True
 
 
-def allowed_actions(appointment: Appointment, *, user=None) -> list[str]:
+def allowed_actions(
+    appointment: Appointment, *, user: User | AnonymousUser | None = None
+) -> list[str]:
     """The steps open to this appointment now (for `user`'s role, when given): the
     appointment page's buttons, so that none is shown that would be refused."""
     return [
@@ -113,7 +118,9 @@ def allowed_actions(appointment: Appointment, *, user=None) -> list[str]:
 CHECKED_RELATIONS = ["patient", "dermatologist", "room", "procedure_type", "created_by"]
 
 
-def _check_bookable(*, dermatologist: StaffMember, procedure_type: ProcedureType, starts_at):
+def _check_bookable(
+    *, dermatologist: StaffMember, procedure_type: ProcedureType, starts_at: datetime
+) -> datetime:
     if dermatologist.role != StaffMember.Role.DERMATOLOGIST or not dermatologist.is_active:
         raise BookingError(f"{dermatologist} cannot be booked.")
     if not procedure_type.is_active:
@@ -128,7 +135,14 @@ def _check_bookable(*, dermatologist: StaffMember, procedure_type: ProcedureType
     return ends_at
 
 
-def _room_for(*, procedure_type, room: Room | None, starts_at, ends_at, exclude_id=None):
+def _room_for(
+    *,
+    procedure_type: ProcedureType,
+    room: Room | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude_id: int | None = None,
+) -> Room | None:
     """The room to use: the one asked for, or the first free treatment room if one is needed."""
     if room is not None:
         if not room.is_active:
@@ -138,19 +152,16 @@ def _room_for(*, procedure_type, room: Room | None, starts_at, ends_at, exclude_
         return room
     if not procedure_type.needs_treatment_room:
         return None
-    busy = (
-        Appointment.objects.active()
-        .filter(
-            starts_at__lt=ends_at,
-            ends_at__gt=starts_at,
-            room__isnull=False,  # NOT IN with a NULL would exclude every room
-        )
-        .exclude(pk=exclude_id)
-        .values("room_id")
+    busy = Appointment.objects.active().filter(
+        starts_at__lt=ends_at,
+        ends_at__gt=starts_at,
+        room__isnull=False,  # NOT IN with a NULL would exclude every room
     )
+    if exclude_id is not None:
+        busy = busy.exclude(pk=exclude_id)
     free = (
         Room.objects.filter(kind=Room.Kind.TREATMENT, is_active=True)
-        .exclude(pk__in=busy)
+        .exclude(pk__in=busy.values("room_id"))
         .order_by("pk")
         .first()
     )
@@ -159,7 +170,14 @@ def _room_for(*, procedure_type, room: Room | None, starts_at, ends_at, exclude_
     return free
 
 
-def _guarded_write(write, *, procedure_type, dermatologist, starts_at, exclude_id=None):
+def _guarded_write(
+    write: Callable[[], Written],
+    *,
+    procedure_type: ProcedureType,
+    dermatologist: StaffMember,
+    starts_at: datetime,
+    exclude_id: int | None = None,
+) -> Written:
     """Run a write that may put an appointment on taken time; a refusal becomes SlotTaken
     with the nearest free alternatives."""
     try:
@@ -191,7 +209,7 @@ def appointment_book(
     dermatologist: StaffMember,
     procedure_type: ProcedureType,
     starts_at: datetime,
-    booked_by,
+    booked_by: User | None,
     room: Room | None = None,
     reason: str = "",
     waitlist_entry: WaitlistEntry | None = None,
@@ -208,7 +226,7 @@ def appointment_book(
         dermatologist=dermatologist, procedure_type=procedure_type, starts_at=starts_at
     )
 
-    def write():
+    def write() -> Appointment:
         appointment = Appointment(
             patient=patient,
             dermatologist=dermatologist,
@@ -250,7 +268,7 @@ def _waitlist_entry_close(entry: WaitlistEntry, *, appointment: Appointment) -> 
     current.save(update_fields=["status"])
 
 
-def _follow_up_close(follow_up: FollowUp, *, appointment: Appointment, by) -> None:
+def _follow_up_close(follow_up: FollowUp, *, appointment: Appointment, by: User | None) -> None:
     current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if current.patient_id != appointment.patient_id:
         raise TransitionNotAllowed("That follow-up is another patient's.")
@@ -274,7 +292,7 @@ def appointment_reschedule(
     *,
     appointment: Appointment,
     starts_at: datetime,
-    by,
+    by: User | None,
     dermatologist: StaffMember | None = None,
     room: Room | None = None,
 ) -> Appointment:
@@ -285,7 +303,7 @@ def appointment_reschedule(
         dermatologist=dermatologist, procedure_type=procedure_type, starts_at=starts_at
     )
 
-    def write():
+    def write() -> Appointment:
         current = _locked(appointment)
         if current.status not in MOVABLE:
             raise TransitionNotAllowed(
@@ -321,12 +339,27 @@ def appointment_reschedule(
     )
 
 
-def _transition(appointment: Appointment, action: str, *, by, note: str = "", then=None):
+class _Then(Protocol):
+    """What runs after a transition, in its transaction: a reminders_for_... rule."""
+
+    def __call__(self, *, appointment: Appointment) -> None: ...
+
+
+def _transition(
+    appointment: Appointment,
+    action: str,
+    *,
+    by: User | None,
+    note: str = "",
+    then: _Then | None = None,
+) -> Appointment:
     """Move an appointment along its life cycle, if its current status and the step's
     check allow it; `then(appointment)` runs in the same transaction (the reminders)."""
     step = TRANSITIONS[action]
+    target = step.target
+    assert target is not None, "a move keeps its status: appointment_reschedule() does it"
 
-    def write():
+    def write() -> Appointment:
         current = _locked(appointment)
         if current.status not in step.sources:
             raise TransitionNotAllowed(
@@ -335,7 +368,7 @@ def _transition(appointment: Appointment, action: str, *, by, note: str = "", th
             )
         if step.check is not None:
             step.check(current)
-        current.status = step.target
+        current.status = target
         # A reinstated appointment is no longer cancelled, so it keeps no reason for it.
         current.cancellation_reason = note if action == Action.CANCELLED else ""
         current.save(update_fields=["status", "cancellation_reason", "updated_at"])
@@ -353,24 +386,26 @@ def _transition(appointment: Appointment, action: str, *, by, note: str = "", th
     )
 
 
-def appointment_confirm(*, appointment: Appointment, by=None) -> Appointment:
+def appointment_confirm(*, appointment: Appointment, by: User | None = None) -> Appointment:
     """Confirmed by the desk, or by the patient through a link (by=None)."""
     return _transition(appointment, Action.CONFIRMED, by=by)
 
 
-def appointment_check_in(*, appointment: Appointment, by) -> Appointment:
+def appointment_check_in(*, appointment: Appointment, by: User | None) -> Appointment:
     return _transition(appointment, Action.CHECKED_IN, by=by)
 
 
-def appointment_complete(*, appointment: Appointment, by) -> Appointment:
+def appointment_complete(*, appointment: Appointment, by: User | None) -> Appointment:
     return _transition(appointment, Action.COMPLETED, by=by)
 
 
-def appointment_mark_no_show(*, appointment: Appointment, by) -> Appointment:
+def appointment_mark_no_show(*, appointment: Appointment, by: User | None) -> Appointment:
     return _transition(appointment, Action.NO_SHOW, by=by)
 
 
-def appointment_cancel(*, appointment: Appointment, reason: str, by=None) -> Appointment:
+def appointment_cancel(
+    *, appointment: Appointment, reason: str, by: User | None = None
+) -> Appointment:
     """Cancel with a reason; the freed time can then be offered to the waitlist."""
     reason = reason.strip()
     if not reason:
@@ -384,7 +419,7 @@ def appointment_cancel(*, appointment: Appointment, reason: str, by=None) -> App
     )
 
 
-def appointment_reinstate(*, appointment: Appointment, by) -> Appointment:
+def appointment_reinstate(*, appointment: Appointment, by: User | None) -> Appointment:
     """Un-cancel: the time must still be free (the database guarantee applies again)."""
     return _transition(
         appointment,
@@ -394,7 +429,7 @@ def appointment_reinstate(*, appointment: Appointment, by) -> Appointment:
     )
 
 
-def waitlist_entry_add(*, entry: WaitlistEntry, by) -> WaitlistEntry:
+def waitlist_entry_add(*, entry: WaitlistEntry, by: User | None) -> WaitlistEntry:
     entry.created_by = by
     entry.full_clean()
     entry.save()

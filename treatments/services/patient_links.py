@@ -7,7 +7,6 @@ patient, who reads them on the page behind the link.
 """
 
 from django.db import transaction
-from django.db.models import Model
 from django.utils import timezone
 
 from clinic.links import Action, LinkError, LinkInvalid, PatientLink, link_use
@@ -19,7 +18,9 @@ from .booking import MOVABLE, TransitionNotAllowed, appointment_cancel, appointm
 
 CANCEL_REASON = "Cancelled by the patient through a reminder link"
 
-SUBJECTS: dict[str, type[Model]] = {
+# What a link acts on, by its action.
+Subject = Appointment | Procedure | FollowUp | Patient
+SUBJECTS: dict[str, type[Subject]] = {
     Action.CONFIRM: Appointment,
     Action.CANCEL: Appointment,
     Action.AFTERCARE: Procedure,
@@ -27,7 +28,7 @@ SUBJECTS: dict[str, type[Model]] = {
     Action.STOP: Patient,
 }
 
-FOLLOW_UP_CLOSED = {
+FOLLOW_UP_CLOSED: dict[str, str] = {
     FollowUp.Status.BOOKED: "This check-up is already booked.",
     FollowUp.Status.DONE: "This check-up has already taken place.",
     FollowUp.Status.CANCELLED: "This check-up has been called off by the clinic.",
@@ -38,30 +39,32 @@ class LinkSubjectGone(LinkError):
     """The visit, procedure, follow-up or patient that the link names no longer exists."""
 
 
-def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Model:
+def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Subject:
     """What the link acts on; raises LinkSubjectGone, or LinkInvalid for an unsigned procedure
     (its aftercare is not final until the dermatologist signs)."""
-    queryset = SUBJECTS[link.action].objects.all()
+    model = SUBJECTS[link.action]
+    queryset = model.objects.all()
     if for_update:
         queryset = queryset.select_for_update()
     try:
         subject = queryset.get(pk=link.subject_id)
-    except SUBJECTS[link.action].DoesNotExist:
+    except model.DoesNotExist:
         raise LinkSubjectGone("What this link was for no longer exists.") from None
-    if link.action == Action.AFTERCARE and not subject.is_signed:
+    if link.action == Action.AFTERCARE and isinstance(subject, Procedure) and not subject.is_signed:
         raise LinkInvalid("This link is not valid.")
     return subject
 
 
-def patient_link_refusal(*, link: PatientLink, subject: Model) -> str | None:
+def patient_link_refusal(*, link: PatientLink, subject: Subject) -> str | None:
     """Why the link's action cannot be done now, in the patient's words; None if it can."""
-    if link.action in (Action.CONFIRM, Action.CANCEL):
+    # Each isinstance() holds for its action (SUBJECTS); it tells the type checker so.
+    if link.action in (Action.CONFIRM, Action.CANCEL) and isinstance(subject, Appointment):
         if subject.status == Appointment.Status.CANCELLED:
             return "This visit has been cancelled."
         # A visit that has begun is the desk's to close (checked in, no-show), not the patient's.
         if subject.status not in MOVABLE or subject.starts_at <= timezone.now():
             return "The time of this visit has passed."
-    if link.action == Action.BOOK_CHECK:
+    if link.action == Action.BOOK_CHECK and isinstance(subject, FollowUp):
         return FOLLOW_UP_CLOSED.get(subject.status)
     return None
 
@@ -81,7 +84,7 @@ def follow_up_request_booking(*, follow_up: FollowUp) -> FollowUp:
     return current
 
 
-def patient_link_carry_out(*, link: PatientLink, reason: str = "") -> Model:
+def patient_link_carry_out(*, link: PatientLink, reason: str = "") -> Subject:
     """Do what a single-use link asks and mark it used: both, or neither.
 
     Returns the changed subject. Raises LinkUsed (also when a simultaneous request used it
@@ -98,14 +101,15 @@ def patient_link_carry_out(*, link: PatientLink, reason: str = "") -> Model:
         refusal = patient_link_refusal(link=link, subject=subject)
         if refusal:
             raise TransitionNotAllowed(refusal)
-        if link.action == Action.CONFIRM:
+        if link.action == Action.CONFIRM and isinstance(subject, Appointment):
             if subject.status == Appointment.Status.CONFIRMED:
                 return subject  # the desk confirmed it already: what the patient wanted
             return appointment_confirm(appointment=subject, by=None)
-        if link.action == Action.CANCEL:
+        if link.action == Action.CANCEL and isinstance(subject, Appointment):
             return appointment_cancel(
                 appointment=subject, reason=reason.strip() or CANCEL_REASON, by=None
             )
-        if link.action == Action.BOOK_CHECK:
+        if link.action == Action.BOOK_CHECK and isinstance(subject, FollowUp):
             return follow_up_request_booking(follow_up=subject)
-        return patient_set_reminder_consent(patient=subject, consent=False)  # Action.STOP
+        assert isinstance(subject, Patient)  # Action.STOP, the one single-use action left
+        return patient_set_reminder_consent(patient=subject, consent=False)

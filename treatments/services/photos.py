@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -54,8 +55,8 @@ class CleanImage:
 def photo_add(
     *,
     patient: Patient,
-    uploaded_file,
-    uploaded_by,
+    uploaded_file: "File[bytes]",
+    uploaded_by: User,
     lesion: Lesion | None = None,
     appointment: Appointment | None = None,
     caption: str = "",
@@ -99,8 +100,10 @@ def photo_add(
     return photo
 
 
-def _check_subject(*, patient, lesion, appointment, taken_on) -> None:
-    errors = {}
+def _check_subject(
+    *, patient: Patient, lesion: Lesion | None, appointment: Appointment | None, taken_on: date
+) -> None:
+    errors: dict[str, str] = {}
     if lesion is None and appointment is None:
         errors["__all__"] = "Choose the lesion or the visit this photo shows."
     if lesion is not None and lesion.patient_id != patient.pk:
@@ -113,7 +116,7 @@ def _check_subject(*, patient, lesion, appointment, taken_on) -> None:
         raise ValidationError(errors)
 
 
-def photo_clean(uploaded_file) -> CleanImage:
+def photo_clean(uploaded_file: "File[bytes]") -> CleanImage:
     """Decode an upload and re-encode it, and a thumbnail, from the pixels only.
 
     The size is checked before a byte is read. The pixel count is checked from the header
@@ -126,15 +129,16 @@ def photo_clean(uploaded_file) -> CleanImage:
         )
     try:
         picture = _decode(uploaded_file)
-        pixels = _fresh_copy(_upright_srgb(picture), picture.format)
+        image_format = picture.format or ""  # one of ACCEPTED_FORMATS: _decode checked it
+        pixels = _fresh_copy(_upright_srgb(picture), image_format)
     except UNREADABLE as error:
         raise ValidationError({"image": NOT_AN_IMAGE}, code="invalid_image") from error
-    content_type, extension = ACCEPTED_FORMATS[picture.format]
+    content_type, extension = ACCEPTED_FORMATS[image_format]
     thumbnail = pixels.copy()
     thumbnail.thumbnail(THUMBNAIL_SIZE)
     return CleanImage(
-        content=_encode(pixels, picture.format),
-        thumbnail=_encode(thumbnail, picture.format),
+        content=_encode(pixels, image_format),
+        thumbnail=_encode(thumbnail, image_format),
         content_type=content_type,
         extension=extension,
         width=pixels.width,
@@ -142,7 +146,7 @@ def photo_clean(uploaded_file) -> CleanImage:
     )
 
 
-def _decode(uploaded_file) -> Image.Image:
+def _decode(uploaded_file: "File[bytes]") -> Image.Image:
     """The upload's image, fully loaded; raises one of UNREADABLE for anything else."""
     uploaded_file.seek(0)
     with Image.open(uploaded_file) as probe:
@@ -150,7 +154,8 @@ def _decode(uploaded_file) -> Image.Image:
             raise UnidentifiedImageError(f"{probe.format} is not accepted")
         # Pillow itself only warns between MAX_IMAGE_PIXELS and twice that. Checked here
         # rather than by turning warnings into errors, whose filters threads share.
-        if probe.width * probe.height > Image.MAX_IMAGE_PIXELS:
+        limit = Image.MAX_IMAGE_PIXELS  # None turns Pillow's check off
+        if limit is not None and probe.width * probe.height > limit:
             raise Image.DecompressionBombError("too many pixels")
         probe.verify()
     # verify() leaves the image unusable: open it again and decode every pixel, which is
@@ -171,12 +176,14 @@ def _upright_srgb(picture: Image.Image) -> Image.Image:
     icc_profile = picture.info.get("icc_profile")
     if icc_profile and upright.mode in ("RGB", "RGBA", "CMYK"):
         try:
-            return ImageCms.profileToProfile(
+            converted = ImageCms.profileToProfile(
                 upright,
                 ImageCms.ImageCmsProfile(io.BytesIO(icc_profile)),
                 ImageCms.createProfile("sRGB"),
                 outputMode="RGBA" if upright.mode == "RGBA" else "RGB",
             )
+            assert converted is not None  # None only for inPlace=True
+            return converted
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # A broken profile: keep the pixels as they are.
     return upright

@@ -5,14 +5,17 @@ completion are written in one transaction. A signed record never changes again: 
 correction is an Amendment, kept beside the original.
 """
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from clinic.errors import ServiceError, StateConflict
-from patients.models import Lesion, PatientAlert
+from patients.models import Lesion, Patient, PatientAlert
 
 from ..models import (
     Amendment,
@@ -27,21 +30,21 @@ from .booking import appointment_complete
 from .reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
 # The fields each technique records, and which of them it requires.
-TECHNIQUE_FIELDS = {
+TECHNIQUE_FIELDS: dict[str, set[str]] = {
     "extraction": {"instrument", "needle_gauge", "lesions_cleared"},
     "de-roofing": {"instrument", "needle_gauge", "lesions_cleared"},
     "cryotherapy": {"cryo_method", "freeze_seconds", "freeze_thaw_cycles", "halo_mm"},
     "curettage": {"anesthetic", "anesthetic_volume_ml", "hemostasis"},
     "electrodesiccation": {"anesthetic", "anesthetic_volume_ml", "hemostasis"},
 }
-REQUIRED_FIELDS = {
+REQUIRED_FIELDS: dict[str, set[str]] = {
     "extraction": {"instrument", "lesions_cleared"},
     "de-roofing": {"instrument", "lesions_cleared"},
     "cryotherapy": {"cryo_method", "freeze_seconds", "freeze_thaw_cycles"},
     "curettage": {"anesthetic", "hemostasis"},
     "electrodesiccation": set(),
 }
-ALL_TECHNIQUE_FIELDS = set().union(*TECHNIQUE_FIELDS.values())
+ALL_TECHNIQUE_FIELDS: set[str] = set().union(*TECHNIQUE_FIELDS.values())
 # A liquid-nitrogen freeze of a milium lasts seconds; beyond this it is a typo or a burn.
 FREEZE_SECONDS_RANGE = (1, 30)
 INJECTED = {Procedure.Anesthetic.LIDOCAINE_1, Procedure.Anesthetic.LIDOCAINE_1_EPINEPHRINE}
@@ -64,7 +67,7 @@ class RecordLocked(RecordConflict):
 class RecordExists(RecordConflict):
     """The visit has its record already: there is one record per visit. `procedure` is it."""
 
-    def __init__(self, procedure: Procedure):
+    def __init__(self, procedure: Procedure) -> None:
         super().__init__(
             "This record is signed. Add an amendment to correct it."
             if procedure.is_signed
@@ -84,9 +87,15 @@ def technique_fields(procedure_type: ProcedureType) -> set[str]:
     return TECHNIQUE_FIELDS.get(procedure_type.slug, set())
 
 
-def _validate_technique(*, procedure_type, values: dict, lesions, patient) -> dict:
+def _validate_technique(
+    *,
+    procedure_type: ProcedureType,
+    values: dict[str, Any],
+    lesions: list[Lesion],
+    patient: Patient,
+) -> dict[str, Any]:
     """Check the type's own fields; return them with every other technique field cleared."""
-    errors = {}
+    errors: dict[str, str] = {}
     fields = technique_fields(procedure_type)
     for name in REQUIRED_FIELDS.get(procedure_type.slug, set()):
         if values.get(name) in (None, ""):
@@ -125,11 +134,11 @@ def _validate_technique(*, procedure_type, values: dict, lesions, patient) -> di
     }
 
 
-def _empty(name: str):
+def _empty(name: str) -> str | None:
     return "" if name in {"instrument", "cryo_method", "anesthetic", "hemostasis"} else None
 
 
-def _allergic_to_lidocaine(patient) -> bool:
+def _allergic_to_lidocaine(patient: Patient) -> bool:
     return PatientAlert.objects.filter(
         patient=patient,
         kind=PatientAlert.Kind.ALLERGY,
@@ -138,7 +147,9 @@ def _allergic_to_lidocaine(patient) -> bool:
     ).exists()
 
 
-def _validate_consent(*, procedure_type, patient, consent: dict) -> dict:
+def _validate_consent(
+    *, procedure_type: ProcedureType, patient: Patient, consent: dict[str, Any]
+) -> dict[str, Any]:
     if not procedure_type.is_procedure:
         return {"consent_obtained": False, "consent_given_by": "", "consent_at": None}
     if not consent.get("consent_obtained"):
@@ -155,11 +166,11 @@ def _validate_consent(*, procedure_type, patient, consent: dict) -> dict:
     }
 
 
-def _lesions_of(patient, lesions) -> list[Lesion]:
-    lesions = list(lesions)
-    if any(lesion.patient_id != patient.pk for lesion in lesions):
+def _lesions_of(patient: Patient, lesions: Iterable[Lesion]) -> list[Lesion]:
+    chosen = list(lesions)
+    if any(lesion.patient_id != patient.pk for lesion in chosen):
         raise RecordError({"lesions": "Every lesion must be this patient's."})
-    return lesions
+    return chosen
 
 
 @transaction.atomic
@@ -167,15 +178,15 @@ def procedure_record(
     *,
     appointment: Appointment,
     procedure_type: ProcedureType,
-    lesions,
-    technique: dict,
-    consent: dict,
-    complications: dict,
+    lesions: Iterable[Lesion],
+    technique: dict[str, Any],
+    consent: dict[str, Any],
+    complications: dict[str, Any],
     note: str,
-    by,
+    by: User,
     procedure_code: str = "",
     diagnosis_code: str = "",
-    performed_at=None,
+    performed_at: datetime | None = None,
 ) -> Procedure:
     """Record what was done at a checked-in visit, as a draft for the dermatologist to sign.
 
@@ -232,7 +243,7 @@ def procedure_record(
     return procedure
 
 
-def follow_up_plan(*, procedure: Procedure, by) -> FollowUp | None:
+def follow_up_plan(*, procedure: Procedure, by: User | None) -> FollowUp | None:
     """The check after a procedure (or the recheck for watchful waiting), from the catalogue."""
     weeks = procedure.procedure_type.follow_up_weeks
     if not weeks:
@@ -264,7 +275,7 @@ def _editable(procedure: Procedure) -> Procedure:
 
 
 @transaction.atomic
-def procedure_update_note(*, procedure: Procedure, note: str, by) -> Procedure:
+def procedure_update_note(*, procedure: Procedure, note: str, by: User) -> Procedure:
     """Change a draft's free-text note; a signed record refuses."""
     draft = _editable(procedure)
     draft.note = note
@@ -274,7 +285,7 @@ def procedure_update_note(*, procedure: Procedure, note: str, by) -> Procedure:
 
 
 @transaction.atomic
-def procedure_sign(*, procedure: Procedure, by) -> Procedure:
+def procedure_sign(*, procedure: Procedure, by: User) -> Procedure:
     """Sign and lock the record; only the dermatologist who did the procedure signs it."""
     draft = _editable(procedure)
     staff_member = getattr(by, "staff_member", None)
@@ -291,7 +302,7 @@ def procedure_sign(*, procedure: Procedure, by) -> Procedure:
 
 
 @transaction.atomic
-def procedure_amend(*, procedure: Procedure, reason: str, text: str, by) -> Amendment:
+def procedure_amend(*, procedure: Procedure, reason: str, text: str, by: User) -> Amendment:
     """Correct a signed record: the original stays, the amendment sits beside it."""
     current = Procedure.objects.select_for_update().get(pk=procedure.pk)
     if not current.is_signed:
@@ -314,7 +325,9 @@ RECURRING = {FollowUpOutcome.Outcome.RECURRED, FollowUpOutcome.Outcome.NEW_NEARB
 
 
 @transaction.atomic
-def follow_up_record_outcomes(*, follow_up: FollowUp, outcomes: list[dict], by) -> FollowUp:
+def follow_up_record_outcomes(
+    *, follow_up: FollowUp, outcomes: list[dict[str, Any]], by: User
+) -> FollowUp:
     """Record what became of each lesion, update the lesions, close the follow-up.
 
     `outcomes`: [{"lesion": Lesion, "outcome": ..., "complication": ..., "note": ...}].
@@ -364,7 +377,7 @@ def follow_up_record_outcomes(*, follow_up: FollowUp, outcomes: list[dict], by) 
     return current
 
 
-def alert_add(*, patient, kind: str, description: str, by) -> PatientAlert:
+def alert_add(*, patient: Patient, kind: str, description: str, by: User | None) -> PatientAlert:
     alert = PatientAlert(patient=patient, kind=kind, description=description.strip(), created_by=by)
     alert.full_clean()
     alert._history_user = by

@@ -1,5 +1,6 @@
 """Booking, rescheduling, the appointment page and its life-cycle actions, today's arrivals."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.contrib import messages
@@ -224,7 +225,7 @@ def appointment_detail(request, pk):
 
 
 # URL word → (the step, its service); who may take it is in services.TRANSITIONS.
-ACTIONS = {
+ACTIONS: dict[str, tuple[str, Callable[..., Appointment]]] = {
     "confirm": (Action.CONFIRMED, services.appointment_confirm),
     "check-in": (Action.CHECKED_IN, services.appointment_check_in),
     "complete": (Action.COMPLETED, services.appointment_complete),

@@ -1,5 +1,7 @@
 """Clinical photos: upload, the checked view that serves them, before and after."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
@@ -54,7 +56,7 @@ def _initial_from_query(request, patient) -> dict:
 
     A photo for a visit still to come (taken at check-in, say) is dated today.
     """
-    initial = {"taken_on": timezone.localdate()}
+    initial: dict[str, Any] = {"taken_on": timezone.localdate()}
     lesion_id, appointment_id = request.GET.get("lesion"), request.GET.get("appointment")
     if lesion_id and lesion_id.isdigit():
         initial["lesion"] = int(lesion_id)

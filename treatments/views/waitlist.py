@@ -1,5 +1,7 @@
 """The waitlist: patients who want an earlier slot, offered one when a visit is cancelled."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -35,7 +37,7 @@ def waitlist_add(request):
         initial={
             "patient": patient.pk,
             "earliest_date": today,
-            "latest_date": today + timezone.timedelta(days=30),
+            "latest_date": today + timedelta(days=30),
         },
     )
     if request.method == "POST" and form.is_valid():
