@@ -5,13 +5,14 @@ its refusal into a `SlotTaken` error with the nearest free alternatives, and gua
 status transition. Every change is recorded as an AppointmentEvent with who and when.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from clinic.errors import ServiceError, StateConflict
@@ -19,7 +20,11 @@ from clinic.models import Room, StaffMember
 from clinic.permissions import CLINICIANS, FRONT_DESK, has_role
 from patients.models import Patient
 
-from ..constraints import DERMATOLOGIST_OVERLAP, is_overlap_violation
+from ..constraints import (
+    DERMATOLOGIST_OVERLAP,
+    is_concurrent_write_conflict,
+    is_overlap_violation,
+)
 from ..models import Appointment, AppointmentEvent, FollowUp, ProcedureType, WaitlistEntry
 from ..selectors.availability import Slot, nearest_free_slots, slot_fits_working_time
 from .reminders import (
@@ -28,9 +33,12 @@ from .reminders import (
     reminders_for_reinstated_appointment,
 )
 
+logger = logging.getLogger(__name__)
 Status = Appointment.Status
 Action = AppointmentEvent.Action
 MOVABLE = (Status.BOOKED, Status.CONFIRMED)
+# Tries of a booking write that keeps losing deadlocks to concurrent ones, then a 409.
+WRITE_ATTEMPTS = 3
 Written = TypeVar("Written")
 
 
@@ -179,19 +187,32 @@ def _guarded_write(
     exclude_id: int | None = None,
 ) -> Written:
     """Run a write that may put an appointment on taken time; a refusal becomes SlotTaken
-    with the nearest free alternatives."""
-    try:
-        with transaction.atomic():
-            return write()
-    except IntegrityError as error:
-        rule = is_overlap_violation(error)
-        if rule is None:
-            raise
-        who = str(dermatologist) if rule == DERMATOLOGIST_OVERLAP else "The treatment room"
-        local = timezone.localtime(starts_at)
-        message = f"{who} is already booked at {local:%H:%M} on {local:%a %d %b}."
-    except SlotTaken as taken:  # no free treatment room
-        message = str(taken)
+    with the nearest free alternatives. A write that lost a deadlock to a concurrent one
+    is tried again (WRITE_ATTEMPTS in all): by then the other has committed, and the
+    database refuses the overlap as usual."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return write()
+        except IntegrityError as error:
+            rule = is_overlap_violation(error)
+            if rule is None:
+                raise
+            who = str(dermatologist) if rule == DERMATOLOGIST_OVERLAP else "The treatment room"
+            local = timezone.localtime(starts_at)
+            message = f"{who} is already booked at {local:%H:%M} on {local:%a %d %b}."
+            break
+        except SlotTaken as taken:  # no free treatment room
+            message = str(taken)
+            break
+        except OperationalError as error:
+            if not is_concurrent_write_conflict(error):
+                raise
+            message = "That time is being booked by someone else right now."
+            if attempt < WRITE_ATTEMPTS:
+                logger.info(
+                    "booking write lost a deadlock; attempt %d of %d", attempt, WRITE_ATTEMPTS
+                )
     raise SlotTaken(
         message,
         alternatives=nearest_free_slots(
