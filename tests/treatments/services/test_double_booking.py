@@ -1,10 +1,12 @@
 """No double booking, ever: the database refuses it, under concurrency too, on both engines."""
 
+import logging
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -13,7 +15,13 @@ from treatments.constraints import OVERLAP_CONSTRAINTS, SQLITE_TRIGGERS
 from treatments.models import Appointment
 from treatments.services import SlotTaken, appointment_book
 
-from ...factories import PatientFactory, RoomFactory, StaffMemberFactory, UserFactory
+from ...factories import (
+    AppointmentFactory,
+    PatientFactory,
+    RoomFactory,
+    StaffMemberFactory,
+    UserFactory,
+)
 from ..conftest import open_all_week
 
 THREADS = 20
@@ -243,3 +251,77 @@ def test_another_dermatologist_and_a_cancelled_visit_do_not_conflict(
 
     assert len({a.room_id for a in same_time}) == 2
     assert active_rows() == 2
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="a deadlock between exclusion constraints is PostgreSQL's; SQLite serialises writers",
+)
+@concurrent
+def test_a_booking_that_loses_a_deadlock_is_tried_again_and_refused_not_a_500(
+    dermatologist, cryotherapy, treatment_room, tomorrow_at, caplog
+):
+    """Another transaction holds a visit of the dermatologist's that overlaps the booking's
+    start, then adds one that overlaps its end: each waits for the other. PostgreSQL aborts
+    the booking's write (it waited first; the other's deadlock_timeout is longer); the
+    service tries again, meets the other's committed visits and answers SlotTaken (409)."""
+    caplog.set_level(logging.INFO, logger="treatments.services.booking")
+    start = tomorrow_at(10)  # the booking: 10:00 to 10:15
+    held, outcome = threading.Event(), {}
+
+    def visit_of_the_dermatologist(starts_at):
+        return AppointmentFactory(
+            dermatologist=dermatologist,
+            room=None,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=15),
+        )
+
+    def other_transaction():
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL deadlock_timeout = '10s'")
+                visit_of_the_dermatologist(start - timedelta(minutes=10))  # 09:50 to 10:05
+                held.set()
+                wait_for_a_blocked_write()  # the booking waits for this transaction
+                visit_of_the_dermatologist(start + timedelta(minutes=10))  # 10:10 to 10:25
+        finally:
+            connection.close()
+
+    def booking():
+        try:
+            held.wait(timeout=30)
+            outcome["result"] = appointment_book(
+                patient=PatientFactory(),
+                dermatologist=dermatologist,
+                procedure_type=cryotherapy,
+                starts_at=start,
+                booked_by=UserFactory(),
+            )
+        except Exception as error:  # asserted on below
+            outcome["result"] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=other_transaction), threading.Thread(target=booking)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert isinstance(outcome["result"], SlotTaken), outcome
+    assert "lost a deadlock" in caplog.text
+    assert active_rows(dermatologist=dermatologist) == 2  # the other transaction's two
+
+
+def wait_for_a_blocked_write(seconds: float = 30) -> None:
+    """Until some transaction waits for a lock held by another."""
+    deadline = time.monotonic() + seconds
+    with connections["default"].cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("no write waited for another")
