@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from clinic.clock import day_bounds
 from clinic.models import StaffMember
 from treatments.models import Appointment, AppointmentEvent, WaitlistEntry
 from treatments.selectors.appointments import waitlist_offers_for
@@ -47,8 +48,9 @@ def booked(dermatologist, cryotherapy, treatment_room, tomorrow_at, booker):
 
 
 def started_today(dermatologist, cryotherapy, treatment_room, **extra):
-    """An appointment that began a minute ago (written directly: booking refuses the past)."""
-    start = timezone.now() - timedelta(minutes=1)
+    """An appointment that began a minute ago, or at midnight when today is younger than
+    that (written directly: booking refuses the past)."""
+    start = max(timezone.now() - timedelta(minutes=1), day_bounds(timezone.localdate())[0])
     return AppointmentFactory(
         dermatologist=dermatologist,
         procedure_type=cryotherapy,
