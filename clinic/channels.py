@@ -38,11 +38,14 @@ logger = logging.getLogger(__name__)
 
 
 class DeliveryError(Exception):
-    """A message that was not handed over; `permanent` when trying again cannot help."""
+    """A message that was not handed over; `permanent` when trying again cannot help,
+    `unreachable` when the channel itself could not be reached (refused, timed out), so
+    that the rest of its batch would only wait for the same timeout."""
 
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, unreachable: bool = False):
         super().__init__(message)
         self.permanent = permanent
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,13 @@ class EmailChannel:
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
             raise DeliveryError(_smtp_text(code, text), permanent=code >= 500) from None
-        except (smtplib.SMTPException, OSError) as error:
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            # Refused, timed out (EMAIL_TIMEOUT) or dropped: the server is not there now.
+            self.connection.close()
+            raise DeliveryError(
+                f"SMTP: {error.__class__.__name__}: {error}", unreachable=True
+            ) from None
+        except smtplib.SMTPException as error:
             # The connection is gone; the next message of the batch opens a new one.
             self.connection.close()
             raise DeliveryError(f"SMTP: {error.__class__.__name__}: {error}") from None
@@ -279,8 +288,12 @@ class TwilioSmsBackend:
         assert self.session is not None, "send() through a backend that was not opened"
         try:
             response = self.session.post(self.url, data=form, timeout=TWILIO_TIMEOUT_SECONDS)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise DeliveryError(
+                f"Twilio unreachable: {error.__class__.__name__}", unreachable=True
+            ) from None
         except requests.RequestException as error:
-            raise DeliveryError(f"Twilio unreachable: {error.__class__.__name__}") from None
+            raise DeliveryError(f"Twilio: {error.__class__.__name__}") from None
         if response.status_code == 201:
             return response.json()["sid"]
         try:

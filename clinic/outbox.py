@@ -64,6 +64,8 @@ SWEEP_SECONDS = 50
 
 NO_CONSENT = "No consent to reminders."
 CONSENT_WITHDRAWN = "Consent to reminders was withdrawn."
+# The outcome of a message whose channel could not be reached; the batch stops there.
+UNREACHABLE = "unreachable"
 
 
 class ReminderStateError(Exception):
@@ -326,6 +328,20 @@ def _mark_failed(reminder: Reminder, error: DeliveryError) -> str:
     return "failed" if final else "retry"
 
 
+def _release(reminders: list[Reminder]) -> int:
+    """Claimed rows left untried because their channel could not be reached: pending
+    again at the first retry time, the attempt their claim counted given back."""
+    retry_at = outside_quiet_hours(timezone.now() + retry_delay(1))
+    return Reminder.objects.filter(
+        pk__in=[reminder.pk for reminder in reminders], status=Status.SENDING
+    ).update(
+        status=Status.PENDING,
+        next_attempt_at=retry_at,
+        attempts=F("attempts") - 1,
+        last_error="Not tried: the channel could not be reached.",
+    )
+
+
 def _deliver_one(
     reminder: Reminder,
     channel: EmailChannel | SmsChannel,
@@ -342,7 +358,8 @@ def _deliver_one(
         message = reminder_message(reminder, templates=templates)
         provider_message_id = channel.send(reminder, message)
     except DeliveryError as error:
-        return _mark_failed(reminder, error)
+        outcome = _mark_failed(reminder, error)
+        return UNREACHABLE if error.unreachable else outcome
     except Exception as error:  # one broken row (a bad template) must not stop the batch
         logger.exception("Reminder %s could not be sent", reminder.pk)
         return _mark_failed(reminder, DeliveryError(f"{error.__class__.__name__}: {error}"))
@@ -383,8 +400,13 @@ def reminders_deliver(ids: list[int]) -> Counter[str]:
                 if not batch:
                     continue
                 with channel_open(channel_name) as channel:
-                    for reminder in batch:
-                        outcomes[_deliver_one(reminder, channel, templates, marks)] += 1
+                    for position, reminder in enumerate(batch):
+                        outcome = _deliver_one(reminder, channel, templates, marks)
+                        outcomes[outcome] += 1
+                        if outcome == UNREACHABLE:
+                            # One timeout is enough: the rest go at the next retry time.
+                            outcomes["released"] += _release(batch[position + 1 :])
+                            break
                         if pause:
                             time.sleep(pause)
         finally:

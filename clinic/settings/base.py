@@ -156,6 +156,9 @@ elif _email_url:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+# How long an SMTP connect, greeting or reply may take: a server that takes the connection
+# and never answers must not hold a reminder batch until Celery's time limit.
+EMAIL_TIMEOUT = env_int("CLINIC_EMAIL_TIMEOUT_SECONDS", default=20, minimum=1)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Milia Clinic <clinic@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -553,3 +553,43 @@ def test_the_roles_permissions_on_reminders():
     assert "add_reminder" not in managers
     assert "view_reminder" in receptionists
     assert "change_reminder" not in receptionists
+
+
+# --- An SMTP server that takes the connection and never answers -----------------------
+
+
+@pytest.fixture
+def silent_smtp_port():
+    """A port that completes the TCP handshake (the kernel does, from the backlog) and
+    then says nothing: no greeting, ever."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def test_every_smtp_exchange_has_a_timeout(settings):
+    assert settings.EMAIL_TIMEOUT == 20  # CLINIC_EMAIL_TIMEOUT_SECONDS' default
+
+
+@pytest.mark.django_db
+def test_a_silent_smtp_server_releases_the_batch_after_one_timeout_and_it_goes_later(
+    smtp_server, silent_smtp_port
+):
+    reminders = [due_reminder() for _ in range(5)]
+    with override_settings(EMAIL_PORT=silent_smtp_port, EMAIL_TIMEOUT=1):
+        outcomes = reminders_deliver(reminders_claim(limit=10))
+
+    # The first message waited out the timeout; the other four were not tried.
+    assert outcomes == Counter(unreachable=1, released=4)
+    rows = Reminder.objects.filter(pk__in=[reminder.pk for reminder in reminders])
+    assert {row.status for row in rows} == {Status.PENDING}
+    assert sorted(row.attempts for row in rows) == [0, 0, 0, 0, 1]
+    assert all(row.next_attempt_at > timezone.now() for row in rows)
+    assert smtp_server.recipients() == Counter()
+
+    # At their retry time the server answers, and every one of them goes, once.
+    latest = max(row.next_attempt_at for row in rows)
+    with time_machine.travel(latest + timedelta(seconds=1), tick=False):
+        assert reminders_send_due()["sent"] == 5
+    assert smtp_server.recipients() == {reminder.email: 1 for reminder in reminders}
