@@ -5,9 +5,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 
+from bench.run import SCALES
 from clinic.models import Room, StaffMember, WorkingHours
 from patients.models import Guardian, Lesion, Patient
 from treatments.models import Appointment
+from treatments.seed.scale import ScaleSizes, seed_scale
 
 pytestmark = pytest.mark.django_db
 COUNTED = [
@@ -71,3 +73,11 @@ def test_seed_demo_refuses_where_demo_data_is_not_allowed():
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo")
     assert Patient.objects.count() == 0
+
+
+def test_seed_demo_on_a_clinic_seeded_at_scale_refuses_by_name_and_writes_nothing():
+    seed_scale(ScaleSizes(**SCALES["tiny"]))
+    before = counts()
+    with pytest.raises(CommandError, match="Seed the demo into an empty database"):
+        call_command("seed_demo")
+    assert counts() == before
