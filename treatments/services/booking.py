@@ -8,11 +8,11 @@ status transition. Every change is recorded as an AppointmentEvent with who and 
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from clinic.errors import ServiceError, StateConflict
@@ -178,6 +178,18 @@ def _room_for(
     return free
 
 
+# The first key of the advisory locks that serialise booking writes ("bk").
+BOOKING_LOCK = 0x626B
+
+
+def _one_booking_write_at_a_time(day: date) -> None:
+    """Wait for the other booking writes of the day to commit (PostgreSQL; SQLite's
+    IMMEDIATE transactions already serialise every write)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BOOKING_LOCK, day.toordinal()])
+
+
 def _guarded_write(
     write: Callable[[], Written],
     *,
@@ -185,14 +197,23 @@ def _guarded_write(
     dermatologist: StaffMember,
     starts_at: datetime,
     exclude_id: int | None = None,
+    takes_time: bool = True,
 ) -> Written:
     """Run a write that may put an appointment on taken time; a refusal becomes SlotTaken
-    with the nearest free alternatives. A write that lost a deadlock to a concurrent one
-    is tried again (WRITE_ATTEMPTS in all): by then the other has committed, and the
-    database refuses the overlap as usual."""
+    with the nearest free alternatives.
+
+    On PostgreSQL the writes that take time (`takes_time`) on one clinic day go one at a
+    time: two bookings checking each other's rows under the two exclusion constraints (the
+    dermatologist's, the room's) would otherwise deadlock, and PostgreSQL only finds that
+    after a second. The constraints stay the guard against double booking. A write that
+    still loses a deadlock (to a writer that skips this service) is tried again
+    (WRITE_ATTEMPTS in all): by then the other has committed, and the database refuses
+    the overlap as usual."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
+                if takes_time:
+                    _one_booking_write_at_a_time(timezone.localdate(starts_at))
                 return write()
         except IntegrityError as error:
             rule = is_overlap_violation(error)
@@ -404,6 +425,8 @@ def _transition(
         dermatologist=appointment.dermatologist,
         starts_at=appointment.starts_at,
         exclude_id=appointment.pk,
+        # Only reinstating puts the visit back on its time; the other steps keep or free it.
+        takes_time=action == Action.REINSTATED,
     )
 
 
