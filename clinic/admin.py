@@ -221,6 +221,7 @@ class ReminderAdmin(admin.ModelAdmin):
         "email",
         "phone",
         "source_key",
+        "last_error",  # "refused", "timed out": every reminder a failing channel left behind
     ]
     date_hierarchy = "send_at"
     list_select_related = ["patient"]

@@ -537,6 +537,16 @@ def test_the_reminder_admin_lists_filters_and_shows_the_error(manager_client):
 
 
 @pytest.mark.django_db
+def test_the_reminder_admin_finds_reminders_by_their_error(manager_client):
+    refused = due_reminder(status=Status.FAILED, last_error="SMTP 554: relay refused")
+    due_reminder(status=Status.FAILED, last_error="SMTP: TimeoutError: timed out")
+
+    page = manager_client.get(reverse("admin:clinic_reminder_changelist"), {"q": "refused"})
+
+    assert list(page.context["cl"].result_list) == [refused]
+
+
+@pytest.mark.django_db
 def test_reminders_are_written_by_the_rules_never_added_in_the_admin(manager_client):
     assert manager_client.get(reverse("admin:clinic_reminder_add")).status_code == 403
 
