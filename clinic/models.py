@@ -140,6 +140,26 @@ class TimeOff(models.Model):
         )
 
 
+class ChannelHealth(models.Model):
+    """How a delivery channel (email, SMS) fared lately, written once per batch by the
+    sweep; /healthz reports a channel whose last attempts all failed.
+
+    Only failures the channel itself is to blame for count (refused, timed out, 5xx);
+    an address the provider rejects is the recipient's problem, not an outage.
+    """
+
+    channel = models.CharField(max_length=5, choices=Channel.choices, primary_key=True)
+    failures_in_a_row = models.PositiveIntegerField(default=0)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "channel health"
+
+    def __str__(self):
+        return f"{self.get_channel_display()}: {self.failures_in_a_row} failures in a row"
+
+
 class Heartbeat(models.Model):
     """When a periodic job last ran, by name; /healthz reads the beat heartbeat."""
 
@@ -203,6 +223,9 @@ class Reminder(models.Model):
     skip_reason = models.CharField(max_length=200, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was given up on (failed only)"
+    )
     idempotency_key = models.CharField(max_length=200, unique=True)
     source_key = models.CharField(max_length=100, db_index=True)
     context = models.JSONField(
@@ -222,6 +245,10 @@ class Reminder(models.Model):
             # Reclaiming rows a dead worker left in sending.
             models.Index(
                 fields=["claimed_at"], condition=Q(status="sending"), name="reminder_sending_idx"
+            ),
+            # /healthz: how many were given up on in the last hour?
+            models.Index(
+                fields=["failed_at"], condition=Q(status="failed"), name="reminder_failed_idx"
             ),
         ]
         constraints = [
