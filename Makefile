@@ -6,7 +6,7 @@ PORT ?= 8000
 LOCKED := $(VENV)/.locked
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install lock lint format migrate clean bench
+.PHONY: run test install lock lint format migrate clean bench backup restore
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -72,6 +72,17 @@ bench: install
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	@command -v pgbench >/dev/null || apt-get install -y postgresql-client
 	$(BIN)/python bench/run.py
+
+# The database and the clinical photos, with checksums, in var/backups/<UTC time>/
+# (CLINIC_BACKUP_DIR); the newest CLINIC_BACKUP_KEEP are kept.
+backup: install
+	$(BIN)/python manage.py backup
+
+# Checks every checksum, then restores into the database and photo folder configured here.
+# Refuses a database with staff or patients unless FORCE=1.
+restore: install
+	@test -n "$(BACKUP)" || { echo "Which one? make restore BACKUP=var/backups/<UTC time>"; exit 1; }
+	$(BIN)/python manage.py restore "$(BACKUP)" $(if $(FORCE),--force)
 
 clean:
 	rm -rf var staticfiles

@@ -141,6 +141,12 @@ CLINIC_PRIVATE_MEDIA_ROOT = Path(
 )
 CLINIC_PHOTO_MAX_BYTES = env_int("CLINIC_PHOTO_MAX_MB", default=15, minimum=1) * 1024 * 1024
 
+# Backups (`manage.py backup`): one folder per backup, the newest CLINIC_BACKUP_KEEP kept.
+CLINIC_BACKUP_DIR = Path(env.str("CLINIC_BACKUP_DIR", default=str(VAR_DIR / "backups")))
+CLINIC_BACKUP_KEEP = env_int("CLINIC_BACKUP_KEEP", default=14, minimum=1)
+# The folder of pg_dump and pg_restore when those on the PATH are older than the server.
+CLINIC_PG_BIN_DIR = env.str("CLINIC_PG_BIN_DIR", default="")
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 PHONENUMBER_DEFAULT_REGION = env.str("CLINIC_PHONE_REGION", default="US")
