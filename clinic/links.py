@@ -1,19 +1,42 @@
-"""Signed links for patients and guardians, who have no login.
+"""Opaque links for patients and guardians, who have no login.
 
-A link carries an action, the id of what it acts on and a random nonce, signed with the
-secret key and a timestamp: a tampered link fails the signature, an old one expires.
-Links that change something (confirm, cancel, stop reminders, ask for a booking) work
-once: their nonce is recorded when used, and a unique constraint settles a race.
+A link carries an action, the id of what it acts on, when it was made and a random nonce,
+encrypted and authenticated with keys derived from the secret key, so that the token
+shows nothing of what it points at (no id, no action, no JSON) and a changed token is
+refused. An old link expires. Links that change something (confirm, cancel, stop
+reminders, ask for a booking) work once: their nonce is recorded when used, and a unique
+constraint settles a race.
+
+The token is base64url(nonce ‖ ciphertext ‖ tag), 55 characters:
+- nonce: 12 random bytes, the link's identity (recorded when used) and the cipher's IV;
+- ciphertext: action (1 byte), subject id (8 bytes), made at (4 bytes, Unix seconds),
+  XORed with HMAC-SHA256(encryption key, nonce), a keystream never reused as long as
+  nonces do not repeat (96 random bits);
+- tag: the first 16 bytes of HMAC-SHA256(authentication key, nonce ‖ ciphertext),
+  checked before anything is decrypted (encrypt-then-MAC).
+The two keys come from the secret key through Django's `salted_hmac`, each with its own
+salt; tokens made under a key in SECRET_KEY_FALLBACKS are still read. The standard
+library has HMAC but no block cipher, and no encryption library is a dependency here:
+HMAC as the keystream's pseudo-random function is a textbook construction.
+
+Links made before this format (signed base64 JSON) are not valid any more: they answer
+400, as a link we never made does.
 """
 
+import base64
+import hmac
+import math
+import re
 import secrets
+import struct
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from django.conf import settings
-from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 
 from .errors import ServiceError
 from .models import UsedPatientLink
@@ -30,6 +53,17 @@ class Action:
 
     READ_ONLY = {AFTERCARE}
     ALL = {CONFIRM, CANCEL, AFTERCARE, BOOK_CHECK, STOP}
+
+
+# Each action's number inside a token: append new actions, never reorder (links in
+# messages already sent would change their meaning).
+ACTION_NUMBERS = (Action.CONFIRM, Action.CANCEL, Action.AFTERCARE, Action.BOOK_CHECK, Action.STOP)
+NONCE_BYTES = 12
+TAG_BYTES = 16
+PAYLOAD = struct.Struct(">BQI")  # action number, subject id, made at (Unix seconds)
+TOKEN_BYTES = NONCE_BYTES + PAYLOAD.size + TAG_BYTES
+TOKEN_CHARS = math.ceil(TOKEN_BYTES * 4 / 3)  # base64url without padding: 55
+TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_CHARS}}}")
 
 
 class LinkError(ServiceError):
@@ -62,11 +96,33 @@ class PatientLink:
         return self.action not in Action.READ_ONLY
 
 
+def _keystream(nonce: bytes, *, secret: str | bytes) -> bytes:
+    return salted_hmac(f"{SALT}.encrypt", nonce, secret=secret, algorithm="sha256").digest()
+
+
+def _tag(nonce_and_ciphertext: bytes, *, secret: str | bytes) -> bytes:
+    mac = salted_hmac(
+        f"{SALT}.authenticate", nonce_and_ciphertext, secret=secret, algorithm="sha256"
+    )
+    return mac.digest()[:TAG_BYTES]
+
+
+def _xor(data: bytes, keystream: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(data, keystream, strict=False))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 def link_token(*, action: str, subject_id: int) -> str:
+    """A new opaque token for the action on the subject (see the module's docstring)."""
     if action not in Action.ALL:
         raise ValueError(f"unknown link action {action!r}")
-    payload = {"a": action, "s": subject_id, "n": secrets.token_urlsafe(12)}
-    return signing.dumps(payload, salt=SALT, compress=True)
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    payload = PAYLOAD.pack(ACTION_NUMBERS.index(action), subject_id, int(time.time()))
+    ciphertext = _xor(payload, _keystream(nonce, secret=settings.SECRET_KEY))
+    return _b64(nonce + ciphertext + _tag(nonce + ciphertext, secret=settings.SECRET_KEY))
 
 
 def link_url(*, action: str, subject_id: int) -> str:
@@ -76,17 +132,35 @@ def link_url(*, action: str, subject_id: int) -> str:
     return base_url.rstrip("/") + reverse("treatments:patient_link", args=[token])
 
 
+def _decrypt(token: str) -> tuple[bytes, bytes]:
+    """The nonce and the payload of a token this clinic made; LinkInvalid otherwise."""
+    if not TOKEN.fullmatch(token):
+        raise LinkInvalid("This link is not valid.")
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    if _b64(raw) != token:  # the last character's unused bits set: not a token we made
+        raise LinkInvalid("This link is not valid.")
+    nonce, ciphertext, tag = (
+        raw[:NONCE_BYTES],
+        raw[NONCE_BYTES:-TAG_BYTES],
+        raw[-TAG_BYTES:],
+    )
+    for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
+        if hmac.compare_digest(tag, _tag(nonce + ciphertext, secret=secret)):
+            return nonce, _xor(ciphertext, _keystream(nonce, secret=secret))
+    raise LinkInvalid("This link is not valid.")
+
+
 def link_open(token: str) -> PatientLink:
     """Read a link; raises LinkInvalid, LinkExpired or LinkUsed. Changes nothing."""
-    try:
-        payload = signing.loads(token, salt=SALT, max_age=settings.CLINIC_LINK_MAX_AGE)
-        link = PatientLink(action=payload["a"], subject_id=int(payload["s"]), nonce=payload["n"])
-    except signing.SignatureExpired:
-        raise LinkExpired("This link has expired.") from None
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
-        raise LinkInvalid("This link is not valid.") from None
-    if link.action not in Action.ALL:
+    nonce, payload = _decrypt(token)
+    action_number, subject_id, made_at = PAYLOAD.unpack(payload)
+    if action_number >= len(ACTION_NUMBERS):
         raise LinkInvalid("This link is not valid.")
+    if time.time() - made_at > settings.CLINIC_LINK_MAX_AGE:
+        raise LinkExpired("This link has expired.")
+    link = PatientLink(
+        action=ACTION_NUMBERS[action_number], subject_id=subject_id, nonce=_b64(nonce)
+    )
     if link.single_use and UsedPatientLink.objects.filter(nonce=link.nonce).exists():
         raise LinkUsed("This link has already been used.")
     return link

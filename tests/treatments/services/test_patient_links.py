@@ -1,5 +1,6 @@
 """The pages behind reminder links: patients and guardians act without a login, once."""
 
+import base64
 import threading
 import time
 from datetime import timedelta
@@ -14,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.links import SALT, Action, link_token
+from clinic.links import ACTION_NUMBERS, NONCE_BYTES, SALT, Action, link_token
 from clinic.models import UsedPatientLink
 from patients.models import Patient
 from treatments.models import Appointment, AppointmentEvent, FollowUp, Procedure
@@ -33,15 +34,15 @@ def link(action, subject_id) -> str:
 
 
 def tampered(url: str) -> str:
-    """The same link with one character of its signature changed."""
+    """The same link with one character of its authentication tag changed."""
     token = url.rstrip("/").rsplit("/", 1)[1]
-    index = len(token) - 10  # inside the signature, where every bit counts
+    index = len(token) - 10  # inside the tag, where every bit counts
     changed = "A" if token[index] != "A" else "B"
     return reverse("treatments:patient_link", args=[token[:index] + changed + token[index + 1 :]])
 
 
 def signed_long_ago(action, subject_id, *, seconds_ago) -> str:
-    with patch("django.core.signing.time.time", return_value=time.time() - seconds_ago):
+    with patch("clinic.links.time.time", return_value=time.time() - seconds_ago):
         return link(action, subject_id)
 
 
@@ -404,9 +405,11 @@ def test_a_shorter_link_lifetime_setting_expires_older_links(client, visit, sett
 
 def test_the_action_of_a_link_cannot_be_swapped_for_another(client, visit):
     confirm = link(Action.CONFIRM, visit.appointment.pk).rstrip("/").rsplit("/", 1)[1]
-    cancel = link(Action.CANCEL, visit.appointment.pk).rstrip("/").rsplit("/", 1)[1]
-    # The cancel link's payload under the confirm link's timestamp and signature.
-    forged = cancel.split(":", 1)[0] + ":" + confirm.split(":", 1)[1]
+    raw = bytearray(base64.urlsafe_b64decode(confirm + "="))
+    # Whoever knows the format could flip the encrypted action from confirm (0) to cancel
+    # (1) without the key; the authentication tag is what refuses it.
+    raw[NONCE_BYTES] ^= ACTION_NUMBERS.index(Action.CONFIRM) ^ ACTION_NUMBERS.index(Action.CANCEL)
+    forged = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
     before = state(visit)
 
     response = client.post(reverse("treatments:patient_link", args=[forged]), {"reason": "x"})
@@ -436,9 +439,12 @@ def test_a_stop_link_changes_the_patient_and_not_an_appointment_with_the_same_id
     assert not Patient.objects.get(pk=visit.patient.pk).reminder_consent
 
 
-def test_a_token_signed_for_another_purpose_is_refused(client, visit):
-    token = signing.dumps({"a": Action.CONFIRM, "s": visit.appointment.pk, "n": "x"})
-    assert SALT not in token
+@pytest.mark.parametrize("salt", [SALT, "another.purpose"])
+def test_a_signed_link_of_the_old_format_or_another_purpose_is_refused(client, visit, salt):
+    # Links made before the tokens were encrypted are signed JSON: no longer valid.
+    token = signing.dumps(
+        {"a": Action.CONFIRM, "s": visit.appointment.pk, "n": "x"}, salt=salt, compress=True
+    )
 
     response = client.post(reverse("treatments:patient_link", args=[token]))
 
