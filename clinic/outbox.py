@@ -50,7 +50,7 @@ from .channels import (
     templates_load,
 )
 from .clock import local_datetime
-from .models import Reminder
+from .models import ChannelHealth, Reminder
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def reminders_reclaim_stuck(*, now: datetime | None = None) -> int:
     )
     note = "The worker stopped while sending it."
     given_up = stuck.filter(attempts__gte=settings.CLINIC_REMINDER_MAX_ATTEMPTS).update(
-        status=Status.FAILED, next_attempt_at=None, last_error=note
+        status=Status.FAILED, next_attempt_at=None, failed_at=now, last_error=note
     )
     retried = stuck.update(status=Status.PENDING, next_attempt_at=now, last_error=note)
     if given_up or retried:
@@ -323,7 +323,10 @@ def _mark_failed(reminder: Reminder, error: DeliveryError) -> str:
         None if final else outside_quiet_hours(timezone.now() + retry_delay(reminder.attempts))
     )
     Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
-        status=status, next_attempt_at=retry_at, last_error=str(error)[:2000]
+        status=status,
+        next_attempt_at=retry_at,
+        failed_at=timezone.now() if final else None,
+        last_error=str(error)[:2000],
     )
     return "failed" if final else "retry"
 
@@ -342,11 +345,50 @@ def _release(reminders: list[Reminder]) -> int:
     )
 
 
+class _ChannelTally:
+    """How one channel fared in a batch, in order: the failures since its last success.
+
+    Only failures the channel is to blame for count (a DeliveryError that is not
+    permanent: refused, timed out, a 5xx); an address the provider rejects, a consent
+    withdrawn or a broken template say nothing about the channel.
+    """
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.failures = 0
+        self.last_success_at: datetime | None = None
+        self.last_failure_at: datetime | None = None
+
+    def success(self) -> None:
+        self.failures = 0
+        self.last_success_at = timezone.now()
+
+    def failure(self) -> None:
+        self.failures += 1
+        self.last_failure_at = timezone.now()
+
+    def write(self) -> None:
+        """One UPDATE (an INSERT the first time the channel is used); none for a batch
+        that never reached the channel."""
+        if self.last_success_at is None and self.last_failure_at is None:
+            return
+        values: dict[str, Any] = {"last_failure_at": self.last_failure_at} if self.failures else {}
+        if self.last_success_at is not None:
+            # The count restarts at the batch's last success.
+            values |= {"failures_in_a_row": self.failures, "last_success_at": self.last_success_at}
+        else:
+            values["failures_in_a_row"] = F("failures_in_a_row") + self.failures
+        if not ChannelHealth.objects.filter(channel=self.channel).update(**values):
+            values["failures_in_a_row"] = self.failures
+            ChannelHealth.objects.create(channel=self.channel, **values)
+
+
 def _deliver_one(
     reminder: Reminder,
     channel: EmailChannel | SmsChannel,
     templates: Templates,
     marks: _SentMarks,
+    tally: _ChannelTally,
 ) -> str:
     if not reminder.patient.reminder_consent:
         # Consent is checked again now: it may have been withdrawn since planning.
@@ -358,11 +400,14 @@ def _deliver_one(
         message = reminder_message(reminder, templates=templates)
         provider_message_id = channel.send(reminder, message)
     except DeliveryError as error:
+        if not error.permanent:
+            tally.failure()
         outcome = _mark_failed(reminder, error)
         return UNREACHABLE if error.unreachable else outcome
     except Exception as error:  # one broken row (a bad template) must not stop the batch
         logger.exception("Reminder %s could not be sent", reminder.pk)
         return _mark_failed(reminder, DeliveryError(f"{error.__class__.__name__}: {error}"))
+    tally.success()
     marks.add(reminder, provider_message_id)
     return "sent"
 
@@ -399,9 +444,10 @@ def reminders_deliver(ids: list[int]) -> Counter[str]:
                 batch = [reminder for reminder in claimed if reminder.channel == channel_name]
                 if not batch:
                     continue
+                tally = _ChannelTally(channel_name)
                 with channel_open(channel_name) as channel:
                     for position, reminder in enumerate(batch):
-                        outcome = _deliver_one(reminder, channel, templates, marks)
+                        outcome = _deliver_one(reminder, channel, templates, marks, tally)
                         outcomes[outcome] += 1
                         if outcome == UNREACHABLE:
                             # One timeout is enough: the rest go at the next retry time.
@@ -409,6 +455,7 @@ def reminders_deliver(ids: list[int]) -> Counter[str]:
                             break
                         if pause:
                             time.sleep(pause)
+                tally.write()
         finally:
             marks.write()
     return outcomes

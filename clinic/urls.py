@@ -16,3 +16,5 @@ urlpatterns = [
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "clinic.views.server_error"

@@ -1,16 +1,37 @@
-"""The clinic's own page: the health check."""
+"""The clinic's own pages: the health check, and the answer when the database is gone."""
+
+import logging
+import sys
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
-from django.http import JsonResponse
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
+from patients.models import Channel
+
 from .outbox import reminders_backlog_seconds
-from .selectors import beat_is_fresh, beat_last_seen
+from .selectors import (
+    beat_is_fresh,
+    beat_last_seen,
+    channel_health,
+    reminders_failed_since,
+    reminders_stuck_sending,
+)
+
+logger = logging.getLogger(__name__)
 
 BROKER_TIMEOUT_SECONDS = 2
+# Without these nothing is booked or swept: "unavailable" rather than "degraded".
+CORE_COMPONENTS = ("database", "broker", "beat")
 
 
 def _database_state() -> str:
@@ -36,31 +57,105 @@ def _broker_state() -> str:
         return f"error: {error.__class__.__name__}"
 
 
+def _beat() -> dict[str, Any]:
+    last_beat = beat_last_seen()
+    status = "ok" if beat_is_fresh(last_beat) else ("never ran" if last_beat is None else "stale")
+    return {"status": status, "last_seen": last_beat.isoformat() if last_beat else None}
+
+
+def _outbox(now: datetime) -> dict[str, Any]:
+    backlog = reminders_backlog_seconds(now=now)
+    stuck = reminders_stuck_sending(now=now)
+    failed = reminders_failed_since(now - timedelta(hours=1))
+    problems = [
+        problem
+        for problem, seen in (
+            ("backlog", backlog > settings.CLINIC_REMINDER_BACKLOG_ALERT_SECONDS),
+            ("stuck sending", stuck > 0),
+            ("failed for good", failed >= settings.CLINIC_HEALTH_FAILED_PER_HOUR),
+        )
+        if seen
+    ]
+    return {
+        "status": ", ".join(problems) or "ok",
+        "backlog_seconds": backlog,
+        "stuck_sending": stuck,
+        "failed_last_hour": failed,
+    }
+
+
+def _channels() -> dict[str, dict[str, Any]]:
+    states = channel_health()
+    report = {}
+    for channel in Channel.values:
+        state = states.get(channel)
+        failures = state.failures_in_a_row if state else 0
+        last_success = state.last_success_at if state else None
+        report[channel] = {
+            "status": "failing" if failures >= settings.CLINIC_HEALTH_CHANNEL_FAILURES else "ok",
+            "failures_in_a_row": failures,
+            "last_success_at": last_success.isoformat() if last_success else None,
+        }
+    return report
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    """The state of the database, the broker and beat, for load balancers and monitoring,
-    and how long the oldest due reminder has waited (a stuck outbox is an outage too).
+    """Each component's own state, for load balancers and monitoring.
 
-    No login and no patient data; 200 when everything is fine, 503 otherwise.
+    - database, broker: a query and a broker channel answer;
+    - beat: its heartbeat is fresh;
+    - outbox: no due reminder waited longer than CLINIC_REMINDER_BACKLOG_ALERT_SECONDS, no
+      row is "sending" past the reclaim time, fewer than CLINIC_HEALTH_FAILED_PER_HOUR
+      reminders were given up on in the last hour;
+    - email, sms: the channel's last CLINIC_HEALTH_CHANNEL_FAILURES attempts did not all fail.
+
+    200 with status "ok" when every component is; otherwise 503, with status "unavailable"
+    when the database, the broker or beat is down (nothing is booked or swept) and
+    "degraded" when only delivery is (pages work, messages do not go out). No login and no
+    patient data.
     """
     database = _database_state()
-    last_beat = beat_last_seen() if database == "ok" else None
-    beat = "ok" if beat_is_fresh(last_beat) else ("never ran" if last_beat is None else "stale")
-    backlog = reminders_backlog_seconds() if database == "ok" else None
-    checks = {
-        "database": database,
-        "broker": _broker_state(),
-        "beat": beat,
-        "beat_last_seen": last_beat.isoformat() if last_beat else None,
-        "reminder_backlog_seconds": backlog,
+    components: dict[str, dict[str, Any]] = {
+        "database": {"status": database},
+        "broker": {"status": _broker_state()},
     }
-    healthy = (
-        checks["database"] == "ok"
-        and checks["broker"] == "ok"
-        and beat == "ok"
-        and (backlog or 0) <= settings.CLINIC_REMINDER_BACKLOG_ALERT_SECONDS
-    )
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
-    )
+    if database == "ok":
+        now = timezone.now()
+        components |= {"beat": _beat(), "outbox": _outbox(now), **_channels()}
+    else:
+        unknown = {"status": "unknown: the database is unavailable"}
+        components |= dict.fromkeys(("beat", "outbox", *Channel.values), unknown)
+    core_ok = all(components[name]["status"] == "ok" for name in CORE_COMPONENTS)
+    all_ok = all(component["status"] == "ok" for component in components.values())
+    status = "ok" if all_ok else ("degraded" if core_ok else "unavailable")
+    return JsonResponse({"status": status, "components": components}, status=200 if all_ok else 503)
+
+
+DATABASE_RETRY_SECONDS = 30
+DATABASE_UNAVAILABLE = gettext_lazy(
+    "The clinic's database cannot be reached just now. Nothing was half-written: "
+    "try again in a moment."
+)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 handler: a database that went away (connection lost, server restarting)
+    is a 503 with Retry-After, any other error Django's plain 500 page.
+
+    Runs inside Django's handling of the exception, so the exception is sys.exc_info().
+    The 503 page renders without the request: its context processors would ask the
+    database for the session and the user.
+    """
+    error = sys.exc_info()[1]
+    if not isinstance(error, (OperationalError, InterfaceError)):
+        return defaults.server_error(request)
+    logger.error("Database unavailable: %s", error.__class__.__name__)
+    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        response: HttpResponse = JsonResponse({"error": str(DATABASE_UNAVAILABLE)}, status=503)
+    else:
+        page = render_to_string("503.html", {"message": DATABASE_UNAVAILABLE})
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_SECONDS)
+    return response

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.links import Action
-from clinic.models import Reminder, ReminderTemplate
+from clinic.models import ChannelHealth, Reminder, ReminderTemplate
 from clinic.outbox import (
     CONSENT_WITHDRAWN,
     NO_CONSENT,
@@ -234,10 +234,11 @@ def test_a_batch_costs_the_same_queries_for_one_reminder_and_for_a_hundred(
     # UPDATE marking them sending.
     with django_assert_num_queries(2):
         ids = reminders_claim(limit=100)
+    ChannelHealth.objects.create(channel="email")  # the channel has been used before
     # The claimed rows with their patients, the reminder templates, one UPDATE marking
-    # every sent row. (Outside a test's transaction PostgreSQL adds two: the SET and
-    # RESET of synchronous_commit around the batch.)
-    with django_assert_num_queries(3):
+    # every sent row, one UPDATE of the channel's health. (Outside a test's transaction
+    # PostgreSQL adds two: the SET and RESET of synchronous_commit around the batch.)
+    with django_assert_num_queries(4):
         outcomes = reminders_deliver(ids)
 
     assert outcomes["sent"] == rows and len(mailoutbox) == rows
@@ -258,8 +259,9 @@ def test_with_marks_written_at_once_each_sent_row_costs_its_own_update(
     for _ in range(3):
         due_reminder()
     ids = reminders_claim(limit=100)
-    # rows, templates, and one UPDATE per message, the moment it left
-    with django_assert_num_queries(2 + 3):
+    ChannelHealth.objects.create(channel="email")
+    # rows, templates, one UPDATE per message, the moment it left, and the channel's health
+    with django_assert_num_queries(2 + 3 + 1):
         assert reminders_deliver(ids)["sent"] == 3
 
 
@@ -468,7 +470,7 @@ def test_healthz_reports_how_long_the_oldest_due_reminder_has_waited(client):
         response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json()["reminder_backlog_seconds"] == 600
+    assert response.json()["components"]["outbox"]["backlog_seconds"] == 600
 
 
 @pytest.mark.django_db
@@ -479,9 +481,16 @@ def test_healthz_is_503_when_the_reminder_backlog_is_older_than_the_alert(client
 
         response = client.get("/healthz")
 
+    components = response.json()["components"]
     assert response.status_code == 503
-    assert response.json()["reminder_backlog_seconds"] == 1200
-    assert (response.json()["database"], response.json()["beat"]) == ("ok", "ok")
+    assert response.json()["status"] == "degraded"
+    assert components["outbox"] == {
+        "status": "backlog",
+        "backlog_seconds": 1200,
+        "stuck_sending": 0,
+        "failed_last_hour": 0,
+    }
+    assert (components["database"]["status"], components["beat"]["status"]) == ("ok", "ok")
 
 
 @pytest.mark.django_db
@@ -491,7 +500,7 @@ def test_healthz_backlog_is_zero_when_nothing_is_waiting(client):
 
     body = client.get("/healthz").json()
 
-    assert body["reminder_backlog_seconds"] == 0
+    assert body["components"]["outbox"]["backlog_seconds"] == 0
 
 
 @pytest.mark.django_db
