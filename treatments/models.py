@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -274,6 +275,16 @@ class WaitlistEntry(models.Model):
 
 
 DIAGNOSIS_MILIA = "L72.0"
+# A CPT code: five digits (Category I, 17110), or four digits and F (Category II, 3008F)
+# or T (Category III, 0479T). ASCII digits only, and the whole value (\A…\Z, which both
+# Python and PostgreSQL read so): Python's \d and $ would also take other scripts' digits
+# and a trailing newline.
+CPT_CODE_PATTERN = r"\A[0-9]{4}[0-9FT]\Z"
+cpt_code_validator = RegexValidator(
+    CPT_CODE_PATTERN,
+    "A CPT code is five digits, or four digits and F or T (17110, 3008F, 0479T).",
+    code="cpt_code",
+)
 
 
 class Procedure(models.Model):
@@ -347,8 +358,16 @@ class Procedure(models.Model):
     complication_note = models.CharField(max_length=300, blank=True)
     note = models.TextField(blank=True)
     diagnosis_code = models.CharField(max_length=10, default=DIAGNOSIS_MILIA)
-    procedure_code = models.CharField(max_length=10, blank=True)
+    procedure_code = models.CharField(max_length=10, blank=True, validators=[cpt_code_validator])
     procedure_code_overridden = models.BooleanField(default=False)
+    # Written by another dermatologist (created_by) for the visit's dermatologist, who
+    # stays the record's dermatologist and signs it. A default in the database too, so
+    # that bulk loads naming their columns (seed_scale's COPY) need not know of it.
+    recorded_on_behalf = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Recorded by another dermatologist (created by) for the visit's dermatologist",
+    )
     aftercare_text = models.TextField(blank=True, help_text="As given to the patient")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     signed_at = models.DateTimeField(null=True, blank=True)
@@ -403,6 +422,14 @@ class Procedure(models.Model):
                 name="procedure_signed_has_who_and_when",
             ),
             models.CheckConstraint(condition=~Q(diagnosis_code=""), name="procedure_has_diagnosis"),
+            models.CheckConstraint(
+                condition=Q(procedure_code="") | Q(procedure_code__regex=CPT_CODE_PATTERN),
+                name="procedure_code_is_cpt",
+            ),
+            models.CheckConstraint(
+                condition=Q(recorded_on_behalf=False) | Q(created_by__isnull=False),
+                name="procedure_on_behalf_names_its_author",
+            ),
         ]
 
     def __str__(self):
