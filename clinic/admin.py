@@ -2,6 +2,9 @@ import csv
 from collections.abc import Callable
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -9,6 +12,8 @@ from patients.admin import PatientAdmin
 from patients.models import Patient
 
 from .audit import access_log_record_export
+from .errors import ServiceError
+from .forms import StaffInviteForm
 from .models import (
     AccessLog,
     Heartbeat,
@@ -21,7 +26,12 @@ from .models import (
     WorkingHours,
 )
 from .outbox import ReminderStateError, reminder_cancel, reminder_retry_now
-from .services import staff_member_save
+from .services import (
+    staff_invite_resend,
+    staff_member_invite,
+    staff_member_save,
+    staff_two_factor_reset,
+)
 
 # --- Exporting a selection to CSV, always written to the access log ------------------
 
@@ -135,12 +145,98 @@ class StaffMemberAdmin(admin.ModelAdmin):
     list_filter = ["role", "is_active"]
     search_fields = ["user__first_name", "user__last_name", "user__username", "user__email"]
     list_select_related = ["user"]
-    autocomplete_fields = ["user"]
     inlines = [WorkingHoursInline, TimeOffInline]
+    actions = ["send_invitation_again", "reset_two_factor"]
+    # A staff member's user is made by their invitation and never swapped for another.
+    readonly_fields = ["user"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            # Adding: who they are and their role; the invitation does the rest.
+            kwargs["form"] = StaffInviteForm
+            kwargs["fields"] = ["username", "first_name", "last_name", "email", "role", "title"]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["username", "first_name", "last_name", "email", "role", "title"]
+        return ["user", "role", "title", "is_active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["user"]
 
     def save_model(self, request, obj, form, change):
-        # The role decides the user's group; the service keeps the two in step.
-        staff_member_save(staff_member=obj)
+        if change:
+            # The role decides the user's group; the service keeps the two in step.
+            staff_member_save(staff_member=obj)
+            return
+        staff_member_invite(
+            staff_member=obj,
+            username=form.cleaned_data["username"],
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
+            email=form.cleaned_data["email"],
+            by=request.user,
+        )
+        self.message_user(
+            request, f"An invitation went to {obj.user.email}; it works once, for 72 hours."
+        )
+
+    @admin.action(description="Send the invitation again", permissions=["change"])
+    def send_invitation_again(self, request, queryset):
+        self._apply(request, queryset, staff_invite_resend, "invitation(s) sent")
+
+    @admin.action(
+        description="Reset two-factor login (removes password and phone, emails a link)",
+        permissions=["change"],
+    )
+    def reset_two_factor(self, request, queryset):
+        self._apply(request, queryset, staff_two_factor_reset, "two-factor reset(s) sent")
+
+    def _apply(self, request, queryset, service, done_text):
+        done, refused = 0, []
+        for staff_member in queryset.select_related("user"):
+            try:
+                service(staff_member=staff_member, by=request.user)
+                done += 1
+            except ServiceError as error:
+                refused.append(str(error))
+        self.message_user(request, f"{done} {done_text}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, " ".join(refused), messages.WARNING)
+
+
+# Users: managers see them; only a superuser changes one directly. Staff are added,
+# changed and deactivated through their staff member above, and nobody sets another
+# person's password: a forgotten one is reset by email, a lost phone by a two-factor reset.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ClinicUserAdmin(UserAdmin):
+    LIMITED_FIELDSETS = (
+        (None, {"fields": ("username",)}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.LIMITED_FIELDSETS
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_readonly_fields(request, obj)
+        return ["last_login", "date_joined"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def user_change_password(self, request, id, form_url=""):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
 
 @admin.register(Room)

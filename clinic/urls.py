@@ -13,6 +13,15 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("login/verify/", views_auth.two_factor_verify, name="two_factor_verify"),
     path("login/enrol/", views_auth.two_factor_enrol, name="two_factor_enrol"),
+    # Emailed links that set a password: an invitation or two-factor reset, or a reset.
+    path("login/setup/<uidb64>/<token>/", views_auth.staff_setup, name="staff_setup"),
+    path("login/reset/", views_auth.password_reset_request, name="password_reset"),
+    path("login/reset/sent/", views_auth.password_reset_sent, name="password_reset_sent"),
+    path(
+        "login/reset/<uidb64>/<token>/",
+        views_auth.password_reset_confirm,
+        name="password_reset_confirm",
+    ),
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -31,6 +31,8 @@ READ_ONLY_FOR_MANAGER = {
     ("axes", "accesslog"),
     ("axes", "accessfailurelog"),
     ("otp_totp", "totpdevice"),
+    # Staff accounts (issue 13): staff are invited through the staff member admin.
+    ("auth", "user"),
 }
 
 

@@ -80,9 +80,19 @@ def test_without_two_factor_the_demo_lets_a_password_in(manager):
     assert client.get(reverse("treatments:home")).status_code == 200
 
 
+def allow_enrolment(client, user):
+    """What an emailed invitation or reset link does: this session may enrol a phone."""
+    from clinic.views_auth import ENROLMENT_ALLOWED
+
+    session = client.session
+    session[ENROLMENT_ALLOWED] = user.pk
+    session.save()
+
+
 def test_two_factor_sends_a_user_without_a_device_to_enrol(two_factor, manager):
     client = Client()
     log_in(client, "morgan")
+    allow_enrolment(client, manager)
     response = client.get(reverse("treatments:patient_search"), follow=True)
     assert response.redirect_chain[-1][0].startswith(reverse("two_factor_enrol"))
     page = response.content.decode()
@@ -100,6 +110,7 @@ def test_two_factor_guards_the_admin_too(two_factor, manager):
 def test_enrolling_with_a_valid_code_gets_in(two_factor, manager):
     client = Client()
     log_in(client, "morgan")
+    allow_enrolment(client, manager)
     client.get(reverse("two_factor_enrol"))
     device = TOTPDevice.objects.get(user=manager)
     response = client.post(reverse("two_factor_enrol"), {"token": code_for(device), "next": "/"})

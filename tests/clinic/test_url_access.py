@@ -10,6 +10,11 @@ PUBLIC = {
     "login",
     "logout",
     "treatments:patient_link",
+    # Emailed links that set a staff password (issue 13): the token is the key.
+    "staff_setup",
+    "password_reset",
+    "password_reset_sent",
+    "password_reset_confirm",
 }  # a patient link: the token is the key
 # Any logged-in user, role or not: the home page tells a user without a role what to do.
 # The two-factor pages: the second step of logging in, for whoever passed the first.
