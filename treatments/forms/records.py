@@ -4,9 +4,10 @@ from typing import cast
 
 from django import forms
 
+from clinic.models import StaffMember
 from patients.models import Lesion, PatientAlert
 
-from ..models import FollowUpOutcome, Procedure, ProcedureType
+from ..models import FollowUpOutcome, Procedure, ProcedureType, cpt_code_validator
 from ..services.records import ALL_TECHNIQUE_FIELDS
 
 DIAGNOSES = [
@@ -68,11 +69,22 @@ class ProcedureForm(forms.Form):
         required=False,
         max_length=10,
         label="Procedure code",
-        help_text="Leave empty for the suggested code.",
+        help_text="A CPT code (17110, 3008F, 0479T). Leave empty for the suggested code.",
     )
+    on_behalf = forms.BooleanField(required=False)
 
-    def __init__(self, *args, patient, **kwargs):
+    def __init__(self, *args, patient, on_behalf_of: StaffMember | None = None, **kwargs):
+        """`on_behalf_of`: the visit's dermatologist when someone else records the visit;
+        the form then asks whether they record it on that dermatologist's behalf."""
         super().__init__(*args, **kwargs)
+        if on_behalf_of is None:
+            del self.fields["on_behalf"]
+        else:
+            self.fields["on_behalf"].label = f"I record this visit on behalf of {on_behalf_of}"
+            self.fields["on_behalf"].help_text = (
+                f"The record stays {on_behalf_of}'s, shows that you wrote it, "
+                f"and {on_behalf_of} signs it."
+            )
         lesions = cast("forms.ModelMultipleChoiceField[Lesion]", self.fields["lesions"])
         lesions.queryset = Lesion.objects.filter(patient=patient, status=Lesion.Status.ACTIVE)
         self.fields["procedure_type"].widget.attrs.update(
@@ -84,6 +96,13 @@ class ProcedureForm(forms.Form):
                 "hx-include": "closest form",
             }
         )
+
+    def clean_procedure_code(self) -> str:
+        # Category II and III codes end in a capital F or T; a lower-case one is a typo.
+        code: str = self.cleaned_data["procedure_code"].upper()
+        if code:
+            cpt_code_validator(code)
+        return code
 
     def technique(self) -> dict:
         return {name: self.cleaned_data.get(name) for name in ALL_TECHNIQUE_FIELDS}

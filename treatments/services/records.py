@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.errors import ServiceError, StateConflict
+from clinic.models import StaffMember
 from patients.models import Lesion, Patient, PatientAlert
 
 from ..models import (
@@ -166,6 +167,32 @@ def _validate_consent(
     }
 
 
+def _recorded_on_behalf(*, appointment: Appointment, by: User, on_behalf: bool) -> bool:
+    """Whether `by` records the visit for its dermatologist (True) or their own (False).
+
+    Only the visit's dermatologist records it, or another active dermatologist who says
+    explicitly that they record it on the visit's dermatologist's behalf.
+    """
+    staff_member = getattr(by, "staff_member", None)
+    if staff_member is not None and staff_member.pk == appointment.dermatologist_id:
+        return False
+    if (
+        staff_member is None
+        or staff_member.role != StaffMember.Role.DERMATOLOGIST
+        or not staff_member.is_active
+    ):
+        raise RecordError("Only a dermatologist records a procedure.")
+    if not on_behalf:
+        owner = appointment.dermatologist
+        raise RecordError(
+            {
+                "on_behalf": f"This is {owner}'s visit. Record it only on {owner}'s behalf: "
+                "tick the box, and the record will say so."
+            }
+        )
+    return True
+
+
 def _lesions_of(patient: Patient, lesions: Iterable[Lesion]) -> list[Lesion]:
     chosen = list(lesions)
     if any(lesion.patient_id != patient.pk for lesion in chosen):
@@ -184,14 +211,19 @@ def procedure_record(
     complications: dict[str, Any],
     note: str,
     by: User,
+    on_behalf: bool = False,
     procedure_code: str = "",
     diagnosis_code: str = "",
     performed_at: datetime | None = None,
 ) -> Procedure:
     """Record what was done at a checked-in visit, as a draft for the dermatologist to sign.
 
-    Also completes the visit and creates the follow-up (recurrence check, or a recheck
-    for watchful waiting) from the type's interval, in the same transaction.
+    The visit's dermatologist records it; another dermatologist only `on_behalf` of them
+    (the record stays the visit's dermatologist's, is marked recorded_on_behalf, names its
+    author in created_by, and the visit's dermatologist signs it); anyone else is refused
+    with a RecordError and nothing is written. `on_behalf` on one's own visit changes
+    nothing. Also completes the visit and creates the follow-up (recurrence check, or a
+    recheck for watchful waiting) from the type's interval, in the same transaction.
     """
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
@@ -203,6 +235,7 @@ def procedure_record(
         raise RecordExists(existing)
     if appointment.status != Appointment.Status.CHECKED_IN:
         raise RecordConflict("A procedure is recorded for a checked-in visit.")
+    recorded_on_behalf = _recorded_on_behalf(appointment=appointment, by=by, on_behalf=on_behalf)
     patient = appointment.patient
     lesions = _lesions_of(patient, lesions)
     if procedure_type.is_procedure and not lesions:
@@ -225,6 +258,7 @@ def procedure_record(
         diagnosis_code=diagnosis_code or Procedure._meta.get_field("diagnosis_code").default,
         procedure_code=procedure_code or suggested,
         procedure_code_overridden=bool(procedure_code) and procedure_code != suggested,
+        recorded_on_behalf=recorded_on_behalf,
         aftercare_text=procedure_type.aftercare_text,
         created_by=by,
     )

@@ -129,7 +129,13 @@ def procedure_record(request, pk):
         return _record_exists(request, records.RecordExists(existing))
     data = request.POST if request.method == "POST" else None
     initial = {"procedure_type": request.GET.get("procedure_type") or appointment.procedure_type_id}
-    form = ProcedureForm(data, patient=appointment.patient, initial=initial)
+    own_visit = getattr(request.user, "staff_member", None) == appointment.dermatologist
+    form = ProcedureForm(
+        data,
+        patient=appointment.patient,
+        on_behalf_of=None if own_visit else appointment.dermatologist,
+        initial=initial,
+    )
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -144,6 +150,7 @@ def procedure_record(request, pk):
                 diagnosis_code=form.cleaned_data["diagnosis_code"],
                 procedure_code=form.cleaned_data["procedure_code"].strip(),
                 by=request.user,
+                on_behalf=form.cleaned_data.get("on_behalf", False),
             )
         except records.RecordExists as exists:  # recorded meanwhile, from another screen
             return _record_exists(request, exists)
@@ -166,6 +173,7 @@ def procedure_record(request, pk):
         else [],
         "procedure_type": chosen,
         "alerts": appointment.patient.alerts.filter(is_active=True),
+        "own_visit": own_visit,
     }
     return render(request, "treatments/procedure_record.html", context, status=status)
 
@@ -193,6 +201,8 @@ def _procedure(pk) -> Procedure:
 @require_GET
 @role_required(*CLINICAL_READERS)
 def procedure_detail(request, pk):
+    """The record, with who wrote it (and for whom), its history, and signing for its
+    dermatologist."""
     procedure = _procedure(pk)
     own = getattr(request.user, "staff_member", None) == procedure.dermatologist
     return render(
@@ -204,8 +214,40 @@ def procedure_detail(request, pk):
             "can_amend": has_role(request.user, CLINICIANS) and procedure.is_signed,
             "amendment_form": AmendmentForm(),
             "follow_up": procedure.follow_ups.all()[:1],
+            "history": _record_history(procedure),
         },
     )
+
+
+def _person(user) -> str:
+    """A user as the staff pages name them: "Dr. Ana Ortiz", else their name or login."""
+    if user is None:
+        return "the system"
+    staff_member = getattr(user, "staff_member", None)
+    return str(staff_member) if staff_member else user.get_full_name() or user.get_username()
+
+
+def _record_history(procedure: Procedure) -> list[dict]:
+    """The record's changes from its history rows, oldest first: when, what, by whom."""
+    rows = list(
+        procedure.history.select_related("history_user__staff_member").order_by(
+            "history_date", "history_id"
+        )
+    )
+    entries = []
+    for previous, row in zip([None, *rows], rows, strict=False):
+        if previous is None:
+            what = "Recorded"
+            if row.recorded_on_behalf:
+                what += f" on behalf of {procedure.dermatologist}"
+        elif previous.status != row.status and row.status == Procedure.Status.SIGNED:
+            what = "Signed and locked"
+        elif previous.note != row.note:
+            what = "Note changed"
+        else:
+            what = "Changed"
+        entries.append({"at": row.history_date, "what": what, "by": _person(row.history_user)})
+    return entries
 
 
 @require_POST
