@@ -299,6 +299,14 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # One rule for "the client's address", shared with the access log.
 AXES_CLIENT_IP_CALLABLE = "clinic.audit.client_ip_address"
 
+# Counters that the web processes share: the password reset request limits. Memory of
+# one process by default (each gunicorn worker then counts alone); Redis in production,
+# e.g. redis://redis:6379/1, so that every worker counts together.
+CACHES = {"default": env.cache_url("CLINIC_CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A cache that does not answer must not hold a request for long.
+    CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
+
 # Two-factor login (TOTP, django-otp): every staff user passes a one-time code after the
 # password, the admin included. Off in the demo, on in production.
 CLINIC_REQUIRE_2FA = env_flag("CLINIC_REQUIRE_2FA", default=False)

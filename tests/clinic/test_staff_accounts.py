@@ -2,10 +2,12 @@
 staff through the staff member, never by editing users; links by email set passwords;
 a lost phone is a two-factor reset; every action is in the users' change history."""
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 import time_machine
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission, User
@@ -17,6 +19,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.models import StaffMember
+from clinic.settings.environment import env
 
 from ..factories import StaffMemberFactory, UserFactory
 from .test_outbox import free_port, smtp_server  # noqa: F401 - a fixture
@@ -456,3 +459,21 @@ def test_a_receptionist_cannot_reset_anyones_two_factor(receptionist_client, der
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
     assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+def test_with_redis_every_web_process_counts_reset_requests_together(settings, mailoutbox):
+    """CLINIC_CACHE_URL=redis://…: the limits are counted in Redis, shared by the web
+    processes, not in the memory of one."""
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker.startswith("redis://"):
+        pytest.skip("needs the Redis that CELERY_BROKER_URL names")
+    url = broker.rsplit("/", 1)[0] + "/15"
+    settings.CACHES = {"default": env.cache_url_config(url)}
+    cache.clear()
+    try:
+        answers = [request_reset(Client(), "lee@example.com").status_code for _ in range(4)]
+        keys = redis.Redis.from_url(url, socket_timeout=2).keys("*clinic:reset:address:*")
+    finally:
+        cache.clear()
+    assert answers == [302, 302, 302, 429]
+    assert len(keys) == 1
