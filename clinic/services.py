@@ -23,6 +23,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from redis.exceptions import RedisError
 
 from .errors import ServiceError
 from .models import Heartbeat, StaffMember
@@ -219,14 +220,27 @@ def staff_two_factor_reset(*, staff_member: StaffMember, by: User) -> None:
     )
 
 
+class ResetRequestsUnavailable(ServiceError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
 def _count_request(key: str, limit: int) -> bool:
-    """Count one request under `key`; False once there were more than `limit` this window."""
-    cache.add(key, 0, timeout=RESET_REQUEST_WINDOW_SECONDS)
+    """Count one request under `key`; False once there were more than `limit` this window.
+
+    A cache that cannot be reached refuses the request: without a count there is no limit.
+    """
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=RESET_REQUEST_WINDOW_SECONDS)
-        count = 1
+        cache.add(key, 0, timeout=RESET_REQUEST_WINDOW_SECONDS)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=RESET_REQUEST_WINDOW_SECONDS)
+            count = 1
+    except (OSError, RedisError) as error:
+        logger.warning("Password reset limits cannot be counted: %s", error)
+        raise ResetRequestsUnavailable(
+            gettext("Password resets are unavailable for a moment. Please try again later.")
+        ) from None
     return count <= limit
 
 

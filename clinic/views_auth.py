@@ -160,7 +160,8 @@ password_reset_confirm = StaffSetPasswordView.as_view(
 @require_http_methods(["GET", "POST"])
 def password_reset_request(request):
     """Ask for a reset link by email. The answer is the same whether an account has the
-    address or not; past the hourly limits it is 429, for any address."""
+    address or not; past the hourly limits it is 429, for any address, and 503 while
+    the limits cannot be counted."""
     form = PasswordResetRequestForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -168,7 +169,7 @@ def password_reset_request(request):
             services.staff_password_reset_request(
                 email=form.cleaned_data["email"], ip_address=client_ip_address(request)
             )
-        except services.TooManyResetRequests as error:
+        except (services.TooManyResetRequests, services.ResetRequestsUnavailable) as error:
             status = form_add_error(form, error)
         else:
             return redirect("password_reset_sent")

@@ -477,3 +477,14 @@ def test_with_redis_every_web_process_counts_reset_requests_together(settings, m
         cache.clear()
     assert answers == [302, 302, 302, 429]
     assert len(keys) == 1
+
+
+def test_a_reset_request_with_the_cache_unreachable_is_refused_with_a_message(settings):
+    port = free_port()  # nothing listens there
+    settings.CACHES = {"default": env.cache_url_config(f"redis://127.0.0.1:{port}/0")}
+    settings.CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
+
+    response = request_reset(Client(), "lee@example.com")
+
+    assert response.status_code == 503
+    assert "Password resets are unavailable for a moment" in response.content.decode()
