@@ -1,28 +1,28 @@
 import csv
 from collections.abc import Callable
 
+from axes.models import AccessLog as LoginRecord
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.utils import timezone
 
-from patients.admin import PatientAdmin
-from patients.models import Patient
+from patients.admin import LesionAdmin, PatientAdmin, PatientAlertAdmin
+from patients.models import Lesion, Patient, PatientAlert
 
-from .audit import access_log_record_export
+from .audit import access_log_record_export, access_log_record_patients
 from .errors import ServiceError
 from .forms import StaffInviteForm
 from .models import (
     AccessLog,
-    Heartbeat,
     Reminder,
     ReminderTemplate,
     Room,
     StaffMember,
     TimeOff,
-    UsedPatientLink,
     WorkingHours,
 )
 from .outbox import ReminderStateError, reminder_cancel, reminder_retry_now
@@ -106,9 +106,84 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class AccessLoggedAdminMixin:
+    """For the admin of a model that holds patients' health data: every page that shows
+    its rows writes an access-log row for each patient shown — the list (the patients on
+    the page, or those an action's confirmation page lists), and an object's change,
+    history, old-version and delete pages. `patient_lookup` leads from a row to its patient.
+
+    Refusals, redirects and pages for an object that does not exist leave no row.
+    """
+
+    patient_lookup = "patient"
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)  # type: ignore[misc]
+        context = getattr(response, "context_data", None) or {}
+        # An action's confirmation page (delete the selected rows) lists its queryset.
+        rows = context["cl"].result_list if "cl" in context else context.get("queryset")
+        if response.status_code == 200 and rows is not None:
+            self._log_patients(request, [row.pk for row in rows], page="list")
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        return self._object_page(request, response, object_id, page="change")
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)  # type: ignore[misc]
+        return self._object_page(request, response, object_id, page="history")
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """An old version of the object (django-simple-history's history page links it)."""
+        response = super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+        return self._object_page(request, response, object_id, page="old version")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        response = super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+        return self._object_page(request, response, object_id, page="delete")
+
+    def _object_page(self, request, response, object_id, *, page: str):
+        if response.status_code == 200:
+            self._log_patients(request, [unquote(object_id)], page=page)
+        return response
+
+    def _log_patients(self, request, pks: list, *, page: str) -> None:
+        model = self.model  # type: ignore[attr-defined]
+        rows = model._default_manager.filter(pk__in=pks)
+        access_log_record_patients(
+            request=request,
+            action=AccessLog.Action.RECORD_VIEW,
+            patient_ids=list(rows.values_list(self.patient_lookup, flat=True)),
+            detail=f"admin: {model._meta.verbose_name_plural} {page}",
+        )
+
+
 @admin.register(Patient)
 class AuditedPatientAdmin(PatientAdmin):
     actions = [export_csv_action(PATIENT_COLUMNS, patient_id=lambda p: p.pk, name="patients")]
+
+
+# Lesions and alerts are health data: their admin pages write the access log.
+admin.site.unregister(Lesion)
+admin.site.unregister(PatientAlert)
+
+
+@admin.register(Lesion)
+class AuditedLesionAdmin(AccessLoggedAdminMixin, LesionAdmin):
+    pass
+
+
+@admin.register(PatientAlert)
+class AuditedPatientAlertAdmin(AccessLoggedAdminMixin, PatientAlertAdmin):
+    pass
+
+
+# django-axes's record of logins and logouts is also called "Access logs": beside the
+# access log of health data above it read as the same thing twice. Lockouts stay (access
+# attempts and failures), a manager unlocks a user there.
+if admin.site.is_registered(LoginRecord):
+    admin.site.unregister(LoginRecord)
 
 
 @admin.register(AccessLog)
@@ -260,34 +335,6 @@ class TimeOffAdmin(admin.ModelAdmin):
     search_fields = ["reason", "staff_member__user__last_name"]
     date_hierarchy = "starts_at"
     list_select_related = ["staff_member__user"]
-
-
-@admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
-    """Read-only: written by beat, shown so a manager can see background work is alive."""
-
-    list_display = ["name", "last_seen_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(UsedPatientLink)
-class UsedPatientLinkAdmin(admin.ModelAdmin):
-    """Read-only: which single-use patient links were used, and when."""
-
-    list_display = ["used_at", "action", "subject_id"]
-    list_filter = ["action"]
-    date_hierarchy = "used_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Reminder)

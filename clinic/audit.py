@@ -69,38 +69,52 @@ def access_log_record(
     return entry
 
 
-def access_log_record_export(
-    *, request: HttpRequest, patient_ids: list[int], detail: str
+def access_log_record_patients(
+    *, request: HttpRequest, action: str, patient_ids: list[int | None], detail: str
 ) -> list[AccessLog]:
-    """An export: one row per patient in it, so "who has seen this patient's data?" finds
-    exports too. An export that names no patient still leaves one row (patient empty)."""
-    ids: list[int | None] = [*sorted(set(patient_ids))] or [None]
+    """One row per patient among `patient_ids` (each once), for a page or an export that
+    shows several patients' data, such as an admin list; none when it names no patient."""
     entries = [
         AccessLog(
             user=_viewer(request),
-            action=AccessLog.Action.EXPORT,
+            action=action,
             patient_id=patient_id,
             path=request.get_full_path()[:500],
             ip_address=client_ip_address(request),
             detail=detail[:200],
         )
-        for patient_id in ids
+        for patient_id in dict.fromkeys(patient_ids)  # each once, in the page's order
     ]
     for entry in entries:
         entry.full_clean(exclude=["user", "patient"], validate_constraints=False)
     return AccessLog.objects.bulk_create(entries)
 
 
-def audited(action: str, *, patient: Callable[[ViewKwargs], int | None]) -> Callable[[View], View]:
+def access_log_record_export(
+    *, request: HttpRequest, patient_ids: list[int], detail: str
+) -> list[AccessLog]:
+    """An export: one row per patient in it, so "who has seen this patient's data?" finds
+    exports too. An export that names no patient still leaves one row (patient empty)."""
+    ids: list[int | None] = [*patient_ids] or [None]
+    return access_log_record_patients(
+        request=request, action=AccessLog.Action.EXPORT, patient_ids=ids, detail=detail
+    )
+
+
+def audited(
+    action: str, *, patient: Callable[[ViewKwargs], int | None], shown_with_errors: bool = False
+) -> Callable[[View], View]:
     """Wrap a view: after a successful (2xx) response, record `action` for the patient
     that `patient(view_kwargs)` names. Refusals, 404s and redirects leave no row: nothing
-    was shown."""
+    was shown. With `shown_with_errors`, a form page shown again with its errors (400)
+    writes its row too: it shows the same data as the first time."""
+    shown = {400} if shown_with_errors else set()
 
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             response = view(request, *args, **kwargs)
-            if 200 <= response.status_code < 300:
+            if 200 <= response.status_code < 300 or response.status_code in shown:
                 access_log_record(request=request, action=action, patient=patient(kwargs))
             return response
 

@@ -6,7 +6,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin import ReadOnlyAdminMixin, export_csv_action
+from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
 
 from .constraints import is_overlap_violation
 from .models import (
@@ -207,9 +207,26 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     autocomplete_fields = ["patient"]
 
 
-class ReadOnlyClinicalAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class ReadOnlyClinicalAdmin(AccessLoggedAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Clinical records change only through the app's services (signing, amendments), so
-    that every change is validated and attributable; the admin shows them and their history."""
+    that every change is validated and attributable; the admin shows them and their history,
+    and each page that shows them writes the access log."""
+
+
+class ProcedureLesionInline(admin.TabularInline):
+    """The lesions a procedure treated: shown on the procedure, no admin page of their own."""
+
+    model = ProcedureLesion
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Procedure)
@@ -226,23 +243,19 @@ class ProcedureAdmin(ReadOnlyClinicalAdmin):
     search_fields = ["patient__last_name", "patient__first_name", "procedure_code"]
     date_hierarchy = "performed_at"
     list_select_related = ["patient", "procedure_type", "dermatologist__user"]
-
-
-@admin.register(ProcedureLesion)
-class ProcedureLesionAdmin(ReadOnlyClinicalAdmin):
-    list_display = ["procedure", "lesion"]
-    list_select_related = ["procedure__patient", "procedure__procedure_type", "lesion"]
+    inlines = [ProcedureLesionInline]
 
 
 @admin.register(Amendment)
 class AmendmentAdmin(ReadOnlyClinicalAdmin):
+    patient_lookup = "procedure__patient"
     list_display = ["created_at", "procedure", "author", "reason"]
     date_hierarchy = "created_at"
     list_select_related = ["procedure__patient", "procedure__procedure_type", "author"]
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(SimpleHistoryAdmin):
+class FollowUpAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
     list_display = ["due_on", "patient", "kind", "status", "appointment"]
     list_filter = ["status", "kind"]
     search_fields = ["patient__last_name", "patient__first_name"]
@@ -253,6 +266,7 @@ class FollowUpAdmin(SimpleHistoryAdmin):
 
 @admin.register(FollowUpOutcome)
 class FollowUpOutcomeAdmin(ReadOnlyClinicalAdmin):
+    patient_lookup = "lesion__patient"
     list_display = ["recorded_at", "lesion", "outcome", "complication", "recorded_by"]
     list_filter = ["outcome", "complication"]
     list_select_related = ["lesion__patient", "recorded_by"]

@@ -6,7 +6,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.audit import audited, patient_of
 from clinic.errors import form_add_error
+from clinic.models import AccessLog
 from clinic.permissions import CLINICIANS, role_required
 from patients import services as patient_services
 from patients.forms import LesionEditForm, LesionForm
@@ -46,6 +48,11 @@ def lesion_add(request, patient_id):
     return _render_form(request, form, patient=patient)
 
 
+@audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_of("patients.Lesion", "pk"),
+    shown_with_errors=True,
+)
 @require_http_methods(["GET", "POST"])
 @role_required(*CLINICIANS)
 def lesion_edit(request, pk):

@@ -9,7 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from clinic.audit import audited, patient_from
 from clinic.errors import form_add_error
+from clinic.models import AccessLog
 from clinic.permissions import CLINICAL_READERS, CLINICIANS, has_role, role_required
 from patients.models import Lesion, Patient
 
@@ -18,6 +20,11 @@ from ..models import ClinicalPhoto
 from ..services.photos import photo_add
 
 
+@audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_from("patient_id"),  # the form lists the patient's lesions and visits
+    shown_with_errors=True,
+)
 @role_required(*CLINICIANS)
 def photo_upload(request, patient_id):
     """Add a photo of a lesion or of a visit; a refused file is a form error, nothing stored."""

@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.audit import audited, patient_of
 from clinic.errors import form_add_error
+from clinic.models import AccessLog
 from clinic.permissions import (
     CLINICAL_READERS,
     CLINICIANS,
@@ -118,6 +120,11 @@ def _appointment(pk) -> Appointment:
         raise Http404("No such appointment.") from None
 
 
+@audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_of("treatments.Appointment", "pk"),  # the page shows the patient's alerts
+    shown_with_errors=True,
+)
 @role_required(*CLINICIANS)
 def procedure_record(request, pk):
     """Record the procedure of a checked-in visit: lesions, technique, consent, note, code."""
@@ -265,6 +272,11 @@ def procedure_sign(request, pk):
     return redirect("treatments:procedure_detail", pk=pk)
 
 
+@audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_of("treatments.Procedure", "pk"),
+    shown_with_errors=True,
+)
 @role_required(*CLINICIANS)
 def procedure_amend(request, pk):
     """Correct a signed record with an amendment (author, time and reason kept)."""
@@ -334,6 +346,11 @@ def follow_up_list(request):
     )
 
 
+@audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_of("treatments.FollowUp", "pk"),  # the page lists the treated lesions
+    shown_with_errors=True,
+)
 @role_required(*CLINICIANS)
 def follow_up_outcome(request, pk):
     """What became of each lesion; resolved lesions close, recurring ones earn a recheck."""
