@@ -68,9 +68,10 @@ def backup_create(*, now: datetime | None = None) -> Path:
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     root = Path(settings.CLINIC_BACKUP_DIR)
-    root.mkdir(parents=True, exist_ok=True)
+    # Health data: only the account that runs the clinic may open a backup.
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = root / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
-    partial.mkdir()
+    partial.mkdir(mode=0o700)
     try:
         vendor = _dump_database(partial)
         roots = _copy_file_roots(partial / FILES)
@@ -230,18 +231,21 @@ def backup_verify(folder: Path) -> dict[str, Any]:
             raise BackupError(f"{checksums} is damaged: cannot read the line {line!r}.")
         expected[match[2]] = match[1]
     present = dict(_files_of(folder))
-    for name in sorted(set(present) - set(expected)):
-        raise BackupError(f"{folder / name} is not listed in {CHECKSUMS}; refusing the backup.")
+    unlisted = sorted(set(present) - set(expected))
+    if unlisted:
+        raise BackupError(
+            f"{folder / unlisted[0]} is not listed in {CHECKSUMS}. Nothing was restored."
+        )
     for name, digest in sorted(expected.items()):
         if name not in present:
-            raise BackupError(f"{folder / name} is missing; refusing the backup.")
+            raise BackupError(f"{folder / name} is missing. Nothing was restored.")
         if _sha256(present[name]) != digest:
             raise BackupError(
                 f"{folder / name} does not match its SHA-256 checksum: the backup is "
                 "damaged or was changed. Nothing was restored."
             )
     if MANIFEST not in expected:
-        raise BackupError(f"{folder} has no {MANIFEST}; refusing the backup.")
+        raise BackupError(f"{folder} has no {MANIFEST}. Nothing was restored.")
     manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text())
     if manifest.get("format") != FORMAT_VERSION:
         raise BackupError(f"{folder} has a backup format this version cannot read.")
@@ -265,6 +269,12 @@ def backup_restore(*, folder: Path, force: bool = False) -> RestoreResult:
             f"{connection.vendor} one. Nothing was restored."
         )
     roots = {name: _file_roots().get(name) for name in manifest["file_roots"]}
+    unplaced = sorted(name for name, target in roots.items() if target is None)
+    if unplaced:
+        raise BackupError(
+            f"The backup holds {unplaced[0]} files, but no folder is set for them here "
+            "(MEDIA_ROOT). Nothing was restored."
+        )
     if not force:
         _refuse_unless_empty(roots)
     if vendor == "postgresql":
@@ -285,11 +295,11 @@ def backup_restore(*, folder: Path, force: bool = False) -> RestoreResult:
         )
     else:
         _sqlite_restore(dump)
-    restored = 0
-    for name, target in roots.items():
-        if target is None:
-            raise BackupError(f"The backup holds {name} files, but no folder is set for them.")
-        restored += _replace_folder(folder / FILES / name, target)
+    restored = sum(
+        _replace_folder(folder / FILES / name, target)
+        for name, target in roots.items()
+        if target is not None
+    )
     return RestoreResult(database=str(settings.DATABASES["default"]["NAME"]), files=restored)
 
 

@@ -27,7 +27,13 @@ from django.core.management import call_command
 from django.db import connection
 from PIL import Image
 
-from clinic.backup import BackupError, backup_create, backups_complete
+from clinic.backup import (
+    BackupError,
+    _write_checksums,
+    backup_create,
+    backup_restore,
+    backups_complete,
+)
 from treatments.models import ClinicalPhoto, private_photo_storage
 from treatments.services.photos import photo_add
 
@@ -188,6 +194,7 @@ def test_a_backup_of_the_demo_clinic_restores_every_row_and_every_photo(fresh_ta
     photos = files_in(photos_folder())
     assert {photo.image.name, photo.thumbnail.name} <= set(photos)
     assert files_in(fresh_target.media) == photos
+    assert backup.stat().st_mode & 0o077 == 0  # health data: for the clinic's account only
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -298,3 +305,25 @@ def test_a_pg_dump_older_than_the_server_is_refused_by_name(settings, tmp_path):
         backup_create()
 
     assert backups_complete() == []
+
+
+@pytest.mark.django_db
+def test_a_backup_of_the_other_kind_of_database_is_refused():
+    backup = backup_create()
+    manifest = json.loads((backup / "manifest.json").read_text())
+    other = "sqlite" if POSTGRESQL else "postgresql"
+    manifest["database"]["vendor"] = other
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+    _write_checksums(backup)  # as if it had been made so: every checksum holds
+
+    with pytest.raises(BackupError, match=f"This is a backup of a {other} database"):
+        backup_restore(folder=backup, force=True)
+
+
+@pytest.mark.django_db
+def test_a_file_slipped_into_a_backup_is_refused():
+    backup = backup_create()
+    (backup / "files" / "private-media" / "extra.jpg").write_bytes(b"\xff\xd8")
+
+    with pytest.raises(BackupError, match=r"extra\.jpg is not listed in SHA256SUMS"):
+        backup_restore(folder=backup, force=True)
