@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A NUL byte or another control character in any input: a 400 with a message.
+    "clinic.middleware.RefuseControlCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,6 +142,9 @@ CLINIC_PRIVATE_MEDIA_ROOT = Path(
     env.str("CLINIC_PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private-media"))
 )
 CLINIC_PHOTO_MAX_BYTES = env_int("CLINIC_PHOTO_MAX_MB", default=15, minimum=1) * 1024 * 1024
+# Pixels a photo may have, read from its header before decoding: 40 Mpx is more than any
+# clinic camera or phone takes, and is cleaned in about 100 MB (a test pins a bound).
+CLINIC_PHOTO_MAX_PIXELS = env_int("CLINIC_PHOTO_MAX_PIXELS", default=40_000_000, minimum=1_000_000)
 
 # Backups (`manage.py backup`): one folder per backup, the newest CLINIC_BACKUP_KEEP kept.
 CLINIC_BACKUP_DIR = Path(env.str("CLINIC_BACKUP_DIR", default=str(VAR_DIR / "backups")))

@@ -1,6 +1,6 @@
 """Forms of the front desk: booking with a slot picker, rescheduling, cancelling, the waitlist."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from django import forms
@@ -17,6 +17,22 @@ def dermatologists():
     return StaffMember.objects.bookable().select_related("user")
 
 
+# Far enough for any booking a clinic makes; far past it, time arithmetic overflows.
+BOOKING_HORIZON_DAYS = 5 * 366
+# No visit is booked or moved to before this; year 1 (or 9999) would overflow on the way.
+EARLIEST_BOOKABLE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def within_booking_range(instant: datetime) -> bool:
+    """Whether an aware instant lies between 2000 and the booking horizon; years such as 1
+    or 9999 (whose conversion to another offset overflows) are outside."""
+    try:
+        latest = timezone.now() + timedelta(days=BOOKING_HORIZON_DAYS)
+        return EARLIEST_BOOKABLE <= instant.astimezone(UTC) <= latest
+    except OverflowError:
+        return False
+
+
 class SlotField(forms.CharField):
     """A free slot from the slot picker: "<dermatologist id>|<ISO start>|<room id or empty>"."""
 
@@ -29,8 +45,8 @@ class SlotField(forms.CharField):
         try:
             dermatologist_id, start, room_id = value.split("|")
             starts_at = datetime.fromisoformat(start)
-            if timezone.is_naive(starts_at):
-                raise ValueError("naive")
+            if timezone.is_naive(starts_at) or not within_booking_range(starts_at):
+                raise ValueError("naive or out of range")
             dermatologist = dermatologists().get(pk=int(dermatologist_id))
             room = Room.objects.get(pk=int(room_id)) if room_id else None
         except (ValueError, StaffMember.DoesNotExist, Room.DoesNotExist):
@@ -153,10 +169,6 @@ class WaitlistEntryForm(forms.ModelForm):
         return cleaned
 
 
-# Far enough for any booking a clinic makes; far past it, time arithmetic overflows.
-BOOKING_HORIZON_DAYS = 5 * 366
-
-
 class AwareDateTimeField(forms.DateTimeField):
     """An ISO 8601 instant with its UTC offset: a time without one is ambiguous."""
 
@@ -184,6 +196,10 @@ class BookingRequestForm(forms.Form):
 
     def clean_starts_at(self):
         starts_at = self.cleaned_data["starts_at"]
-        if starts_at > timezone.now() + timedelta(days=BOOKING_HORIZON_DAYS):
-            raise forms.ValidationError("That is too far ahead to book.")
+        if not within_booking_range(starts_at):
+            if starts_at.year > EARLIEST_BOOKABLE.year:
+                raise forms.ValidationError("That is too far ahead to book.")
+            raise forms.ValidationError(
+                f"Give a time after {EARLIEST_BOOKABLE.year}; that one is too far in the past."
+            )
         return starts_at

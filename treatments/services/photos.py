@@ -38,6 +38,13 @@ UNREADABLE = (
     Image.DecompressionBombWarning,
 )
 NOT_AN_IMAGE = "This file is not a JPEG or PNG photo, or it is damaged."
+# Pillow's own decompression-bomb check, for every image this process opens (the admin's
+# too): the same limit, so that nothing larger is ever decoded here.
+Image.MAX_IMAGE_PIXELS = settings.CLINIC_PHOTO_MAX_PIXELS
+
+
+class TooManyPixels(Exception):
+    """The header announces more pixels than CLINIC_PHOTO_MAX_PIXELS; nothing was decoded."""
 
 
 @dataclass(frozen=True)
@@ -130,12 +137,20 @@ def photo_clean(uploaded_file: "File[bytes]") -> CleanImage:
     try:
         picture = _decode(uploaded_file)
         image_format = picture.format or ""  # one of ACCEPTED_FORMATS: _decode checked it
-        pixels = _fresh_copy(_upright_srgb(picture), image_format)
+        # Each step's input is let go as soon as the next exists, so that at most two
+        # full-size copies are alive at once.
+        picture = _upright_srgb(picture)
+        pixels = _fresh_copy(picture, image_format)
+        del picture
+    except TooManyPixels as error:
+        raise ValidationError({"image": str(error)}, code="too_many_pixels") from error
     except UNREADABLE as error:
         raise ValidationError({"image": NOT_AN_IMAGE}, code="invalid_image") from error
     content_type, extension = ACCEPTED_FORMATS[image_format]
-    thumbnail = pixels.copy()
-    thumbnail.thumbnail(THUMBNAIL_SIZE)
+    # Resized straight from the pixels, without a full-size copy first.
+    thumbnail = pixels.resize(
+        _fitting(pixels.size, THUMBNAIL_SIZE), Image.Resampling.BICUBIC, reducing_gap=2.0
+    )
     return CleanImage(
         content=_encode(pixels, image_format),
         thumbnail=_encode(thumbnail, image_format),
@@ -149,14 +164,19 @@ def photo_clean(uploaded_file: "File[bytes]") -> CleanImage:
 def _decode(uploaded_file: "File[bytes]") -> Image.Image:
     """The upload's image, fully loaded; raises one of UNREADABLE for anything else."""
     uploaded_file.seek(0)
-    with Image.open(uploaded_file) as probe:
+    try:
+        probe = Image.open(uploaded_file)
+    except Image.DecompressionBombError as error:  # Pillow's own check, past twice its limit
+        raise TooManyPixels(_too_many_pixels(settings.CLINIC_PHOTO_MAX_PIXELS)) from error
+    with probe:
         if probe.format not in ACCEPTED_FORMATS:
             raise UnidentifiedImageError(f"{probe.format} is not accepted")
-        # Pillow itself only warns between MAX_IMAGE_PIXELS and twice that. Checked here
+        # From the header alone: Image.open has decoded nothing yet. Pillow itself only
+        # warns between MAX_IMAGE_PIXELS and twice that, so the limit is checked here
         # rather than by turning warnings into errors, whose filters threads share.
-        limit = Image.MAX_IMAGE_PIXELS  # None turns Pillow's check off
-        if limit is not None and probe.width * probe.height > limit:
-            raise Image.DecompressionBombError("too many pixels")
+        limit = min(settings.CLINIC_PHOTO_MAX_PIXELS, Image.MAX_IMAGE_PIXELS or 10**18)
+        if probe.width * probe.height > limit:
+            raise TooManyPixels(_too_many_pixels(limit))
         probe.verify()
     # verify() leaves the image unusable: open it again and decode every pixel, which is
     # where a truncated file fails.
@@ -164,6 +184,13 @@ def _decode(uploaded_file: "File[bytes]") -> Image.Image:
     picture = Image.open(uploaded_file)
     picture.load()
     return picture
+
+
+def _too_many_pixels(limit: int) -> str:
+    return (
+        f"This photo has more than {limit / 1_000_000:g} megapixels, the most accepted. "
+        "Export it smaller and upload it again."
+    )
 
 
 def _upright_srgb(picture: Image.Image) -> Image.Image:
@@ -198,8 +225,18 @@ def _fresh_copy(picture: Image.Image, image_format: str) -> Image.Image:
         mode = "L"
     else:
         mode = "RGB"
-    pixels = picture.convert(mode)
-    return Image.frombytes(mode, pixels.size, pixels.tobytes())
+    pixels = picture if picture.mode == mode else picture.convert(mode)
+    # A new image given the pixels alone (paste copies no info, EXIF or profile); one
+    # full-size copy, where tobytes() and frombytes() would make two.
+    fresh = Image.new(mode, pixels.size)
+    fresh.paste(pixels)
+    return fresh
+
+
+def _fitting(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The size that fits in box keeping the proportions, never larger than size."""
+    scale = min(1.0, box[0] / size[0], box[1] / size[1])
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def _encode(picture: Image.Image, image_format: str) -> bytes:

@@ -28,8 +28,10 @@ def waitlist(request):
 
 @role_required(*FRONT_DESK)
 def waitlist_add(request):
+    patient_id = request.POST.get("patient") or request.GET.get("patient") or ""
+    # Anything but a plain id (a date, "²", a thousand digits) is no patient: a 404, not a 500.
     patient = get_object_or_404(
-        Patient, pk=request.POST.get("patient") or request.GET.get("patient") or 0
+        Patient, pk=int(patient_id) if patient_id.isdecimal() and len(patient_id) < 19 else 0
     )
     today = timezone.localdate()
     form = WaitlistEntryForm(
