@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import admin
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -341,4 +342,15 @@ def test_a_used_link_cannot_be_deleted_through_the_admin(admin_client):
         f"/admin/clinic/usedpatientlink/{used.pk}/delete/", {"post": "yes"}
     )
     assert response.status_code == 404
+    assert UsedPatientLink.objects.filter(pk=used.pk).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger")
+def test_postgresql_refuses_to_delete_a_used_link_even_by_hand():
+    used = UsedPatientLink.objects.create(nonce="m" * 32, action="cancel", subject_id=1)
+    refused = pytest.raises(IntegrityError, match="would let the link work again")
+    with refused, transaction.atomic():
+        UsedPatientLink.objects.filter(pk=used.pk).delete()
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM clinic_usedpatientlink")
     assert UsedPatientLink.objects.filter(pk=used.pk).exists()
