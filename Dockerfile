@@ -24,4 +24,4 @@ USER clinic
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
-CMD ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--config", "python:clinic.gunicorn_conf"]
