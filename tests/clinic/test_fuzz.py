@@ -37,7 +37,7 @@ pytestmark = pytest.mark.django_db
 
 settings.register_profile(
     "clinic-fuzz",
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     database=None,
@@ -423,3 +423,32 @@ def test_no_input_gives_a_500(objects, as_role, name, data):
             label: after[label] - before[label] for label in after if after[label] != before[label]
         }
         assert not written, f"a refused request ({response.status_code}) wrote {written}"
+
+
+def test_a_nul_byte_in_the_patient_search_is_a_400_with_a_message(receptionist_client):
+    response = receptionist_client.get("/patients/?q=%00")
+
+    assert response.status_code == 400
+    assert "control character" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "message"),
+    [
+        ("9999-12-31T23:59:00+00:00", "too far ahead"),
+        ("9999-12-31T23:59:00-14:00", "too far ahead"),
+        ("0001-01-01T00:00:00+14:00", "too far in the past"),
+    ],
+)
+def test_a_json_booking_in_year_1_or_9999_is_a_field_error(
+    objects, receptionist_client, starts_at, message
+):
+    body = {**ENDPOINTS["JSON booking API"].valid(objects), "starts_at": starts_at}
+    response = receptionist_client.post(
+        reverse("treatments:appointment_book_api"),
+        json.dumps(body),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert message in response.json()["fields"]["starts_at"][0]["message"]
