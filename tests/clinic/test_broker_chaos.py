@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
@@ -228,9 +229,11 @@ def test_keep_running_starts_a_killed_worker_again_and_stops_on_sigterm(redis_se
     assert status == 0  # SIGTERM went on to the worker, which shut down warm
 
 
-def test_make_run_starts_worker_and_beat_through_keep_running():
+def test_an_exited_worker_or_beat_is_started_again_by_make_run_and_by_compose():
     for name in ("worker", "beat"):
         command = shlex.split(procfile_command(name))
-        assert command[:4] == ["bin/keep-running", "celery", "-A", "clinic"]
-        assert command[4] == name
+        assert command[:5] == ["bin/keep-running", "celery", "-A", "clinic", name]
     assert os.access(BASE_DIR / "bin" / "keep-running", os.X_OK)
+    services = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())["services"]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["restart"] == "unless-stopped"
