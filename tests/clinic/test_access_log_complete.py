@@ -296,6 +296,18 @@ def test_an_admin_list_logs_each_patient_on_the_page_once(marked, admin_client):
     assert {(row.action, row.detail) for row in rows} == {("record_view", "admin: lesions list")}
 
 
+def test_an_actions_confirmation_page_logs_the_patients_it_lists(marked, admin_client):
+    AccessLog.objects.all().delete()
+    response = admin_client.post(
+        reverse("admin:treatments_followup_changelist"),
+        {"action": "delete_selected", "_selected_action": [marked["follow_up"].pk]},
+    )
+    assert response.status_code == 200  # "Are you sure?", listing the follow-up
+    assert FollowUp.objects.filter(pk=marked["follow_up"].pk).exists()
+    entry = AccessLog.objects.get()
+    assert (entry.patient, entry.detail) == (marked["patient"], "admin: follow ups list")
+
+
 def test_a_refused_or_missing_admin_page_logs_nothing(marked, admin_client, manager_client):
     AccessLog.objects.all().delete()
     missing = admin_client.get(reverse("admin:treatments_procedure_change", args=[999999]))
