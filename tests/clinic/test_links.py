@@ -10,8 +10,12 @@ import zlib
 from unittest.mock import patch
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import salted_hmac
 
 from clinic.links import (
     ACTION_NUMBERS,
@@ -22,8 +26,6 @@ from clinic.links import (
     LinkExpired,
     LinkInvalid,
     LinkUsed,
-    _keystream,
-    _tag,
     link_open,
     link_token,
     link_use,
@@ -164,14 +166,53 @@ def test_a_token_with_the_last_characters_spare_bits_set_is_invalid():
         link_open(token[:-1] + spare)
 
 
+def aes_gcm(secret: str) -> AESGCM:
+    """AES-256-GCM under the key the module's docstring names, derived here on its own."""
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"clinic.patient-link")
+    return AESGCM(hkdf.derive(secret.encode()))
+
+
 def made_with(secret: str, *, action_number: int, subject_id: int) -> str:
-    """A token as link_token makes it, with any key and any action number."""
+    """A token as the module's docstring describes it, with any key and any action number."""
     nonce = bytes(range(NONCE_BYTES))
     payload = PAYLOAD.pack(action_number, subject_id, int(time.time()))
-    ciphertext = bytes(
-        a ^ b for a, b in zip(payload, _keystream(nonce, secret=secret), strict=False)
-    )
-    return encoded(nonce + ciphertext + _tag(nonce + ciphertext, secret=secret))
+    return encoded(nonce + aes_gcm(secret).encrypt(nonce, payload, None))
+
+
+def test_a_token_is_aes_gcm_of_the_action_subject_and_time_under_the_hkdf_key():
+    made = int(time.time())
+    with patch("clinic.links.time.time", return_value=made):
+        token = raw(link_token(action=Action.BOOK_CHECK, subject_id=SUBJECT_ID))
+
+    nonce, sealed = bytes(token[:NONCE_BYTES]), bytes(token[NONCE_BYTES:])
+    payload = aes_gcm(settings.SECRET_KEY).decrypt(nonce, sealed, None)
+    assert PAYLOAD.unpack(payload) == (ACTION_NUMBERS.index(Action.BOOK_CHECK), SUBJECT_ID, made)
+    assert len(sealed) == PAYLOAD.size + 16  # ciphertext and AES-GCM's 16-byte tag
+
+
+@pytest.mark.django_db
+def test_a_token_made_as_the_docstring_describes_opens_to_its_action_and_subject():
+    made_here = made_with(settings.SECRET_KEY, action_number=1, subject_id=SUBJECT_ID)
+
+    link = link_open(made_here)
+
+    assert (link.action, link.subject_id) == (Action.CANCEL, SUBJECT_ID)
+
+
+def test_a_token_of_the_earlier_hmac_keystream_format_is_invalid():
+    # The format before AES-GCM: payload XOR HMAC-SHA256 keystream, then a 16-byte HMAC tag,
+    # both keyed by salted_hmac of the same secret key. Same length, never valid now.
+    nonce = bytes(range(NONCE_BYTES))
+    payload = PAYLOAD.pack(0, SUBJECT_ID, int(time.time()))
+    key = settings.SECRET_KEY
+    stream = salted_hmac(f"{SALT}.encrypt", nonce, secret=key, algorithm="sha256").digest()
+    ciphertext = bytes(a ^ b for a, b in zip(payload, stream, strict=False))
+    tag = salted_hmac(f"{SALT}.authenticate", nonce + ciphertext, secret=key, algorithm="sha256")
+    old = encoded(nonce + ciphertext + tag.digest()[:16])
+
+    assert len(old) == 55
+    with pytest.raises(LinkInvalid, match="not valid"):
+        link_open(old)
 
 
 @pytest.mark.django_db
