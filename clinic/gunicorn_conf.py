@@ -2,9 +2,9 @@
 `gunicorn --config python:clinic.gunicorn_conf ...`.
 
 The access log keeps who asked for which page, when, the status, the size and the time
-taken, but never a query string (a patient search carries a surname: `?q=Smith`) nor a
-patient link's token (`/l/<token>/` is a working link), and no referrer or user agent, which
-can carry either.
+taken, but never a query string (a patient search carries a surname: `?q=Smith`) nor the
+token of a patient link (`/l/<token>/` is a working link) or of a staff invitation or
+password reset link, and no referrer or user agent, which can carry either.
 """
 
 import re
@@ -13,6 +13,9 @@ from gunicorn.glogging import Logger  # type: ignore[import-untyped]  # ships no
 
 PATIENT_LINK = re.compile(r"^/l/[^/]*")
 MASKED_LINK = "/l/<token>"
+# A staff invitation or password reset link: /login/setup|reset/<user>/<token>/. Django's
+# view moves the token into the session and goes on to .../set-password/, kept as it is.
+STAFF_LINK = re.compile(r"^(/login/(?:setup|reset)/[^/]+/)(?!set-password(?:/|$))[^/]+")
 
 accesslog = "-"
 logger_class = "clinic.gunicorn_conf.RedactingLogger"
@@ -21,8 +24,9 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s'
 
 
 def redacted_path(path: str) -> str:
-    """The path with a patient link's token masked; the query string is never part of it."""
-    return PATIENT_LINK.sub(MASKED_LINK, path)
+    """The path with a patient or staff link's token masked; the query string is never
+    part of it."""
+    return STAFF_LINK.sub(r"\1<token>", PATIENT_LINK.sub(MASKED_LINK, path))
 
 
 class RedactingLogger(Logger):

@@ -488,3 +488,17 @@ def test_a_reset_request_with_the_cache_unreachable_is_refused_with_a_message(se
 
     assert response.status_code == 503
     assert "Password resets are unavailable for a moment" in response.content.decode()
+
+
+def test_the_access_log_masks_the_token_of_an_emailed_link(dermatologist, mailoutbox):
+    from clinic.gunicorn_conf import redacted_path
+
+    request_reset(Client(), "dana@clinic.example.com")
+    path = link_in(mailoutbox[0], "password_reset_confirm")
+    token = path.split("/")[-2]
+
+    assert token not in redacted_path(path) and redacted_path(path).endswith("/<token>/")
+    assert token not in redacted_path(path.rstrip("/"))  # before APPEND_SLASH redirects
+    set_password_page = Client().get(path)["Location"]
+    assert redacted_path(set_password_page) == set_password_page  # no token left in it
+    assert redacted_path("/login/reset/sent/") == "/login/reset/sent/"
