@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from patients.admin import LesionAdmin, PatientAdmin, PatientAlertAdmin
 from patients.models import Lesion, Patient, PatientAlert
@@ -254,19 +255,30 @@ class StaffMemberAdmin(admin.ModelAdmin):
             by=request.user,
         )
         self.message_user(
-            request, f"An invitation went to {obj.user.email}; it works once, for 72 hours."
+            request,
+            gettext("An invitation went to %(email)s; it works once, for 72 hours.")
+            % {"email": obj.user.email},
         )
 
-    @admin.action(description="Send the invitation again", permissions=["change"])
+    @admin.action(description=gettext_lazy("Send the invitation again"), permissions=["change"])
     def send_invitation_again(self, request, queryset):
-        self._apply(request, queryset, staff_invite_resend, "invitation(s) sent")
+        self._apply(
+            request, queryset, staff_invite_resend, gettext("%(count)d invitation(s) sent.")
+        )
 
     @admin.action(
-        description="Reset two-factor login (removes password and phone, emails a link)",
+        description=gettext_lazy(
+            "Reset two-factor login (removes password and phone, emails a link)"
+        ),
         permissions=["change"],
     )
     def reset_two_factor(self, request, queryset):
-        self._apply(request, queryset, staff_two_factor_reset, "two-factor reset(s) sent")
+        self._apply(
+            request,
+            queryset,
+            staff_two_factor_reset,
+            gettext("%(count)d two-factor reset(s) sent."),
+        )
 
     def _apply(self, request, queryset, service, done_text):
         done, refused = 0, []
@@ -276,7 +288,7 @@ class StaffMemberAdmin(admin.ModelAdmin):
                 done += 1
             except ServiceError as error:
                 refused.append(str(error))
-        self.message_user(request, f"{done} {done_text}.", messages.SUCCESS)
+        self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
         if refused:
             self.message_user(request, " ".join(refused), messages.WARNING)
 
@@ -291,8 +303,8 @@ admin.site.unregister(User)
 class ClinicUserAdmin(UserAdmin):
     LIMITED_FIELDSETS = (
         (None, {"fields": ("username",)}),
-        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (gettext_lazy("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
 
     def get_fieldsets(self, request, obj=None):

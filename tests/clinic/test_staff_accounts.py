@@ -502,3 +502,12 @@ def test_the_access_log_masks_the_token_of_an_emailed_link(dermatologist, mailou
     set_password_page = Client().get(path)["Location"]
     assert redacted_path(set_password_page) == set_password_page  # no token left in it
     assert redacted_path("/login/reset/sent/") == "/login/reset/sent/"
+
+
+def test_django_allows_each_link_its_whole_lifetime(settings):
+    """Django's token check stops at PASSWORD_RESET_TIMEOUT first: a shorter setting would
+    quietly shorten the invitations."""
+    from clinic.services import RESET_LINK_MAX_AGE, SETUP_LINK_MAX_AGE
+
+    longest = max(SETUP_LINK_MAX_AGE, RESET_LINK_MAX_AGE)
+    assert settings.PASSWORD_RESET_TIMEOUT >= longest.total_seconds()
