@@ -321,6 +321,9 @@ def test_deactivating_a_staff_member_ends_their_login(manager_client, dermatolog
     assert not dermatologist.user.is_active
     assert theirs.get(reverse("treatments:my_day")).status_code == 302
     assert log_in(Client(), "dana").status_code == 200  # the login form again: refused
+    entry = LogEntry.objects.get(content_type__model="staffmember", object_id=str(dermatologist.pk))
+    assert entry.user == manager_client.staff_member.user
+    assert "Is active" in entry.get_change_message()
 
 
 # --- Password reset by email -------------------------------------------------------------------
