@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import form_add_error
 from clinic.models import Room, StaffMember
+from clinic.params import id_param
 from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients.models import Patient
 
@@ -87,7 +88,7 @@ def slot_picker(request):
         procedure_type=form.cleaned_data["procedure_type"],
         day=form.cleaned_data["date"],
         dermatologist=form.cleaned_data["dermatologist"],
-        exclude_appointment_id=int(exclude) if exclude and exclude.isdigit() else None,
+        exclude_appointment_id=id_param(exclude),
     )
     return render(request, "treatments/_slot_picker.html", context)
 
@@ -110,8 +111,8 @@ def _initial_from_query(request) -> dict:
 @role_required(*FRONT_DESK)
 def appointment_book(request):
     """Book a visit for a patient: pick the procedure, a dermatologist or any, a day, a time."""
-    patient_id = request.POST.get("patient") or request.GET.get("patient")
-    patient = Patient.objects.filter(pk=patient_id).first() if str(patient_id).isdigit() else None
+    patient_id = id_param(request.POST.get("patient") or request.GET.get("patient"))
+    patient = Patient.objects.filter(pk=patient_id).first() if patient_id is not None else None
     if patient is None:
         messages.info(request, "Find the patient first, then book from their page.")
         return redirect("treatments:patient_search")
@@ -165,15 +166,16 @@ def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None)
         return raw if raw not in ("", None) else None
 
     try:
+        procedure_type_id = id_param(value("procedure_type"))
         procedure_type = procedure_type or (
-            ProcedureType.objects.filter(pk=value("procedure_type"), is_active=True).first()
-            if str(value("procedure_type")).isdigit()
+            ProcedureType.objects.filter(pk=procedure_type_id, is_active=True).first()
+            if procedure_type_id is not None
             else None
         )
-        dermatologist_id = value("dermatologist")
+        dermatologist_id = id_param(value("dermatologist"))
         dermatologist = (
             StaffMember.objects.dermatologists().filter(pk=dermatologist_id).first()
-            if str(dermatologist_id).isdigit()
+            if dermatologist_id is not None
             else None
         )
         day = value("date")

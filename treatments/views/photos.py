@@ -12,6 +12,7 @@ from django.views.decorators.http import require_safe
 from clinic.audit import audited, patient_from
 from clinic.errors import form_add_error
 from clinic.models import AccessLog
+from clinic.params import id_param
 from clinic.permissions import CLINICAL_READERS, CLINICIANS, has_role, role_required
 from patients.models import Lesion, Patient
 
@@ -64,10 +65,13 @@ def _initial_from_query(request, patient) -> dict:
     A photo for a visit still to come (taken at check-in, say) is dated today.
     """
     initial: dict[str, Any] = {"taken_on": timezone.localdate()}
-    lesion_id, appointment_id = request.GET.get("lesion"), request.GET.get("appointment")
-    if lesion_id and lesion_id.isdigit():
-        initial["lesion"] = int(lesion_id)
-    if appointment_id and appointment_id.isdigit():
+    lesion_id, appointment_id = (
+        id_param(request.GET.get("lesion")),
+        id_param(request.GET.get("appointment")),
+    )
+    if lesion_id is not None:
+        initial["lesion"] = lesion_id
+    if appointment_id is not None:
         appointment = patient.appointments.filter(pk=appointment_id).first()
         if appointment is not None:
             initial["appointment"] = appointment.pk

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic.audit import audited, patient_of
 from clinic.errors import form_add_error
 from clinic.models import AccessLog
+from clinic.params import id_param
 from clinic.permissions import (
     CLINICAL_READERS,
     CLINICIANS,
@@ -192,9 +193,9 @@ def _record_exists(request, exists):
 
 
 def _chosen_type(form, appointment) -> ProcedureType | None:
-    value = form["procedure_type"].value()
-    if str(value).isdigit():
-        return ProcedureType.objects.filter(pk=value).first()
+    procedure_type_id = id_param(form["procedure_type"].value())
+    if procedure_type_id is not None:
+        return ProcedureType.objects.filter(pk=procedure_type_id).first()
     return appointment.procedure_type
 
 

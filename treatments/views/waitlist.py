@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.params import id_param
 from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients.models import Patient
 
@@ -28,11 +29,8 @@ def waitlist(request):
 
 @role_required(*FRONT_DESK)
 def waitlist_add(request):
-    patient_id = request.POST.get("patient") or request.GET.get("patient") or ""
-    # Anything but a plain id (a date, "²", a thousand digits) is no patient: a 404, not a 500.
-    patient = get_object_or_404(
-        Patient, pk=int(patient_id) if patient_id.isdecimal() and len(patient_id) < 19 else 0
-    )
+    patient_id = id_param(request.POST.get("patient") or request.GET.get("patient"))
+    patient = get_object_or_404(Patient, pk=patient_id if patient_id is not None else 0)
     today = timezone.localdate()
     form = WaitlistEntryForm(
         request.POST or None,
