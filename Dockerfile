@@ -11,6 +11,12 @@ WORKDIR /app
 
 # The dependencies alone first, so a code change does not reinstall them: the versions
 # locked in requirements/base.txt (`make lock`), each checked against its hash.
+# pg_dump and pg_restore for `manage.py backup` / `restore`: Debian bookworm's are
+# PostgreSQL 15, the major version of the compose database (a dump tool must not be older
+# than its server).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements/base.txt requirements/
 RUN pip install --require-hashes -r requirements/base.txt
 
