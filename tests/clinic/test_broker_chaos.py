@@ -100,11 +100,12 @@ class Worker:
         }
         self.log = log
         # exec: the shell becomes bin/keep-running, so its child is the worker itself
-        self.process = subprocess.Popen(
-            ["sh", "-c", f"exec {procfile_command('worker')}"],
-            cwd=BASE_DIR, env=env, start_new_session=True,
-            stdout=log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with log.open("w") as output:
+            self.process = subprocess.Popen(
+                ["sh", "-c", f"exec {procfile_command('worker')}"],
+                cwd=BASE_DIR, env=env, start_new_session=True,
+                stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
 
     def celery_pid(self) -> int | None:
         """The pid of the celery process bin/keep-running runs now, if any."""
