@@ -241,6 +241,12 @@ class StaffMemberAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["user"]
 
+    def has_change_permission(self, request, obj=None):
+        # A manager must not lock a superuser out by deactivating their staff member.
+        if obj is not None and obj.user.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         if change:
             # The role decides the user's group; the service keeps the two in step.

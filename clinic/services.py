@@ -207,8 +207,14 @@ def staff_invite_resend(*, staff_member: StaffMember, by: User) -> None:
 def staff_two_factor_reset(*, staff_member: StaffMember, by: User) -> None:
     """For a lost phone: remove the user's devices and password, which ends their
     sessions, and email them a link (valid 72 h, once) to set a new password and enrol
-    a new phone. Nobody else learns or sets the password."""
+    a new phone. Nobody else learns or sets the password. A superuser's is reset only
+    by another superuser."""
     user = staff_member.user
+    if user.is_superuser and not by.is_superuser:
+        raise ServiceError(
+            gettext("Only a superuser resets the two-factor login of %(name)s.")
+            % {"name": staff_member}
+        )
     if not user.email:
         raise ServiceError(gettext("%(name)s has no email address.") % {"name": staff_member})
     TOTPDevice.objects.filter(user=user).delete()

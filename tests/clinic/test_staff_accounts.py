@@ -514,3 +514,27 @@ def test_django_allows_each_link_its_whole_lifetime(settings):
 
     longest = max(SETUP_LINK_MAX_AGE, RESET_LINK_MAX_AGE)
     assert settings.PASSWORD_RESET_TIMEOUT >= longest.total_seconds()
+
+
+def test_a_manager_neither_resets_nor_deactivates_a_superuser(manager_client, mailoutbox):
+    boss = StaffMemberFactory(
+        user=UserFactory(username="owner", is_superuser=True), role=StaffMember.Role.MANAGER
+    )
+    device = TOTPDevice.objects.create(user=boss.user, name="phone", confirmed=True)
+
+    reset = mailing(
+        manager_client,
+        reverse("admin:clinic_staffmember_changelist"),
+        {"action": "reset_two_factor", "_selected_action": [boss.pk]},
+    )
+    change = manager_client.post(
+        reverse("admin:clinic_staffmember_change", args=[boss.pk]), {"role": "manager"}
+    )
+
+    assert "Only a superuser resets the two-factor login" in (
+        manager_client.get(reset["Location"]).content.decode()
+    )
+    assert change.status_code == 403
+    boss.user.refresh_from_db()
+    assert boss.user.is_active and boss.user.has_usable_password()
+    assert TOTPDevice.objects.filter(pk=device.pk).exists() and mailoutbox == []
