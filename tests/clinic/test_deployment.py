@@ -18,9 +18,9 @@ def test_compose_runs_the_whole_stack():
     assert set(services) == {"db", "redis", "web", "worker", "beat", "mail"}
 
 
-def test_the_database_is_postgres_16_with_a_pg_isready_healthcheck():
+def test_the_database_is_postgres_15_like_the_images_pg_dump_with_a_pg_isready_healthcheck():
     db = compose()["services"]["db"]
-    assert db["image"].startswith("postgres:16")
+    assert db["image"].startswith("postgres:15")
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
 
 
