@@ -287,12 +287,12 @@ CLINIC_REMINDER_SEND_INTERVAL_MS = env_int("CLINIC_REMINDER_SEND_INTERVAL_MS", d
 CLINIC_REMINDER_BACKLOG_ALERT_SECONDS = env_int(
     "CLINIC_REMINDER_BACKLOG_ALERT_SECONDS", default=900, minimum=60
 )
-
-# How SMS texts name the clinic: a lock screen shows them, so no word of what it treats.
 # /healthz turns 503 when a channel's last this-many attempts all failed (refused, timed
 # out, 5xx), and when at least this many reminders were given up on in the last hour.
 CLINIC_HEALTH_CHANNEL_FAILURES = env_int("CLINIC_HEALTH_CHANNEL_FAILURES", default=3, minimum=1)
 CLINIC_HEALTH_FAILED_PER_HOUR = env_int("CLINIC_HEALTH_FAILED_PER_HOUR", default=1, minimum=1)
+
+# How SMS texts name the clinic: a lock screen shows them, so no word of what it treats.
 CLINIC_SMS_NAME = env.str("CLINIC_SMS_NAME", default="Your clinic")
 # SMS: files in var/sms by default; clinic.channels.TwilioSmsBackend for Twilio.
 SMS_BACKEND = env.str("SMS_BACKEND", default="clinic.channels.FileSmsBackend")
