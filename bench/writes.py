@@ -41,7 +41,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from bench import run
-from clinic.models import Reminder, Room, StaffMember
+from clinic.models import AccessLog, Reminder, Room, StaffMember
 from patients.models import Lesion, Patient
 from treatments.models import (
     Appointment,
@@ -420,6 +420,8 @@ def _bench_rows_delete() -> None:
         Reminder.objects.filter(patient__in=patients),
         Lesion.history.filter(patient_id__in=patients),
         Lesion.objects.filter(patient__in=patients),
+        # The recording page shows the patient's alerts, so it logs its look.
+        AccessLog.objects.filter(patient__in=patients),
         Patient.history.filter(last_name=MARK),
         Patient.objects.filter(last_name=MARK),
     ]:
