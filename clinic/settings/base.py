@@ -217,6 +217,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # /healthz reports beat as stale when its heartbeat is older than this.
 CLINIC_HEARTBEAT_STALE_SECONDS = env_int("CLINIC_HEARTBEAT_STALE_SECONDS", default=180, minimum=60)
+# Beat runs once (clinic/beat_lock.py): how often a waiting beat retries the lock and a
+# running one checks that it still holds it (seconds).
+CLINIC_BEAT_LOCK_CHECK_SECONDS = env_int("CLINIC_BEAT_LOCK_CHECK_SECONDS", default=15, minimum=1)
 
 LOGGING = {
     "version": 1,
@@ -294,6 +297,12 @@ CLINIC_HEALTH_FAILED_PER_HOUR = env_int("CLINIC_HEALTH_FAILED_PER_HOUR", default
 
 # How SMS texts name the clinic: a lock screen shows them, so no word of what it treats.
 CLINIC_SMS_NAME = env.str("CLINIC_SMS_NAME", default="Your clinic")
+# How emails name the clinic (From, calendar entry, signature): an inbox preview and a
+# shared calendar show it, so by default no word of what it treats.
+CLINIC_MAIL_NAME = env.str("CLINIC_MAIL_NAME", default="Your clinic")
+# The calendar entry's LOCATION: the clinic's postal address, plus the room if asked.
+CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="")
+CLINIC_ICS_SHOW_ROOM = env.bool("CLINIC_ICS_SHOW_ROOM", default=False)
 # SMS: files in var/sms by default; clinic.channels.TwilioSmsBackend for Twilio.
 SMS_BACKEND = env.str("SMS_BACKEND", default="clinic.channels.FileSmsBackend")
 SMS_FILE_PATH = Path(env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms")))
