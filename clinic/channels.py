@@ -1,7 +1,10 @@
 """How a reminder reaches a person: its words, and the email and SMS channels.
 
 Email goes through Django's email backend (SMTP in production, files in the embedded
-default): plain text, an HTML alternative and, for a visit, a calendar file. SMS goes
+default): plain text, an HTML alternative and, for a visit, a calendar file (iMIP,
+RFC 6047: METHOD:REQUEST with the visit's SEQUENCE, or METHOD:CANCEL when it is off). It
+names the clinic by CLINIC_MAIL_NAME, never by what it treats, and carries a one-click
+List-Unsubscribe (RFC 8058) when patient links are https. SMS goes
 through the backend that `SMS_BACKEND` names: files in `var/sms` by default, or Twilio.
 A channel is opened once per batch (one SMTP connection, one HTTP session) and raises
 `DeliveryError` for a message it could not hand over, saying whether trying again can help.
@@ -13,7 +16,7 @@ import re
 import smtplib
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Self
@@ -23,13 +26,15 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template import Context, Template, TemplateSyntaxError
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
+from django.utils.html import format_html
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
 from patients.models import Channel
 
-from .links import link_url
+from .links import Action, link_url, unsubscribe_url
 from .models import Reminder, ReminderTemplate
 
 TWILIO_TIMEOUT_SECONDS = 10
@@ -54,6 +59,8 @@ class Message:
     text: str
     html: str = ""
     calendar: bytes | None = None
+    calendar_method: str = "REQUEST"
+    unsubscribe_url: str = ""  # https only (RFC 8058); empty: no List-Unsubscribe header
 
 
 @dataclass(frozen=True)
@@ -112,13 +119,28 @@ def reminder_values(reminder: Reminder) -> dict:
         recipient_name=reminder.recipient_name,
         clinic_name=settings.CLINIC_NAME,
         sms_name=settings.CLINIC_SMS_NAME,
+        mail_name=settings.CLINIC_MAIL_NAME,
         clinic_phone=settings.CLINIC_PHONE,
     )
     return values
 
 
+def _one_click_url(reminder: Reminder) -> str:
+    stop = reminder.context.get("links", {}).get("stop_url")
+    if reminder.channel != Channel.EMAIL or not stop or stop[0] != Action.STOP:
+        return ""
+    url = unsubscribe_url(patient_id=stop[1])
+    return url if url.startswith("https://") else ""
+
+
 def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
-    """The words of a reminder in its language, or in English when there is none."""
+    """The words of a reminder in its language, or in English when there is none.
+
+    A visit's cancellation notice has fixed words (translated, not a template): the
+    visit's time, the clinic's phone and a calendar file that removes the entry.
+    """
+    if reminder.context.get("cancelled"):
+        return _cancellation_message(reminder)
     template = templates.get((reminder.kind, reminder.channel, reminder.language)) or templates.get(
         (reminder.kind, reminder.channel, "en")
     )
@@ -133,33 +155,120 @@ def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
         html = template.html.render(Context(values)) if template.html else ""
     if reminder.channel == Channel.SMS:
         text = re.sub(r"\s+", " ", text)
+    is_visit = reminder.kind == Reminder.Kind.APPOINTMENT
     return Message(
         subject=" ".join(subject.split()),
         text=text.strip(),
         html=html,
-        calendar=_calendar(values) if reminder.kind == Reminder.Kind.APPOINTMENT else None,
+        calendar=_calendar(reminder, values) if is_visit else None,
+        unsubscribe_url=_one_click_url(reminder),
     )
 
 
-def _calendar(values: dict) -> bytes:
-    """An .ics file for the visit: when and where, never what is treated."""
+def _cancellation_message(reminder: Reminder) -> Message:
+    values = reminder_values(reminder)
+    with translation.override(reminder.language):
+        starts_at = timezone.localtime(values["starts_at"])
+        words = {
+            "name": reminder.recipient_name,
+            "day": formats.date_format(starts_at, "D j M"),
+            "when": _("%(day)s at %(time)s")
+            % {
+                "day": formats.date_format(starts_at, "l j F"),
+                "time": formats.time_format(starts_at, "g:i A"),
+            },
+            "mail_name": settings.CLINIC_MAIL_NAME,
+            "phone": settings.CLINIC_PHONE,
+        }
+        subject = _("Cancelled: the visit on %(day)s") % words
+        lines = [
+            _("Hello %(name)s,") % words,
+            _(
+                "The visit on %(when)s has been cancelled. "
+                "To choose another time, call us at %(phone)s."
+            )
+            % words,
+            _("The attached calendar file takes it out of your calendar."),
+            f"{settings.CLINIC_MAIL_NAME} · {settings.CLINIC_PHONE}\n"
+            + _("To stop reminders: %(url)s") % {"url": values["stop_url"]},
+        ]
+        html = format_html(
+            '<p>{}</p><p>{}</p><p>{}</p><p>{} · {}<br><a href="{}">{}</a></p>',
+            lines[0],
+            lines[1],
+            lines[2],
+            settings.CLINIC_MAIL_NAME,
+            settings.CLINIC_PHONE,
+            values["stop_url"],
+            _("Stop reminders"),
+        )
+    return Message(
+        subject=subject,
+        text="\n\n".join(lines),
+        html=str(html),
+        calendar=_calendar(reminder, values, method="CANCEL"),
+        calendar_method="CANCEL",
+        unsubscribe_url=_one_click_url(reminder),
+    )
+
+
+def _location(values: dict) -> str:
+    room = values.get("room", "") if settings.CLINIC_ICS_SHOW_ROOM else ""
+    return ", ".join(part for part in (settings.CLINIC_ADDRESS, room) if part)
+
+
+def _calendar(reminder: Reminder, values: dict, *, method: str = "REQUEST") -> bytes:
+    """An .ics file for the visit: when and where, never what is treated.
+
+    Every message about one visit has the same UID; the SEQUENCE (the appointment's, one
+    more on each move or cancellation) tells a calendar app which version is newest.
+    """
+    mail_name = settings.CLINIC_MAIL_NAME
     calendar = Calendar()
-    calendar.add("prodid", f"-//{settings.CLINIC_NAME}//Reminders//EN")
+    calendar.add("prodid", f"-//{mail_name}//Reminders//EN")
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     event = Event()
     event.add("uid", values["event_uid"])
+    event.add("sequence", values.get("sequence", 0))
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("dtstamp", timezone.now())
-    event.add("dtstart", values["starts_at"])
-    event.add("dtend", values.get("ends_at") or values["starts_at"] + timedelta(minutes=30))
-    event.add("summary", f"Visit at {settings.CLINIC_NAME}")
-    event.add("description", f"Call {settings.CLINIC_PHONE} to change or cancel.")
+    # In UTC ("Z"): a fixed offset would become a TZID no calendar app knows, read as local.
+    starts_at = values["starts_at"].astimezone(UTC)
+    ends_at = values.get("ends_at") or starts_at + timedelta(minutes=30)
+    event.add("dtstart", starts_at)
+    event.add("dtend", ends_at.astimezone(UTC))
+    with translation.override(reminder.language):
+        event.add("summary", _("Visit at %(name)s") % {"name": mail_name})
+        event.add(
+            "description",
+            _("Call %(phone)s to change or cancel.") % {"phone": settings.CLINIC_PHONE},
+        )
+    if location := _location(values):
+        event.add("location", location)
+    # iTIP (RFC 5546) wants an organizer and the attendee in a REQUEST and a CANCEL.
+    event.add("organizer", f"mailto:{_from_address()}", parameters={"cn": mail_name})
+    if reminder.email:
+        event.add(
+            "attendee",
+            f"mailto:{reminder.email}",
+            parameters={"cn": reminder.recipient_name, "role": "REQ-PARTICIPANT"},
+        )
     calendar.add_component(event)
     return calendar.to_ical()
 
 
+def _from_address() -> str:
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
+
+def _from_header() -> str:
+    """DEFAULT_FROM_EMAIL's address under the neutral CLINIC_MAIL_NAME."""
+    return formataddr((settings.CLINIC_MAIL_NAME, _from_address()))
+
+
 def _message_id_domain() -> str:
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].partition("@")[2] or "clinic.invalid"
+    return _from_address().partition("@")[2] or "clinic.invalid"
 
 
 class EmailChannel:
@@ -176,17 +285,25 @@ class EmailChannel:
 
     def send(self, reminder: Reminder, message: Message) -> str:
         message_id = make_msgid(idstring=f"reminder.{reminder.pk}", domain=_message_id_domain())
+        headers = {"Message-ID": message_id}
+        if message.unsubscribe_url:
+            headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email = EmailMultiAlternatives(
             subject=message.subject,
             body=message.text,
+            from_email=_from_header(),
             to=[formataddr((reminder.recipient_name, reminder.email))],
-            headers={"Message-ID": message_id},
+            headers=headers,
             connection=self.connection,
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")
         if message.calendar:
-            email.attach("visit.ics", message.calendar, "text/calendar")
+            # iMIP (RFC 6047): the method in the Content-Type too, as mail clients read it.
+            email.attach(
+                "visit.ics", message.calendar, f"text/calendar; method={message.calendar_method}"
+            )
         try:
             sent = self.connection.send_messages([email])
         except smtplib.SMTPResponseException as error:

@@ -127,6 +127,14 @@ def link_url(*, action: str, subject_id: int) -> str:
     return base_url.rstrip("/") + reverse("treatments:patient_link", args=[token])
 
 
+def unsubscribe_url(*, patient_id: int) -> str:
+    """The absolute URL of a new stop link's one-click endpoint (RFC 8058), for the
+    List-Unsubscribe header: a POST there stops reminders as the stop link's button does."""
+    token = link_token(action=Action.STOP, subject_id=patient_id)
+    base_url: str = settings.CLINIC_BASE_URL
+    return base_url.rstrip("/") + reverse("treatments:patient_link_unsubscribe", args=[token])
+
+
 def _decrypt(token: str) -> tuple[bytes, bytes]:
     """The nonce and the payload of a token this clinic made; LinkInvalid otherwise."""
     if not TOKEN.fullmatch(token):

@@ -127,6 +127,9 @@ class Appointment(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
     reason = models.CharField(max_length=200, blank=True, help_text="Reason for the visit")
     cancellation_reason = models.CharField(max_length=200, blank=True)
+    # The calendar file's SEQUENCE: one more on every move, cancellation and reinstatement,
+    # so a calendar app replaces the entry it holds rather than keeping the old time.
+    sequence = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

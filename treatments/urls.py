@@ -27,6 +27,11 @@ urlpatterns = [
     path("dashboard/", dashboard.manager_dashboard, name="manager_dashboard"),
     # Patients' signed links from reminders: no login, the token is the permission.
     path("l/<str:token>/", links.patient_link, name="patient_link"),
+    path(
+        "l/<str:token>/unsubscribe/",
+        links.patient_link_unsubscribe,
+        name="patient_link_unsubscribe",
+    ),
     # The front desk's patient pages
     path("patients/", patients.patient_search, name="patient_search"),
     path("patients/new/", patients.patient_register, name="patient_register"),

@@ -361,6 +361,7 @@ def appointment_reschedule(
         )
         current.dermatologist = dermatologist
         current.starts_at, current.ends_at = starts_at, ends_at
+        current.sequence += 1  # calendar apps replace the entry of a lower SEQUENCE
         current.full_clean(exclude=CHECKED_RELATIONS, validate_constraints=False)
         current.save()
         AppointmentEvent.objects.create(
@@ -413,7 +414,9 @@ def _transition(
         current.status = target
         # A reinstated appointment is no longer cancelled, so it keeps no reason for it.
         current.cancellation_reason = note if action == Action.CANCELLED else ""
-        current.save(update_fields=["status", "cancellation_reason", "updated_at"])
+        if action in (Action.CANCELLED, Action.REINSTATED):
+            current.sequence += 1  # the calendar entry is removed, or comes back
+        current.save(update_fields=["status", "cancellation_reason", "sequence", "updated_at"])
         AppointmentEvent.objects.create(appointment=current, action=action, actor=by, note=note)
         if then is not None:
             then(appointment=current)

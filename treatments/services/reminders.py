@@ -7,8 +7,13 @@ time and a few template values: times, names and patient links, never a diagnosi
 procedure or a lesion.
 
 Sources are named by stable keys: "appointment:42" for a visit's reminders,
+"appointment:42:cancelled" for the notice that takes it out of the patient's calendar,
 "appointment:42:freed" for the waitlist offers its cancellation made, "procedure:7",
 "follow-up:9".
+
+A visit's messages carry its calendar entry (clinic/channels.py): the same UID every
+time, and the appointment's `sequence`, which booking raises on every move, cancellation
+and reinstatement, so a calendar app replaces what it holds with the newest message.
 """
 
 from datetime import UTC, time, timedelta
@@ -25,6 +30,7 @@ from clinic.outbox import (
     reminders_add,
     reminders_cancel_pending,
 )
+from patients.models import Channel
 
 from ..models import Appointment, FollowUp, Procedure
 from ..selectors.appointments import waitlist_offers_for
@@ -43,16 +49,26 @@ def _slot(idempotency_key: str) -> str:
     return idempotency_key.split(":", 3)[3]
 
 
+def _calendar_context(appointment: Appointment) -> dict:
+    """What the visit's calendar entry says: when, where, which version of it."""
+    source_key = _appointment_key(appointment)
+    return {
+        "starts_at": appointment.starts_at.isoformat(),
+        "ends_at": appointment.ends_at.isoformat(),
+        "event_uid": f"{source_key.replace(':', '-')}@{settings.CLINIC_BASE_URL.split('//')[-1]}",
+        "sequence": appointment.sequence,
+        "room": appointment.room.name if appointment.room else "",
+    }
+
+
 def _appointment_plan(appointment: Appointment) -> list[Reminder]:
     """One reminder per configured offset whose time is still ahead."""
     now = timezone.now()
     source_key = _appointment_key(appointment)
     starts = f"{appointment.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"
     context = {
-        "starts_at": appointment.starts_at.isoformat(),
-        "ends_at": appointment.ends_at.isoformat(),
+        **_calendar_context(appointment),
         "dermatologist": str(appointment.dermatologist),
-        "event_uid": f"{source_key.replace(':', '-')}@{settings.CLINIC_BASE_URL.split('//')[-1]}",
         "links": {
             "confirm_url": [Action.CONFIRM, appointment.pk],
             "cancel_url": [Action.CANCEL, appointment.pk],
@@ -113,13 +129,42 @@ def reminders_for_appointment(*, appointment: Appointment) -> None:
     reminders_add(list(planned.values()))
 
 
+def _cancellation_notice(appointment: Appointment) -> list[Reminder]:
+    """To a patient reminded by email who already has the visit's calendar file, at once:
+    the visit is off, with a calendar file that removes it (METHOD:CANCEL). Before any
+    reminder went out there is no entry to take back; SMS carries none."""
+    calendar_sent = Reminder.objects.filter(
+        source_key=_appointment_key(appointment),
+        channel=Channel.EMAIL,
+        status__in=(Reminder.Status.SENT, Reminder.Status.SENDING),
+    ).exists()
+    if not calendar_sent:
+        return []
+    source_key = f"{_appointment_key(appointment)}:cancelled"
+    notice = reminder_plan(
+        patient=appointment.patient,
+        kind=Kind.APPOINTMENT,
+        source_key=source_key,
+        key=f"{source_key}:sequence-{appointment.sequence}",
+        send_at=timezone.now(),
+        context={
+            **_calendar_context(appointment),
+            "cancelled": True,
+            "links": {"stop_url": [Action.STOP, appointment.patient_id]},
+        },
+    )
+    return [notice] if notice.channel == Channel.EMAIL else []
+
+
 def reminders_for_cancelled_appointment(*, appointment: Appointment) -> None:
-    """Cancel the visit's pending reminders and offer the freed time to the waitlist."""
+    """Cancel the visit's pending reminders, send a patient who has its calendar file
+    the entry's cancellation, and offer the freed time to the waitlist."""
     reminders_cancel_pending(
         source_key=_appointment_key(appointment), reason="The visit was cancelled."
     )
     if appointment.starts_at <= timezone.now():
         return
+    reminders_add(_cancellation_notice(appointment))
     freed = f"{_appointment_key(appointment)}:freed"
     starts = f"{appointment.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"
     offers = [
@@ -140,10 +185,15 @@ def reminders_for_cancelled_appointment(*, appointment: Appointment) -> None:
 
 
 def reminders_for_reinstated_appointment(*, appointment: Appointment) -> None:
-    """The visit is back: its reminders again, and no offers of its time."""
+    """The visit is back: its reminders again, no offers of its time, and no
+    cancellation notice if it has not gone out yet."""
     reminders_cancel_pending(
         source_key=f"{_appointment_key(appointment)}:freed",
         reason="The visit was reinstated; its time is no longer free.",
+    )
+    reminders_cancel_pending(
+        source_key=f"{_appointment_key(appointment)}:cancelled",
+        reason="The visit was reinstated.",
     )
     reminders_for_appointment(appointment=appointment)
 

@@ -2,18 +2,22 @@
 a check-up to be booked, stop reminders. No login: the token in the URL is the permission.
 
 GET only shows what a button would do, because mail scanners and link previews fetch
-links; the button POSTs, and that does it.
+links; the button POSTs, and that does it. A stop link also answers at /unsubscribe/, the
+one-click endpoint (RFC 8058) that reminder emails name in List-Unsubscribe.
 """
 
 from functools import wraps
 
 from django.conf import settings
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from clinic.errors import ServiceError, error_status
-from clinic.links import Action, LinkError, link_open
+from clinic.links import Action, LinkError, LinkInvalid, link_open
 
 from ..services.patient_links import (
     patient_link_carry_out,
@@ -83,6 +87,37 @@ def patient_link(request, token):
         return _page(request, QUESTION_PAGES[link.action], {"subject": subject})
     try:
         done = patient_link_carry_out(link=link, reason=request.POST.get("reason", ""))
+    except ServiceError as error:
+        return _link_refused(request, error)
+    return _page(request, "links/done.html", {"action": link.action, "subject": done})
+
+
+ONE_CLICK_BODY = "One-Click"
+
+
+@_kept_private
+@csrf_exempt  # RFC 8058: the mail provider posts it, with no cookie and no token
+@require_http_methods(["GET", "HEAD", "POST"])
+def patient_link_unsubscribe(request, token):
+    """One-click unsubscribe (RFC 8058): a POST whose body is `List-Unsubscribe=One-Click`
+    stops reminders as the stop link's button does, and answers 200. GET shows the stop
+    link's page, whose button posts to the stop link itself."""
+    try:
+        link = link_open(token)
+        if link.action != Action.STOP:
+            raise LinkInvalid(_("This link is not valid."))
+        subject = patient_link_subject(link=link)
+    except LinkError as error:
+        return _link_refused(request, error)
+    if request.method != "POST":
+        form_action = reverse("treatments:patient_link", args=[token])
+        return _page(request, "links/stop.html", {"subject": subject, "form_action": form_action})
+    if request.POST.get("List-Unsubscribe") != ONE_CLICK_BODY:
+        return _refused(
+            request, _("A one-click unsubscribe posts List-Unsubscribe=One-Click."), status=400
+        )
+    try:
+        done = patient_link_carry_out(link=link)
     except ServiceError as error:
         return _link_refused(request, error)
     return _page(request, "links/done.html", {"action": link.action, "subject": done})
