@@ -149,9 +149,9 @@ def test_a_plain_request_gets_the_whole_page_with_live_search(ana, receptionist_
     html = receptionist_client.get(URL, {"q": "garcia"}).content.decode()
     assert "<html" in html
     assert "Garcia, Ana" in html
-    assert 'hx-get="/patients/"' in html
-    assert 'hx-target="#search-results"' in html
-    assert 'hx-push-url="true"' in html
+    assert 'data-hx-get="/patients/"' in html
+    assert 'data-hx-target="#search-results"' in html
+    assert 'data-hx-push-url="true"' in html
     assert 'value="garcia"' in html
 
 
@@ -273,8 +273,8 @@ def test_the_next_link_loads_a_whole_page_or_only_the_results_for_htmx(
 ):
     first = receptionist_client.get(URL, {"q": "nguyen"}).content.decode()
     # htmx boosts the links: a click asks for the results alone, into the results region.
-    assert '<nav aria-label="Pages of results" class="d-flex gap-3" hx-boost="true"' in first
-    assert 'hx-target="#search-results"' in first
+    assert '<nav aria-label="Pages of results" class="d-flex gap-3" data-hx-boost="true"' in first
+    assert 'data-hx-target="#search-results"' in first
     next_url = link_to("Next results", first)
     whole = receptionist_client.get(next_url).content.decode()
     partial = receptionist_client.get(next_url, headers={"HX-Request": "true"})

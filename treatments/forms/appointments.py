@@ -65,11 +65,11 @@ class RefreshesSlotPicker:
         for name in self.slot_search_fields:
             self.fields[name].widget.attrs.update({
                 "class": "slot-search",
-                "hx-get": reverse_lazy("treatments:slot_picker"),
-                "hx-trigger": "change",
-                "hx-target": "#slot-picker",
-                "hx-swap": "outerHTML",
-                "hx-include": ".slot-search",
+                "data-hx-get": reverse_lazy("treatments:slot_picker"),
+                "data-hx-trigger": "change",
+                "data-hx-target": "#slot-picker",
+                "data-hx-swap": "outerHTML",
+                "data-hx-include": ".slot-search",
             })  # fmt: skip
 
 

@@ -89,11 +89,11 @@ class ProcedureForm(forms.Form):
         lesions.queryset = Lesion.objects.filter(patient=patient, status=Lesion.Status.ACTIVE)
         self.fields["procedure_type"].widget.attrs.update(
             {
-                "hx-get": "",
-                "hx-target": "#technique",
-                "hx-select": "#technique",
-                "hx-swap": "outerHTML",
-                "hx-include": "closest form",
+                "data-hx-get": "",
+                "data-hx-target": "#technique",
+                "data-hx-select": "#technique",
+                "data-hx-swap": "outerHTML",
+                "data-hx-include": "closest form",
             }
         )
 

@@ -198,7 +198,7 @@ def test_the_rooms_strip_shows_the_times_active_appointments_hold_each_room(rece
 def test_the_date_navigation_links_point_to_the_previous_and_next_day(receptionist_client):
     html = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
     assert f'href="{_day_url("2026-03-01")}"' in html
-    assert f'hx-get="{_day_url("2026-03-01")}"' in html
+    assert f'data-hx-get="{_day_url("2026-03-01")}"' in html
     assert f'href="{_day_url("2026-03-03")}"' in html
     assert f'href="{_day_url(timezone.localdate())}"' in html
     assert 'aria-label="Days"' in html
