@@ -135,6 +135,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# `make run` collects the files gzipped and named by their hash, and WhiteNoise serves those
+# (compressed, cached as immutable) instead of static/ as it is (tests, a bare runserver).
+if env_flag("CLINIC_STATIC_COLLECTED", default=False):
+    STORAGES["staticfiles"] = {"BACKEND": "clinic.staticfiles.CollectedStaticFilesStorage"}
+    WHITENOISE_AUTOREFRESH = False
+    WHITENOISE_USE_FINDERS = False
 
 # Clinical photos: outside the static and public media paths, served only through a view
 # that checks who is asking.
