@@ -6,7 +6,7 @@ PORT ?= 8000
 LOCKED := $(VENV)/.locked
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install lock lint format migrate clean bench backup restore
+.PHONY: run test install lock lint format migrate clean bench backup restore deploy-check
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -86,6 +86,14 @@ backup: install
 restore: install
 	@test -n "$(BACKUP)" || { echo "Which one? make restore BACKUP=var/backups/<UTC time>"; exit 1; }
 	$(BIN)/python manage.py restore "$(BACKUP)" $(if $(FORCE),--force)
+
+# docker-compose.yml rendered by a real compose implementation (no Docker daemon needed)
+# and checked: only the TLS proxy published, secrets from .env or the environment, one-off
+# migrations, healthchecks, one beat by lock, pinned images, log and memory limits.
+deploy-check: install
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 \
+		|| apt-get install -y docker-compose
+	$(BIN)/python deploy/deploy_check.py
 
 clean:
 	rm -rf var staticfiles

@@ -4,7 +4,7 @@
 """
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR
+from .base import CLINIC_TRUSTED_PROXY_COUNT, VAR_DIR
 from .environment import env_database, env_flag, env_int, env_required
 
 DEBUG = env_flag("DJANGO_DEBUG", default=False)
@@ -19,8 +19,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# HTTPS only, behind a proxy that terminates TLS and sets X-Forwarded-Proto.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS only, behind a proxy that terminates TLS and sets X-Forwarded-Proto. The header is
+# believed only when CLINIC_TRUSTED_PROXY_COUNT says such a proxy stands in front (compose:
+# Caddy); without one, anyone could send it.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if CLINIC_TRUSTED_PROXY_COUNT else None
+)
 SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -5,13 +5,16 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from clinic.beat_lock import LOST_LOCK_EXIT_STATUS, FileBeatLock
+from clinic.services import BEAT_HEARTBEAT, heartbeat_record
 
 from .test_celery import database_url_of_this_test_run
 
@@ -112,3 +115,15 @@ def test_the_file_lock_is_held_by_one_process_at_a_time_and_freed_when_it_closes
     assert not FileBeatLock(tmp_path / "beat.lock").try_acquire()
     holder.file.close()
     assert FileBeatLock(tmp_path / "beat.lock").try_acquire()
+
+
+def test_beat_check_passes_while_the_heartbeat_is_fresh_and_fails_once_it_is_stale(settings):
+    with pytest.raises(CommandError, match="heartbeat is stale \\(last seen: never\\)"):
+        call_command("beat_check")
+    heartbeat = heartbeat_record(name=BEAT_HEARTBEAT)
+    call_command("beat_check")
+    settings.CLINIC_HEARTBEAT_STALE_SECONDS = 60
+    heartbeat.last_seen_at -= timedelta(seconds=61)
+    heartbeat.save()
+    with pytest.raises(CommandError, match="heartbeat is stale"):
+        call_command("beat_check")
