@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from treatments.constraints import create_sqlite_overlap_triggers
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -19,4 +21,6 @@ class Migration(migrations.Migration):
             name="sequence",
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
+        # SQLite rebuilt the table for the new column and dropped its overlap triggers.
+        create_sqlite_overlap_triggers(),
     ]

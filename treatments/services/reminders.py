@@ -49,7 +49,7 @@ def _slot(idempotency_key: str) -> str:
     return idempotency_key.split(":", 3)[3]
 
 
-def _calendar_context(appointment: Appointment) -> dict:
+def _calendar_context(appointment: Appointment) -> dict[str, object]:
     """What the visit's calendar entry says: when, where, which version of it."""
     source_key = _appointment_key(appointment)
     return {
