@@ -76,7 +76,7 @@ def patient_link(request, token):
         return _link_refused(request, error)
     if link.action == Action.AFTERCARE:
         if request.method == "POST":
-            response = _refused(request, "This page only shows instructions.", status=405)
+            response = _refused(request, _("This page only shows instructions."), status=405)
             response["Allow"] = "GET, HEAD"
             return response
         return _page(request, "links/aftercare.html", {"procedure": subject})
