@@ -1,5 +1,6 @@
 """Only one beat runs: real beat processes (python -m clinic.beat_lock) against the test
-database, a PostgreSQL advisory lock or, on the embedded default, a file lock."""
+database, a PostgreSQL advisory lock or, on the embedded default, a file lock; and the beat
+container's healthcheck (manage.py beat_check)."""
 
 import os
 import subprocess
