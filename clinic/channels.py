@@ -38,6 +38,8 @@ from .links import Action, link_url, unsubscribe_url
 from .models import Reminder, ReminderTemplate
 
 TWILIO_TIMEOUT_SECONDS = 10
+# A notice that changes a calendar entry the patient holds (treatments' reminder rules).
+NOTICE_CHANGES = ("moved", "cancelled")
 
 logger = logging.getLogger(__name__)
 
@@ -136,11 +138,12 @@ def _one_click_url(reminder: Reminder) -> str:
 def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
     """The words of a reminder in its language, or in English when there is none.
 
-    A visit's cancellation notice has fixed words (translated, not a template): the
-    visit's time, the clinic's phone and a calendar file that removes the entry.
+    A notice that a visit moved or was cancelled has fixed words (translated, not a
+    template): the visit's time, the clinic's phone and the calendar file that updates or
+    removes the patient's entry.
     """
-    if reminder.context.get("cancelled"):
-        return _cancellation_message(reminder)
+    if reminder.context.get("change") in NOTICE_CHANGES:
+        return _notice_message(reminder, cancelled=reminder.context["change"] == "cancelled")
     template = templates.get((reminder.kind, reminder.channel, reminder.language)) or templates.get(
         (reminder.kind, reminder.channel, "en")
     )
@@ -165,7 +168,7 @@ def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
     )
 
 
-def _cancellation_message(reminder: Reminder) -> Message:
+def _notice_message(reminder: Reminder, *, cancelled: bool) -> Message:
     values = reminder_values(reminder)
     with translation.override(reminder.language):
         starts_at = timezone.localtime(values["starts_at"])
@@ -180,15 +183,21 @@ def _cancellation_message(reminder: Reminder) -> Message:
             "mail_name": settings.CLINIC_MAIL_NAME,
             "phone": settings.CLINIC_PHONE,
         }
-        subject = _("Cancelled: the visit on %(day)s") % words
-        lines = [
-            _("Hello %(name)s,") % words,
-            _(
+        if cancelled:
+            subject = _("Cancelled: the visit on %(day)s") % words
+            news = _(
                 "The visit on %(when)s has been cancelled. "
                 "To choose another time, call us at %(phone)s."
             )
-            % words,
-            _("The attached calendar file takes it out of your calendar."),
+            calendar_note = _("The attached calendar file takes it out of your calendar.")
+        else:
+            subject = _("New time: the visit is on %(day)s") % words
+            news = _("The visit is now on %(when)s. To change it, call us at %(phone)s.")
+            calendar_note = _("The attached calendar file updates your calendar.")
+        lines = [
+            _("Hello %(name)s,") % words,
+            news % words,
+            calendar_note,
             f"{settings.CLINIC_MAIL_NAME} · {settings.CLINIC_PHONE}\n"
             + _("To stop reminders: %(url)s") % {"url": values["stop_url"]},
         ]
@@ -202,12 +211,13 @@ def _cancellation_message(reminder: Reminder) -> Message:
             values["stop_url"],
             _("Stop reminders"),
         )
+    method = "CANCEL" if cancelled else "REQUEST"
     return Message(
         subject=subject,
         text="\n\n".join(lines),
         html=str(html),
-        calendar=_calendar(reminder, values, method="CANCEL"),
-        calendar_method="CANCEL",
+        calendar=_calendar(reminder, values, method=method),
+        calendar_method=method,
         unsubscribe_url=_one_click_url(reminder),
     )
 

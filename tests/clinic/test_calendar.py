@@ -119,7 +119,7 @@ def test_a_booked_moved_and_cancelled_visit_ends_cancelled_in_the_calendar(
 
     with time_machine.travel(at(2026, 5, 5, 12, 0), tick=False):
         appointment_reschedule(appointment=visit, starts_at=at(2026, 5, 9, 11, 0), by=None)
-    send_at(at(2026, 5, 6, 11, 1))  # the new time's 72-hour reminder
+    send_at(at(2026, 5, 5, 12, 1))  # the notice of the new time goes at once
     moved = smtp_server.messages[1]
     method, calendar = calendar_part(moved)
     app.receive(calendar)
@@ -128,12 +128,18 @@ def test_a_booked_moved_and_cancelled_visit_ends_cancelled_in_the_calendar(
     assert event.decoded("dtstart") == at(2026, 5, 9, 11, 0)
     assert int(event["sequence"]) == 1
     assert str(event["status"]) == "CONFIRMED"
+    assert "now on Saturday 9 May at 11:00 AM" in plain_text(moved)
+
+    send_at(at(2026, 5, 6, 11, 1))  # the new time's 72-hour reminder: the same version
+    app.receive(calendar_part(smtp_server.messages[2])[1])
+    [event] = app.events.values()
+    assert (event.decoded("dtstart"), int(event["sequence"])) == (at(2026, 5, 9, 11, 0), 1)
 
     with time_machine.travel(at(2026, 5, 6, 12, 0), tick=False):
         appointment_cancel(appointment=visit, reason="Patient is travelling")
     send_at(at(2026, 5, 6, 12, 1))  # the cancellation notice goes at once
-    assert len(smtp_server.messages) == 3
-    cancelled = smtp_server.messages[2]
+    assert len(smtp_server.messages) == 4
+    cancelled = smtp_server.messages[3]
     method, calendar = calendar_part(cancelled)
     app.receive(calendar)
     [event] = app.events.values()
@@ -142,14 +148,16 @@ def test_a_booked_moved_and_cancelled_visit_ends_cancelled_in_the_calendar(
     assert int(event["sequence"]) == 2
     assert "Saturday 9 May at 11:00 AM has been cancelled" in plain_text(cancelled)
     # Nothing else of the visit is pending: its 24-hour reminder was cancelled.
-    assert not Reminder.objects.filter(source_key=f"appointment:{visit.pk}", status=Status.PENDING)
+    assert not Reminder.objects.filter(
+        source_key__startswith=f"appointment:{visit.pk}", status=Status.PENDING
+    )
 
 
 def test_a_late_reminder_of_the_old_time_does_not_undo_the_move(visit, smtp_server):  # noqa: F811
     send_at(at(2026, 5, 5, 10, 1))
     with time_machine.travel(at(2026, 5, 5, 12, 0), tick=False):
         appointment_reschedule(appointment=visit, starts_at=at(2026, 5, 9, 11, 0), by=None)
-    send_at(at(2026, 5, 6, 11, 1))
+    send_at(at(2026, 5, 5, 12, 1))
     first, moved = (calendar_part(message)[1] for message in smtp_server.messages)
     app = CalendarApp()
 
@@ -169,6 +177,30 @@ def test_the_location_is_the_address_alone_unless_the_room_is_asked_for(visit, s
 
     assert str(with_address["location"]) == ADDRESS
     assert "location" not in without
+
+
+def test_a_visit_moved_before_any_reminder_went_out_sends_no_notice(visit):
+    with time_machine.travel(at(2026, 5, 4, 10, 0), tick=False):
+        appointment_reschedule(appointment=visit, starts_at=at(2026, 5, 9, 11, 0), by=None)
+
+    assert not Reminder.objects.filter(source_key=f"appointment:{visit.pk}:moved").exists()
+    visit.refresh_from_db()
+    assert visit.sequence == 1
+
+
+def test_a_visit_moved_twice_in_quiet_hours_sends_only_the_newest_time(
+    visit,
+    smtp_server,  # noqa: F811
+):
+    send_at(at(2026, 5, 5, 10, 1))
+    with time_machine.travel(at(2026, 5, 5, 22, 0), tick=False):  # quiet hours: notices wait
+        appointment_reschedule(appointment=visit, starts_at=at(2026, 5, 9, 11, 0), by=None)
+        appointment_reschedule(appointment=visit, starts_at=at(2026, 5, 9, 14, 0), by=None)
+    send_at(at(2026, 5, 6, 8, 1))
+
+    assert len(smtp_server.messages) == 2
+    event = calendar_part(smtp_server.messages[1])[1].walk("VEVENT")[0]
+    assert (event.decoded("dtstart"), int(event["sequence"])) == (at(2026, 5, 9, 14, 0), 2)
 
 
 def test_a_visit_cancelled_before_any_reminder_went_out_sends_no_notice(visit):

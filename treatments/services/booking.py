@@ -30,6 +30,7 @@ from ..selectors.availability import Slot, nearest_free_slots, slot_fits_working
 from .reminders import (
     reminders_for_appointment,
     reminders_for_cancelled_appointment,
+    reminders_for_moved_appointment,
     reminders_for_reinstated_appointment,
 )
 
@@ -370,7 +371,7 @@ def appointment_reschedule(
             actor=by,
             note=f"from {before:%Y-%m-%d %H:%M} to {timezone.localtime(starts_at):%Y-%m-%d %H:%M}",
         )
-        reminders_for_appointment(appointment=current)  # the pending ones move along
+        reminders_for_moved_appointment(appointment=current)  # the pending ones move along
         return current
 
     return _guarded_write(

@@ -7,7 +7,8 @@ time and a few template values: times, names and patient links, never a diagnosi
 procedure or a lesion.
 
 Sources are named by stable keys: "appointment:42" for a visit's reminders,
-"appointment:42:cancelled" for the notice that takes it out of the patient's calendar,
+"appointment:42:moved" and "appointment:42:cancelled" for the notices that change the
+entry a patient already holds in their calendar,
 "appointment:42:freed" for the waitlist offers its cancellation made, "procedure:7",
 "follow-up:9".
 
@@ -36,6 +37,8 @@ from ..models import Appointment, FollowUp, Procedure
 from ..selectors.appointments import waitlist_offers_for
 
 Kind = Reminder.Kind
+# What changed a calendar entry the patient holds: its notice's source key ends so.
+MOVED, CANCELLED = "moved", "cancelled"
 RECURRENCE_CHECK_HOUR = time(10, 0)
 
 
@@ -129,18 +132,24 @@ def reminders_for_appointment(*, appointment: Appointment) -> None:
     reminders_add(list(planned.values()))
 
 
-def _cancellation_notice(appointment: Appointment) -> list[Reminder]:
-    """To a patient reminded by email who already has the visit's calendar file, at once:
-    the visit is off, with a calendar file that removes it (METHOD:CANCEL). Before any
-    reminder went out there is no entry to take back; SMS carries none."""
-    calendar_sent = Reminder.objects.filter(
-        source_key=_appointment_key(appointment),
+def _calendar_sent(appointment: Appointment) -> bool:
+    """Whether the patient holds the visit's calendar entry: an email of it went out."""
+    key = _appointment_key(appointment)
+    return Reminder.objects.filter(
+        source_key__in=[key, f"{key}:{MOVED}"],
         channel=Channel.EMAIL,
         status__in=(Reminder.Status.SENT, Reminder.Status.SENDING),
     ).exists()
-    if not calendar_sent:
+
+
+def _calendar_notice(appointment: Appointment, *, change: str) -> list[Reminder]:
+    """To a patient reminded by email who already holds the visit's calendar entry, at
+    once: its new version, moved (METHOD:REQUEST, the new time) or cancelled
+    (METHOD:CANCEL). Before any reminder went out there is no entry to change; SMS
+    carries none."""
+    if not _calendar_sent(appointment):
         return []
-    source_key = f"{_appointment_key(appointment)}:cancelled"
+    source_key = f"{_appointment_key(appointment)}:{change}"
     notice = reminder_plan(
         patient=appointment.patient,
         kind=Kind.APPOINTMENT,
@@ -149,22 +158,33 @@ def _cancellation_notice(appointment: Appointment) -> list[Reminder]:
         send_at=timezone.now(),
         context={
             **_calendar_context(appointment),
-            "cancelled": True,
+            "change": change,
             "links": {"stop_url": [Action.STOP, appointment.patient_id]},
         },
     )
     return [notice] if notice.channel == Channel.EMAIL else []
 
 
+def reminders_for_moved_appointment(*, appointment: Appointment) -> None:
+    """The visit has a new time: its pending reminders move along (see
+    reminders_for_appointment), and a patient who holds its calendar entry gets the new
+    version now, in place of a notice of an earlier move still waiting."""
+    reminders_cancel_pending(
+        source_key=f"{_appointment_key(appointment)}:{MOVED}", reason="The visit moved again."
+    )
+    reminders_for_appointment(appointment=appointment)
+    if appointment.starts_at > timezone.now():
+        reminders_add(_calendar_notice(appointment, change=MOVED))
+
+
 def reminders_for_cancelled_appointment(*, appointment: Appointment) -> None:
     """Cancel the visit's pending reminders, send a patient who has its calendar file
     the entry's cancellation, and offer the freed time to the waitlist."""
-    reminders_cancel_pending(
-        source_key=_appointment_key(appointment), reason="The visit was cancelled."
-    )
+    for source_key in (_appointment_key(appointment), f"{_appointment_key(appointment)}:{MOVED}"):
+        reminders_cancel_pending(source_key=source_key, reason="The visit was cancelled.")
     if appointment.starts_at <= timezone.now():
         return
-    reminders_add(_cancellation_notice(appointment))
+    reminders_add(_calendar_notice(appointment, change=CANCELLED))
     freed = f"{_appointment_key(appointment)}:freed"
     starts = f"{appointment.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"
     offers = [
@@ -185,17 +205,17 @@ def reminders_for_cancelled_appointment(*, appointment: Appointment) -> None:
 
 
 def reminders_for_reinstated_appointment(*, appointment: Appointment) -> None:
-    """The visit is back: its reminders again, no offers of its time, and no
-    cancellation notice if it has not gone out yet."""
+    """The visit is back: its reminders again, no offers of its time, no cancellation
+    notice if it has not gone out yet, and the entry back in the patient's calendar."""
     reminders_cancel_pending(
         source_key=f"{_appointment_key(appointment)}:freed",
         reason="The visit was reinstated; its time is no longer free.",
     )
     reminders_cancel_pending(
-        source_key=f"{_appointment_key(appointment)}:cancelled",
+        source_key=f"{_appointment_key(appointment)}:{CANCELLED}",
         reason="The visit was reinstated.",
     )
-    reminders_for_appointment(appointment=appointment)
+    reminders_for_moved_appointment(appointment=appointment)
 
 
 def reminders_for_aftercare(*, procedure: Procedure) -> list[Reminder]:
