@@ -147,6 +147,9 @@ def test_a_booked_moved_and_cancelled_visit_ends_cancelled_in_the_calendar(
     assert str(event["status"]) == "CANCELLED"
     assert int(event["sequence"]) == 2
     assert "Saturday 9 May at 11:00 AM has been cancelled" in plain_text(cancelled)
+    for message in smtp_server.messages:  # a subject shows in every inbox list
+        subject = message["Subject"].lower()
+        assert [word for word in MAIL_WORDS if word in subject] == [], subject
     # Nothing else of the visit is pending: its 24-hour reminder was cancelled.
     assert not Reminder.objects.filter(
         source_key__startswith=f"appointment:{visit.pk}", status=Status.PENDING
@@ -269,3 +272,28 @@ def test_every_email_names_the_clinic_neutrally(dermatologist, room, smtp_server
     calendar = calendar_part(visit_email)[1]
     assert str(calendar["prodid"]) == "-//Your clinic//Reminders//EN"
     assert str(calendar.walk("VEVENT")[0]["summary"]) == "Visit at Your clinic"
+
+
+def test_a_visit_reinstated_after_its_cancellation_went_out_comes_back_in_the_calendar(
+    visit,
+    smtp_server,  # noqa: F811
+):
+    send_at(at(2026, 5, 5, 10, 1))
+    with time_machine.travel(at(2026, 5, 5, 12, 0), tick=False):
+        appointment_cancel(appointment=visit, reason="Booked by mistake")
+    send_at(at(2026, 5, 5, 12, 1))
+    with time_machine.travel(at(2026, 5, 5, 13, 0), tick=False):
+        appointment_reinstate(appointment=visit, by=None)
+    send_at(at(2026, 5, 5, 13, 1))
+    app = CalendarApp()
+
+    methods = []
+    for message in smtp_server.messages:
+        method, calendar = calendar_part(message)
+        methods.append(method)
+        app.receive(calendar)
+
+    assert methods == ["REQUEST", "CANCEL", "REQUEST"]
+    [event] = app.events.values()
+    assert (str(event["status"]), int(event["sequence"])) == ("CONFIRMED", 2)
+    assert event.decoded("dtstart") == at(2026, 5, 8, 10, 0)
