@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
+from django.utils.translation import gettext as _
 
 from .errors import ServiceError
 from .models import UsedPatientLink
@@ -138,17 +139,17 @@ def unsubscribe_url(*, patient_id: int) -> str:
 def _decrypt(token: str) -> tuple[bytes, bytes]:
     """The nonce and the payload of a token this clinic made; LinkInvalid otherwise."""
     if not TOKEN.fullmatch(token):
-        raise LinkInvalid("This link is not valid.")
+        raise LinkInvalid(_("This link is not valid."))
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     if _b64(raw) != token:  # the last character's unused bits set: not a token we made
-        raise LinkInvalid("This link is not valid.")
+        raise LinkInvalid(_("This link is not valid."))
     nonce, ciphertext_and_tag = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
     for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
         try:
             return nonce, _cipher(secret).decrypt(nonce, ciphertext_and_tag, None)
         except InvalidTag:
             continue  # made under another key, or changed
-    raise LinkInvalid("This link is not valid.")
+    raise LinkInvalid(_("This link is not valid."))
 
 
 def link_open(token: str) -> PatientLink:
@@ -156,14 +157,14 @@ def link_open(token: str) -> PatientLink:
     nonce, payload = _decrypt(token)
     action_number, subject_id, made_at = PAYLOAD.unpack(payload)
     if action_number >= len(ACTION_NUMBERS):
-        raise LinkInvalid("This link is not valid.")
+        raise LinkInvalid(_("This link is not valid."))
     if time.time() - made_at > settings.CLINIC_LINK_MAX_AGE:
-        raise LinkExpired("This link has expired.")
+        raise LinkExpired(_("This link has expired."))
     link = PatientLink(
         action=ACTION_NUMBERS[action_number], subject_id=subject_id, nonce=_b64(nonce)
     )
     if link.single_use and UsedPatientLink.objects.filter(nonce=link.nonce).exists():
-        raise LinkUsed("This link has already been used.")
+        raise LinkUsed(_("This link has already been used."))
     return link
 
 
@@ -177,4 +178,4 @@ def link_use(link: PatientLink) -> None:
                 nonce=link.nonce, action=link.action, subject_id=link.subject_id
             )
     except IntegrityError:
-        raise LinkUsed("This link has already been used.") from None
+        raise LinkUsed(_("This link has already been used.")) from None
