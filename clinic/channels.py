@@ -250,10 +250,11 @@ def _calendar(reminder: Reminder, values: dict, *, method: str = "REQUEST") -> b
     event.add("dtend", ends_at.astimezone(UTC))
     with translation.override(reminder.language):
         event.add("summary", _("Visit at %(name)s") % {"name": mail_name})
-        event.add(
-            "description",
-            _("Call %(phone)s to change or cancel.") % {"phone": settings.CLINIC_PHONE},
-        )
+        if method == "CANCEL":
+            description = _("This visit has been cancelled. Call %(phone)s to book another.")
+        else:
+            description = _("Call %(phone)s to change or cancel.")
+        event.add("description", description % {"phone": settings.CLINIC_PHONE})
     if location := _location(values):
         event.add("location", location)
     # iTIP (RFC 5546) wants an organizer and the attendee in a REQUEST and a CANCEL.
