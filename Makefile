@@ -52,12 +52,15 @@ run: migrate
 
 # The whole suite against DATABASE_URL / CELERY_BROKER_URL (embedded when unset), and lint.
 # Branch coverage of the app, lines missed per file, and the floor in pyproject.toml;
-# PYTEST_ARGS="tests/patients --no-cov" for a part of the suite without it.
+# PYTEST_ARGS="tests/patients --no-cov" for a part of the suite without it. The tests run
+# in PYTEST_WORKERS processes (pytest-xdist; auto: one per core, 0: in this process), a
+# file's tests in one of them; each has its own database, queue and Redis number.
+PYTEST_WORKERS ?= auto
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -45,3 +45,34 @@ def pytest_report_header(config):
     if settings.TEST_NOW:
         return f"clock: CLINIC_TEST_NOW, this run started at {settings.TEST_NOW.isoformat()}"
     return None
+
+
+def _flushes_the_database(item: pytest.Item) -> bool:
+    """A transactional test: Django empties every table after it."""
+    marker = item.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        return True
+    fixtures = getattr(item, "fixturenames", ())
+    return "transactional_db" in fixtures or "live_server" in fixtures
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a transactional test, put back what the migrations wrote (role groups,
+    reminder templates, the procedure catalogue) before a test that expects it.
+
+    Django empties the tables after such a test and reloads that data only before the
+    next one with serialized_rollback; so it runs them after all others. Under
+    pytest-xdist a process takes one file after another, and a plain test may follow."""
+    result = yield
+    if nextitem is None or not _flushes_the_database(item) or _flushes_the_database(nextitem):
+        return result
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    with item.config.stash[blocking_manager_key].unblock():
+        for connection in connections.all(initialized_only=True):
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if contents:
+                connection.creation.deserialize_db_from_string(contents)
+    return result

@@ -129,7 +129,8 @@ class Appointment(models.Model):
     cancellation_reason = models.CharField(max_length=200, blank=True)
     # The calendar file's SEQUENCE: one more on every move, cancellation and reinstatement,
     # so a calendar app replaces the entry it holds rather than keeping the old time.
-    sequence = models.PositiveIntegerField(default=0, editable=False)
+    # Scale seeds COPY rows without naming it: a default in the database too.
+    sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

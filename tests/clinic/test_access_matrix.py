@@ -47,7 +47,13 @@ EXPECTED = {
     "treatments:home": ANY_STAFF,
     # Not built yet (404); the manager dashboard is someone else's issue.
     "treatments:manager_dashboard": (302, 403, 403, {200, 404}),
-    "treatments:patient_link": (400, 400, 400, 400),  # a bad token; the token is the permission
+    "treatments:patient_link": (400, 400, 400, 400),
+    "treatments:patient_link_unsubscribe": (
+        400,
+        400,
+        400,
+        400,
+    ),  # a bad token, as above  # a bad token; the token is the permission
     "treatments:patient_search": ANY_STAFF,
     "treatments:patient_register": FRONT_DESK,
     "treatments:patient_detail": ANY_STAFF,
@@ -178,6 +184,7 @@ def url_for(name: str, objects: dict) -> str:
     kwargs_by_name = {
         "treatments:schedule_week": {"dermatologist_id": objects["dermatologist"].pk},
         "treatments:patient_link": {"token": "not-a-real-token"},
+        "treatments:patient_link_unsubscribe": {"token": "not-a-real-token"},
         "staff_setup": {"uidb64": "MQ", "token": "not-a-real-token"},
         "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-real-token"},
         "treatments:patient_detail": {"pk": objects["patient"].pk},

@@ -125,11 +125,11 @@ def test_an_appointment_email_has_text_html_and_a_calendar_file(mailoutbox):
     [(html, mimetype)] = message.alternatives
     assert mimetype == "text/html" and '<a href="http://127.0.0.1:8000/l/' in html
     [(filename, ics, calendar_type)] = message.attachments
-    assert (filename, calendar_type) == ("visit.ics", "text/calendar")
+    assert (filename, calendar_type) == ("visit.ics", "text/calendar; method=REQUEST")
     event = Calendar.from_ical(ics).walk("VEVENT")[0]
     starts_at = datetime.fromisoformat(reminder.context["starts_at"]).replace(microsecond=0)
     assert event.decoded("dtstart") == starts_at
-    assert str(event["summary"]) == "Visit at Milia Clinic"
+    assert str(event["summary"]) == "Visit at Your clinic"  # CLINIC_MAIL_NAME: no condition
 
 
 def test_patient_links_are_signed_when_the_message_goes_out(mailoutbox):

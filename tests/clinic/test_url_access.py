@@ -10,6 +10,7 @@ PUBLIC = {
     "login",
     "logout",
     "treatments:patient_link",
+    "treatments:patient_link_unsubscribe",  # one-click unsubscribe: the token is the key
     # Emailed links that set a staff password (issue 13): the token is the key.
     "staff_setup",
     "password_reset",

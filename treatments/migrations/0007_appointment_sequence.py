@@ -14,12 +14,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="appointment",
             name="sequence",
-            field=models.PositiveIntegerField(default=0, editable=False),
+            field=models.PositiveIntegerField(default=0, db_default=0, editable=False),
         ),
         migrations.AddField(
             model_name="historicalappointment",
             name="sequence",
-            field=models.PositiveIntegerField(default=0, editable=False),
+            field=models.PositiveIntegerField(default=0, db_default=0, editable=False),
         ),
         # SQLite rebuilt the table for the new column and dropped its overlap triggers.
         create_sqlite_overlap_triggers(),

@@ -254,7 +254,13 @@ def test_a_move_after_a_reminder_was_sent_plans_one_for_the_new_time(clock, book
     appointment_reschedule(appointment=appointment, starts_at=at(2026, 5, 15, 10, 0), by=None)
 
     assert send_times(status=Status.SENT) == [at(2026, 5, 5, 10, 0)]
-    assert send_times(status=Status.PENDING) == [at(2026, 5, 12, 10, 0), at(2026, 5, 14, 10, 0)]
+    # (and the new time's calendar notice, sent at once: a source of its own)
+    assert send_times(status=Status.PENDING, source_key=f"appointment:{appointment.pk}") == [
+        at(2026, 5, 12, 10, 0),
+        at(2026, 5, 14, 10, 0),
+    ]
+    [notice] = sweep_at(clock, at(2026, 5, 5, 10, 1), mailoutbox)  # the entry she holds moves
+    assert notice.attachments[0][2] == "text/calendar; method=REQUEST"
     assert len(sweep_at(clock, at(2026, 5, 12, 10, 0), mailoutbox)) == 1
     assert len(sweep_at(clock, at(2026, 5, 14, 10, 0), mailoutbox)) == 1
 
