@@ -118,6 +118,7 @@ class PatientRegisterForm(forms.ModelForm):
                     email=cleaned_data.get("email", ""),
                     phone=cleaned_data.get("phone", ""),
                     preferred_channel=cleaned_data.get("preferred_channel") or "",
+                    reminder_consent=bool(cleaned_data.get("reminder_consent")),
                 ),
                 guardian=self.guardian(),
             )

@@ -35,10 +35,13 @@ def patient_save(*, patient: Patient, changed_fields: Iterable[str] = ()) -> Pat
 
 
 def patient_unreachable_reason(*, patient: Patient, guardian: Guardian | None) -> str | None:
-    """Why reminders on the preferred channel would reach nobody, or None if they would.
+    """Why reminders on the preferred channel would reach nobody, or None if they would
+    (or if none will be sent: the patient did not agree to reminders).
 
     A minor's reminders go to their guardian, an adult's to themselves.
     """
+    if not patient.reminder_consent:
+        return None
     contact, whose = (
         (guardian, "the guardian's") if patient.is_minor else (patient, "the patient's")
     )

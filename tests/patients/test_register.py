@@ -153,6 +153,19 @@ def test_email_reminders_for_a_minor_need_the_guardians_email(receptionist_clien
     assert not Patient.objects.exists()
 
 
+def test_without_reminders_a_patient_needs_no_email_for_the_email_channel(receptionist_client):
+    """The channel defaults to email; a patient with no email address who wants no
+    reminders is registered all the same (issue 14)."""
+    data = adult(email="")
+    del data["reminder_consent"]  # the box left unticked: a browser sends nothing
+
+    response = receptionist_client.post(URL, data)
+
+    assert response.status_code == 302
+    patient = Patient.objects.get()
+    assert (patient.email, patient.reminder_consent) == ("", False)
+
+
 def test_sms_reminders_for_an_adult_need_the_patients_phone(receptionist_client):
     response = receptionist_client.post(URL, adult(preferred_channel=Channel.SMS, phone=""))
     assert response.context["form"].errors["preferred_channel"] == [
