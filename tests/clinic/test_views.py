@@ -53,3 +53,15 @@ def test_logout_is_a_post_and_ends_the_session(receptionist_client):
     response = receptionist_client.post(reverse("logout"))
     assert response.status_code == 302
     assert receptionist_client.get(reverse("treatments:home")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_refused_page_says_why_and_leads_back_with_the_navigation(receptionist_client):
+    response = receptionist_client.get(reverse("treatments:manager_dashboard"))
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "This page is not for your role" in page
+    assert "Your role does not allow this." in page
+    assert 'aria-label="Main"' in page  # the navigation bar, not a bare page
+    assert f'href="{reverse("treatments:home")}"' in page
