@@ -41,11 +41,14 @@ migrate: install
 # The app with demo data, a Celery worker and beat; Ctrl-C stops all three. Static files
 # collected gzipped and hashed, served compressed and cached as in production.
 run: export CLINIC_STATIC_COLLECTED = 1
+# Links in emails and SMS lead to the port the app runs on, unless CLINIC_BASE_URL says else.
+run: export CLINIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  Milia Clinic: http://127.0.0.1:$(PORT)/   (health: http://127.0.0.1:$(PORT)/healthz)"
+	@echo "  Links in reminders: $(CLINIC_BASE_URL)/"
 	@echo "  Demo logins: reception, dermatologist, manager; password clinic-demo"
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
