@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from ..factories import AppointmentFactory
 
@@ -36,10 +37,12 @@ def test_the_home_page_says_who_you_are_and_your_role(receptionist_client):
     assert "receptionist" in response.content.decode()
 
 
-def test_the_home_page_lists_todays_appointments(receptionist_client):
+def test_the_home_page_lists_todays_appointments_each_a_link_to_it(receptionist_client):
     appointment = AppointmentFactory()
     response = receptionist_client.get(reverse("treatments:home"))
-    assert appointment.patient.full_name in response.content.decode()
+    link = reverse("treatments:appointment_detail", args=[appointment.pk])
+    name = escape(appointment.patient.full_name)  # "O'Brien" is written O&#x27;Brien
+    assert f'<a href="{link}">{name}</a>' in response.content.decode()
 
 
 def test_only_the_manager_is_shown_the_way_to_the_admin(receptionist_client, manager_client):
