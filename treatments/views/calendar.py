@@ -25,7 +25,7 @@ class BadDate(ValueError):
     """The ?date= parameter is not a YYYY-MM-DD date the schedule can show."""
 
 
-def _requested_day(request) -> date:
+def requested_day(request) -> date:
     """The ?date= of the request, or today in the clinic's time zone when it is empty."""
     raw = request.GET.get("date", "").strip()
     if not raw:
@@ -39,7 +39,7 @@ def _requested_day(request) -> date:
     return day
 
 
-def _bad_date(request, error: BadDate):
+def bad_date_page(request, error: BadDate):
     context = {"message": str(error), "today": timezone.localdate()}
     return render(request, "treatments/_schedule_bad_date.html", context, status=400)
 
@@ -64,9 +64,9 @@ def _render_schedule(request, page: str, calendar: str, context: dict):
 def schedule_day(request):
     """The active dermatologists' appointments side by side, and the rooms' occupied times."""
     try:
-        day = _requested_day(request)
+        day = requested_day(request)
     except BadDate as error:
-        return _bad_date(request, error)
+        return bad_date_page(request, error)
     context = {
         "day": day,
         "today": timezone.localdate(),
@@ -85,9 +85,9 @@ def schedule_day(request):
 def schedule_week(request, dermatologist_id):
     """One dermatologist's appointments, Monday to Sunday, with their working hours."""
     try:
-        day = _requested_day(request)
+        day = requested_day(request)
     except BadDate as error:
-        return _bad_date(request, error)
+        return bad_date_page(request, error)
     chosen = request.GET.get("dermatologist", "")
     if chosen and chosen != str(dermatologist_id):
         # The switch is a plain GET form, so the chosen id arrives as a parameter.

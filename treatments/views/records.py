@@ -4,6 +4,7 @@ Clinical notes are the dermatologists' (managers read them); receptionists get 4
 """
 
 import re
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -40,6 +41,7 @@ from ..selectors.records import (
 from ..selectors.records import my_day as my_day_appointments
 from ..services import records
 from ..services.records import technique_fields
+from .calendar import BadDate, bad_date_page, requested_day
 
 # A row's id in a paging link (the chart's ?before=, the follow-ups' ?after=): 1 to 18
 # digits, a bigint's range.
@@ -68,13 +70,21 @@ def _damaged_page_link(request, *, what: str, again: str, url: str, back_to: str
 @require_GET
 @role_required(*CLINICIANS)
 def my_day(request):
-    """The dermatologist's own visits today, with the way to each chart and record."""
+    """The dermatologist's own visits of a day (?date=, today by default), with the way
+    to each chart and record, and to the days before and after."""
+    try:
+        day = requested_day(request)
+    except BadDate as error:
+        return bad_date_page(request, error)
     return render(
         request,
         "treatments/my_day.html",
         {
-            "appointments": my_day_appointments(staff_member=request.user.staff_member),
-            "day": timezone.localdate(),
+            "appointments": my_day_appointments(staff_member=request.user.staff_member, day=day),
+            "day": day,
+            "today": timezone.localdate(),
+            "previous_day": day - timedelta(days=1),
+            "next_day": day + timedelta(days=1),
         },
     )
 

@@ -497,3 +497,30 @@ def test_a_user_without_a_role_cannot_read_a_chart(signed):
     assert (
         client.get(reverse("treatments:patient_chart", args=[signed.patient_id])).status_code == 403
     )
+
+
+def test_my_day_shows_another_day_and_leads_to_the_days_around_it(dermatologist_client):
+    """Build around a "now" the test controls: the visits are the day after tomorrow."""
+    me = dermatologist_client.staff_member
+    day = timezone.localdate() + timedelta(days=2)
+    starts_at = timezone.make_aware(datetime.combine(day, datetime.min.time())) + timedelta(
+        hours=10
+    )
+    later = AppointmentFactory(dermatologist=me, starts_at=starts_at)
+    today = AppointmentFactory(dermatologist=me)
+
+    page = dermatologist_client.get(reverse("treatments:my_day"), {"date": day.isoformat()})
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert html.escape(later.patient.full_name) in text
+    assert html.escape(today.patient.full_name) not in text
+    assert f'href="?date={(day - timedelta(days=1)).isoformat()}" rel="prev"' in text
+    assert f'href="?date={(day + timedelta(days=1)).isoformat()}" rel="next"' in text
+    assert f'href="?date={timezone.localdate().isoformat()}">Today<' in text
+
+
+@pytest.mark.parametrize("bad", ["tomorrow", "2026-02-30", "9999-01-01"])
+def test_my_day_answers_a_bad_date_with_a_400(dermatologist_client, bad):
+    page = dermatologist_client.get(reverse("treatments:my_day"), {"date": bad})
+    assert page.status_code == 400
