@@ -527,13 +527,15 @@ def test_a_manager_neither_resets_nor_deactivates_a_superuser(manager_client, ma
         reverse("admin:clinic_staffmember_changelist"),
         {"action": "reset_two_factor", "_selected_action": [boss.pk]},
     )
+    # The page the refusal leads to says why (read now: the next page shown, the 403's
+    # included, would show the message instead).
+    assert "Only a superuser resets the two-factor login" in (
+        manager_client.get(reset["Location"]).content.decode()
+    )
     change = manager_client.post(
         reverse("admin:clinic_staffmember_change", args=[boss.pk]), {"role": "manager"}
     )
 
-    assert "Only a superuser resets the two-factor login" in (
-        manager_client.get(reset["Location"]).content.decode()
-    )
     assert change.status_code == 403
     boss.user.refresh_from_db()
     assert boss.user.is_active and boss.user.has_usable_password()
