@@ -25,7 +25,7 @@ from clinic.celery import app
 from clinic.models import Reminder
 
 from .test_celery import database_url_of_this_test_run
-from .test_delivery import wait_until
+from .test_delivery import RedisServer, wait_until
 from .test_outbox import due_reminder, free_port, smtp_server  # noqa: F401 - a fixture
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -36,37 +36,6 @@ READY = " ready."  # the worker's "celery@host ready.": connected to the broker,
 needs_redis_server = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server is not installed"
 )
-
-
-class RedisServer:
-    """A redis-server on a free port with nothing on disk, so a restart forgets every key,
-    as a crashed Redis without persistence does."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_until(self.answers, what="redis-server to start", seconds=10)
-
-    def answers(self) -> bool:
-        try:
-            with Connection(self.url, connect_timeout=0.5) as connection:
-                connection.ensure_connection(max_retries=1)
-            return True
-        except Exception:
-            return False
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -211,40 +211,44 @@ def test_with_marks_written_together_a_killed_worker_repeats_only_what_it_had_no
     assert 1 <= len(repeated) <= 3
 
 
+class RedisServer:
+    """A redis-server on a free port with nothing on disk, so a restart forgets every key,
+    as a crashed Redis without persistence does."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self.answers, what="redis-server to start", seconds=10)
+
+    def answers(self) -> bool:
+        try:
+            with Connection(self.url, connect_timeout=0.5) as connection:
+                connection.ensure_connection(max_retries=1)
+            return True
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
 @pytest.fixture
 def own_redis():
     """A redis-server of this test's own on a free port, no persistence: one it may stop."""
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.skip("needs Redis as the broker (CELERY_BROKER_URL=redis://...)")
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    port = free_port()
-
-    class Redis:
-        url = f"redis://127.0.0.1:{port}/0"
-        process = None
-
-        def start(self):
-            self.process = subprocess.Popen(
-                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            wait_until(self.answers, what="redis-server to start", seconds=10)
-
-        def answers(self) -> bool:
-            try:
-                with Connection(self.url, connect_timeout=0.5) as connection:
-                    connection.ensure_connection(max_retries=1)
-                return True
-            except Exception:
-                return False
-
-        def stop(self):
-            stop(self.process)
-
-    redis = Redis()
+    redis = RedisServer()
     redis.start()
     yield redis
     redis.stop()
