@@ -21,6 +21,7 @@ from treatments.models import Procedure, ProcedureType
 from treatments.services import records
 
 from ..factories import AppointmentFactory, LesionFactory, PatientFactory, RoomFactory
+from ..treatments.views.test_records import cryo_form
 
 pytestmark = pytest.mark.django_db
 VNU_JAR = Path(settings.BASE_DIR) / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -46,18 +47,7 @@ def clinic(dermatologist_client):
     lesion = LesionFactory(patient=patient)
     dermatologist_client.post(
         reverse("treatments:procedure_record", args=[done.pk]),
-        {
-            "procedure_type": cryotherapy.pk,
-            "lesions": [lesion.pk],
-            "cryo_method": "spray",
-            "freeze_seconds": "5",
-            "freeze_thaw_cycles": "2",
-            "halo_mm": "1",
-            "consent_obtained": "on",
-            "consent_given_by": "patient",
-            "diagnosis_code": "L72.0",
-            "note": "Tolerated well.",
-        },
+        cryo_form(done, lesions=[lesion.pk]),
     )
     procedure = Procedure.objects.get()
     records.procedure_sign(procedure=procedure, by=dermatologist.user)
