@@ -133,6 +133,14 @@ def healthz(request):
     return JsonResponse({"status": status, "components": components}, status=200 if all_ok else 503)
 
 
+def _error_page(request: HttpRequest) -> HttpResponse:
+    try:
+        return HttpResponse(render_to_string("500.html", request=request), status=500)
+    except Exception:  # the page that explains an error must not raise one
+        logger.exception("The 500 page failed to render")
+        return defaults.server_error(request)
+
+
 DATABASE_RETRY_SECONDS = 30
 DATABASE_UNAVAILABLE = gettext_lazy(
     "The clinic's database cannot be reached just now. Nothing was half-written: "
@@ -142,7 +150,8 @@ DATABASE_UNAVAILABLE = gettext_lazy(
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """The 500 handler: a database that went away (connection lost, server restarting)
-    is a 503 with Retry-After, any other error Django's plain 500 page.
+    is a 503 with Retry-After; any other error the 500 page with the navigation, or
+    Django's plain 500 page when that page itself fails to render.
 
     Runs inside Django's handling of the exception, so the exception is sys.exc_info().
     The 503 page renders without the request: its context processors would ask the
@@ -150,7 +159,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """
     error = sys.exc_info()[1]
     if not isinstance(error, (OperationalError, InterfaceError)):
-        return defaults.server_error(request)
+        return _error_page(request)
     logger.error("Database unavailable: %s", error.__class__.__name__)
     if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
         response: HttpResponse = JsonResponse({"error": str(DATABASE_UNAVAILABLE)}, status=503)

@@ -68,3 +68,29 @@ def test_a_refused_page_says_why_and_leads_back_with_the_navigation(receptionist
     assert "Your role does not allow this." in page
     assert 'aria-label="Main"' in page  # the navigation bar, not a bare page
     assert f'href="{reverse("treatments:home")}"' in page
+
+
+def test_a_missing_record_answers_404_with_the_navigation_and_a_way_on(receptionist_client):
+    response = receptionist_client.get(reverse("treatments:appointment_detail", args=[999999]))
+
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "Nothing here" in page
+    assert "No such appointment." in page  # the view's own reason
+    assert 'aria-label="Main"' in page
+    assert f'href="{reverse("treatments:patient_search")}"' in page
+
+
+@pytest.mark.urls("tests.clinic.urls_with_a_fault")
+def test_an_unexpected_error_answers_500_with_the_navigation_and_no_detail(receptionist_client):
+    receptionist_client.raise_request_exception = False
+
+    response = receptionist_client.get("/fails/")
+
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "Something went wrong on our side" in page
+    assert 'aria-label="Main"' in page
+    assert receptionist_client.staff_member.user.get_full_name() in page  # the user's nav
+    assert "an error no view expects" not in page
+    assert "Traceback" not in page
