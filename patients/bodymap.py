@@ -352,7 +352,7 @@ def body_map_context(*, patient, lesions: Iterable[Lesion], can_edit: bool) -> d
     active: defaultdict[str, int] = defaultdict(int)
     resolved: defaultdict[str, int] = defaultdict(int)
     for lesion in lesions:
-        if lesion.status == Lesion.Status.ACTIVE:
+        if lesion.status in Lesion.CURRENT:
             active[lesion.site] += lesion.count
         else:
             resolved[lesion.site] += 1

@@ -194,7 +194,11 @@ class Lesion(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
+        TREATED = "treated", "Treated, awaiting its check"
         RESOLVED = "resolved", "Resolved"
+
+    # Still on the skin as far as the chart knows: to treat, or treated and not yet checked.
+    CURRENT = (Status.ACTIVE, Status.TREATED)
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lesions")
     site = models.CharField(max_length=24, choices=Site.choices)
@@ -207,6 +211,9 @@ class Lesion(models.Model):
     first_noted = models.DateField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     resolved_on = models.DateField(null=True, blank=True)
+    last_treated_on = models.DateField(
+        null=True, blank=True, help_text="The day of the latest procedure recorded on it."
+    )
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -226,16 +233,21 @@ class Lesion(models.Model):
                 name="lesion_size_range",
             ),
             models.CheckConstraint(
-                condition=(Q(status="active") & Q(resolved_on__isnull=True))
+                condition=(Q(status__in=["active", "treated"]) & Q(resolved_on__isnull=True))
                 | (Q(status="resolved") & Q(resolved_on__isnull=False)),
                 name="lesion_resolved_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="treated") | Q(last_treated_on__isnull=False),
+                name="lesion_treated_has_date",
             ),
             models.CheckConstraint(
                 condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=models.F("first_noted")),
                 name="lesion_resolved_after_noted",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "resolved"]), name="lesion_status_valid"
+                condition=Q(status__in=["active", "treated", "resolved"]),
+                name="lesion_status_valid",
             ),
         ]
 

@@ -165,7 +165,9 @@ def lesion_update(*, lesion: Lesion, by: User | None, **changes: Any) -> Lesion:
         raise TypeError(f"lesion_update cannot change {', '.join(sorted(unknown))}")
     for name, value in changes.items():
         setattr(lesion, name, value)
-    if lesion.status == Lesion.Status.ACTIVE:
+    if lesion.status == Lesion.Status.TREATED and lesion.last_treated_on is None:
+        raise ValidationError({"status": "A lesion is treated once a procedure on it is recorded."})
+    if lesion.status in Lesion.CURRENT:
         lesion.resolved_on = None
     elif lesion.resolved_on is None:
         lesion.resolved_on = timezone.localdate()

@@ -46,8 +46,8 @@ def _url_maker(name: str) -> Callable[[int], str]:
 def chart_lists(chart: dict, *, can_edit: bool) -> dict:
     """The lesions, follow-ups and timeline of chart_for_patient(), as rows of text and
     links; links to change the record only for those who may (can_edit)."""
-    active = [lesion for lesion in chart["lesions"] if lesion.status == Lesion.Status.ACTIVE]
-    resolved = [lesion for lesion in chart["lesions"] if lesion.status != Lesion.Status.ACTIVE]
+    active = [lesion for lesion in chart["lesions"] if lesion.status in Lesion.CURRENT]
+    resolved = [lesion for lesion in chart["lesions"] if lesion.status not in Lesion.CURRENT]
     return {
         "active_lesions": _lesion_rows(active, can_edit=can_edit),
         "resolved_lesions": _lesion_rows(resolved, can_edit=False),
@@ -61,12 +61,14 @@ def _lesion_rows(lesions: list[Lesion], *, can_edit: bool) -> list[dict]:
     rows = []
     for lesion in lesions:
         text = f"{lesion.count} × {MILIA_TYPES[lesion.milia_type].lower()}"
-        if lesion.status != Lesion.Status.ACTIVE:
+        if lesion.status not in Lesion.CURRENT:
             text += f", resolved {_day(lesion.resolved_on)}"
         else:
             if lesion.size_mm:
                 text += f", {lesion.size_mm} mm"
             text += f", {COLOURS[lesion.colour].lower()}; noted {_day(lesion.first_noted)}"
+            if lesion.status == Lesion.Status.TREATED:
+                text += f"; treated {_day(lesion.last_treated_on)}, awaiting its check"
         rows.append(
             {
                 "site": SITES[lesion.site],

@@ -75,6 +75,7 @@ urlpatterns = [
         name="procedure_detail",
     ),
     path("procedures/<int:pk>/sign/", records.procedure_sign, name="procedure_sign"),
+    path("procedures/<int:pk>/edit/", records.procedure_revise, name="procedure_revise"),
     path("procedures/<int:pk>/amend/", records.procedure_amend, name="procedure_amend"),
     path(
         "procedures/<int:pk>/handout/",

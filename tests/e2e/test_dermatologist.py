@@ -144,14 +144,39 @@ def test_a_dermatologists_day(browser, live_server, visit, photo_file, private_m
     assert set(procedure.lesions.all()) == {eyelid, forehead_lesion}
     assert procedure.procedure_code == "17110"
 
-    # Sign: the record locks and the recurrence check appears.
-    submit_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Sign and lock']"))
+    # A draft is edited until it is signed.
+    browser.find_element(By.LINK_TEXT, "Edit the draft").click()
+    wait_for_text(browser, "h1", "Edit the draft record of")
+    note = browser.find_element(By.NAME, "note")
+    note.send_keys(" Blister expected.")
+    submit_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Save the changes']"))
+    wait_for_text(browser, ".alert-success", "Draft changed.")
+    procedure.refresh_from_db()
+    assert procedure.note == "Tolerated well. Aftercare explained. Blister expected."
+
+    # Sign, after a confirmation: the record locks and the recurrence check appears.
+    browser.find_element(By.LINK_TEXT, "Sign and lock…").click()
+    wait_for_text(browser, "h1", "Sign and lock this record?")
+    procedure.refresh_from_db()
+    assert not procedure.is_signed  # asking is not signing
+    submit_and_wait(
+        browser, browser.find_element(By.XPATH, "//button[text()='Yes, sign and lock']")
+    )
     wait_for_text(browser, ".alert-success", "Signed. The record is now locked.")
     follow_up = FollowUp.objects.get(procedure=procedure)
     due = f"{follow_up.due_on.day} {follow_up.due_on:%b %Y}"
     assert due in browser.find_element(By.ID, "main").text
-    assert not browser.find_elements(By.XPATH, "//button[text()='Sign and lock']")
+    assert not browser.find_elements(By.LINK_TEXT, "Sign and lock…")
+    assert not browser.find_elements(By.LINK_TEXT, "Edit the draft")
     screenshot(browser, "dermatologist-05-signed")
+
+    # The chart shows the two lesions treated today, awaiting their check.
+    browser.find_element(By.CSS_SELECTOR, "h1 a").click()
+    wait_for_text(browser, "h1", patient.full_name)
+    awaiting = browser.find_elements(By.XPATH, "//li[contains(., 'awaiting its check')]")
+    assert len(awaiting) == 2
+    browser.back()
+    wait_for_text(browser, ".badge", "Signed")
 
     browser.find_element(By.LINK_TEXT, "Print the handout").click()
     wait_for_text(browser, "h1", "Aftercare instructions")

@@ -3,6 +3,7 @@
 from typing import cast
 
 from django import forms
+from django.db.models import Q
 
 from clinic.models import StaffMember
 from patients.models import Lesion, PatientAlert
@@ -86,7 +87,7 @@ class ProcedureForm(forms.Form):
                 f"and {on_behalf_of} signs it."
             )
         lesions = cast("forms.ModelMultipleChoiceField[Lesion]", self.fields["lesions"])
-        lesions.queryset = Lesion.objects.filter(patient=patient, status=Lesion.Status.ACTIVE)
+        lesions.queryset = Lesion.objects.filter(patient=patient, status__in=Lesion.CURRENT)
         self.fields["procedure_type"].widget.attrs.update(
             {
                 "data-hx-get": "",
@@ -118,6 +119,37 @@ class ProcedureForm(forms.Form):
             "complication_note",
         ]
         return {name: self.cleaned_data.get(name) for name in names}
+
+
+class ProcedureReviseForm(ProcedureForm):
+    """A draft's values to change before signing: the procedure type and who wrote it stay."""
+
+    def __init__(self, *args, procedure: Procedure, **kwargs):
+        initial = {name: getattr(procedure, name) for name in REVISED_FIELDS}
+        initial["lesions"] = [lesion.pk for lesion in procedure.lesions.all()]
+        super().__init__(*args, patient=procedure.patient, initial=initial, **kwargs)
+        del self.fields["procedure_type"]
+        lesions = cast("forms.ModelMultipleChoiceField[Lesion]", self.fields["lesions"])
+        lesions.queryset = Lesion.objects.filter(
+            Q(status__in=Lesion.CURRENT) | Q(procedures=procedure), patient=procedure.patient
+        ).distinct()
+        # The code as recorded; left as the suggestion when it was not overridden.
+        if not procedure.procedure_code_overridden:
+            self.initial["procedure_code"] = ""
+
+
+REVISED_FIELDS = [
+    *sorted(ALL_TECHNIQUE_FIELDS),
+    "consent_obtained",
+    "consent_given_by",
+    "complication_bleeding",
+    "complication_blistering",
+    "complication_pain",
+    "complication_note",
+    "note",
+    "diagnosis_code",
+    "procedure_code",
+]
 
 
 class AmendmentForm(forms.Form):

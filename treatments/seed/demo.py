@@ -349,7 +349,7 @@ def seed_clinical_records(*, today: date) -> None:
             dermatologist__user=doctor,
             status=Appointment.Status.COMPLETED,
             procedure__isnull=True,
-            patient__lesions__status=Lesion.Status.ACTIVE,
+            patient__lesions__status__in=Lesion.CURRENT,
         )
         # The allergic patient is left for the dermatologist to record live (the alert).
         .exclude(patient__alerts__kind=PatientAlert.Kind.ALLERGY)
@@ -358,7 +358,7 @@ def seed_clinical_records(*, today: date) -> None:
         .order_by("starts_at")[:missing]
     )
     for visit in done:
-        lesions = list(visit.patient.lesions.filter(status=Lesion.Status.ACTIVE)[:2])
+        lesions = list(visit.patient.lesions.filter(status__in=Lesion.CURRENT)[:2])
         technique = dict(DEMO_TECHNIQUE.get(visit.procedure_type.slug, {}))
         if "instrument" in technique:
             technique["lesions_cleared"] = sum(lesion.count for lesion in lesions)

@@ -70,6 +70,7 @@ LESION_FIELDS_SHOWN = [
     "first_noted",
     "status",
     "resolved_on",
+    "last_treated_on",
 ]
 
 

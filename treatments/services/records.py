@@ -6,13 +6,15 @@ correction is an Amendment, kept beside the original.
 """
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from clinic.errors import ServiceError, StateConflict
 from clinic.models import StaffMember
@@ -200,6 +202,79 @@ def _lesions_of(patient: Patient, lesions: Iterable[Lesion]) -> list[Lesion]:
     return chosen
 
 
+def _record_fields(
+    *,
+    procedure_type: ProcedureType,
+    patient: Patient,
+    lesions: Iterable[Lesion],
+    technique: dict[str, Any],
+    consent: dict[str, Any],
+    complications: dict[str, Any],
+    note: str,
+    diagnosis_code: str,
+    procedure_code: str,
+) -> tuple[dict[str, Any], list[Lesion]]:
+    """A record's checked values (technique, consent, complications, note, codes) and its
+    lesions, for recording it and for revising a draft; a RecordError names what is wrong."""
+    lesions = _lesions_of(patient, lesions)
+    if procedure_type.is_procedure and not lesions:
+        raise RecordError({"lesions": "Pick the lesions treated."})
+    technique = _validate_technique(
+        procedure_type=procedure_type, values=technique, lesions=lesions, patient=patient
+    )
+    lesion_count = technique.get("lesions_cleared") or sum(lesion.count for lesion in lesions)
+    suggested = suggested_procedure_code(procedure_type=procedure_type, lesion_count=lesion_count)
+    fields = {
+        **technique,
+        **_validate_consent(procedure_type=procedure_type, patient=patient, consent=consent),
+        **complications,
+        "note": note,
+        "diagnosis_code": diagnosis_code or Procedure._meta.get_field("diagnosis_code").default,
+        "procedure_code": procedure_code or suggested,
+        "procedure_code_overridden": bool(procedure_code) and procedure_code != suggested,
+    }
+    return fields, lesions
+
+
+def _save_checked(procedure: Procedure, *, by: User) -> None:
+    # Its relations are rows loaded by the caller (and the caller's user): validating them
+    # would only ask the database, one query each, whether they exist.
+    procedure.full_clean(
+        exclude=["appointment", "patient", "dermatologist", "procedure_type", "created_by"]
+    )
+    procedure._history_user = by
+    procedure.save()
+
+
+def _lesions_treated(lesions: list[Lesion], *, on: date, by: User) -> None:
+    """The lesions a procedure treated: treated on that day, awaiting their check (a
+    resolved lesion treated again is on the skin again). Two queries, with history."""
+    for lesion in lesions:
+        lesion.status, lesion.resolved_on = Lesion.Status.TREATED, None
+        lesion.last_treated_on = max(on, lesion.last_treated_on or on)
+    bulk_update_with_history(
+        lesions, Lesion, ["status", "resolved_on", "last_treated_on"], default_user=by
+    )
+
+
+def _lesions_untreated(lesions: list[Lesion], *, procedure: Procedure, by: User) -> None:
+    """Lesions taken off a draft: treated as of their other procedures, else active."""
+    others = dict(
+        ProcedureLesion.objects.filter(lesion__in=lesions)
+        .exclude(procedure=procedure)
+        .values("lesion")
+        .annotate(at=Max("procedure__performed_at"))
+        .values_list("lesion", "at")
+    )
+    changed = [lesion for lesion in lesions if lesion.status == Lesion.Status.TREATED]
+    for lesion in changed:
+        other = others.get(lesion.pk)
+        lesion.last_treated_on = timezone.localdate(other) if other else None
+        lesion.status = Lesion.Status.TREATED if other else Lesion.Status.ACTIVE
+    if changed:
+        bulk_update_with_history(changed, Lesion, ["status", "last_treated_on"], default_user=by)
+
+
 @transaction.atomic
 def procedure_record(
     *,
@@ -222,8 +297,10 @@ def procedure_record(
     (the record stays the visit's dermatologist's, is marked recorded_on_behalf, names its
     author in created_by, and the visit's dermatologist signs it); anyone else is refused
     with a RecordError and nothing is written. `on_behalf` on one's own visit changes
-    nothing. Also completes the visit and creates the follow-up (recurrence check, or a
-    recheck for watchful waiting) from the type's interval, in the same transaction.
+    nothing. The lesions of a procedure (not of watchful waiting or advice) become
+    treated, awaiting their check. Also completes the visit and creates the follow-up
+    (recurrence check, or a recheck for watchful waiting) from the type's interval, in
+    the same transaction.
     """
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
@@ -237,41 +314,34 @@ def procedure_record(
         raise RecordConflict("A procedure is recorded for a checked-in visit.")
     recorded_on_behalf = _recorded_on_behalf(appointment=appointment, by=by, on_behalf=on_behalf)
     patient = appointment.patient
-    lesions = _lesions_of(patient, lesions)
-    if procedure_type.is_procedure and not lesions:
-        raise RecordError({"lesions": "Pick the lesions treated."})
-    technique = _validate_technique(
-        procedure_type=procedure_type, values=technique, lesions=lesions, patient=patient
+    fields, lesions = _record_fields(
+        procedure_type=procedure_type,
+        patient=patient,
+        lesions=lesions,
+        technique=technique,
+        consent=consent,
+        complications=complications,
+        note=note,
+        diagnosis_code=diagnosis_code,
+        procedure_code=procedure_code,
     )
-    lesion_count = technique.get("lesions_cleared") or sum(lesion.count for lesion in lesions)
-    suggested = suggested_procedure_code(procedure_type=procedure_type, lesion_count=lesion_count)
     procedure = Procedure(
         appointment=appointment,
         patient=patient,
         dermatologist=appointment.dermatologist,
         procedure_type=procedure_type,
         performed_at=performed_at or timezone.now(),
-        **technique,
-        **_validate_consent(procedure_type=procedure_type, patient=patient, consent=consent),
-        **complications,
-        note=note,
-        diagnosis_code=diagnosis_code or Procedure._meta.get_field("diagnosis_code").default,
-        procedure_code=procedure_code or suggested,
-        procedure_code_overridden=bool(procedure_code) and procedure_code != suggested,
+        **fields,
         recorded_on_behalf=recorded_on_behalf,
         aftercare_text=procedure_type.aftercare_text,
         created_by=by,
     )
-    # Its relations are rows loaded above (and the caller's user): validating them would
-    # only ask the database, one query each, whether they exist.
-    procedure.full_clean(
-        exclude=["appointment", "patient", "dermatologist", "procedure_type", "created_by"]
-    )
-    procedure._history_user = by
-    procedure.save()
+    _save_checked(procedure, by=by)
     ProcedureLesion.objects.bulk_create(
         [ProcedureLesion(procedure=procedure, lesion=lesion) for lesion in lesions]
     )
+    if procedure_type.is_procedure:
+        _lesions_treated(lesions, on=timezone.localdate(procedure.performed_at), by=by)
     appointment_complete(appointment=appointment, by=by)
     follow_up_plan(procedure=procedure, by=by)
     return procedure
@@ -315,6 +385,63 @@ def procedure_update_note(*, procedure: Procedure, note: str, by: User) -> Proce
     draft.note = note
     draft._history_user = by
     draft.save(update_fields=["note", "updated_at"])
+    return draft
+
+
+def check_may_revise(procedure: Procedure, by: User) -> None:
+    """The record's dermatologist or its author (recording on their behalf) revise a
+    draft; anyone else is refused with a PermissionError."""
+    staff_member = getattr(by, "staff_member", None)
+    own = staff_member is not None and staff_member.pk == procedure.dermatologist_id
+    if not own and procedure.created_by_id != by.pk:
+        raise PermissionError("Only the record's dermatologist or its author revises a draft.")
+
+
+@transaction.atomic
+def procedure_revise(
+    *,
+    procedure: Procedure,
+    lesions: Iterable[Lesion],
+    technique: dict[str, Any],
+    consent: dict[str, Any],
+    complications: dict[str, Any],
+    note: str,
+    by: User,
+    procedure_code: str = "",
+    diagnosis_code: str = "",
+) -> Procedure:
+    """Change a draft before it is signed: its lesions, technique, consent, complications,
+    note and codes, checked as when it was recorded (the procedure type, the visit and the
+    author stay). Lesions added become treated, lesions taken off go back to what their
+    other procedures make them. The record's dermatologist or its author revises it;
+    a signed record refuses (RecordLocked), anyone else is refused (PermissionError)."""
+    draft = _editable(procedure)
+    check_may_revise(draft, by)
+    fields, chosen = _record_fields(
+        procedure_type=draft.procedure_type,
+        patient=draft.patient,
+        lesions=lesions,
+        technique=technique,
+        consent=consent,
+        complications=complications,
+        note=note,
+        diagnosis_code=diagnosis_code,
+        procedure_code=procedure_code,
+    )
+    for name, value in fields.items():
+        setattr(draft, name, value)
+    _save_checked(draft, by=by)
+    before = {lesion.pk: lesion for lesion in draft.lesions.all()}
+    after = {lesion.pk: lesion for lesion in chosen}
+    added = [after[pk] for pk in after.keys() - before.keys()]
+    removed = [before[pk] for pk in before.keys() - after.keys()]
+    ProcedureLesion.objects.filter(procedure=draft, lesion__in=removed).delete()
+    ProcedureLesion.objects.bulk_create(
+        [ProcedureLesion(procedure=draft, lesion=lesion) for lesion in added]
+    )
+    if draft.procedure_type.is_procedure:
+        _lesions_treated(added, on=timezone.localdate(draft.performed_at), by=by)
+        _lesions_untreated(removed, procedure=draft, by=by)
     return draft
 
 
@@ -392,7 +519,8 @@ def follow_up_record_outcomes(
                 Lesion.Status.RESOLVED,
                 max(today, lesion.first_noted),
             )
-        elif item["outcome"] in KEEPS_ACTIVE:
+        elif item["outcome"] in KEEPS_ACTIVE or lesion.status == Lesion.Status.TREATED:
+            # Checked, and not gone: on the skin to treat again, or to watch.
             lesion.status, lesion.resolved_on = Lesion.Status.ACTIVE, None
         lesion._history_user = by
         lesion.save(update_fields=["status", "resolved_on", "updated_at"])

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.audit import audited, patient_of
 from clinic.errors import form_add_error
@@ -30,7 +30,13 @@ from patients.bodymap import body_map_context
 from patients.models import Lesion, Patient
 
 from ..chart_lists import chart_lists
-from ..forms.records import AlertForm, AmendmentForm, OutcomeForm, ProcedureForm
+from ..forms.records import (
+    AlertForm,
+    AmendmentForm,
+    OutcomeForm,
+    ProcedureForm,
+    ProcedureReviseForm,
+)
 from ..models import Appointment, FollowUp, Procedure, ProcedureType
 from ..selectors.records import (
     chart_for_patient,
@@ -223,12 +229,14 @@ def procedure_detail(request, pk):
     dermatologist."""
     procedure = _procedure(pk)
     own = getattr(request.user, "staff_member", None) == procedure.dermatologist
+    author = procedure.created_by_id == request.user.pk
     return render(
         request,
         "treatments/procedure_detail.html",
         {
             "procedure": procedure,
             "can_sign": own and not procedure.is_signed,
+            "can_revise": (own or author) and not procedure.is_signed,
             "can_amend": has_role(request.user, CLINICIANS) and procedure.is_signed,
             "amendment_form": AmendmentForm(),
             "follow_up": procedure.follow_ups.all()[:1],
@@ -268,10 +276,19 @@ def _record_history(procedure: Procedure) -> list[dict]:
     return entries
 
 
-@require_POST
+@audited(AccessLog.Action.RECORD_VIEW, patient=patient_of("treatments.Procedure", "pk"))
+@require_http_methods(["GET", "POST"])
 @role_required(*CLINICIANS)
 def procedure_sign(request, pk):
+    """Signing asks first: GET shows what will be locked and who signs; POST signs."""
     procedure = _procedure(pk)
+    if procedure.is_signed:
+        messages.info(request, "This record is already signed. Add an amendment to correct it.")
+        return redirect("treatments:procedure_detail", pk=pk)
+    if request.method == "GET":
+        if getattr(request.user, "staff_member", None) != procedure.dermatologist:
+            raise PermissionDenied("Only the dermatologist who did the procedure signs its record.")
+        return render(request, "treatments/procedure_sign.html", {"procedure": procedure})
     try:
         records.procedure_sign(procedure=procedure, by=request.user)
     except records.RecordLocked as error:
@@ -281,6 +298,67 @@ def procedure_sign(request, pk):
         raise PermissionDenied(str(error)) from None
     messages.success(request, "Signed. The record is now locked.")
     return redirect("treatments:procedure_detail", pk=pk)
+
+
+@audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_of("treatments.Procedure", "pk"),
+    shown_with_errors=True,
+)
+@require_http_methods(["GET", "POST"])
+@role_required(*CLINICIANS)
+def procedure_revise(request, pk):
+    """Change a draft record until it is signed: the record's dermatologist or its author."""
+    try:
+        procedure = Procedure.objects.select_related(
+            "patient", "procedure_type", "appointment__dermatologist", "created_by"
+        ).get(pk=pk)
+    except Procedure.DoesNotExist:
+        raise Http404("No such record.") from None
+    if procedure.is_signed:
+        return _record_exists(request, records.RecordExists(procedure))
+    form = ProcedureReviseForm(request.POST or None, procedure=procedure)
+    status = 200
+    try:
+        records.check_may_revise(procedure, request.user)
+        if request.method == "POST" and form.is_valid():
+            records.procedure_revise(
+                procedure=procedure,
+                lesions=form.cleaned_data["lesions"],
+                technique=form.technique(),
+                consent=form.consent(),
+                complications=form.complications(),
+                note=form.cleaned_data["note"],
+                diagnosis_code=form.cleaned_data["diagnosis_code"],
+                procedure_code=form.cleaned_data["procedure_code"].strip(),
+                by=request.user,
+            )
+            messages.success(request, "Draft changed. Review and sign it.")
+            return redirect("treatments:procedure_detail", pk=pk)
+        if request.method == "POST":
+            status = 400
+    except PermissionError as error:
+        raise PermissionDenied(str(error)) from None
+    except records.RecordLocked:  # signed meanwhile, from another screen
+        procedure.refresh_from_db()
+        return _record_exists(request, records.RecordExists(procedure))
+    except ValidationError as error:
+        status = form_add_error(form, error)
+    appointment = procedure.appointment
+    context = {
+        "form": form,
+        "draft": procedure,
+        "appointment": appointment,
+        "patient": procedure.patient,
+        "technique_fields": [
+            form[name]
+            for name in sorted(technique_fields(procedure.procedure_type))
+            if name in form.fields
+        ],
+        "procedure_type": procedure.procedure_type,
+        "alerts": procedure.patient.alerts.filter(is_active=True),
+    }
+    return render(request, "treatments/procedure_record.html", context, status=status)
 
 
 @audited(
@@ -369,7 +447,7 @@ def follow_up_outcome(request, pk):
     lesions = list(
         follow_up.procedure.lesions.all()
         if follow_up.procedure
-        else Lesion.objects.filter(patient=follow_up.patient, status=Lesion.Status.ACTIVE)
+        else Lesion.objects.filter(patient=follow_up.patient, status__in=Lesion.CURRENT)
     )
     data = request.POST if request.method == "POST" else None
     forms = [(lesion, OutcomeForm(data, prefix=f"lesion-{lesion.pk}")) for lesion in lesions]

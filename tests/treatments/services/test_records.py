@@ -42,17 +42,6 @@ def procedure_type(slug) -> ProcedureType:
     return ProcedureType.objects.get(slug=slug)
 
 
-@pytest.fixture
-def visit(dermatologist, treatment_room):
-    """A checked-in visit for cryotherapy."""
-    return AppointmentFactory(
-        dermatologist=dermatologist,
-        room=treatment_room,
-        procedure_type=procedure_type("cryotherapy"),
-        status=Appointment.Status.CHECKED_IN,
-    )
-
-
 def record(visit, *, slug="cryotherapy", lesions=None, technique=CRYO, consent=CONSENT, **extra):
     lesions = lesions if lesions is not None else [LesionFactory(patient=visit.patient, count=3)]
     return records.procedure_record(

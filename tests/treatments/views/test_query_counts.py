@@ -143,11 +143,12 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     # patient and dermatologist; no record yet?; the record's check constraints but the
     # one on created_by (excluded from full_clean), each a SELECT in its own savepoint
     # (9 × 3); the record, its history row, its lesions in
-    # one INSERT; the type's follow-up interval; completing the visit (savepoint, lock,
+    # one INSERT; the lesions marked treated (one UPDATE) and their history rows (one
+    # INSERT); the type's follow-up interval; completing the visit (savepoint, lock,
     # update, history, event, release); the follow-up and its history row; the reminder
     # keys and the reminder; RELEASE.
     one = queries_of(record(1))
     three = queries_of(record(3))
     assert Procedure.objects.count() == 2
-    assert one == 52
+    assert one == 54
     assert three == one
