@@ -42,9 +42,9 @@ FIRST_AVAILABLE_COUNT = 10
 class PartOfDay(models.TextChoices):
     """When a visit starts, by the clinic's wall clock: before noon, until five, after."""
 
-    MORNING = "morning", _("Morning (before 12:00)")
-    AFTERNOON = "afternoon", _("Afternoon (12:00–17:00)")
-    EVENING = "evening", _("Evening (after 17:00)")
+    MORNING = "morning", _("Morning")
+    AFTERNOON = "afternoon", _("Afternoon")
+    EVENING = "evening", _("Evening")
 
     @property
     def hours(self) -> tuple[time, time | None]:
