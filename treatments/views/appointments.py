@@ -35,7 +35,7 @@ def _slot_choices(*, procedure_type, day, dermatologist=None, exclude_appointmen
         end_day=day,
         dermatologist=dermatologist,
         exclude_appointment_id=exclude_appointment_id,
-        limit=SLOTS_SHOWN,
+        limit=SLOTS_SHOWN + 1,  # one more than shown tells whether the day has more
     )
     following = None
     if not slots:
@@ -58,13 +58,14 @@ def _picker_context(
     )
     names = {d.pk: str(d) for d in StaffMember.objects.dermatologists().select_related("user")}
     rooms = {r.pk: r.name for r in Room.objects.all()}
-    described = [slot_described(slot, names, rooms) for slot in slots]
+    described = [slot_described(slot, names, rooms) for slot in slots[:SLOTS_SHOWN]]
     preselected = next(
         (slot["value"] for slot in described if slot["starts_at"].time() == starting_at), ""
     )
     return {
         "slots": described,
         "slot_groups": slot_groups(described),
+        "more_later": len(slots) > SLOTS_SHOWN,
         "preselected_slot": preselected,
         "next_free": slot_described(following, names, rooms) if following else None,
         "day": day,

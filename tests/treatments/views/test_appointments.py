@@ -710,3 +710,16 @@ def test_a_time_that_is_not_free_preselects_nothing(
         assert page.status_code == 200
         assert 'type="radio"' in page.content.decode()
         assert " checked" not in page.content.decode()
+
+
+def test_the_slot_picker_says_when_the_day_has_more_free_times_than_it_shows(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    def picker(**choice):
+        query = {"procedure_type": cryotherapy.pk, "date": "2026-06-02", **choice}
+        html = receptionist_client.get(reverse("treatments:slot_picker"), query).content.decode()
+        return html.count('type="radio"'), "For later ones choose a dermatologist" in html
+
+    assert picker(dermatologist=dermatologist.pk) == (40, False)  # 08:00 to 17:45, all
+    open_all_week(StaffMemberFactory())
+    assert picker() == (40, True)  # two dermatologists' 80, the first 40 of them shown
