@@ -504,3 +504,22 @@ def test_first_available_costs_the_same_queries_for_one_day_and_sixty(
     assert one_day == []
     assert len(sixty_days) == 10  # the default limit
     assert {f"{slot.starts_at.astimezone(NEW_YORK):%d %b}" for slot in sixty_days} == {"27 Jul"}
+
+
+@pytest.mark.parametrize("sunday", [date(2026, 3, 8), date(2026, 11, 1)])  # 23 h and 25 h
+def test_the_parts_of_the_day_follow_the_wall_clock_on_a_daylight_saving_sunday(sunday):
+    dermatologist_working((time(11, 30), time(12, 30)), (time(16, 30), time(17, 30)), weekday=6)
+
+    def part(part_of_day):
+        return starts(
+            first_free(
+                start_day=sunday,
+                within_days=1,
+                part_of_day=part_of_day,
+                now=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+
+    assert part(PartOfDay.MORNING) == ["11:30", "11:45"]
+    assert part(PartOfDay.AFTERNOON) == ["12:00", "12:15", "16:30", "16:45"]
+    assert part(PartOfDay.EVENING) == ["17:00", "17:15"]
