@@ -723,3 +723,36 @@ def test_the_slot_picker_says_when_the_day_has_more_free_times_than_it_shows(
     assert picker(dermatologist=dermatologist.pk) == (40, False)  # 08:00 to 17:45, all
     open_all_week(StaffMemberFactory())
     assert picker() == (40, True)  # two dermatologists' 80, the first 40 of them shown
+
+
+def test_the_waitlist_searches_the_first_free_times_an_entry_still_allows(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    patient = PatientFactory()
+    entry = WaitlistEntry.objects.create(
+        patient=patient,
+        procedure_type=cryotherapy,
+        dermatologist=dermatologist,
+        earliest_date=MONDAY - timedelta(days=3),  # added last week: today on counts
+        latest_date=MONDAY + timedelta(days=6),
+    )
+    WaitlistEntry.objects.create(  # its days are over: nothing to search
+        patient=PatientFactory(),
+        procedure_type=cryotherapy,
+        earliest_date=MONDAY - timedelta(days=9),
+        latest_date=MONDAY - timedelta(days=1),
+    )
+
+    page = receptionist_client.get(reverse("treatments:waitlist")).content.decode()
+    [search_url] = [
+        unescape(url) for url in re.findall(r'href="([^"]*first-available[^"]*)"', page)
+    ]
+    results = receptionist_client.get(search_url)
+
+    assert "&date=2026-06-01&within_days=7" in search_url
+    assert results.status_code == 200
+    assert booking_links(results.content.decode())[0] == (
+        f"/appointments/new/?patient={patient.pk}&waitlist_entry={entry.pk}"
+        f"&procedure_type={cryotherapy.pk}&dermatologist={dermatologist.pk}"
+        "&date=2026-06-01&time=10%3A15"
+    )
