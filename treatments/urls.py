@@ -6,6 +6,7 @@ from clinic.models import AccessLog
 from .views import (
     api,
     appointments,
+    availability,
     calendar,
     dashboard,
     home,
@@ -40,7 +41,13 @@ urlpatterns = [
     path("schedule/week/<int:dermatologist_id>/", calendar.schedule_week, name="schedule_week"),
     path("appointments/new/", appointments.appointment_book, name="appointment_book"),
     path("api/appointments/", api.appointment_book_api, name="appointment_book_api"),
+    path("api/first-available/", api.first_available_api, name="first_available_api"),
     path("appointments/slots/", appointments.slot_picker, name="slot_picker"),
+    path(
+        "appointments/first-available/",
+        availability.first_available_search,
+        name="first_available",
+    ),
     path("appointments/<int:pk>/", appointments.appointment_detail, name="appointment_detail"),
     path(
         "appointments/<int:pk>/reschedule/",

@@ -61,11 +61,13 @@ EXPECTED = {
     "treatments:schedule_week": ANY_STAFF,
     "treatments:appointment_book": FRONT_DESK,
     "treatments:slot_picker": FRONT_DESK,
+    "treatments:first_available": FRONT_DESK,
     "treatments:appointment_detail": ANY_STAFF,
     "treatments:appointment_reschedule": FRONT_DESK,
     "treatments:procedure_record": (302, 403, 302, 403),  # recorded already: to the record
     "treatments:appointment_action": POST_ONLY,
     "treatments:appointment_book_api": POST_ONLY,
+    "treatments:first_available_api": (302, 400, 403, 400),  # no procedure: a 400 in JSON
     "treatments:arrivals": ANY_STAFF,
     "treatments:waitlist": ANY_STAFF,
     "treatments:waitlist_add": FRONT_DESK,
@@ -217,6 +219,7 @@ def url_for(name: str, objects: dict) -> str:
     query = {
         "treatments:appointment_book": "?patient=",
         "treatments:waitlist_add": "?patient=",
+        "treatments:first_available": "?patient=",
     }.get(name, "")
     if query:
         query += str(objects["patient"].pk)

@@ -20,7 +20,13 @@ from clinic.links import Action, link_token
 from treatments.models import Procedure, ProcedureType
 from treatments.services import records
 
-from ..factories import AppointmentFactory, LesionFactory, PatientFactory, RoomFactory
+from ..factories import (
+    AppointmentFactory,
+    LesionFactory,
+    PatientFactory,
+    RoomFactory,
+    WorkingHoursFactory,
+)
 from ..treatments.views.test_records import cryo_form
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +38,10 @@ HEAD_TAGS = ('<link rel="icon" href="/static/favicon.svg"', '<meta name="descrip
 @pytest.fixture
 def clinic(dermatologist_client):
     """A patient with a signed cryotherapy (so a follow-up is due), a lesion, a visit
-    checked in and waiting to be recorded, and a visit tomorrow."""
+    checked in and waiting to be recorded, a visit tomorrow, and free times every day."""
     dermatologist = dermatologist_client.staff_member
+    for weekday in range(7):
+        WorkingHoursFactory(staff_member=dermatologist, weekday=weekday)
     cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
     room = RoomFactory()
     patient = PatientFactory(reminder_consent=True, reminder_consent_changed_at=timezone.now())
@@ -72,6 +80,8 @@ def clinic(dermatologist_client):
 def staff_pages(clinic: dict) -> dict[str, list[str]]:
     """Each role's main pages, as addresses."""
     patient = clinic["patient"].pk
+    cryotherapy = clinic["procedure"].procedure_type_id
+    tomorrow = timezone.localdate() + timedelta(days=1)
     desk_and_manager = [
         reverse("treatments:home"),
         reverse("treatments:patient_search") + "?q=" + clinic["patient"].last_name,
@@ -80,6 +90,11 @@ def staff_pages(clinic: dict) -> dict[str, list[str]]:
         reverse("treatments:schedule_day"),
         reverse("treatments:schedule_week", args=[clinic["dermatologist"].pk]),
         reverse("treatments:appointment_book") + f"?patient={patient}",
+        # The slot picker filled, grouped, with one time preselected.
+        reverse("treatments:appointment_book")
+        + f"?patient={patient}&procedure_type={cryotherapy}&date={tomorrow}&time=16:00",
+        reverse("treatments:first_available")
+        + f"?search=1&patient={patient}&procedure_type={cryotherapy}",
         reverse("treatments:appointment_detail", args=[clinic["upcoming"].pk]),
         reverse("treatments:appointment_reschedule", args=[clinic["upcoming"].pk]),
         reverse("treatments:arrivals"),

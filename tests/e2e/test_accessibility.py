@@ -98,6 +98,8 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
         "/patients/?q=garcia",
         f"/patients/{patient.pk}/",
         f"/appointments/new/?patient={patient.pk}&procedure_type={cryotherapy.pk}&date={tomorrow}",
+        f"/appointments/first-available/?search=1&patient={patient.pk}"
+        f"&procedure_type={cryotherapy.pk}&part_of_day=morning",
         f"/appointments/{demo_clinic['appointment'].pk}/",
         "/arrivals/",
         "/waitlist/",

@@ -11,6 +11,7 @@ from clinic.models import Room, StaffMember
 from patients.models import Patient
 
 from ..models import FollowUp, ProcedureType, WaitlistEntry
+from ..selectors.availability import FIRST_AVAILABLE_COUNT, FIRST_AVAILABLE_DAYS, PartOfDay
 
 
 def dermatologists():
@@ -19,6 +20,9 @@ def dermatologists():
 
 # Far enough for any booking a clinic makes; far past it, time arithmetic overflows.
 BOOKING_HORIZON_DAYS = 5 * 366
+# A first-available search reads every appointment of its span at once: a year at most.
+FIRST_AVAILABLE_MAX_DAYS = 366
+FIRST_AVAILABLE_MAX_RESULTS = 100
 # No visit is booked or moved to before this; year 1 (or 9999) would overflow on the way.
 EARLIEST_BOOKABLE = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -120,6 +124,57 @@ class RescheduleForm(RefreshesSlotPicker, forms.Form):
     )
     date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Day")
     slot = SlotField(label="New time")
+
+
+class FirstAvailableForm(forms.Form):
+    """A search for the first free times across days: "cryotherapy, any dermatologist,
+    mornings, within 60 days". The day it starts from and the span default to today and 60."""
+
+    procedure_type = forms.ModelChoiceField(
+        queryset=ProcedureType.objects.filter(is_active=True), label="Procedure"
+    )
+    dermatologist = forms.ModelChoiceField(
+        queryset=dermatologists(), required=False, empty_label="Any dermatologist"
+    )
+    part_of_day = forms.TypedChoiceField(
+        choices=[("", "Any time of day"), *PartOfDay.choices],
+        coerce=PartOfDay,
+        empty_value=None,
+        required=False,
+        label="Time of day",
+        help_text="Mornings start before 12:00, afternoons 12:00–17:00, evenings after 17:00.",
+    )
+    date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), required=False, label="From"
+    )
+    within_days = forms.IntegerField(
+        min_value=1,
+        max_value=FIRST_AVAILABLE_MAX_DAYS,
+        required=False,
+        label="Within (days)",
+        initial=FIRST_AVAILABLE_DAYS,
+        widget=forms.NumberInput(attrs={"placeholder": FIRST_AVAILABLE_DAYS}),
+    )
+
+    def clean_date(self):
+        day = self.cleaned_data["date"] or timezone.localdate()
+        if day < timezone.localdate():
+            raise forms.ValidationError("Search from today or a later day.")
+        if day > timezone.localdate() + timedelta(days=BOOKING_HORIZON_DAYS):
+            raise forms.ValidationError("That is too far ahead to book.")
+        return day
+
+    def clean_within_days(self):
+        return self.cleaned_data["within_days"] or FIRST_AVAILABLE_DAYS
+
+
+class FirstAvailableRequestForm(FirstAvailableForm):
+    """The same search from a program (the JSON endpoint), which also says how many."""
+
+    limit = forms.IntegerField(min_value=1, max_value=FIRST_AVAILABLE_MAX_RESULTS, required=False)
+
+    def clean_limit(self):
+        return self.cleaned_data["limit"] or FIRST_AVAILABLE_COUNT
 
 
 class CancelForm(forms.Form):

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clinic.clock import day_bounds
 from clinic.models import Room, StaffMember, TimeOff, WorkingHours
@@ -33,6 +35,31 @@ from .epoch import EpochSeconds, moment_of, seconds_of
 NEAREST_DAYS_BEFORE = 2
 NEAREST_DAYS_AFTER = 14
 FIRST_SEARCH_CHUNK_DAYS = 1
+FIRST_AVAILABLE_DAYS = 60
+FIRST_AVAILABLE_COUNT = 10
+
+
+class PartOfDay(models.TextChoices):
+    """When a visit starts, by the clinic's wall clock: before noon, until five, after."""
+
+    MORNING = "morning", _("Morning")
+    AFTERNOON = "afternoon", _("Afternoon")
+    EVENING = "evening", _("Evening")
+
+    @property
+    def hours(self) -> tuple[time, time | None]:
+        """[from, until) in local time; None is midnight at the day's end."""
+        return {
+            PartOfDay.MORNING: (time(0), time(12)),
+            PartOfDay.AFTERNOON: (time(12), time(17)),
+            PartOfDay.EVENING: (time(17), None),
+        }[self]
+
+    @classmethod
+    def of(cls, local_time: time) -> "PartOfDay":
+        if local_time < time(12):
+            return cls.MORNING
+        return cls.AFTERNOON if local_time < time(17) else cls.EVENING
 
 
 @dataclass(frozen=True)
@@ -163,6 +190,17 @@ def _candidates(
     return sorted(candidates)
 
 
+def _starts_allowed(day: date, part_of_day: PartOfDay | None) -> tuple[int, int]:
+    """The day's [earliest, latest) start, in epoch seconds, for a part of the day or all of it."""
+    earliest, latest = day_bounds(day)
+    if part_of_day is not None:
+        since, until = part_of_day.hours
+        zone = timezone.get_current_timezone()
+        earliest = datetime.combine(day, since, tzinfo=zone)
+        latest = datetime.combine(day, until, tzinfo=zone) if until else latest
+    return seconds_of(earliest), seconds_of(latest)
+
+
 def free_slots(
     *,
     procedure_type: ProcedureType,
@@ -172,11 +210,13 @@ def free_slots(
     now: datetime | None = None,
     exclude_appointment_id: int | None = None,
     limit: int | None = None,
+    part_of_day: PartOfDay | None = None,
 ) -> list[Slot]:
     """Free slots for a procedure type on the clinic's days start_day..end_day inclusive.
 
-    Sorted by start, then dermatologist id; only starts after `now`. Pass the appointment
-    being rescheduled as `exclude_appointment_id` so that its own time counts as free.
+    Sorted by start, then dermatologist id; only starts after `now`, and only those that
+    start in `part_of_day` when one is given. Pass the appointment being rescheduled as
+    `exclude_appointment_id` so that its own time counts as free.
     """
     now_at = seconds_of(now or timezone.now())
     step = 60 * getattr(settings, "CLINIC_SLOT_MINUTES", 15)
@@ -198,10 +238,12 @@ def free_slots(
     slots: list[Slot] = []
     day = start_day
     while day <= end_day and (limit is None or len(slots) < limit):
+        earliest, latest = _starts_allowed(day, part_of_day)
         for start, dermatologist_id in _candidates(hours.get(day.weekday(), []), day, length, step):
             end = start + length
             if (
                 start <= now_at
+                or not earliest <= start < latest
                 or time_off[dermatologist_id].overlaps(start, end)
                 or appointments[dermatologist_id].overlaps(start, end)
             ):
@@ -248,6 +290,35 @@ def next_free_slot(
             return found[0] if found[0].starts_at < deadline else None
         chunk_start, chunk_days = chunk_end + timedelta(days=1), chunk_days * 2
     return None
+
+
+def first_available(
+    *,
+    procedure_type: ProcedureType,
+    dermatologist: StaffMember | None = None,
+    part_of_day: PartOfDay | None = None,
+    start_day: date | None = None,
+    within_days: int = FIRST_AVAILABLE_DAYS,
+    limit: int = FIRST_AVAILABLE_COUNT,
+    now: datetime | None = None,
+) -> list[Slot]:
+    """The first `limit` free slots from `start_day` (today unless given) over `within_days`
+    clinic days, for one dermatologist or any, optionally in one part of the day.
+
+    One search over the whole range, so it costs the same few queries for one day as for
+    sixty (see free_slots); the loop over days stops as soon as `limit` slots are found.
+    """
+    now = now or timezone.now()
+    first_day = start_day or timezone.localdate(now)
+    return free_slots(
+        procedure_type=procedure_type,
+        start_day=first_day,
+        end_day=first_day + timedelta(days=within_days - 1),
+        dermatologist=dermatologist,
+        now=now,
+        limit=limit,
+        part_of_day=part_of_day,
+    )
 
 
 def nearest_free_slots(

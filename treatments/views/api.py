@@ -3,12 +3,13 @@
 import json
 
 from django.http import JsonResponse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from clinic.permissions import FRONT_DESK, role_required
 
 from .. import services
-from ..forms.appointments import BookingRequestForm
+from ..forms.appointments import BookingRequestForm, FirstAvailableRequestForm
+from ..selectors.availability import first_available
 
 
 def _slot_json(slot) -> dict:
@@ -53,3 +54,27 @@ def appointment_book_api(request):
         },
         status=201,
     )
+
+
+@require_GET
+@role_required(*FRONT_DESK)
+def first_available_api(request):
+    """The first free times across days as JSON: `procedure_type` (id) and optionally
+    `dermatologist` (id), `part_of_day` (morning, afternoon, evening), `date` (the first
+    day, today if absent), `within_days` (60) and `limit` (10). 400 with the fields' errors."""
+    form = FirstAvailableRequestForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse(
+            {"error": "The search is not valid.", "fields": form.errors.get_json_data()},
+            status=400,
+        )
+    search = form.cleaned_data
+    slots = first_available(
+        procedure_type=search["procedure_type"],
+        dermatologist=search["dermatologist"],
+        part_of_day=search["part_of_day"],
+        start_day=search["date"],
+        within_days=search["within_days"],
+        limit=search["limit"],
+    )
+    return JsonResponse({"slots": [_slot_json(slot) for slot in slots]})

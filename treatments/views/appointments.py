@@ -1,7 +1,7 @@
 """Booking, rescheduling, the appointment page and its life-cycle actions, today's arrivals."""
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,10 +20,11 @@ from .. import services
 from ..forms.appointments import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
 from ..models import Appointment, AppointmentEvent, ProcedureType
 from ..selectors.appointments import appointment_for_page, arrivals_of_day, waitlist_offers_for
-from ..selectors.availability import free_slots, nearest_free_slots, next_free_slot
+from ..selectors.availability import PartOfDay, free_slots, nearest_free_slots, next_free_slot
 
 Action = AppointmentEvent.Action
 SLOTS_SHOWN = 40
+NO_PICKER = {"slots": None, "preselected_slot": ""}  # no procedure or no day chosen yet
 
 
 def _slot_choices(*, procedure_type, day, dermatologist=None, exclude_appointment_id=None):
@@ -34,7 +35,7 @@ def _slot_choices(*, procedure_type, day, dermatologist=None, exclude_appointmen
         end_day=day,
         dermatologist=dermatologist,
         exclude_appointment_id=exclude_appointment_id,
-        limit=SLOTS_SHOWN,
+        limit=SLOTS_SHOWN + 1,  # one more than shown tells whether the day has more
     )
     following = None
     if not slots:
@@ -42,9 +43,13 @@ def _slot_choices(*, procedure_type, day, dermatologist=None, exclude_appointmen
     return slots, following
 
 
-def _picker_context(*, procedure_type, day, dermatologist, exclude_appointment_id=None):
+def _picker_context(
+    *, procedure_type, day, dermatologist, exclude_appointment_id=None, starting_at=None
+):
+    """The picker's free times of a day, grouped; `starting_at` (a local time) preselects
+    the first of them that starts then."""
     if procedure_type is None or day is None:
-        return {"slots": None}
+        return NO_PICKER
     slots, following = _slot_choices(
         procedure_type=procedure_type,
         day=day,
@@ -53,18 +58,51 @@ def _picker_context(*, procedure_type, day, dermatologist, exclude_appointment_i
     )
     names = {d.pk: str(d) for d in StaffMember.objects.dermatologists().select_related("user")}
     rooms = {r.pk: r.name for r in Room.objects.all()}
+    described = [slot_described(slot, names, rooms) for slot in slots[:SLOTS_SHOWN]]
+    preselected = next(
+        (slot["value"] for slot in described if slot["starts_at"].time() == starting_at), ""
+    )
     return {
-        "slots": [_described(slot, names, rooms) for slot in slots],
-        "next_free": _described(following, names, rooms) if following else None,
+        "slots": described,
+        "slot_groups": slot_groups(described),
+        "more_later": len(slots) > SLOTS_SHOWN,
+        "preselected_slot": preselected,
+        "next_free": slot_described(following, names, rooms) if following else None,
         "day": day,
     }
 
 
-def _described(slot, names, rooms):
+def slot_groups(described: list[dict]) -> list[dict]:
+    """Free times by dermatologist (the earliest free first), then by part of the day.
+
+    A group's room is named once when all its times share it; otherwise each time
+    carries its own (`show_room`)."""
+    by_dermatologist: dict[int, list[dict]] = {}
+    for slot in described:
+        by_dermatologist.setdefault(slot["dermatologist_id"], []).append(slot)
+    groups = []
+    for slots in by_dermatologist.values():
+        rooms = {slot["room"] for slot in slots}
+        parts = [
+            {"label": part.label, "slots": [slot for slot in slots if slot["part"] == part]}
+            for part in PartOfDay
+        ]
+        groups.append({
+            "dermatologist": slots[0]["dermatologist"],
+            "room": rooms.pop() if len(rooms) == 1 else None,
+            "parts": [part for part in parts if part["slots"]],
+        })  # fmt: skip
+    return groups
+
+
+def slot_described(slot, names, rooms):
+    starts_at = timezone.localtime(slot.starts_at)
     return {
         "value": f"{slot.dermatologist_id}|{slot.starts_at.isoformat()}|{slot.room_id or ''}",
-        "starts_at": timezone.localtime(slot.starts_at),
+        "starts_at": starts_at,
         "ends_at": timezone.localtime(slot.ends_at),
+        "part": PartOfDay.of(starts_at.time()),
+        "dermatologist_id": slot.dermatologist_id,
         "dermatologist": names.get(slot.dermatologist_id, ""),
         "room": rooms.get(slot.room_id, ""),
     }
@@ -73,7 +111,7 @@ def _described(slot, names, rooms):
 def _alternatives_context(alternatives):
     names = {d.pk: str(d) for d in StaffMember.objects.select_related("user")}
     rooms = {r.pk: r.name for r in Room.objects.all()}
-    return [_described(slot, names, rooms) for slot in alternatives]
+    return [slot_described(slot, names, rooms) for slot in alternatives]
 
 
 @require_GET
@@ -149,7 +187,8 @@ def appointment_book(request):
             return redirect("treatments:appointment_detail", pk=appointment.pk)
     elif request.method == "POST":
         status = 400
-    picker = _picker_from_form(form)
+    # From the time grid, a waitlist offer or a first-available search: that time, checked.
+    picker = _picker_from_form(form, starting_at=_time_param(request.GET.get("time")))
     return render(
         request,
         "treatments/appointment_book.html",
@@ -158,7 +197,15 @@ def appointment_book(request):
     )
 
 
-def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None):
+def _time_param(raw: str | None) -> time | None:
+    """A local time of day such as "09:30" from the query string; None if absent or bad."""
+    try:
+        return time.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None, starting_at=None):
     """The picker for whatever the form holds now (bound or initial values)."""
 
     def value(name):
@@ -181,12 +228,13 @@ def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None)
         day = value("date")
         day = day if hasattr(day, "year") else datetime.strptime(str(day), "%Y-%m-%d").date()
     except ValueError:
-        return {"slots": None}
+        return NO_PICKER
     return _picker_context(
         procedure_type=procedure_type,
         day=day,
         dermatologist=dermatologist,
         exclude_appointment_id=exclude_appointment_id,
+        starting_at=starting_at,
     )
 
 

@@ -1,9 +1,11 @@
 """The waitlist: patients who want an earlier slot, offered one when a visit is cancelled."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,7 +14,7 @@ from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients.models import Patient
 
 from .. import services
-from ..forms.appointments import WaitlistEntryForm
+from ..forms.appointments import FIRST_AVAILABLE_MAX_DAYS, WaitlistEntryForm
 from ..models import WaitlistEntry
 from ..selectors.appointments import waitlist_waiting
 
@@ -20,11 +22,31 @@ from ..selectors.appointments import waitlist_waiting
 @require_GET
 @role_required(*EVERY_ROLE)
 def waitlist(request):
+    today = timezone.localdate()
+    rows = [(entry, _first_free_url(entry, today)) for entry in waitlist_waiting()]
     return render(
         request,
         "treatments/waitlist.html",
-        {"entries": waitlist_waiting(), "front_desk": has_role(request.user, FRONT_DESK)},
+        {"rows": rows, "front_desk": has_role(request.user, FRONT_DESK)},
     )
+
+
+def _first_free_url(entry: WaitlistEntry, today: date) -> str:
+    """A first-available search over the days the entry still allows, booking into it;
+    empty once its last day has passed."""
+    start = max(entry.earliest_date, today)
+    if entry.latest_date < start:
+        return ""
+    query = {
+        "search": "1",
+        "patient": entry.patient_id,
+        "waitlist_entry": entry.pk,
+        "procedure_type": entry.procedure_type_id,
+        "dermatologist": entry.dermatologist_id or "",
+        "date": start.isoformat(),
+        "within_days": min((entry.latest_date - start).days + 1, FIRST_AVAILABLE_MAX_DAYS),
+    }
+    return f"{reverse('treatments:first_available')}?{urlencode(query)}"
 
 
 @role_required(*FRONT_DESK)

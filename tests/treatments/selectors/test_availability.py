@@ -7,7 +7,9 @@ import pytest
 
 from treatments.models import Appointment, ProcedureType
 from treatments.selectors.availability import (
+    PartOfDay,
     Slot,
+    first_available,
     free_slots,
     nearest_free_slots,
     next_free_slot,
@@ -384,3 +386,140 @@ def test_free_slots_cost_the_same_queries_for_two_weeks_of_three_dermatologists(
 
     assert len(one) == 7  # 09:15 to 10:45: booked at 09:00, time off from 11:00
     assert len(many) == 2 * (7 + 11 + 11)  # two Mondays in the fortnight
+
+
+def first_free(slug="watchful-waiting", **options) -> list[Slot]:
+    return first_available(
+        procedure_type=procedure(slug),
+        start_day=options.pop("start_day", MONDAY),
+        now=options.pop("now", BEFORE_IT_ALL),
+        **options,
+    )
+
+
+def days_and_starts(slots: list[Slot]) -> list[str]:
+    return [f"{slot.starts_at.astimezone(NEW_YORK):%a %d %H:%M}" for slot in slots]
+
+
+def test_first_available_runs_across_days_past_a_full_day_and_time_off():
+    dermatologist = StaffMemberFactory()
+    for weekday in (0, 1, 2):  # Monday to Wednesday, 09:00-09:30
+        WorkingHoursFactory(
+            staff_member=dermatologist, weekday=weekday, starts_at=time(9), ends_at=time(9, 30)
+        )
+    book(dermatologist, local(MONDAY, 9))
+    book(dermatologist, local(MONDAY, 9, 15))
+    tuesday = MONDAY + timedelta(days=1)
+    TimeOffFactory(
+        staff_member=dermatologist, starts_at=local(tuesday, 0), ends_at=local(tuesday, 23)
+    )
+
+    assert days_and_starts(first_free(limit=3)) == ["Wed 03 09:00", "Wed 03 09:15", "Mon 08 09:00"]
+
+
+def test_first_available_keeps_to_the_part_of_the_day():
+    dermatologist_working((time(11, 30), time(12, 30)), (time(16, 45), time(17, 30)))
+
+    def part(part_of_day):
+        return starts(first_free(part_of_day=part_of_day, within_days=1))
+
+    assert part(PartOfDay.MORNING) == ["11:30", "11:45"]  # 11:45 starts before noon
+    assert part(PartOfDay.AFTERNOON) == ["12:00", "12:15", "16:45"]
+    assert part(PartOfDay.EVENING) == ["17:00", "17:15"]
+    assert part(None) == ["11:30", "11:45", "12:00", "12:15", "16:45", "17:00", "17:15"]
+
+
+def test_first_available_for_any_dermatologist_or_one():
+    early = dermatologist_working((time(9), time(9, 30)))
+    late = dermatologist_working((time(10), time(10, 30)))
+
+    def whose(**options):
+        return [
+            (slot.dermatologist_id, f"{slot.starts_at.astimezone(NEW_YORK):%H:%M}")
+            for slot in first_free(within_days=1, **options)
+        ]
+
+    assert whose() == [
+        (early.pk, "09:00"),
+        (early.pk, "09:15"),
+        (late.pk, "10:00"),
+        (late.pk, "10:15"),
+    ]
+    assert whose(dermatologist=late) == [(late.pk, "10:00"), (late.pk, "10:15")]
+
+
+def test_first_available_stops_at_the_limit():
+    dermatologist_working((time(9), time(17)))
+
+    assert days_and_starts(first_free(limit=2)) == ["Mon 01 09:00", "Mon 01 09:15"]
+    assert len(first_free(limit=40)) == 32 + 8  # a full Monday, then the next one's first 8
+
+
+def test_first_available_looks_no_further_than_its_days():
+    dermatologist_working((time(9), time(9, 15)))  # Mondays only
+    tuesday = MONDAY + timedelta(days=1)
+
+    assert first_free(start_day=tuesday, within_days=6) == []
+    assert days_and_starts(first_free(start_day=tuesday, within_days=7)) == ["Mon 08 09:00"]
+
+
+def test_first_available_starts_after_now_and_from_today_unless_told():
+    dermatologist_working((time(9), time(10)))
+
+    slots = first_available(
+        procedure_type=procedure("watchful-waiting"), now=local(MONDAY, 9, 20), limit=2
+    )
+
+    assert days_and_starts(slots) == ["Mon 01 09:30", "Mon 01 09:45"]
+
+
+def test_first_available_costs_the_same_queries_for_one_day_and_sixty(
+    django_assert_num_queries,
+):
+    dermatologists = [dermatologist_working((time(9), time(10))) for _ in range(3)]
+    room = RoomFactory()
+    for week in range(8):
+        for dermatologist in dermatologists:  # every Monday full but the ninth, 27 July
+            for quarter in range(4):
+                book(
+                    dermatologist,
+                    local(MONDAY + timedelta(weeks=week), 9, 15 * quarter),
+                    slug="cryotherapy",
+                    room=room if dermatologist is dermatologists[0] else None,
+                )
+    cryotherapy = procedure("cryotherapy")
+
+    # 1. working hours of active dermatologists, 2. their time off in the range,
+    # 3. active treatment rooms, 4. the range's active appointments that hold one of
+    # those dermatologists or rooms.
+    with django_assert_num_queries(4):
+        one_day = first_available(
+            procedure_type=cryotherapy, start_day=MONDAY, within_days=1, now=BEFORE_IT_ALL
+        )
+    with django_assert_num_queries(4):
+        sixty_days = first_available(
+            procedure_type=cryotherapy, start_day=MONDAY, within_days=60, now=BEFORE_IT_ALL
+        )
+
+    assert one_day == []
+    assert len(sixty_days) == 10  # the default limit
+    assert {f"{slot.starts_at.astimezone(NEW_YORK):%d %b}" for slot in sixty_days} == {"27 Jul"}
+
+
+@pytest.mark.parametrize("sunday", [date(2026, 3, 8), date(2026, 11, 1)])  # 23 h and 25 h
+def test_the_parts_of_the_day_follow_the_wall_clock_on_a_daylight_saving_sunday(sunday):
+    dermatologist_working((time(11, 30), time(12, 30)), (time(16, 30), time(17, 30)), weekday=6)
+
+    def part(part_of_day):
+        return starts(
+            first_free(
+                start_day=sunday,
+                within_days=1,
+                part_of_day=part_of_day,
+                now=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+
+    assert part(PartOfDay.MORNING) == ["11:30", "11:45"]
+    assert part(PartOfDay.AFTERNOON) == ["12:00", "12:15", "16:30", "16:45"]
+    assert part(PartOfDay.EVENING) == ["17:00", "17:15"]

@@ -1,9 +1,12 @@
 """The front desk's booking screens: access, booking, conflicts, actions, arrivals, waitlist."""
 
 import json
-from datetime import UTC, timedelta
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from html import unescape
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -11,7 +14,8 @@ from django.utils import timezone
 from treatments.models import Appointment, WaitlistEntry
 from treatments.services import appointment_book, appointment_cancel
 
-from ...factories import AppointmentFactory, PatientFactory, UserFactory
+from ...factories import AppointmentFactory, PatientFactory, StaffMemberFactory, UserFactory
+from ..conftest import open_all_week
 
 pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "receptionist", "dermatologist", "manager"]
@@ -447,3 +451,308 @@ def test_with_any_dermatologist_a_conflict_offers_a_colleague_at_the_same_time(
     offers = response.content.decode().split("The nearest free times")[1]
     assert f"{same_time}–" in offers.split("</div>")[0] + offers
     assert str(colleague) in offers
+
+
+# --- First-available search, the grouped picker, booking from a waitlist offer ---
+
+MONDAY = date(2026, 6, 1)
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+@pytest.fixture
+def monday_at_ten():
+    with time_machine.travel(local(MONDAY, 10), tick=False):
+        yield
+
+
+def search(client, **params):
+    return client.get(reverse("treatments:first_available"), {"search": "1", **params})
+
+
+def booking_links(html: str) -> list[str]:
+    """Links to the booking page with a time chosen."""
+    return [
+        unescape(href)
+        for href in re.findall(r'href="([^"]*appointments/new/[^"]*time=[^"]*)"', html)
+    ]
+
+
+def test_first_available_lists_the_first_free_mornings_by_day_with_booking_links(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    patient = PatientFactory()
+
+    response = search(
+        receptionist_client,
+        patient=patient.pk,
+        procedure_type=cryotherapy.pk,
+        part_of_day="morning",
+        within_days="3",
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    # Monday after 10:00: 10:15 to 11:45 (seven); then Tuesday from 08:00 up to ten in all.
+    assert html.index("Monday 1 June 2026") < html.index("Tuesday 2 June 2026")
+    assert "Wednesday 3 June 2026" not in html
+    links = booking_links(html)
+    assert len(links) == 10
+    assert links[0] == (
+        f"/appointments/new/?patient={patient.pk}&procedure_type={cryotherapy.pk}"
+        f"&dermatologist={dermatologist.pk}&date=2026-06-01&time=10%3A15"
+    )
+    assert links[-1].endswith("&date=2026-06-02&time=08%3A30")
+
+
+def test_first_available_keeps_the_waitlist_entry_and_skips_busy_days(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    patient = PatientFactory()
+    entry = WaitlistEntry.objects.create(
+        patient=patient, procedure_type=cryotherapy, earliest_date=MONDAY, latest_date=MONDAY
+    )
+    for day in (MONDAY, MONDAY + timedelta(days=1)):  # away two days
+        dermatologist.time_off.create(starts_at=local(day, 0), ends_at=local(day, 23, 59))
+
+    html = search(
+        receptionist_client,
+        patient=patient.pk,
+        waitlist_entry=entry.pk,
+        procedure_type=cryotherapy.pk,
+        dermatologist=dermatologist.pk,
+        part_of_day="evening",
+    ).content.decode()
+
+    links = booking_links(html)
+    assert "Wednesday 3 June 2026" in html and "Monday 1 June" not in html
+    assert links[0].endswith(
+        f"&waitlist_entry={entry.pk}&procedure_type={cryotherapy.pk}"
+        f"&dermatologist={dermatologist.pk}&date=2026-06-03&time=17%3A00"
+    )
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"within_days": "0"}, "greater than or equal to 1"),
+        ({"within_days": "100000"}, "less than or equal to 366"),
+        ({"date": "2026-05-31"}, "Search from today or a later day."),
+        ({"date": "31/05/2026"}, "Enter a valid date."),
+        ({"part_of_day": "night"}, "Select a valid choice."),
+        ({"procedure_type": "x"}, "Select a valid choice."),
+        ({"dermatologist": "99999"}, "Select a valid choice."),
+    ],
+)
+def test_a_bad_first_available_search_is_a_400_form_error(
+    monday_at_ten, receptionist_client, cryotherapy, params, message
+):
+    response = search(receptionist_client, **{"procedure_type": cryotherapy.pk, **params})
+
+    assert response.status_code == 400
+    assert message in unescape(response.content.decode())
+    assert booking_links(response.content.decode()) == []
+
+
+def test_first_available_without_a_patient_lists_times_but_no_booking_links(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    html = search(receptionist_client, procedure_type=cryotherapy.pk).content.decode()
+
+    assert "10:15</strong>–10:30" in html
+    assert booking_links(html) == []
+    assert "find the patient first" in html
+
+
+def test_the_booking_pages_button_searches_with_what_the_form_holds(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    patient = PatientFactory()
+    page = receptionist_client.get(
+        reverse("treatments:appointment_book"), {"patient": patient.pk}
+    ).content.decode()
+    assert f'formaction="{reverse("treatments:first_available")}"' in page
+
+    # What the browser sends for that button: the booking form's fields, by GET.
+    response = receptionist_client.get(
+        reverse("treatments:first_available"),
+        {
+            "patient": patient.pk,
+            "procedure_type": cryotherapy.pk,
+            "dermatologist": "",
+            "date": "2026-06-02",
+            "slot": "",
+            "reason": "",
+        },
+    )
+
+    assert response.status_code == 200
+    assert booking_links(response.content.decode())[0].endswith("&date=2026-06-02&time=08%3A00")
+
+
+def test_first_available_as_json(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    url = reverse("treatments:first_available_api")
+
+    found = receptionist_client.get(
+        url, {"procedure_type": cryotherapy.pk, "part_of_day": "afternoon", "limit": "2"}
+    )
+    refused = receptionist_client.get(url, {"procedure_type": cryotherapy.pk, "limit": "0"})
+
+    assert found.status_code == 200
+    assert found.json() == {
+        "slots": [
+            {
+                "dermatologist": dermatologist.pk,
+                "starts_at": local(MONDAY, 12, minute).astimezone(UTC).isoformat(),
+                "ends_at": local(MONDAY, 12, minute + 15).astimezone(UTC).isoformat(),
+                "room": treatment_room.pk,
+            }
+            for minute in (0, 15)
+        ]
+    }
+    assert refused.status_code == 400
+    assert "limit" in refused.json()["fields"]
+
+
+def test_the_slot_picker_groups_times_by_dermatologist_and_part_of_day(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    tuesday = dermatologist.working_hours.filter(weekday=1)
+    tuesday.update(starts_at=time(11, 30), ends_at=time(12, 30))
+    dermatologist.working_hours.create(weekday=1, starts_at=time(16, 45), ends_at=time(17, 30))
+    colleague = open_all_week(StaffMemberFactory(), starts_at=time(13), ends_at=time(14))
+
+    html = receptionist_client.get(
+        reverse("treatments:appointment_book"),
+        {"patient": PatientFactory().pk, "procedure_type": cryotherapy.pk, "date": "2026-06-02"},
+    ).content.decode()
+
+    groups = html.split('<fieldset class="slot-group">')[1:]
+    assert len(groups) == 2
+    first, second = groups
+    # Each name once, in the group's legend, with the room it has throughout.
+    picker = html.split('id="slot-picker"')[1].split('id="id_reason"')[0]
+    assert picker.count(str(dermatologist)) == 1 and picker.count(str(colleague)) == 1
+    assert f"{dermatologist}" in first and f"· {treatment_room.name}" in first
+    assert re.findall(r'<legend class="small[^"]*">(\w+)</legend>', first) == [
+        "Morning",
+        "Afternoon",
+        "Evening",
+    ]
+    assert re.findall(r'<legend class="small[^"]*">(\w+)</legend>', second) == ["Afternoon"]
+    assert first.count('type="radio"') == 7  # 11:30, 11:45 | 12:00, 12:15, 16:45 | 17:00, 17:15
+    assert second.count('type="radio"') == 4
+    assert treatment_room.name not in first.split("</legend>", 1)[1]  # not on each time
+
+
+def test_a_waitlist_offer_books_the_freed_time_preselected_and_closes_the_entry(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    freed_at = local(MONDAY + timedelta(days=1), 11, 30)
+    cancelled = appointment_book(
+        patient=PatientFactory(),
+        dermatologist=dermatologist,
+        procedure_type=cryotherapy,
+        starts_at=freed_at,
+        booked_by=None,
+    )
+    waiting = WaitlistEntry.objects.create(
+        patient=PatientFactory(),
+        procedure_type=cryotherapy,
+        earliest_date=MONDAY,
+        latest_date=MONDAY + timedelta(days=7),
+    )
+    appointment_cancel(appointment=cancelled, reason="Ill", by=None)
+    detail = receptionist_client.get(reverse("treatments:appointment_detail", args=[cancelled.pk]))
+
+    [offer] = booking_links(detail.content.decode())
+    booking_page = receptionist_client.get(offer).content.decode()
+
+    freed_slot = slot_value(dermatologist, freed_at, treatment_room)
+    assert "time=11:30" in offer and f"waitlist_entry={waiting.pk}" in offer
+    [checked] = re.findall(r'<input[^>]*name="slot"[^>]*checked[^>]*>', booking_page)
+    assert f'value="{freed_slot}"' in checked
+
+    response = receptionist_client.post(
+        offer,
+        {
+            **booking_form(waiting.patient, cryotherapy, dermatologist, freed_at, treatment_room),
+            "waitlist_entry": waiting.pk,
+        },
+    )
+
+    assert response.status_code == 302
+    booked = Appointment.objects.get(patient=waiting.patient)
+    assert booked.starts_at == freed_at and booked.status == Appointment.Status.BOOKED
+    waiting.refresh_from_db()
+    assert waiting.status == WaitlistEntry.Status.BOOKED
+
+
+def test_a_time_that_is_not_free_preselects_nothing(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    patient = PatientFactory()
+    for wanted in ("07:00", "25:00", "soon"):  # before opening hours; not a time at all
+        page = receptionist_client.get(
+            reverse("treatments:appointment_book"),
+            {
+                "patient": patient.pk,
+                "procedure_type": cryotherapy.pk,
+                "dermatologist": dermatologist.pk,
+                "date": "2026-06-02",
+                "time": wanted,
+            },
+        )
+        assert page.status_code == 200
+        assert 'type="radio"' in page.content.decode()
+        assert " checked" not in page.content.decode()
+
+
+def test_the_slot_picker_says_when_the_day_has_more_free_times_than_it_shows(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    def picker(**choice):
+        query = {"procedure_type": cryotherapy.pk, "date": "2026-06-02", **choice}
+        html = receptionist_client.get(reverse("treatments:slot_picker"), query).content.decode()
+        return html.count('type="radio"'), "For later ones choose a dermatologist" in html
+
+    assert picker(dermatologist=dermatologist.pk) == (40, False)  # 08:00 to 17:45, all
+    open_all_week(StaffMemberFactory())
+    assert picker() == (40, True)  # two dermatologists' 80, the first 40 of them shown
+
+
+def test_the_waitlist_searches_the_first_free_times_an_entry_still_allows(
+    monday_at_ten, receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    patient = PatientFactory()
+    entry = WaitlistEntry.objects.create(
+        patient=patient,
+        procedure_type=cryotherapy,
+        dermatologist=dermatologist,
+        earliest_date=MONDAY - timedelta(days=3),  # added last week: today on counts
+        latest_date=MONDAY + timedelta(days=6),
+    )
+    WaitlistEntry.objects.create(  # its days are over: nothing to search
+        patient=PatientFactory(),
+        procedure_type=cryotherapy,
+        earliest_date=MONDAY - timedelta(days=9),
+        latest_date=MONDAY - timedelta(days=1),
+    )
+
+    page = receptionist_client.get(reverse("treatments:waitlist")).content.decode()
+    [search_url] = [
+        unescape(url) for url in re.findall(r'href="([^"]*first-available[^"]*)"', page)
+    ]
+    results = receptionist_client.get(search_url)
+
+    assert "&date=2026-06-01&within_days=7" in search_url
+    assert results.status_code == 200
+    assert booking_links(results.content.decode())[0] == (
+        f"/appointments/new/?patient={patient.pk}&waitlist_entry={entry.pk}"
+        f"&procedure_type={cryotherapy.pk}&dermatologist={dermatologist.pk}"
+        "&date=2026-06-01&time=10%3A15"
+    )

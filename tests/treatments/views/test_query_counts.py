@@ -152,3 +152,29 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     assert Procedure.objects.count() == 2
     assert one == 54
     assert three == one
+
+
+def test_the_first_available_search_costs_the_same_for_one_day_and_sixty(
+    receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    colleague = open_all_week(StaffMemberFactory())
+    for day in range(1, 30):  # the first month half full
+        start = timezone.now().replace(second=0, microsecond=0) + timedelta(days=day)
+        AppointmentFactory(dermatologist=dermatologist, room=treatment_room, starts_at=start)
+    patient = PatientFactory()
+    url = reverse("treatments:first_available")
+
+    def search(days, **extra):
+        query = {"search": "1", "patient": patient.pk, "procedure_type": cryotherapy.pk}
+        return lambda: receptionist_client.get(url, {**query, "within_days": days, **extra})
+
+    receptionist_client.get(url)
+    # session, user, staff member (role check), the patient, the procedure type (form);
+    # the search: working hours, time off, treatment rooms, the span's appointments; the
+    # dermatologists' names and the rooms' names for the results; the form's two lists
+    # (procedures, dermatologists).
+    one_day = queries_of(search(1))
+    assert one_day == 13
+    assert queries_of(search(60)) == one_day
+    # With a dermatologist chosen, the form reads them too.
+    assert queries_of(search(60, dermatologist=colleague.pk)) == one_day + 1
