@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import form_add_error
@@ -15,6 +16,7 @@ from clinic.models import Room, StaffMember
 from clinic.params import id_param
 from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients.models import Patient
+from patients.selectors import patient_search
 
 from .. import services
 from ..forms.appointments import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
@@ -42,9 +44,13 @@ def _slot_choices(*, procedure_type, day, dermatologist=None, exclude_appointmen
     return slots, following
 
 
-def _picker_context(*, procedure_type, day, dermatologist, exclude_appointment_id=None):
+def _picker_context(
+    *, procedure_type, day, dermatologist, exclude_appointment_id=None, preferred_time=None
+):
+    """The picker's free times; with a `preferred_time` (a gap chosen in the time grid),
+    the slot that starts then is `selected_slot`, when it is free."""
     if procedure_type is None or day is None:
-        return {"slots": None}
+        return {"slots": None, "selected_slot": None}
     slots, following = _slot_choices(
         procedure_type=procedure_type,
         day=day,
@@ -53,10 +59,20 @@ def _picker_context(*, procedure_type, day, dermatologist, exclude_appointment_i
     )
     names = {d.pk: str(d) for d in StaffMember.objects.dermatologists().select_related("user")}
     rooms = {r.pk: r.name for r in Room.objects.all()}
+    described = [_described(slot, names, rooms) for slot in slots]
     return {
-        "slots": [_described(slot, names, rooms) for slot in slots],
+        "slots": described,
         "next_free": _described(following, names, rooms) if following else None,
         "day": day,
+        "selected_slot": next(
+            (
+                slot["value"]
+                for slot in described
+                if preferred_time is not None
+                and slot["starts_at"].time().replace(second=0, microsecond=0) == preferred_time
+            ),
+            None,
+        ),
     }
 
 
@@ -89,6 +105,7 @@ def slot_picker(request):
         day=form.cleaned_data["date"],
         dermatologist=form.cleaned_data["dermatologist"],
         exclude_appointment_id=id_param(exclude),
+        preferred_time=form.preferred_time(),
     )
     return render(request, "treatments/_slot_picker.html", context)
 
@@ -102,10 +119,41 @@ def _initial_from_query(request) -> dict:
         "date",
         "waitlist_entry",
         "follow_up",
+        "time",
     ):
         if request.GET.get(name):
             initial[name] = request.GET[name]
     return initial
+
+
+# What a booking link may carry besides the patient, kept while the desk finds the patient.
+BOOKING_LINK_PARAMETERS = (
+    "procedure_type",
+    "dermatologist",
+    "date",
+    "time",
+    "waitlist_entry",
+    "follow_up",
+)
+PATIENTS_LISTED = 20
+
+
+def _choose_patient(request):
+    """The booking page before its patient is known (a gap chosen in the time grid): find
+    the patient, and go on to the booking page with everything the link carried."""
+    query = request.GET.get("q", "").strip()
+    carried = {name: request.GET[name] for name in BOOKING_LINK_PARAMETERS if request.GET.get(name)}
+    return render(
+        request,
+        "treatments/appointment_book_patient.html",
+        {
+            "query": query,
+            "carried": carried,
+            "carried_query": urlencode(carried),
+            "patients": patient_search(query=query, limit=PATIENTS_LISTED),
+        },
+        status=200 if request.method == "GET" else 400,
+    )
 
 
 @role_required(*FRONT_DESK)
@@ -114,8 +162,7 @@ def appointment_book(request):
     patient_id = id_param(request.POST.get("patient") or request.GET.get("patient"))
     patient = Patient.objects.filter(pk=patient_id).first() if patient_id is not None else None
     if patient is None:
-        messages.info(request, "Find the patient first, then book from their page.")
-        return redirect("treatments:patient_search")
+        return _choose_patient(request)
 
     form = BookingForm(request.POST or None, initial=_initial_from_query(request))
     status, alternatives = 200, []
@@ -181,12 +228,13 @@ def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None)
         day = value("date")
         day = day if hasattr(day, "year") else datetime.strptime(str(day), "%Y-%m-%d").date()
     except ValueError:
-        return {"slots": None}
+        return {"slots": None, "selected_slot": None}
     return _picker_context(
         procedure_type=procedure_type,
         day=day,
         dermatologist=dermatologist,
         exclude_appointment_id=exclude_appointment_id,
+        preferred_time=form.preferred_time() if "time" in form.fields else None,
     )
 
 

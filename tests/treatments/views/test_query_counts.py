@@ -151,3 +151,28 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     assert Procedure.objects.count() == 2
     assert one == 52
     assert three == one
+
+
+@pytest.mark.parametrize("visits", [1, 100])
+def test_the_day_sheet_costs_the_same_for_one_visit_and_a_hundred(
+    dermatologist_client, django_assert_num_queries, visits
+):
+    from treatments.services.records import alert_add
+
+    dermatologist = StaffMemberFactory()
+    day = timezone.localdate() + timedelta(days=3)
+    start = timezone.make_aware(datetime.combine(day, time(7)))
+    for n in range(visits):
+        at = start + timedelta(minutes=5 * n)
+        visit = AppointmentFactory(
+            dermatologist=dermatologist, starts_at=at, ends_at=at + timedelta(minutes=5)
+        )
+        alert_add(patient=visit.patient, kind="allergy", description="Lidocaine", by=None)
+    url = f"{reverse('treatments:schedule_day_sheet')}?date={day}&dermatologist={dermatologist.pk}"
+    # session, user, staff member (role check); the dermatologist with their user; the
+    # visits with patient, dermatologist, room and procedure type; the patients' active
+    # alerts; the access-log rows (one INSERT)
+    with django_assert_num_queries(7):
+        html = dermatologist_client.get(url).content.decode()
+    assert html.count('<tr class="day-sheet-row') == visits
+    assert html.count("Allergy: Lidocaine") == visits
