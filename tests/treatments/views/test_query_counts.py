@@ -176,3 +176,15 @@ def test_the_day_sheet_costs_the_same_for_one_visit_and_a_hundred(
         html = dermatologist_client.get(url).content.decode()
     assert html.count('<tr class="day-sheet-row') == visits
     assert html.count("Allergy: Lidocaine") == visits
+
+
+@pytest.mark.parametrize("patients", [1, 20])
+def test_the_booking_pages_patient_step_costs_the_same_for_one_match_and_twenty(
+    receptionist_client, django_assert_num_queries, patients
+):
+    PatientFactory.create_batch(patients, last_name="Kowalczyk")
+    url = f"{reverse('treatments:appointment_book')}?date=2030-03-04&time=09:15&q=kowal"
+    # session, user, staff member (role check), the matching patients
+    with django_assert_num_queries(4):
+        html = receptionist_client.get(url).content.decode()
+    assert html.count("Book for this patient") == patients

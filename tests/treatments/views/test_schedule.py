@@ -624,6 +624,20 @@ def test_an_appointment_at_23_30_shows_on_its_day_across_a_dst_change(receptioni
     assert late.patient.full_name not in next_day_html
 
 
+@pytest.mark.parametrize("day", [DST_ENDS, DST_BEGINS], ids=["25-hour day", "23-hour day"])
+def test_the_grid_keeps_wall_clock_times_on_a_dst_day(receptionist_client, day):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(
+        staff_member=dermatologist, weekday=day.weekday(), starts_at=time(9), ends_at=time(10)
+    )
+    visit = AppointmentFactory(dermatologist=dermatologist, starts_at=_at(day, 9, 30))
+    with time_machine.travel(_at(day - timedelta(days=1), 12), tick=False):
+        html = receptionist_client.get(_day_url(day)).content.decode()
+    column = _columns(html, "dermatologist")[str(dermatologist.pk)]
+    assert _gap_times(column) == ["09:00", "09:15", "09:45"]
+    assert f'time-grid-visit tg-rows-3" href="/appointments/{visit.pk}/"' in column
+
+
 def test_an_appointment_at_23_30_on_the_last_day_of_dst_is_in_the_right_week_column(
     receptionist_client,
 ):
