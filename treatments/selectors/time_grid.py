@@ -113,10 +113,6 @@ class TimeGrid:
         return list(range(self.start, self.end, 60))
 
     @property
-    def rows(self) -> int:
-        return (self.end - self.start) // UNIT_MINUTES
-
-    @property
     def now_rows(self) -> int | None:
         """How many whole rows lie above the now-line."""
         return None if self.now is None else (self.now - self.start) // UNIT_MINUTES

@@ -20,7 +20,7 @@ register = template.Library()
 _PK_MARK = 2_147_483_647
 
 
-def _detail_url_pattern() -> str:
+def detail_url_pattern() -> str:
     return reverse("treatments:appointment_detail", args=[_PK_MARK]).replace(str(_PK_MARK), "{pk}")
 
 
@@ -54,6 +54,6 @@ def schedule_cards(cards: list[ScheduleCard]) -> SafeString:
         return mark_safe(
             '<p class="schedule-empty small text-body-secondary mb-0">No appointments.</p>'
         )
-    url_pattern = _detail_url_pattern()
+    url_pattern = detail_url_pattern()
     items = "\n  ".join(_card(card, url_pattern) for card in cards)
     return mark_safe(f'<ol class="schedule-cards list-unstyled mb-0">\n  {items}\n</ol>')

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from ..selectors.time_grid import UNIT_MINUTES, GridColumn, Kind, Segment, TimeGrid
-from .schedule_cards import _detail_url_pattern
+from .schedule_cards import detail_url_pattern
 
 register = template.Library()
 
@@ -94,7 +94,7 @@ def time_grid_body(
     """A column's segments from the top of the grid, and the now-line over them. With
     `book_with` (a dermatologist's id, for the front desk), each quarter hour of a free gap
     still ahead links to the booking page for that dermatologist, day and time."""
-    detail_url = _detail_url_pattern()
+    detail_url = detail_url_pattern()
     book_url = None
     if book_with is not None:
         book_url = (
@@ -128,7 +128,7 @@ def not_held(column: GridColumn) -> SafeString:
     """The visits that do not hold their time: cancelled, no-show."""
     if not column.not_held:
         return mark_safe("")
-    detail_url = _detail_url_pattern()
+    detail_url = detail_url_pattern()
     items = "".join(
         f'<li><a class="schedule-card schedule-card-{card.status}" '
         f'href="{detail_url.format(pk=card.pk)}" data-appointment="{card.pk}">'
