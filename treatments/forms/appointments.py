@@ -35,7 +35,7 @@ def within_booking_range(instant: datetime) -> bool:
 
 
 def time_of_day(value: object) -> wall_clock_time | None:
-    """ "09:15" (or "09:15:00") as a time of day; anything else is None."""
+    """A time of day written HH:MM or HH:MM:SS, such as 09:15; None for anything else."""
     for time_format in ("%H:%M", "%H:%M:%S"):
         try:
             return datetime.strptime(str(value), time_format).time()

@@ -110,22 +110,6 @@ def slot_picker(request):
     return render(request, "treatments/_slot_picker.html", context)
 
 
-def _initial_from_query(request) -> dict:
-    initial = {"date": timezone.localdate()}
-    for name in (
-        "patient",
-        "procedure_type",
-        "dermatologist",
-        "date",
-        "waitlist_entry",
-        "follow_up",
-        "time",
-    ):
-        if request.GET.get(name):
-            initial[name] = request.GET[name]
-    return initial
-
-
 # What a booking link may carry besides the patient, kept while the desk finds the patient.
 BOOKING_LINK_PARAMETERS = (
     "procedure_type",
@@ -135,6 +119,16 @@ BOOKING_LINK_PARAMETERS = (
     "waitlist_entry",
     "follow_up",
 )
+
+
+def _initial_from_query(request) -> dict:
+    initial = {"date": timezone.localdate()}
+    for name in ("patient", *BOOKING_LINK_PARAMETERS):
+        if request.GET.get(name):
+            initial[name] = request.GET[name]
+    return initial
+
+
 PATIENTS_LISTED = 20
 
 
