@@ -192,3 +192,13 @@ def test_the_printed_day_sheet_has_no_navigation_and_flags_the_alert(browser, li
         row.find_element(By.TAG_NAME, "td"),
     )
     assert colours == ["rgb(0, 0, 0)", "rgb(255, 255, 255)"]
+
+
+def test_a_printed_day_view_leaves_out_the_navigation(browser, live_server, clinic):
+    log_in(browser, live_server, "reception")
+    browser.get(f"{live_server.url}/schedule/day/?date={clinic['tomorrow'].isoformat()}")
+    wait_for(browser, ".time-grid")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not browser.find_element(By.CSS_SELECTOR, "nav.navbar").is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, ".schedule-nav").is_displayed()
+    assert "Kowalczyk" in browser.find_element(By.CSS_SELECTOR, ".time-grid").text
