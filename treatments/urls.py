@@ -39,6 +39,7 @@ urlpatterns = [
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
     path("schedule/day/", calendar.schedule_day, name="schedule_day"),
     path("schedule/week/<int:dermatologist_id>/", calendar.schedule_week, name="schedule_week"),
+    path("schedule/day-sheet/", calendar.schedule_day_sheet, name="schedule_day_sheet"),
     path("appointments/new/", appointments.appointment_book, name="appointment_book"),
     path("api/appointments/", api.appointment_book_api, name="appointment_book_api"),
     path("api/first-available/", api.first_available_api, name="first_available_api"),

@@ -179,6 +179,7 @@ def test_every_app_page_that_shows_clinical_data_logs_it(marked, as_role):
         "treatments:procedure_detail",
         "treatments:lesion_edit",
         "treatments:procedure_record",
+        "treatments:schedule_day_sheet",
     } <= showing
 
 

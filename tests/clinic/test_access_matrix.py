@@ -59,6 +59,7 @@ EXPECTED = {
     "treatments:patient_detail": ANY_STAFF,
     "treatments:schedule_day": ANY_STAFF,
     "treatments:schedule_week": ANY_STAFF,
+    "treatments:schedule_day_sheet": ANY_STAFF,
     "treatments:appointment_book": FRONT_DESK,
     "treatments:slot_picker": FRONT_DESK,
     "treatments:first_available": FRONT_DESK,
@@ -223,6 +224,9 @@ def url_for(name: str, objects: dict) -> str:
     }.get(name, "")
     if query:
         query += str(objects["patient"].pk)
+    if name == "treatments:schedule_day_sheet":  # the sheet of the visit's day
+        day = timezone.localdate(objects["visit"].starts_at)
+        query = f"?date={day}&dermatologist={objects['dermatologist'].pk}"
     return reverse(name, kwargs=kwargs_by_name.get(name, {})) + query
 
 

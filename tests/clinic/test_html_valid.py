@@ -101,6 +101,11 @@ def staff_pages(clinic: dict) -> dict[str, list[str]]:
         reverse("treatments:waitlist"),
         reverse("treatments:waitlist_add") + f"?patient={patient}",
         reverse("treatments:follow_up_list"),
+        reverse("treatments:schedule_day_sheet"),
+        reverse("treatments:schedule_day_sheet")
+        + f"?date={timezone.localdate(clinic['upcoming'].starts_at)}"
+        + f"&dermatologist={clinic['dermatologist'].pk}",
+        reverse("treatments:appointment_book") + "?date=2030-03-04&time=09:15&q=" + "a",
     ]
     return {
         "receptionist": desk_and_manager,

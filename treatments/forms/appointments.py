@@ -1,6 +1,7 @@
 """Forms of the front desk: booking with a slot picker, rescheduling, cancelling, the waitlist."""
 
 from datetime import UTC, datetime, timedelta
+from datetime import time as wall_clock_time  # the booking form has a field named `time`
 from typing import cast
 
 from django import forms
@@ -35,6 +36,16 @@ def within_booking_range(instant: datetime) -> bool:
         return EARLIEST_BOOKABLE <= instant.astimezone(UTC) <= latest
     except OverflowError:
         return False
+
+
+def time_of_day(value: object) -> wall_clock_time | None:
+    """A time of day written HH:MM or HH:MM:SS, such as 09:15; None for anything else."""
+    for time_format in ("%H:%M", "%H:%M:%S"):
+        try:
+            return datetime.strptime(str(value), time_format).time()
+        except ValueError:
+            continue
+    return None
 
 
 class SlotField(forms.CharField):
@@ -78,7 +89,10 @@ class RefreshesSlotPicker:
 
 
 class SlotSearchForm(RefreshesSlotPicker, forms.Form):
-    """What the slot picker needs: the procedure, a dermatologist (or any) and a day."""
+    """What the slot picker needs: the procedure, a dermatologist (or any) and a day; and
+    the time to preselect, when the desk chose a gap in the time grid."""
+
+    slot_search_fields = ("procedure_type", "dermatologist", "date", "time")
 
     procedure_type = forms.ModelChoiceField(
         queryset=ProcedureType.objects.filter(is_active=True), label="Procedure"
@@ -87,6 +101,12 @@ class SlotSearchForm(RefreshesSlotPicker, forms.Form):
         queryset=dermatologists(), required=False, empty_label="Any dermatologist"
     )
     date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Day")
+    # Only a preference (HH:MM): a time that names no free slot preselects nothing.
+    time = forms.CharField(required=False, max_length=8, widget=forms.HiddenInput)
+
+    def preferred_time(self) -> wall_clock_time | None:
+        """The `time` the form carries, as a time of day, or None."""
+        return time_of_day(self["time"].value())
 
 
 class BookingForm(SlotSearchForm):

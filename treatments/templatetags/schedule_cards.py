@@ -1,4 +1,4 @@
-"""The schedule's appointment cards and room times, written in Python.
+"""The schedule's appointment cards, written in Python.
 
 A day holds hundreds of cards; through the template engine each costs a URL reversal,
 four date filters and a dozen lookups, which made the page several times slower than
@@ -20,7 +20,7 @@ register = template.Library()
 _PK_MARK = 2_147_483_647
 
 
-def _detail_url_pattern() -> str:
+def detail_url_pattern() -> str:
     return reverse("treatments:appointment_detail", args=[_PK_MARK]).replace(str(_PK_MARK), "{pk}")
 
 
@@ -54,19 +54,6 @@ def schedule_cards(cards: list[ScheduleCard]) -> SafeString:
         return mark_safe(
             '<p class="schedule-empty small text-body-secondary mb-0">No appointments.</p>'
         )
-    url_pattern = _detail_url_pattern()
+    url_pattern = detail_url_pattern()
     items = "\n  ".join(_card(card, url_pattern) for card in cards)
     return mark_safe(f'<ol class="schedule-cards list-unstyled mb-0">\n  {items}\n</ol>')
-
-
-@register.simple_tag
-def room_times(cards: list[ScheduleCard]) -> SafeString:
-    """The times a room is held, or that it is free all day."""
-    if not cards:
-        return mark_safe('<span class="text-body-secondary">free all day</span>')
-    return mark_safe(
-        "".join(
-            f'<span class="schedule-room-range">{_hm(card.starts_at)}–{_hm(card.ends_at)}</span>'
-            for card in cards
-        )
-    )

@@ -1,13 +1,14 @@
 """Booking, rescheduling, the appointment page and its life-cycle actions, today's arrivals."""
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import form_add_error
@@ -15,6 +16,7 @@ from clinic.models import Room, StaffMember
 from clinic.params import id_param
 from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients.models import Patient
+from patients.selectors import patient_search
 
 from .. import services
 from ..forms.appointments import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
@@ -24,7 +26,7 @@ from ..selectors.availability import PartOfDay, free_slots, nearest_free_slots, 
 
 Action = AppointmentEvent.Action
 SLOTS_SHOWN = 40
-NO_PICKER = {"slots": None, "preselected_slot": ""}  # no procedure or no day chosen yet
+NO_PICKER = {"slots": None, "selected_slot": None}  # no procedure or no day chosen yet
 
 
 def _slot_choices(*, procedure_type, day, dermatologist=None, exclude_appointment_id=None):
@@ -44,10 +46,11 @@ def _slot_choices(*, procedure_type, day, dermatologist=None, exclude_appointmen
 
 
 def _picker_context(
-    *, procedure_type, day, dermatologist, exclude_appointment_id=None, starting_at=None
+    *, procedure_type, day, dermatologist, exclude_appointment_id=None, preferred_time=None
 ):
-    """The picker's free times of a day, grouped; `starting_at` (a local time) preselects
-    the first of them that starts then."""
+    """The picker's free times of a day, grouped; with a `preferred_time` (a local time:
+    a gap chosen in the time grid, a waitlist offer, a first-available result) the first
+    free time that starts then is `selected_slot`."""
     if procedure_type is None or day is None:
         return NO_PICKER
     slots, following = _slot_choices(
@@ -59,16 +62,21 @@ def _picker_context(
     names = {d.pk: str(d) for d in StaffMember.objects.dermatologists().select_related("user")}
     rooms = {r.pk: r.name for r in Room.objects.all()}
     described = [slot_described(slot, names, rooms) for slot in slots[:SLOTS_SHOWN]]
-    preselected = next(
-        (slot["value"] for slot in described if slot["starts_at"].time() == starting_at), ""
-    )
     return {
         "slots": described,
         "slot_groups": slot_groups(described),
         "more_later": len(slots) > SLOTS_SHOWN,
-        "preselected_slot": preselected,
         "next_free": slot_described(following, names, rooms) if following else None,
         "day": day,
+        "selected_slot": next(
+            (
+                slot["value"]
+                for slot in described
+                if preferred_time is not None
+                and slot["starts_at"].time().replace(second=0, microsecond=0) == preferred_time
+            ),
+            None,
+        ),
     }
 
 
@@ -127,23 +135,49 @@ def slot_picker(request):
         day=form.cleaned_data["date"],
         dermatologist=form.cleaned_data["dermatologist"],
         exclude_appointment_id=id_param(exclude),
+        preferred_time=form.preferred_time(),
     )
     return render(request, "treatments/_slot_picker.html", context)
 
 
+# What a booking link may carry besides the patient, kept while the desk finds the patient.
+BOOKING_LINK_PARAMETERS = (
+    "procedure_type",
+    "dermatologist",
+    "date",
+    "time",
+    "waitlist_entry",
+    "follow_up",
+)
+
+
 def _initial_from_query(request) -> dict:
     initial = {"date": timezone.localdate()}
-    for name in (
-        "patient",
-        "procedure_type",
-        "dermatologist",
-        "date",
-        "waitlist_entry",
-        "follow_up",
-    ):
+    for name in ("patient", *BOOKING_LINK_PARAMETERS):
         if request.GET.get(name):
             initial[name] = request.GET[name]
     return initial
+
+
+PATIENTS_LISTED = 20
+
+
+def _choose_patient(request):
+    """The booking page before its patient is known (a gap chosen in the time grid): find
+    the patient, and go on to the booking page with everything the link carried."""
+    query = request.GET.get("q", "").strip()
+    carried = {name: request.GET[name] for name in BOOKING_LINK_PARAMETERS if request.GET.get(name)}
+    return render(
+        request,
+        "treatments/appointment_book_patient.html",
+        {
+            "query": query,
+            "carried": carried,
+            "carried_query": urlencode(carried),
+            "patients": patient_search(query=query, limit=PATIENTS_LISTED),
+        },
+        status=200 if request.method == "GET" else 400,
+    )
 
 
 @role_required(*FRONT_DESK)
@@ -152,8 +186,7 @@ def appointment_book(request):
     patient_id = id_param(request.POST.get("patient") or request.GET.get("patient"))
     patient = Patient.objects.filter(pk=patient_id).first() if patient_id is not None else None
     if patient is None:
-        messages.info(request, "Find the patient first, then book from their page.")
-        return redirect("treatments:patient_search")
+        return _choose_patient(request)
 
     form = BookingForm(request.POST or None, initial=_initial_from_query(request))
     status, alternatives = 200, []
@@ -188,7 +221,7 @@ def appointment_book(request):
     elif request.method == "POST":
         status = 400
     # From the time grid, a waitlist offer or a first-available search: that time, checked.
-    picker = _picker_from_form(form, starting_at=_time_param(request.GET.get("time")))
+    picker = _picker_from_form(form)
     return render(
         request,
         "treatments/appointment_book.html",
@@ -197,15 +230,7 @@ def appointment_book(request):
     )
 
 
-def _time_param(raw: str | None) -> time | None:
-    """A local time of day such as "09:30" from the query string; None if absent or bad."""
-    try:
-        return time.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None, starting_at=None):
+def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None):
     """The picker for whatever the form holds now (bound or initial values)."""
 
     def value(name):
@@ -234,7 +259,7 @@ def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None,
         day=day,
         dermatologist=dermatologist,
         exclude_appointment_id=exclude_appointment_id,
-        starting_at=starting_at,
+        preferred_time=form.preferred_time() if "time" in form.fields else None,
     )
 
 

@@ -9,11 +9,15 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from clinic.audit import access_log_record_patients
 from clinic.clock import week_of
-from clinic.models import StaffMember
-from clinic.permissions import EVERY_ROLE, FRONT_DESK, has_role, role_required
+from clinic.models import AccessLog, Room, StaffMember
+from clinic.params import id_param
+from clinic.permissions import CLINICAL_READERS, EVERY_ROLE, FRONT_DESK, has_role, role_required
 
-from ..selectors.schedule import dermatologists_to_choose, schedule_of_day, schedule_of_week
+from ..selectors.day_sheet import day_sheet, day_sheet_choices
+from ..selectors.schedule import dermatologists_to_choose, schedule_of_week
+from ..selectors.time_grid import time_grid_of_day
 
 # Far beyond any booking, and far enough from datetime's limits that a day's bounds
 # in any time zone (and the next or previous day's) still exist.
@@ -62,7 +66,8 @@ def _render_schedule(request, page: str, calendar: str, context: dict):
 @require_GET
 @role_required(*EVERY_ROLE)
 def schedule_day(request):
-    """The active dermatologists' appointments side by side, and the rooms' occupied times."""
+    """The day as a time grid: the dermatologists side by side with their hours, time off,
+    visits and free gaps (links to book them, for the front desk), then the rooms."""
     try:
         day = requested_day(request)
     except BadDate as error:
@@ -72,7 +77,7 @@ def schedule_day(request):
         "today": timezone.localdate(),
         "previous_day": day - timedelta(days=1),
         "next_day": day + timedelta(days=1),
-        "schedule": schedule_of_day(day=day),
+        "grid": time_grid_of_day(day=day, now=timezone.now()),
         "can_book": has_role(request.user, FRONT_DESK),
     }
     return _render_schedule(
@@ -113,3 +118,48 @@ def schedule_week(request, dermatologist_id):
     return _render_schedule(
         request, "treatments/schedule_week.html", "treatments/_schedule_week_calendar.html", context
     )
+
+
+def _sheet_choice(request, day: date, *, error: str = "", status: int = 200):
+    dermatologists, rooms = day_sheet_choices(day=day)
+    context = {"day": day, "dermatologists": dermatologists, "rooms": rooms, "error": error}
+    return render(request, "treatments/day_sheet_choice.html", context, status=status)
+
+
+@require_GET
+@role_required(*EVERY_ROLE)
+def schedule_day_sheet(request):
+    """The printable day sheet of one dermatologist (?dermatologist=) or one room (?room=):
+    times, patients, procedures, statuses and alerts. Without either, whose to print.
+
+    Every patient on it gets an access-log row: the sheet flags their alerts (and shows
+    them to the clinical readers)."""
+    try:
+        day = requested_day(request)
+    except BadDate as error:
+        return bad_date_page(request, error)
+    dermatologist, room = request.GET.get("dermatologist", ""), request.GET.get("room", "")
+    if dermatologist and room:
+        both = "A day sheet is of a dermatologist or of a room: choose one."
+        return _sheet_choice(request, day, error=both, status=400)
+    if not (dermatologist or room):
+        return _sheet_choice(request, day)
+    dermatologist_id, room_id = id_param(dermatologist), id_param(room)
+    if dermatologist_id is None and room_id is None:
+        raise Http404("No such dermatologist or room.")
+    try:
+        sheet = day_sheet(day=day, dermatologist_id=dermatologist_id, room_id=room_id)
+    except (StaffMember.DoesNotExist, Room.DoesNotExist):
+        raise Http404("No such dermatologist or room.") from None
+    access_log_record_patients(
+        request=request,
+        action=AccessLog.Action.EXPORT,
+        patient_ids=list(sheet.patient_ids),
+        detail=f"Day sheet of {day.isoformat()}",
+    )
+    context = {
+        "sheet": sheet,
+        "day": day,
+        "shows_alerts": has_role(request.user, CLINICAL_READERS),
+    }
+    return render(request, "treatments/day_sheet.html", context)

@@ -101,10 +101,66 @@ def test_an_unknown_action_is_a_404_and_a_get_is_refused(receptionist_client, vi
     )
 
 
-def test_booking_without_a_patient_sends_the_desk_to_the_search(receptionist_client):
-    response = receptionist_client.get(reverse("treatments:appointment_book"))
-    assert response.status_code == 302
-    assert response["Location"] == reverse("treatments:patient_search")
+def test_booking_without_a_patient_asks_who_it_is_for_and_keeps_the_chosen_time(
+    receptionist_client, dermatologist
+):
+    found = PatientFactory(first_name="Marta", last_name="Kowalczyk")
+    PatientFactory(first_name="Omar", last_name="Haddad")
+    url = reverse("treatments:appointment_book")
+    chosen = f"dermatologist={dermatologist.pk}&date=2030-03-04&time=09:15"
+    asked = receptionist_client.get(f"{url}?{chosen}")
+    assert asked.status_code == 200
+    assert "who is it for?" in asked.content.decode()
+    assert '<input type="hidden" name="time" value="09:15">' in asked.content.decode()
+    page = receptionist_client.get(f"{url}?{chosen}&q=kowal").content.decode()
+    assert (
+        f'href="{url}?patient={found.pk}&amp;{chosen.replace("&", "&amp;").replace(":", "%3A")}"'
+        in page
+    )
+    assert "Haddad" not in page
+
+
+def test_the_booking_page_preselects_the_time_chosen_in_the_grid_when_it_is_free(
+    receptionist_client, dermatologist, cryotherapy, treatment_room, tomorrow_at
+):
+    patient = PatientFactory()
+    day = timezone.localdate(tomorrow_at(9))
+    query = {
+        "patient": patient.pk,
+        "procedure_type": cryotherapy.pk,
+        "dermatologist": dermatologist.pk,
+        "date": day.isoformat(),
+    }
+    url = reverse("treatments:appointment_book")
+    free = receptionist_client.get(url, {**query, "time": "09:15"}).content.decode()
+    chosen = slot_value(dermatologist, tomorrow_at(9, 15), treatment_room)
+    assert f'value="{chosen}" checked' in free
+    assert free.count(" checked") == 1
+    AppointmentFactory(
+        dermatologist=dermatologist, procedure_type=cryotherapy, starts_at=tomorrow_at(9, 15)
+    )
+    taken = receptionist_client.get(url, {**query, "time": "09:15"}).content.decode()
+    assert " checked" not in taken
+    garbled = receptionist_client.get(url, {**query, "time": "nine"})
+    assert garbled.status_code == 200
+    assert " checked" not in garbled.content.decode()
+
+
+def test_the_slot_picker_preselects_the_chosen_time_once_a_procedure_is_chosen(
+    receptionist_client, dermatologist, cryotherapy, treatment_room, tomorrow_at
+):
+    day = timezone.localdate(tomorrow_at(9))
+    picker = receptionist_client.get(
+        reverse("treatments:slot_picker"),
+        {
+            "procedure_type": cryotherapy.pk,
+            "dermatologist": dermatologist.pk,
+            "date": day.isoformat(),
+            "time": "10:30",
+        },
+    ).content.decode()
+    chosen = slot_value(dermatologist, tomorrow_at(10, 30), treatment_room)
+    assert f'value="{chosen}" checked' in picker
 
 
 def test_the_booking_page_lists_the_free_times_of_the_day(

@@ -178,3 +178,40 @@ def test_the_first_available_search_costs_the_same_for_one_day_and_sixty(
     assert queries_of(search(60)) == one_day
     # With a dermatologist chosen, the form reads them too.
     assert queries_of(search(60, dermatologist=colleague.pk)) == one_day + 1
+
+
+@pytest.mark.parametrize("visits", [1, 100])
+def test_the_day_sheet_costs_the_same_for_one_visit_and_a_hundred(
+    dermatologist_client, django_assert_num_queries, visits
+):
+    from treatments.services.records import alert_add
+
+    dermatologist = StaffMemberFactory()
+    day = timezone.localdate() + timedelta(days=3)
+    start = timezone.make_aware(datetime.combine(day, time(7)))
+    for n in range(visits):
+        at = start + timedelta(minutes=5 * n)
+        visit = AppointmentFactory(
+            dermatologist=dermatologist, starts_at=at, ends_at=at + timedelta(minutes=5)
+        )
+        alert_add(patient=visit.patient, kind="allergy", description="Lidocaine", by=None)
+    url = f"{reverse('treatments:schedule_day_sheet')}?date={day}&dermatologist={dermatologist.pk}"
+    # session, user, staff member (role check); the dermatologist with their user; the
+    # visits with patient, dermatologist, room and procedure type; the patients' active
+    # alerts; the access-log rows (one INSERT)
+    with django_assert_num_queries(7):
+        html = dermatologist_client.get(url).content.decode()
+    assert html.count('<tr class="day-sheet-row') == visits
+    assert html.count("Allergy: Lidocaine") == visits
+
+
+@pytest.mark.parametrize("patients", [1, 20])
+def test_the_booking_pages_patient_step_costs_the_same_for_one_match_and_twenty(
+    receptionist_client, django_assert_num_queries, patients
+):
+    PatientFactory.create_batch(patients, last_name="Kowalczyk")
+    url = f"{reverse('treatments:appointment_book')}?date=2030-03-04&time=09:15&q=kowal"
+    # session, user, staff member (role check), the matching patients
+    with django_assert_num_queries(4):
+        html = receptionist_client.get(url).content.decode()
+    assert html.count("Book for this patient") == patients

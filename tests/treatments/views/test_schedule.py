@@ -2,8 +2,10 @@
 
 import re
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +19,7 @@ from ...factories import (
     PatientFactory,
     RoomFactory,
     StaffMemberFactory,
+    TimeOffFactory,
     UserFactory,
     WorkingHoursFactory,
 )
@@ -52,8 +55,8 @@ def _week_url(dermatologist_id: int, day: date | str | None = None) -> str:
 
 def _columns(html: str, attribute: str) -> dict[str, str]:
     """Each schedule column's HTML, by the value of its data attribute, in page order."""
-    grid = html.split('class="schedule-rooms"')[0]
-    parts = re.split(r'(?=<section class="schedule-column)', grid)[1:]
+    grid = html.split('class="schedule-rooms"')[0] if attribute != "room" else html
+    parts = re.split(r'(?=<section class="[^"]*\b(?:schedule-column|time-grid-room)\b)', grid)[1:]
     return {re.search(rf'data-{attribute}="([^"]+)"', part).group(1): part for part in parts}
 
 
@@ -178,21 +181,21 @@ def test_each_column_shows_the_dermatologists_working_hours_of_that_day(receptio
     assert "not working" in columns[str(day_off.pk)]
 
 
-def test_the_rooms_strip_shows_the_times_active_appointments_hold_each_room(receptionist_client):
+def test_the_rooms_grid_shows_the_visits_that_hold_each_room(receptionist_client):
     room, empty_room = RoomFactory(), RoomFactory()
-    AppointmentFactory(room=room, starts_at=_at(A_MONDAY, 9))
-    AppointmentFactory(
+    holding = AppointmentFactory(room=room, starts_at=_at(A_MONDAY, 9))
+    cancelled = AppointmentFactory(
         room=room,
         starts_at=_at(A_MONDAY, 11),
         status=Appointment.Status.CANCELLED,
         cancellation_reason="Rescheduled by phone",
     )
     html = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
-    rooms = html.split('class="schedule-rooms"')[1]
-    room_row = rooms.split(f'data-room="{room.pk}"')[1].split("</li>")[0]
-    assert "09:00–09:15" in room_row
-    assert "11:00" not in room_row
-    assert "free all day" in rooms.split(f'data-room="{empty_room.pk}"')[1].split("</li>")[0]
+    rooms = _columns(html.split('class="schedule-rooms"')[1], "room")
+    assert f'data-appointment="{holding.pk}"' in rooms[str(room.pk)]
+    assert ">09:00</time>–<time" in rooms[str(room.pk)]
+    assert f'data-appointment="{cancelled.pk}"' not in rooms[str(room.pk)]
+    assert "data-appointment" not in rooms[str(empty_room.pk)]
 
 
 def test_the_date_navigation_links_point_to_the_previous_and_next_day(receptionist_client):
@@ -254,6 +257,300 @@ def test_the_schedule_shows_no_clinical_notes(receptionist_client):
     for html in (day_html, week_html):
         assert patient.full_name in html
         assert "eyelid" not in html.lower()
+
+
+# The time grid
+
+
+def _body(column_html: str) -> str:
+    return column_html.split('class="time-grid-body">')[1].split('<div class="time-grid-footer">')[
+        0
+    ]
+
+
+def _gap_times(column_html: str) -> list[str]:
+    """The times of the free gaps a column offers for booking, top to bottom."""
+    return re.findall(
+        r'<a class="time-grid-gap[^"]*" href="[^"]*" data-time="([0-9:]+)"', column_html
+    )
+
+
+@pytest.fixture
+def the_day_before():
+    """The clinic clock on the afternoon before A_MONDAY: all of A_MONDAY is ahead."""
+    with time_machine.travel(_at(A_MONDAY - timedelta(days=1), 15), tick=False):
+        yield
+
+
+def test_the_grid_runs_in_five_minute_rows_from_the_first_opening_to_the_last_closing(
+    receptionist_client, the_day_before
+):
+    early, late = StaffMemberFactory(), StaffMemberFactory()
+    WorkingHoursFactory(staff_member=early, starts_at=time(8, 30), ends_at=time(12, 30))
+    WorkingHoursFactory(staff_member=early, starts_at=time(13, 30), ends_at=time(15))
+    WorkingHoursFactory(staff_member=late, starts_at=time(10), ends_at=time(17, 45))
+    html = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
+    axis = html.split('time-grid-axis-body">')[1].split("</div></div>")[0]
+    # 08:00 to 18:00: the hours on the axis, twelve rows each
+    assert re.findall(r"<time>(\d\d:00)</time>", axis) == [f"{h:02d}:00" for h in range(8, 18)]
+    assert axis.count("tg-rows-12") == 10
+    columns = _columns(html, "dermatologist")
+    # closed 08:00–08:30, free to 12:30, closed to 13:30 (lunch), free to 15:00, closed to 18:00
+    segments = re.findall(
+        r'class="time-grid-(closed|gap)[^"]*?tg-rows-(\d+)"', _body(columns[str(early.pk)])
+    )
+    assert segments[0] == ("closed", "6")
+    assert ("closed", "12") in segments
+    assert segments[-1] == ("closed", "36")
+    assert sum(int(rows) for _, rows in segments) == 120
+
+
+def test_free_gaps_are_offered_where_free_and_not_where_booked_or_away(
+    receptionist_client, the_day_before
+):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(staff_member=dermatologist, starts_at=time(9), ends_at=time(11))
+    visit = AppointmentFactory(dermatologist=dermatologist, starts_at=_at(A_MONDAY, 9, 30))
+    TimeOffFactory(
+        staff_member=dermatologist, starts_at=_at(A_MONDAY, 10, 30), ends_at=_at(A_MONDAY, 12)
+    )
+    column = _columns(
+        receptionist_client.get(_day_url(A_MONDAY)).content.decode(), "dermatologist"
+    )[str(dermatologist.pk)]
+    assert _gap_times(column) == ["09:00", "09:15", "09:45", "10:00", "10:15"]
+    assert f'data-appointment="{visit.pk}"' in column
+    assert "Time off 10:30–11:00" in column
+
+
+def test_a_gap_links_to_the_booking_page_with_the_dermatologist_day_and_time(
+    receptionist_client, the_day_before
+):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(staff_member=dermatologist, starts_at=time(9), ends_at=time(10))
+    html = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
+    book = reverse("treatments:appointment_book")
+    assert (
+        f'href="{book}?dermatologist={dermatologist.pk}&amp;date=2026-03-02&amp;time=09:45" '
+        'data-time="09:45"'
+    ) in html
+
+
+def test_a_cancelled_visit_leaves_its_time_free_to_book_and_is_listed_below(
+    receptionist_client, the_day_before
+):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(staff_member=dermatologist, starts_at=time(9), ends_at=time(10))
+    cancelled = AppointmentFactory(
+        dermatologist=dermatologist,
+        starts_at=_at(A_MONDAY, 9),
+        status=Appointment.Status.CANCELLED,
+        cancellation_reason="Patient is ill",
+    )
+    column = _columns(
+        receptionist_client.get(_day_url(A_MONDAY)).content.decode(), "dermatologist"
+    )[str(dermatologist.pk)]
+    assert _gap_times(column) == ["09:00", "09:15", "09:30", "09:45"]
+    footer = column.split('<div class="time-grid-footer">')[1]
+    assert f'schedule-card schedule-card-cancelled" href="/appointments/{cancelled.pk}/' in footer
+
+
+def test_a_dermatologist_sees_the_gaps_but_not_as_booking_links(
+    dermatologist_client, the_day_before
+):
+    colleague = StaffMemberFactory()
+    WorkingHoursFactory(staff_member=colleague, starts_at=time(9), ends_at=time(10))
+    column = _columns(
+        dermatologist_client.get(_day_url(A_MONDAY)).content.decode(), "dermatologist"
+    )[str(colleague.pk)]
+    assert _gap_times(column) == []
+    assert "free 09:00–10:00" in column
+    assert reverse("treatments:appointment_book") not in column
+
+
+def test_gaps_already_past_are_not_offered_for_booking(receptionist_client):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(staff_member=dermatologist, starts_at=time(9), ends_at=time(11))
+    with time_machine.travel(_at(A_MONDAY, 10, 7), tick=False):
+        column = _columns(
+            receptionist_client.get(_day_url(A_MONDAY)).content.decode(), "dermatologist"
+        )[str(dermatologist.pk)]
+    assert _gap_times(column) == ["10:15", "10:30", "10:45"]
+
+
+def test_the_now_line_is_drawn_today_at_the_clinic_clocks_time(receptionist_client):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(staff_member=dermatologist, starts_at=time(8), ends_at=time(17))
+    with time_machine.travel(_at(A_MONDAY, 10, 37), tick=False):
+        today = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
+        tomorrow = receptionist_client.get(_day_url(A_MONDAY + timedelta(days=1))).content.decode()
+    # 10:37 is 157 minutes below the grid's top (08:00): 31 whole rows of five minutes
+    assert 'class="time-grid-now" data-minute="637" data-rows-above="31"' in today
+    assert (
+        '<span class="tg-rows-31"></span><span class="time-grid-now-line"><span>now 10:37' in today
+    )
+    assert "time-grid-now" not in tomorrow
+
+
+def test_there_is_no_now_line_when_the_clock_is_outside_the_grid(receptionist_client):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(staff_member=dermatologist, starts_at=time(8), ends_at=time(17))
+    with time_machine.travel(_at(A_MONDAY, 19, 30), tick=False):
+        html = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
+    assert "time-grid-now" not in html
+
+
+def test_the_stylesheet_has_a_height_for_every_span_a_column_can_use():
+    from django.contrib.staticfiles import finders
+
+    from treatments.selectors.time_grid import MOST_ROWS
+
+    css = Path(finders.find("css/time-grid.css")).read_text()
+    for rows in range(1, MOST_ROWS + 1):
+        assert f".tg-rows-{rows} {{ grid-row-end: span {rows}; }}" in css
+
+
+def test_a_visit_on_the_grid_spans_its_length_and_links_to_it(receptionist_client, the_day_before):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(staff_member=dermatologist, starts_at=time(9), ends_at=time(12))
+    curettage = AppointmentFactory(
+        dermatologist=dermatologist,
+        starts_at=_at(A_MONDAY, 9, 30),
+        ends_at=_at(A_MONDAY, 10),
+    )
+    html = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
+    detail = reverse("treatments:appointment_detail", args=[curettage.pk])
+    assert f'time-grid-visit tg-rows-6" href="{detail}"' in html
+
+
+# The day sheet
+
+
+def _sheet_url(day: date, **whose) -> str:
+    query = "&".join(f"{name}={value}" for name, value in whose.items())
+    return f"{reverse('treatments:schedule_day_sheet')}?date={day}" + (f"&{query}" if query else "")
+
+
+@pytest.fixture
+def allergic_visit():
+    from treatments.services.records import alert_add
+
+    visit = AppointmentFactory(starts_at=_at(A_MONDAY, 9, 30))
+    alert_add(patient=visit.patient, kind="allergy", description="Lidocaine", by=None)
+    alert_add(patient=visit.patient, kind="other", description="Old note", by=None)
+    visit.patient.alerts.filter(description="Old note").update(is_active=False)
+    return visit
+
+
+def test_the_day_sheet_lists_a_dermatologists_visits_with_alerts_flagged(
+    manager_client, allergic_visit
+):
+    calm = AppointmentFactory(
+        dermatologist=allergic_visit.dermatologist, starts_at=_at(A_MONDAY, 11)
+    )
+    elsewhere = AppointmentFactory(starts_at=_at(A_MONDAY, 10))
+    html = manager_client.get(
+        _sheet_url(A_MONDAY, dermatologist=allergic_visit.dermatologist.pk)
+    ).content.decode()
+    rows = html.split('<tr class="day-sheet-row')[1:]
+    assert len(rows) == 2
+    assert allergic_visit.patient.full_name in rows[0] and "09:30–09:45" in rows[0]
+    assert "1990-05-17" in rows[0] and allergic_visit.procedure_type.name in rows[0]
+    assert "ALERT" in rows[0] and "Allergy: Lidocaine" in rows[0]
+    assert "Old note" not in html
+    assert calm.patient.full_name in rows[1] and "ALERT" not in rows[1]
+    assert elsewhere.patient.full_name not in html
+
+
+def test_the_desk_sees_the_alert_flag_but_not_what_the_alert_says(
+    receptionist_client, allergic_visit
+):
+    html = receptionist_client.get(
+        _sheet_url(A_MONDAY, dermatologist=allergic_visit.dermatologist.pk)
+    ).content.decode()
+    assert "ALERT" in html and "see the chart" in html
+    assert "Lidocaine" not in html
+
+
+def test_the_day_sheet_of_a_room_lists_the_visits_in_it(receptionist_client, allergic_visit):
+    other_room = AppointmentFactory(starts_at=_at(A_MONDAY, 9, 30))
+    html = receptionist_client.get(
+        _sheet_url(A_MONDAY, room=allergic_visit.room.pk)
+    ).content.decode()
+    assert allergic_visit.patient.full_name in html
+    assert str(allergic_visit.dermatologist) in html
+    assert other_room.patient.full_name not in html
+
+
+def test_the_day_sheet_writes_an_access_log_row_per_patient(dermatologist_client, allergic_visit):
+    from clinic.models import AccessLog
+
+    AppointmentFactory(
+        dermatologist=allergic_visit.dermatologist,
+        patient=allergic_visit.patient,
+        starts_at=_at(A_MONDAY, 15),
+    )
+    url = _sheet_url(A_MONDAY, dermatologist=allergic_visit.dermatologist.pk)
+    assert dermatologist_client.get(url).status_code == 200
+    entry = AccessLog.objects.get()
+    assert (entry.patient, entry.user, entry.action) == (
+        allergic_visit.patient,
+        dermatologist_client.staff_member.user,
+        AccessLog.Action.EXPORT,
+    )
+    assert entry.path == url
+
+
+def test_without_a_dermatologist_or_room_the_day_sheet_page_offers_them(receptionist_client):
+    from clinic.models import AccessLog
+
+    dermatologist, room = StaffMemberFactory(), RoomFactory()
+    html = receptionist_client.get(_sheet_url(A_MONDAY)).content.decode()
+    sheet = reverse("treatments:schedule_day_sheet")
+    assert f'href="{sheet}?date=2026-03-02&amp;dermatologist={dermatologist.pk}"' in html
+    assert f'href="{sheet}?date=2026-03-02&amp;room={room.pk}"' in html
+    assert not AccessLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("whose", "status"),
+    [
+        ({"dermatologist": 987654}, 404),
+        ({"room": 987654}, 404),
+        ({"dermatologist": "ortiz"}, 404),
+        ({"dermatologist": 1, "room": 1}, 400),
+    ],
+    ids=["unknown dermatologist", "unknown room", "not an id", "both"],
+)
+def test_a_day_sheet_of_nobody_is_refused_with_a_message(receptionist_client, whose, status):
+    response = receptionist_client.get(_sheet_url(A_MONDAY, **whose))
+    assert response.status_code == status
+
+
+def test_a_receptionists_day_sheet_is_not_found(receptionist_client):
+    receptionist = receptionist_client.staff_member
+    url = _sheet_url(A_MONDAY, dermatologist=receptionist.pk)
+    assert receptionist_client.get(url).status_code == 404
+
+
+def test_a_day_sheet_for_a_bad_date_is_a_400(receptionist_client):
+    assert receptionist_client.get(_sheet_url("2026-02-30", room=1)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "role_client", ["receptionist_client", "dermatologist_client", "manager_client"]
+)
+def test_every_staff_role_may_print_a_day_sheet(request, role_client, allergic_visit):
+    client = request.getfixturevalue(role_client)
+    url = _sheet_url(A_MONDAY, dermatologist=allergic_visit.dermatologist.pk)
+    assert client.get(url).status_code == 200
+
+
+def test_anonymous_visitors_and_outsiders_get_no_day_sheet(client, allergic_visit):
+    url = _sheet_url(A_MONDAY, dermatologist=allergic_visit.dermatologist.pk)
+    assert client.get(url)["Location"].startswith(reverse("login"))
+    outsider = Client()
+    outsider.force_login(UserFactory())
+    assert outsider.get(url).status_code == 403
 
 
 # The week view
@@ -327,6 +624,20 @@ def test_an_appointment_at_23_30_shows_on_its_day_across_a_dst_change(receptioni
     assert late.patient.full_name not in next_day_html
 
 
+@pytest.mark.parametrize("day", [DST_ENDS, DST_BEGINS], ids=["25-hour day", "23-hour day"])
+def test_the_grid_keeps_wall_clock_times_on_a_dst_day(receptionist_client, day):
+    dermatologist = StaffMemberFactory()
+    WorkingHoursFactory(
+        staff_member=dermatologist, weekday=day.weekday(), starts_at=time(9), ends_at=time(10)
+    )
+    visit = AppointmentFactory(dermatologist=dermatologist, starts_at=_at(day, 9, 30))
+    with time_machine.travel(_at(day - timedelta(days=1), 12), tick=False):
+        html = receptionist_client.get(_day_url(day)).content.decode()
+    column = _columns(html, "dermatologist")[str(dermatologist.pk)]
+    assert _gap_times(column) == ["09:00", "09:15", "09:45"]
+    assert f'time-grid-visit tg-rows-3" href="/appointments/{visit.pk}/"' in column
+
+
 def test_an_appointment_at_23_30_on_the_last_day_of_dst_is_in_the_right_week_column(
     receptionist_client,
 ):
@@ -350,7 +661,7 @@ def test_an_appointment_at_23_30_on_the_last_day_of_dst_is_in_the_right_week_col
 @pytest.mark.parametrize(
     ("dermatologists", "appointments_each"), [(1, 1), (5, 20)], ids=["1 in all", "100 in all"]
 )
-def test_the_day_view_runs_the_same_six_queries_however_full_the_day(
+def test_the_day_view_runs_the_same_seven_queries_however_full_the_day(
     receptionist_client, django_assert_num_queries, dermatologists, appointments_each
 ):
     for _ in range(dermatologists):
@@ -362,10 +673,12 @@ def test_the_day_view_runs_the_same_six_queries_however_full_the_day(
             AppointmentFactory(dermatologist=dermatologist, room=room, starts_at=start)
     # session, user, staff member (role check), dermatologists with their users and
     # their working hours that weekday (one LEFT JOIN), the day's appointments with
-    # patient, dermatologist, room and procedure type, the rooms
-    with django_assert_num_queries(6):
+    # patient, dermatologist, room and procedure type, the rooms, the day's time off
+    with django_assert_num_queries(7):
         html = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
-    assert html.count('class="schedule-card ') == dermatologists * appointments_each
+    by_dermatologist, by_room = html.split('class="schedule-rooms"')
+    assert by_dermatologist.count('class="schedule-card ') == dermatologists * appointments_each
+    assert by_room.count('class="schedule-card ') == dermatologists * appointments_each
 
 
 @pytest.mark.parametrize("appointments", [1, 100])
