@@ -35,7 +35,31 @@ urlpatterns = [
     # The front desk's patient pages
     path("patients/", patients.patient_search, name="patient_search"),
     path("patients/new/", patients.patient_register, name="patient_register"),
-    path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
+    path(
+        "patients/<int:pk>/",
+        audited(AccessLog.Action.RECORD_VIEW, patient=patient_from("pk"), detail="patient page")(
+            patients.patient_detail
+        ),
+        name="patient_detail",
+    ),
+    path(
+        "patients/<int:pk>/edit/",
+        audited(
+            AccessLog.Action.RECORD_VIEW,
+            patient=patient_from("pk"),
+            shown_with_errors=True,
+            detail="patient record, edit page",
+        )(patients.patient_edit),
+        name="patient_edit",
+    ),
+    path("patients/<int:patient_id>/guardians/new/", patients.guardian_add, name="guardian_add"),
+    path("guardians/<int:pk>/edit/", patients.guardian_edit, name="guardian_edit"),
+    path("guardians/<int:pk>/remove/", patients.guardian_remove, name="guardian_remove"),
+    path(
+        "guardians/<int:pk>/receives-reminders/",
+        patients.guardian_make_recipient,
+        name="guardian_make_recipient",
+    ),
     path("schedule/day/", calendar.schedule_day, name="schedule_day"),
     path("schedule/week/<int:dermatologist_id>/", calendar.schedule_week, name="schedule_week"),
     path("appointments/new/", appointments.appointment_book, name="appointment_book"),
