@@ -44,9 +44,7 @@ def registered(**fields) -> Patient:
         "email": "ana@example.com",
         "phone": "+12125550143",
     }
-    return patient_register(
-        patient=Patient(**(data | fields)), guardian=None, allow_duplicate=True
-    )
+    return patient_register(patient=Patient(**(data | fields)), guardian=None, allow_duplicate=True)
 
 
 def minor_with_guardian(**guardian_fields) -> tuple[Patient, Guardian]:
@@ -173,9 +171,7 @@ def test_insurance_names_the_insurer_and_the_member(desk):
 def test_insurance_without_insurer_or_member_id_is_refused_and_nothing_is_written(desk):
     patient = registered()
     with pytest.raises(ValidationError) as refused:
-        patient_update(
-            patient=patient, by=desk, payer=Patient.Payer.INSURANCE, city="Springfield"
-        )
+        patient_update(patient=patient, by=desk, payer=Patient.Payer.INSURANCE, city="Springfield")
     assert set(refused.value.message_dict) == {"insurer_name", "insurance_member_id"}
     patient.refresh_from_db()
     assert (patient.payer, patient.city) == ("self_pay", "")
@@ -271,9 +267,7 @@ def test_a_minors_reminders_need_the_receiving_guardians_contact(desk):
     with pytest.raises(ValidationError) as refused:
         patient_update(patient=patient, by=desk, reminder_consent=True)
     assert "the guardian's email address" in refused.value.message_dict["preferred_channel"][0]
-    patient_update(
-        patient=patient, by=desk, reminder_consent=True, preferred_channel=Channel.SMS
-    )
+    patient_update(patient=patient, by=desk, reminder_consent=True, preferred_channel=Channel.SMS)
     patient.refresh_from_db()
     assert patient.reminder_consent is True
 
