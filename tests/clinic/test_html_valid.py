@@ -20,7 +20,13 @@ from clinic.links import Action, link_token
 from treatments.models import Procedure, ProcedureType
 from treatments.services import records
 
-from ..factories import AppointmentFactory, LesionFactory, PatientFactory, RoomFactory
+from ..factories import (
+    AppointmentFactory,
+    GuardianFactory,
+    LesionFactory,
+    PatientFactory,
+    RoomFactory,
+)
 from ..treatments.views.test_records import cryo_form
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +72,7 @@ def clinic(dermatologist_client):
         ),
         "upcoming": AppointmentFactory(procedure_type=cryotherapy, starts_at=tomorrow, **common),
         "dermatologist": dermatologist,
+        "guardian": GuardianFactory(patient=patient),
     }
 
 
@@ -77,6 +84,9 @@ def staff_pages(clinic: dict) -> dict[str, list[str]]:
         reverse("treatments:patient_search") + "?q=" + clinic["patient"].last_name,
         reverse("treatments:patient_register"),
         reverse("treatments:patient_detail", args=[patient]),
+        reverse("treatments:patient_edit", args=[patient]),
+        reverse("treatments:guardian_add", args=[patient]),
+        reverse("treatments:guardian_edit", args=[clinic["guardian"].pk]),
         reverse("treatments:schedule_day"),
         reverse("treatments:schedule_week", args=[clinic["dermatologist"].pk]),
         reverse("treatments:appointment_book") + f"?patient={patient}",
