@@ -360,3 +360,9 @@ def test_the_guardian_buttons_are_offered_on_the_edit_page(receptionist_client, 
     assert reverse("treatments:guardian_make_recipient", args=[father.pk]) in html
     assert reverse("treatments:guardian_remove", args=[father.pk]) in html
     assert reverse("treatments:guardian_add", args=[minor.pk]) in html
+
+
+def test_the_search_page_finds_the_patient_by_mrn_and_shows_it(receptionist_client, patient):
+    response = receptionist_client.get(reverse("treatments:patient_search"), {"q": patient.mrn})
+    assert response.context["patients"] == [patient]
+    assert f"<td>{patient.mrn}</td>" in response.content.decode()
