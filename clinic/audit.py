@@ -111,9 +111,9 @@ def audited(
     """Wrap a view: after a successful (2xx) response, record `action` for the patient
     that `patient(view_kwargs)` names, with `detail` saying which page. Refusals, 404s and
     redirects leave no row: nothing was shown. With `shown_with_errors`, a form page shown
-    again with its errors (400) writes its row too: it shows the same data as the first
-    time."""
-    shown = {400} if shown_with_errors else set()
+    again with its errors (400) or with a newer state's conflict (409) writes its row too:
+    it shows the same data as the first time."""
+    shown = {400, 409} if shown_with_errors else set()
 
     def decorator(view: View) -> View:
         @wraps(view)

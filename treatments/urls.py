@@ -21,6 +21,12 @@ app_name = "treatments"
 
 # Every look at a chart, a photo, a record or a handout is written to the access log.
 _photo_patient = patient_of("treatments.ClinicalPhoto", "pk")
+_shown_on_refusal = audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_of("patients.Guardian", "pk"),
+    shown_with_errors=True,
+    detail="patient record, edit page",
+)
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -54,10 +60,15 @@ urlpatterns = [
     ),
     path("patients/<int:patient_id>/guardians/new/", patients.guardian_add, name="guardian_add"),
     path("guardians/<int:pk>/edit/", patients.guardian_edit, name="guardian_edit"),
-    path("guardians/<int:pk>/remove/", patients.guardian_remove, name="guardian_remove"),
+    # A refused guardian step shows the record's edit page with the reason.
+    path(
+        "guardians/<int:pk>/remove/",
+        _shown_on_refusal(patients.guardian_remove),
+        name="guardian_remove",
+    ),
     path(
         "guardians/<int:pk>/receives-reminders/",
-        patients.guardian_make_recipient,
+        _shown_on_refusal(patients.guardian_make_recipient),
         name="guardian_make_recipient",
     ),
     path("schedule/day/", calendar.schedule_day, name="schedule_day"),

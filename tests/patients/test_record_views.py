@@ -366,3 +366,17 @@ def test_the_search_page_finds_the_patient_by_mrn_and_shows_it(receptionist_clie
     response = receptionist_client.get(reverse("treatments:patient_search"), {"q": patient.mrn})
     assert response.context["patients"] == [patient]
     assert f"<td>{patient.mrn}</td>" in response.content.decode()
+
+
+def test_a_refused_guardian_step_shows_the_record_and_logs_the_look(receptionist_client, minor):
+    guardian = minor.guardians.get()
+    receptionist_client.post(reverse("treatments:guardian_remove", args=[guardian.pk]))
+    assert AccessLog.objects.get().patient == minor
+
+
+def test_a_conflict_on_the_edit_page_logs_the_look_too(receptionist_client, patient):
+    stale = form_data(patient, city="Shelbyville")
+    receptionist_client.post(edit_url(patient), form_data(patient, city="Springfield"))
+    assert not AccessLog.objects.exists()  # a saved form redirects: nothing shown
+    assert receptionist_client.post(edit_url(patient), stale).status_code == 409
+    assert AccessLog.objects.get().patient == patient
