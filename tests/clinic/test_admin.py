@@ -81,7 +81,7 @@ def test_receptionists_and_dermatologists_stay_out_of_the_admin(request, client_
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_the_manager_gives_consent_in_the_admin_and_its_time_and_author_are_recorded(manager_client):
+def test_consent_given_in_the_admin_records_when_and_by_whom(manager_client):
     from ..factories import PatientFactory
 
     patient = PatientFactory(reminder_consent=False)
