@@ -190,7 +190,8 @@ def _record_changes(
 
 def patient_history(*, patient: Patient) -> list[RecordChange]:
     """Every change to the patient's record and their guardians', newest first: who made
-    it, when, and which fields it changed (not their values)."""
+    it, when, and which fields it changed (not their values). A save that changed only
+    bookkeeping (NOT_LISTED, such as updated_at) is left out."""
     patient_rows = (
         Patient.history.filter(id=patient.pk)
         .select_related("history_user")
