@@ -102,20 +102,27 @@ def access_log_record_export(
 
 
 def audited(
-    action: str, *, patient: Callable[[ViewKwargs], int | None], shown_with_errors: bool = False
+    action: str,
+    *,
+    patient: Callable[[ViewKwargs], int | None],
+    shown_with_errors: bool = False,
+    detail: str = "",
 ) -> Callable[[View], View]:
     """Wrap a view: after a successful (2xx) response, record `action` for the patient
-    that `patient(view_kwargs)` names. Refusals, 404s and redirects leave no row: nothing
-    was shown. With `shown_with_errors`, a form page shown again with its errors (400)
-    writes its row too: it shows the same data as the first time."""
-    shown = {400} if shown_with_errors else set()
+    that `patient(view_kwargs)` names, with `detail` saying which page. Refusals, 404s and
+    redirects leave no row: nothing was shown. With `shown_with_errors`, a form page shown
+    again with its errors (400) or with a newer state's conflict (409) writes its row too:
+    it shows the same data as the first time."""
+    shown = {400, 409} if shown_with_errors else set()
 
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             response = view(request, *args, **kwargs)
             if 200 <= response.status_code < 300 or response.status_code in shown:
-                access_log_record(request=request, action=action, patient=patient(kwargs))
+                access_log_record(
+                    request=request, action=action, patient=patient(kwargs), detail=detail
+                )
             return response
 
         return wrapped

@@ -13,6 +13,7 @@ class GuardianInline(admin.StackedInline):
 @admin.register(Patient)
 class PatientAdmin(SimpleHistoryAdmin):
     list_display = [
+        "mrn",
         "last_name",
         "first_name",
         "date_of_birth",
@@ -22,13 +23,19 @@ class PatientAdmin(SimpleHistoryAdmin):
         "reminder_consent",
     ]
     list_filter = ["preferred_channel", "reminder_consent", "sex", "language"]
-    search_fields = ["last_name", "first_name", "email", "phone"]
+    search_fields = ["mrn", "last_name", "first_name", "email", "phone"]
     date_hierarchy = "created_at"
-    readonly_fields = ["reminder_consent_changed_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "mrn",
+        "reminder_consent_changed_at",
+        "reminder_consent_changed_by",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [GuardianInline]
 
     def save_model(self, request, obj, form, change):
-        patient_save(patient=obj, changed_fields=form.changed_data)
+        patient_save(patient=obj, changed_fields=form.changed_data, by=request.user)
 
 
 @admin.register(Guardian)

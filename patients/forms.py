@@ -1,5 +1,6 @@
-"""Forms of the patients app: registration at the desk, and charting lesions (the site
-preselected from the body map). They check shape; the services check the rules."""
+"""Forms of the patients app: registration and the record at the desk (demographics,
+contact, payer, guardians), and charting lesions (the site preselected from the body map).
+They check shape; the services check the rules."""
 
 from datetime import date
 from decimal import Decimal
@@ -23,6 +24,23 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February, in a year that has none
         return day.replace(year=day.year - years, day=28)
+
+
+def _checked_birth_date(born: date) -> date:
+    today = timezone.localdate()
+    if born > today:
+        raise forms.ValidationError("The date of birth cannot be in the future.")
+    if born < _years_before(today, OLDEST_AGE):
+        raise forms.ValidationError(f"The date of birth is more than {OLDEST_AGE} years ago.")
+    return born
+
+
+def _form_helper(*layout) -> FormHelper:
+    helper = FormHelper()
+    helper.form_tag = False
+    helper.disable_csrf = True  # the template's <form> has the token
+    helper.layout = Layout(*layout)
+    return helper
 
 
 class PatientRegisterForm(forms.ModelForm):
@@ -93,13 +111,7 @@ class PatientRegisterForm(forms.ModelForm):
         )
 
     def clean_date_of_birth(self):
-        born = self.cleaned_data["date_of_birth"]
-        today = timezone.localdate()
-        if born > today:
-            raise forms.ValidationError("The date of birth cannot be in the future.")
-        if born < _years_before(today, OLDEST_AGE):
-            raise forms.ValidationError(f"The date of birth is more than {OLDEST_AGE} years ago.")
-        return born
+        return _checked_birth_date(self.cleaned_data["date_of_birth"])
 
     def clean(self):
         super().clean()
@@ -141,6 +153,114 @@ class PatientRegisterForm(forms.ModelForm):
     @staticmethod
     def _is_minor(born: date) -> bool:
         return age_on(born, timezone.localdate()) < ADULT_AGE
+
+
+class PatientEditForm(forms.ModelForm):
+    """A registered patient's record at the desk. The MRN is shown, not edited; guardians
+    have their own forms. `seen_at` carries the record's version, so that a change saved
+    meanwhile by another desk is not silently overwritten."""
+
+    seen_at = forms.DateTimeField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "first_name", "last_name", "date_of_birth", "sex",
+            "address_line_1", "address_line_2", "city", "region", "postal_code", "country",
+            "email", "phone", "preferred_channel", "language", "reminder_consent",
+            "payer", "insurer_name", "insurance_member_id",
+        ]  # fmt: skip
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "payer": forms.RadioSelect,
+        }
+        labels = {"reminder_consent": "Agrees to receive reminders"}
+        help_texts = {
+            "reminder_consent": "Turn back on when the patient asks again, e.g. after using "
+            "the stop link of a reminder."
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["seen_at"].initial = self.instance.updated_at
+        self.helper = _form_helper(
+            Fieldset(
+                "Patient",
+                Row(Column("first_name"), Column("last_name")),
+                Row(Column("date_of_birth"), Column("sex")),
+            ),
+            Fieldset(
+                "Postal address",
+                "address_line_1",
+                "address_line_2",
+                Row(Column("city"), Column("region")),
+                Row(Column("postal_code"), Column("country")),
+            ),
+            Fieldset(
+                "Contact and reminders",
+                Row(Column("email"), Column("phone")),
+                Row(Column("preferred_channel"), Column("language")),
+                "reminder_consent",
+            ),
+            Fieldset(
+                "Payer",
+                "payer",
+                Row(Column("insurer_name"), Column("insurance_member_id")),
+            ),
+            "seen_at",
+        )
+
+    def clean_date_of_birth(self):
+        return _checked_birth_date(self.cleaned_data["date_of_birth"])
+
+    def _post_clean(self):
+        # The service validates and saves the record (and knows its guardians); the
+        # ModelForm's own model validation would run without them.
+        pass
+
+    def changes(self) -> dict:
+        """The record's fields as the form has them, for patient_update."""
+        return {name: self.cleaned_data[name] for name in self._meta.fields or ()}
+
+
+class GuardianForm(forms.ModelForm):
+    """A guardian's name, relationship and contact details."""
+
+    class Meta:
+        model = Guardian
+        fields = ["first_name", "last_name", "relationship", "email", "phone"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _form_helper(
+            Row(Column("first_name"), Column("last_name")),
+            Row(Column("relationship"), Column("email"), Column("phone")),
+            *(["receives_reminders"] if "receives_reminders" in self.fields else []),
+        )
+
+    def clean(self):
+        super().clean()
+        cleaned_data = self.cleaned_data
+        if not cleaned_data.get("email") and not cleaned_data.get("phone") and not self.errors:
+            self.add_error("email", "Give the guardian's email or phone number.")
+        return cleaned_data
+
+    def _post_clean(self):
+        # The service validates and saves the guardian, with their patient.
+        pass
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in GuardianForm.Meta.fields}
+
+
+class GuardianAddForm(GuardianForm):
+    """A new guardian, who may take over receiving the reminders."""
+
+    receives_reminders = forms.BooleanField(
+        label="Send the reminders to this guardian",
+        required=False,
+        help_text="The first guardian added receives them anyway.",
+    )
 
 
 def site_choices() -> list:

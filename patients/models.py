@@ -27,6 +27,13 @@ class Channel(models.TextChoices):
     SMS = "sms", "SMS"
 
 
+def mrn_for(pk: int) -> str:
+    """The medical record number the clinic assigns to patient `pk`: "M" and seven digits
+    (more once there are ten million patients). From the key, so two registrations at
+    once can never be given the same one."""
+    return f"M{pk:07d}"
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"
@@ -34,10 +41,33 @@ class Patient(models.Model):
         INTERSEX = "intersex", "Intersex"
         UNKNOWN = "unknown", "Unknown"
 
+    class Payer(models.TextChoices):
+        SELF_PAY = "self_pay", "Self-pay"
+        INSURANCE = "insurance", "Insurance"
+
+    # Empty only inside the transaction that registers the patient (patient_save).
+    mrn = models.CharField(
+        "MRN", max_length=12, unique=True, null=True, blank=True, editable=False,
+        help_text="Medical record number, assigned by the clinic at registration.",
+    )  # fmt: skip
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
     sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    # The postal address; the database fills blanks in for rows written without the ORM
+    # (the scale seed's COPY).
+    address_line_1 = models.CharField(
+        "Address line 1", max_length=200, blank=True, default="", db_default=""
+    )
+    address_line_2 = models.CharField(
+        "Address line 2", max_length=200, blank=True, default="", db_default=""
+    )
+    city = models.CharField(max_length=100, blank=True, default="", db_default="")
+    region = models.CharField(
+        "State or region", max_length=100, blank=True, default="", db_default=""
+    )
+    postal_code = models.CharField(max_length=20, blank=True, default="", db_default="")
+    country = models.CharField(max_length=100, blank=True, default="", db_default="")
     email = models.EmailField(blank=True)
     phone = PhoneNumberField(blank=True, help_text="International format, e.g. +1 212 555 0100")
     preferred_channel = models.CharField(
@@ -50,9 +80,29 @@ class Patient(models.Model):
     reminder_consent_changed_at = models.DateTimeField(
         null=True, blank=True, help_text="When consent was last given or withdrawn."
     )
+    # Empty when the patient withdrew it themselves (the "stop reminders" link).
+    reminder_consent_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who last gave or withdrew consent at the clinic.",
+    )
+    payer = models.CharField(
+        max_length=10, choices=Payer.choices, default=Payer.SELF_PAY, db_default=Payer.SELF_PAY
+    )
+    insurer_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    insurance_member_id = models.CharField(
+        "Member ID", max_length=50, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
+    # The user the next history row names, and why; services set them before save()
+    # (django-simple-history).
+    _history_user: "User | None"
+    _change_reason: str
 
     class Meta:
         ordering = ["last_name", "first_name", "date_of_birth"]
@@ -71,6 +121,13 @@ class Patient(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(first_name="") & ~Q(last_name=""), name="patient_name_not_empty"
+            ),
+            # Self-pay names no insurer; insurance names both the insurer and the member.
+            models.CheckConstraint(
+                condition=Q(payer="self_pay", insurer_name="", insurance_member_id="")
+                | (Q(payer="insurance") & ~Q(insurer_name="") & ~Q(insurance_member_id="")),
+                name="patient_payer_complete",
+                violation_error_message="Insurance needs the insurer's name and the member ID.",
             ),
         ]
 
@@ -110,6 +167,8 @@ class Guardian(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
+    # The user the next history row names; services set it before save() (django-simple-history).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["-receives_reminders", "last_name", "first_name"]

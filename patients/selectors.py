@@ -1,17 +1,22 @@
 """Reads of the patients app: finding a patient at the desk, and what their page shows."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from django.db.models import Q, QuerySet, Subquery
+from django.contrib.auth.models import User
+from django.db.models import Field, Model, Q, QuerySet, Subquery
 from phonenumber_field.phonenumber import PhoneNumber
 
-from .models import Patient
+from .models import Guardian, Patient
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 # What a phone number may be typed with: digits, spaces, dashes, dots, brackets, a plus.
 PHONE_LIKE = re.compile(r"^[\d\s\-.()+]+$")
+# A medical record number as the clinic assigns them (models.mrn_for): M and digits.
+MRN_LIKE = re.compile(r"^[Mm]\d+$")
 # Where a page of search results ends: the pk of its last patient. Only the pk travels in
 # the "Next results" link, so no patient's name ends up in a URL, a browser's history or
 # a server's log.
@@ -38,9 +43,10 @@ def _phone_digits(query: str) -> str:
 def patient_search(
     *, query: str, limit: int = 50, after: SearchPosition | None = None
 ) -> QuerySet[Patient]:
-    """Patients whose name, date of birth or phone matches what the receptionist typed.
+    """Patients whose MRN, name, date of birth or phone matches what the receptionist typed.
 
-    A date (YYYY-MM-DD or MM/DD/YYYY) matches the date of birth; digits and phone
+    An MRN (M and digits, either case) matches that number exactly; a date (YYYY-MM-DD
+    or MM/DD/YYYY) matches the date of birth; digits and phone
     punctuation match any run of digits of the stored E.164 number; anything else
     matches names, every word in the first or the last name, in either order. With
     `after`, only the patients that come after that position in the order.
@@ -49,7 +55,9 @@ def patient_search(
     if not query:
         return Patient.objects.none()
     born = _date_in(query)
-    if born is not None:
+    if MRN_LIKE.match(query):
+        matches = Q(mrn=query.upper())
+    elif born is not None:
         matches = Q(date_of_birth=born)
     elif PHONE_LIKE.match(query):
         digits = _phone_digits(query)
@@ -114,3 +122,87 @@ def patient_likely_duplicates(
     if phone:
         same_person |= Q(phone=phone)
     return Patient.objects.filter(same_person).order_by("last_name", "first_name", "pk")
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """One change to a patient's record or a guardian's, as the patient page lists it."""
+
+    at: datetime
+    by: User | None  # None: nobody logged in (the patient's own link, a task)
+    reason: str  # why, when the change says (e.g. the patient's "stop reminders" link)
+    summary: str  # "Registered", "Changed", "Guardian added: Maria Garcia", ...
+    fields: list[str]  # the changed fields' names, for a change
+
+
+# Bookkeeping that changes along with what the desk changed, so the history leaves it out.
+NOT_LISTED = {
+    "id", "patient", "created_at", "updated_at",
+    "reminder_consent_changed_at", "reminder_consent_changed_by",
+}  # fmt: skip
+
+
+def _field_label(field: "Field[Any, Any]", row: Any) -> str:
+    label = str(field.verbose_name)
+    label = label[:1].upper() + label[1:]
+    if field.name == "reminder_consent":
+        return f"{label} ({'given' if row.reminder_consent else 'withdrawn'})"
+    return label
+
+
+def _record_changes(
+    rows: Iterable[Any], model: type[Model], *, guardian: bool
+) -> list[RecordChange]:
+    """The changes that history rows (oldest first) describe: each '~' row against the one
+    before it of the same record; rows that changed nothing listed are skipped."""
+    fields = [field for field in model._meta.concrete_fields if field.name not in NOT_LISTED]
+    previous: dict[int, Any] = {}
+    changes = []
+    for row in rows:
+        before = previous.get(row.id)
+        previous[row.id] = row
+        name = f"{row.first_name} {row.last_name}"
+        changed: list[str] = []
+        if row.history_type == "+":
+            summary = f"Guardian added: {name}" if guardian else "Registered"
+        elif row.history_type == "-":
+            summary = f"Guardian removed: {name}"
+        else:
+            changed = [
+                _field_label(field, row)
+                for field in fields
+                if before is None or getattr(row, field.attname) != getattr(before, field.attname)
+            ]
+            if not changed:
+                continue
+            summary = f"Guardian changed: {name}" if guardian else "Changed"
+        changes.append(
+            RecordChange(
+                at=row.history_date,
+                by=row.history_user,
+                reason=row.history_change_reason or "",
+                summary=summary,
+                fields=changed,
+            )
+        )
+    return changes
+
+
+def patient_history(*, patient: Patient) -> list[RecordChange]:
+    """Every change to the patient's record and their guardians', newest first: who made
+    it, when, and which fields it changed (not their values). A save that changed only
+    bookkeeping (NOT_LISTED, such as updated_at) is left out."""
+    patient_rows = (
+        Patient.history.filter(id=patient.pk)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    guardian_rows = (
+        Guardian.history.filter(patient_id=patient.pk)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    changes = _record_changes(patient_rows, Patient, guardian=False) + _record_changes(
+        guardian_rows, Guardian, guardian=True
+    )
+    return sorted(changes, key=lambda change: change.at, reverse=True)

@@ -1,18 +1,33 @@
 """Writes of the patients app: patients and guardians, reminder consent, and lesions
 (charting one and changing it, including resolving it)."""
 
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Channel, Guardian, Lesion, Patient
+from .models import Channel, Guardian, Lesion, Patient, mrn_for
 from .selectors import patient_likely_duplicates
+
+CHANGED_MEANWHILE = (
+    "Someone else changed this patient's record meanwhile. Reload the page and try again."
+)
+
+
+class ConcurrentChange(ValidationError):
+    """Someone else changed the record since the page was shown: answered with 409 (the
+    `status` that clinic.errors.error_status reads)."""
+
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, message: str = ""):
+        super().__init__(message or CHANGED_MEANWHILE)
 
 
 class LikelyDuplicate(Exception):
@@ -23,14 +38,28 @@ class LikelyDuplicate(Exception):
         super().__init__(f"{len(self.patients)} registered patient(s) may be this person.")
 
 
-def patient_save(*, patient: Patient, changed_fields: Iterable[str] = ()) -> Patient:
-    """Validate and save a patient; a change of reminder consent records when it happened."""
+def patient_save(
+    *, patient: Patient, changed_fields: Iterable[str] = (), by: User | None = None
+) -> Patient:
+    """Validate and save a patient, naming `by` in its history row. A change of reminder
+    consent records when it happened and who made it; a new patient is given its MRN
+    (models.mrn_for) in the same transaction."""
     if "reminder_consent" in changed_fields or (
         patient.reminder_consent and patient.reminder_consent_changed_at is None
     ):
         patient.reminder_consent_changed_at = timezone.now()
+        patient.reminder_consent_changed_by = by
     patient.full_clean()
-    patient.save()
+    # Names the user in the history row even outside a request (a task, the shell).
+    patient._history_user = by
+    with transaction.atomic():
+        patient.save()
+        if patient.mrn is None:
+            # The number comes from the key, known only now; the history row just written
+            # gets it too, so the record's first version shows it.
+            patient.mrn = mrn_for(patient.pk)
+            Patient.objects.filter(pk=patient.pk).update(mrn=patient.mrn)
+            Patient.history.filter(id=patient.pk, mrn__isnull=True).update(mrn=patient.mrn)
     return patient
 
 
@@ -55,7 +84,7 @@ def patient_unreachable_reason(*, patient: Patient, guardian: Guardian | None) -
 
 
 def patient_register(
-    *, patient: Patient, guardian: Guardian | None, allow_duplicate: bool
+    *, patient: Patient, guardian: Guardian | None, allow_duplicate: bool, by: User | None = None
 ) -> Patient:
     """Register a new patient and, for a minor, the guardian who receives their reminders.
 
@@ -77,21 +106,217 @@ def patient_register(
         if duplicates:
             raise LikelyDuplicate(duplicates)
     with transaction.atomic():
-        patient_save(patient=patient)
+        patient_save(patient=patient, by=by)
         if guardian is not None:
             guardian.patient = patient
             guardian.receives_reminders = True
             guardian.full_clean()
+            guardian._history_user = by
             guardian.save()
     return patient
 
 
-def patient_set_reminder_consent(*, patient: Patient, consent: bool) -> Patient:
-    """Give or withdraw consent to reminders (e.g. "stop reminders" from a link), with the time."""
+def patient_set_reminder_consent(
+    *, patient: Patient, consent: bool, by: User | None = None, reason: str = ""
+) -> Patient:
+    """Give or withdraw consent to reminders, with the time and who did it; `reason` is
+    kept in the history row (e.g. the patient's own "stop reminders" link, where `by` is
+    nobody)."""
     if patient.reminder_consent != consent:
         patient.reminder_consent = consent
-        patient_save(patient=patient, changed_fields=["reminder_consent"])
+        patient._change_reason = reason
+        patient_save(patient=patient, changed_fields=["reminder_consent"], by=by)
     return patient
+
+
+# What the desk may change on a patient's record; the MRN is the clinic's, never edited.
+PATIENT_EDITABLE_FIELDS = frozenset({
+    "first_name", "last_name", "date_of_birth", "sex",
+    "address_line_1", "address_line_2", "city", "region", "postal_code", "country",
+    "email", "phone", "preferred_channel", "language", "reminder_consent",
+    "payer", "insurer_name", "insurance_member_id",
+})  # fmt: skip
+
+
+def _reminder_recipient(patient: Patient) -> Guardian | None:
+    return patient.guardians.filter(receives_reminders=True).first()
+
+
+def _patient_check(patient: Patient) -> None:
+    """The rules a saved record must keep, each refusal naming its field: insurance names
+    the insurer and the member, a minor has a guardian, and reminders the patient agreed to
+    reach someone on the preferred channel."""
+    errors: dict[str, str] = {}
+    if patient.payer == Patient.Payer.INSURANCE:
+        if not patient.insurer_name.strip():
+            errors["insurer_name"] = "Insurance needs the insurer's name."
+        if not patient.insurance_member_id.strip():
+            errors["insurance_member_id"] = "Insurance needs the member ID."
+    recipient = _reminder_recipient(patient)
+    if patient.is_minor and recipient is None:
+        if not patient.guardians.exists():
+            errors["date_of_birth"] = "A patient under 18 needs a guardian: add one first."
+        elif patient.reminder_consent:
+            errors["reminder_consent"] = "Choose the guardian who receives the reminders first."
+    reason = patient_unreachable_reason(patient=patient, guardian=recipient)
+    if reason:
+        errors["preferred_channel"] = reason
+    if errors:
+        raise ValidationError(errors)
+
+
+def _locked(patient: Patient) -> Patient:
+    """The patient's row, locked until the transaction ends: every change to a record and
+    its guardians takes this lock first, so two desks' changes happen one after the other."""
+    return Patient.objects.select_for_update().get(pk=patient.pk)
+
+
+def patient_update(
+    *, patient: Patient, by: User, seen_at: datetime | None = None, **changes: Any
+) -> Patient:
+    """Change a patient's record at the desk; the change is kept in their history, naming
+    `by` (and, for reminder consent, in who-and-when fields of its own).
+
+    Choosing self-pay clears the insurer. Refused with a ValidationError naming the
+    fields, writing nothing: see _patient_check. Refused with ConcurrentChange when
+    `seen_at` (the record's updated_at when the form was shown) is no longer current.
+    """
+    unknown = changes.keys() - PATIENT_EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"patient_update cannot change {', '.join(sorted(unknown))}")
+    if changes.get("payer") == Patient.Payer.SELF_PAY:
+        changes |= {"insurer_name": "", "insurance_member_id": ""}
+    with transaction.atomic():
+        current = _locked(patient)
+        if seen_at is not None and current.updated_at != seen_at:
+            raise ConcurrentChange()
+        changed = [name for name, value in changes.items() if getattr(current, name) != value]
+        for name in changed:
+            setattr(current, name, changes[name])
+        _patient_check(current)
+        if changed:
+            patient_save(patient=current, changed_fields=changed, by=by)
+    return current
+
+
+# What guardian_update may change; which guardian receives reminders is guardian_make_recipient's.
+GUARDIAN_EDITABLE_FIELDS = frozenset({"first_name", "last_name", "relationship", "email", "phone"})
+
+
+def _guardian_save(*, guardian: Guardian, by: User | None) -> Guardian:
+    if not guardian.email and not guardian.phone:
+        raise ValidationError({"email": "Give the guardian's email or phone number."})
+    guardian.full_clean()
+    guardian._history_user = by
+    guardian.save()
+    return guardian
+
+
+Written = TypeVar("Written")
+
+
+def _guardian_write(write: Callable[[], Written]) -> Written:
+    """Run `write` in a transaction; a unique-constraint race that the patient lock did not
+    prevent (an edit in the admin, say) is a ConcurrentChange, not a server error."""
+    try:
+        with transaction.atomic():
+            return write()
+    except Guardian.DoesNotExist as error:
+        raise ConcurrentChange("This guardian was removed meanwhile.") from error
+    except IntegrityError as error:
+        raise ConcurrentChange() from error
+
+
+def _recipient_switch(*, patient: Patient, to: Guardian, by: User | None) -> None:
+    """Make `to` the one guardian who receives reminders. The current one stops first, so
+    that at no moment two rows hold the flag (guardian_one_reminder_recipient)."""
+    for current in patient.guardians.filter(receives_reminders=True).exclude(pk=to.pk):
+        current.receives_reminders = False
+        _guardian_save(guardian=current, by=by)
+    to.receives_reminders = True
+
+
+def guardian_add(
+    *, patient: Patient, by: User, receives_reminders: bool = False, **fields: Any
+) -> Guardian:
+    """Add a guardian to the patient's record. They receive the reminders if asked, or if
+    no guardian does yet (the first one added). Refused (nothing written) when the
+    guardian has no email or phone, or when the patient's reminders would then reach nobody."""
+    unknown = fields.keys() - GUARDIAN_EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"guardian_add cannot set {', '.join(sorted(unknown))}")
+
+    def write() -> Guardian:
+        current = _locked(patient)
+        guardian = Guardian(patient=current, receives_reminders=False, **fields)
+        if receives_reminders or _reminder_recipient(current) is None:
+            _recipient_switch(patient=current, to=guardian, by=by)
+        _guardian_save(guardian=guardian, by=by)
+        _patient_check(current)
+        return guardian
+
+    return _guardian_write(write)
+
+
+def guardian_update(*, guardian: Guardian, by: User, **changes: Any) -> Guardian:
+    """Change a guardian's name, relationship or contact details, kept in their history.
+    Refused (nothing written) when they would have no email or phone, or when the
+    patient's reminders, if this guardian receives them, would then reach nobody."""
+    unknown = changes.keys() - GUARDIAN_EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"guardian_update cannot change {', '.join(sorted(unknown))}")
+
+    def write() -> Guardian:
+        patient = _locked(guardian.patient)
+        current = patient.guardians.get(pk=guardian.pk)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        _guardian_save(guardian=current, by=by)
+        _patient_check(patient)
+        return current
+
+    return _guardian_write(write)
+
+
+def guardian_make_recipient(*, guardian: Guardian, by: User) -> Guardian:
+    """Send the patient's reminders to this guardian instead of the one who receives them
+    now. Refused (nothing written) when this guardian has no contact on the patient's
+    preferred channel and the patient agreed to reminders."""
+
+    def write() -> Guardian:
+        patient = _locked(guardian.patient)
+        current = patient.guardians.get(pk=guardian.pk)
+        if not current.receives_reminders:
+            _recipient_switch(patient=patient, to=current, by=by)
+            _guardian_save(guardian=current, by=by)
+            _patient_check(patient)
+        return current
+
+    return _guardian_write(write)
+
+
+def guardian_remove(*, guardian: Guardian, by: User) -> None:
+    """Remove a guardian from the patient's record; their history keeps who did it.
+
+    Refused (nothing removed) when a patient under 18 would be left without a guardian, or
+    without one who receives the reminders while other guardians remain: choose that one
+    first."""
+
+    def write() -> None:
+        patient = _locked(guardian.patient)
+        current = patient.guardians.get(pk=guardian.pk)
+        if patient.is_minor:
+            others = patient.guardians.exclude(pk=current.pk)
+            if not others.exists():
+                raise ValidationError("A patient under 18 needs a guardian: add another first.")
+            if current.receives_reminders:
+                raise ValidationError(
+                    "This guardian receives the reminders: choose another guardian for them first."
+                )
+        current._history_user = by
+        current.delete()
+
+    _guardian_write(write)
 
 
 # What lesion_update may change; the patient never changes.

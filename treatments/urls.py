@@ -22,6 +22,12 @@ app_name = "treatments"
 
 # Every look at a chart, a photo, a record or a handout is written to the access log.
 _photo_patient = patient_of("treatments.ClinicalPhoto", "pk")
+_shown_on_refusal = audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_of("patients.Guardian", "pk"),
+    shown_with_errors=True,
+    detail="patient record, edit page",
+)
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -36,7 +42,36 @@ urlpatterns = [
     # The front desk's patient pages
     path("patients/", patients.patient_search, name="patient_search"),
     path("patients/new/", patients.patient_register, name="patient_register"),
-    path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
+    path(
+        "patients/<int:pk>/",
+        audited(AccessLog.Action.RECORD_VIEW, patient=patient_from("pk"), detail="patient page")(
+            patients.patient_detail
+        ),
+        name="patient_detail",
+    ),
+    path(
+        "patients/<int:pk>/edit/",
+        audited(
+            AccessLog.Action.RECORD_VIEW,
+            patient=patient_from("pk"),
+            shown_with_errors=True,
+            detail="patient record, edit page",
+        )(patients.patient_edit),
+        name="patient_edit",
+    ),
+    path("patients/<int:patient_id>/guardians/new/", patients.guardian_add, name="guardian_add"),
+    path("guardians/<int:pk>/edit/", patients.guardian_edit, name="guardian_edit"),
+    # A refused guardian step shows the record's edit page with the reason.
+    path(
+        "guardians/<int:pk>/remove/",
+        _shown_on_refusal(patients.guardian_remove),
+        name="guardian_remove",
+    ),
+    path(
+        "guardians/<int:pk>/receives-reminders/",
+        _shown_on_refusal(patients.guardian_make_recipient),
+        name="guardian_make_recipient",
+    ),
     path("schedule/day/", calendar.schedule_day, name="schedule_day"),
     path("schedule/week/<int:dermatologist_id>/", calendar.schedule_week, name="schedule_week"),
     path("schedule/day-sheet/", calendar.schedule_day_sheet, name="schedule_day_sheet"),

@@ -21,7 +21,13 @@ from treatments.models import (
 from treatments.services import records
 from treatments.services.photos import photo_add
 
-from ..factories import AppointmentFactory, LesionFactory, PatientFactory, RoomFactory
+from ..factories import (
+    AppointmentFactory,
+    GuardianFactory,
+    LesionFactory,
+    PatientFactory,
+    RoomFactory,
+)
 
 pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "receptionist", "dermatologist", "manager"]
@@ -57,6 +63,11 @@ EXPECTED = {
     "treatments:patient_search": ANY_STAFF,
     "treatments:patient_register": FRONT_DESK,
     "treatments:patient_detail": ANY_STAFF,
+    "treatments:patient_edit": FRONT_DESK,
+    "treatments:guardian_add": FRONT_DESK,
+    "treatments:guardian_edit": FRONT_DESK,
+    "treatments:guardian_remove": POST_ONLY,
+    "treatments:guardian_make_recipient": POST_ONLY,
     "treatments:schedule_day": ANY_STAFF,
     "treatments:schedule_week": ANY_STAFF,
     "treatments:schedule_day_sheet": ANY_STAFF,
@@ -129,7 +140,7 @@ def private_media(settings, tmp_path, monkeypatch):
 @pytest.fixture
 def clinic(dermatologist_client, private_media):
     """One patient with a signed cryotherapy (so a follow-up), a lesion with a photo, a
-    waitlist entry, and an appointment tomorrow that can still be moved."""
+    waitlist entry, an appointment tomorrow that can still be moved, and a guardian."""
     dermatologist = dermatologist_client.staff_member
     cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
     room = RoomFactory()
@@ -182,6 +193,7 @@ def clinic(dermatologist_client, private_media):
         "waiting": waiting,
         "follow_up": procedure.follow_ups.get(),
         "dermatologist": dermatologist,
+        "guardian": GuardianFactory(patient=patient),
     }
 
 
@@ -194,6 +206,11 @@ def url_for(name: str, objects: dict) -> str:
         "staff_setup": {"uidb64": "MQ", "token": "not-a-real-token"},
         "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-real-token"},
         "treatments:patient_detail": {"pk": objects["patient"].pk},
+        "treatments:patient_edit": {"pk": objects["patient"].pk},
+        "treatments:guardian_add": {"patient_id": objects["patient"].pk},
+        "treatments:guardian_edit": {"pk": objects["guardian"].pk},
+        "treatments:guardian_remove": {"pk": objects["guardian"].pk},
+        "treatments:guardian_make_recipient": {"pk": objects["guardian"].pk},
         "treatments:appointment_detail": {"pk": objects["upcoming"].pk},
         "treatments:appointment_reschedule": {"pk": objects["upcoming"].pk},
         "treatments:procedure_record": {"pk": objects["visit"].pk},

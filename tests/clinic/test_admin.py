@@ -81,7 +81,7 @@ def test_receptionists_and_dermatologists_stay_out_of_the_admin(request, client_
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_the_manager_gives_consent_in_the_admin_and_its_time_is_recorded(manager_client):
+def test_consent_given_in_the_admin_records_when_and_by_whom(manager_client):
     from ..factories import PatientFactory
 
     patient = PatientFactory(reminder_consent=False)
@@ -90,7 +90,7 @@ def test_the_manager_gives_consent_in_the_admin_and_its_time_is_recorded(manager
         "first_name": patient.first_name, "last_name": patient.last_name,
         "date_of_birth": "1990-05-17", "sex": "female", "email": patient.email,
         "phone": str(patient.phone), "preferred_channel": "sms", "language": "en",
-        "reminder_consent": "on",
+        "reminder_consent": "on", "payer": "self_pay",
         "guardians-TOTAL_FORMS": "0", "guardians-INITIAL_FORMS": "0",
     }  # fmt: skip
 
@@ -100,3 +100,4 @@ def test_the_manager_gives_consent_in_the_admin_and_its_time_is_recorded(manager
     patient.refresh_from_db()
     assert patient.reminder_consent is True
     assert patient.reminder_consent_changed_at is not None
+    assert patient.reminder_consent_changed_by == manager_client.staff_member.user

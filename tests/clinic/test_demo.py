@@ -81,3 +81,15 @@ def test_seed_demo_on_a_clinic_seeded_at_scale_refuses_by_name_and_writes_nothin
     with pytest.raises(CommandError, match="Seed the demo into an empty database"):
         call_command("seed_demo")
     assert counts() == before
+
+
+def test_every_demo_patient_has_the_mrn_registration_assigns():
+    call_command("seed_demo")
+    assert not Patient.objects.filter(mrn__isnull=True).exists()
+    assert all(patient.mrn == f"M{patient.pk:07d}" for patient in Patient.objects.all())
+
+
+def test_every_patient_seeded_at_scale_has_an_mrn():
+    seed_scale(ScaleSizes(**SCALES["tiny"]))
+    assert Patient.objects.exists()
+    assert all(patient.mrn == f"M{patient.pk:07d}" for patient in Patient.objects.all())

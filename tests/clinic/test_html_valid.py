@@ -22,6 +22,7 @@ from treatments.services import records
 
 from ..factories import (
     AppointmentFactory,
+    GuardianFactory,
     LesionFactory,
     PatientFactory,
     RoomFactory,
@@ -74,6 +75,7 @@ def clinic(dermatologist_client):
         ),
         "upcoming": AppointmentFactory(procedure_type=cryotherapy, starts_at=tomorrow, **common),
         "dermatologist": dermatologist,
+        "guardian": GuardianFactory(patient=patient),
     }
 
 
@@ -87,6 +89,9 @@ def staff_pages(clinic: dict) -> dict[str, list[str]]:
         reverse("treatments:patient_search") + "?q=" + clinic["patient"].last_name,
         reverse("treatments:patient_register"),
         reverse("treatments:patient_detail", args=[patient]),
+        reverse("treatments:patient_edit", args=[patient]),
+        reverse("treatments:guardian_add", args=[patient]),
+        reverse("treatments:guardian_edit", args=[clinic["guardian"].pk]),
         reverse("treatments:schedule_day"),
         reverse("treatments:schedule_week", args=[clinic["dermatologist"].pk]),
         reverse("treatments:appointment_book") + f"?patient={patient}",

@@ -97,6 +97,8 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
         f"/schedule/week/{demo_clinic['ortiz'].pk}/",
         "/patients/?q=garcia",
         f"/patients/{patient.pk}/",
+        f"/patients/{patient.pk}/edit/",
+        f"/patients/{patient.pk}/guardians/new/",
         f"/appointments/new/?patient={patient.pk}&procedure_type={cryotherapy.pk}&date={tomorrow}",
         f"/appointments/first-available/?search=1&patient={patient.pk}"
         f"&procedure_type={cryotherapy.pk}&part_of_day=morning",

@@ -167,8 +167,10 @@ def test_the_page_takes_the_same_queries_for_one_or_many_appointments(
     for day in range(count):
         # A new dermatologist and room for each, so that select_related is what saves us.
         appointment_at(patient, start + timedelta(days=day))
-    # 1 session, 2 user, 3 the user's staff member (role check), 4 the patient,
-    # 5 the appointments with dermatologist, user, room and procedure type, 6 the guardians.
-    with django_assert_num_queries(6):
+    # 1 session, 2 user, 3 the user's staff member (role check), 4 the patient with who
+    # last changed their consent, 5 the appointments with dermatologist, user, room and
+    # procedure type, 6 the record's history with its users, 7 the guardians' history with
+    # theirs, 8 the guardians, 9 the access-log row.
+    with django_assert_num_queries(9):
         response = receptionist_client.get(url(patient.pk))
     assert len(response.context["upcoming"]) + len(response.context["past"]) == count

@@ -100,6 +100,26 @@ def test_an_adult_is_registered_with_a_phone_in_e164_and_consent_stamped(recepti
     assert not patient.guardians.exists()
 
 
+def test_registration_assigns_the_mrn_and_names_the_receptionist(receptionist_client):
+    receptionist_client.post(URL, adult())
+    patient = Patient.objects.get()
+    user = receptionist_client.staff_member.user
+    assert patient.mrn == f"M{patient.pk:07d}"
+    assert (patient.reminder_consent_changed_by, patient.history.get().history_user) == (
+        user,
+        user,
+    )
+
+
+def test_a_patient_without_email_or_phone_is_registered_without_reminders(receptionist_client):
+    data = adult(email="", phone="")
+    del data["reminder_consent"]  # the box left unticked; the channel stays email
+    response = receptionist_client.post(URL, data)
+    assert response.status_code == 302
+    patient = Patient.objects.get()
+    assert (patient.email, patient.reminder_consent) == ("", False)
+
+
 def test_an_adults_guardian_fields_are_ignored(receptionist_client):
     receptionist_client.post(URL, adult(guardian_first_name="Maria", guardian_last_name="X"))
     assert Patient.objects.count() == 1

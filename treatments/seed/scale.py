@@ -24,7 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from clinic.models import Reminder, Room, StaffMember, WorkingHours
-from patients.models import Lesion, Patient
+from patients.models import Lesion, Patient, mrn_for
 
 from ..models import Appointment, FollowUp, Procedure, ProcedureLesion, ProcedureType
 from .demo import FIRST_NAMES, LAST_NAMES, _staff, seed_staff
@@ -183,6 +183,7 @@ def _name(rng: random.Random) -> str:
 
 PATIENT_FIELDS = [
     "id",
+    "mrn",
     "first_name",
     "last_name",
     "date_of_birth",
@@ -211,6 +212,7 @@ def _patients(writer, rng, sizes, first_id, today, now) -> None:
         rows.append(
             (
                 pk,
+                mrn_for(pk),
                 first,
                 last,
                 born,

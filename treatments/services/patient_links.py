@@ -17,6 +17,8 @@ from ..models import Appointment, FollowUp, Procedure
 from .booking import MOVABLE, TransitionNotAllowed, appointment_cancel, appointment_confirm
 
 CANCEL_REASON = "Cancelled by the patient through a reminder link"
+# Kept in the patient's history as why consent was withdrawn; nobody at the clinic did it.
+STOPPED_BY_LINK = "The patient stopped reminders through a reminder link"
 
 # What a link acts on, by its action.
 Subject = Appointment | Procedure | FollowUp | Patient
@@ -112,4 +114,4 @@ def patient_link_carry_out(*, link: PatientLink, reason: str = "") -> Subject:
         if link.action == Action.BOOK_CHECK and isinstance(subject, FollowUp):
             return follow_up_request_booking(follow_up=subject)
         assert isinstance(subject, Patient)  # Action.STOP, the one single-use action left
-        return patient_set_reminder_consent(patient=subject, consent=False)
+        return patient_set_reminder_consent(patient=subject, consent=False, reason=STOPPED_BY_LINK)

@@ -1,4 +1,5 @@
-"""The front desk's patient pages: search, register, and a patient's page."""
+"""The front desk's patient pages: search, register, a patient's page, and their record
+edited at the desk (demographics, contact and reminders, payer, guardians)."""
 
 from django.contrib import messages
 from django.core import signing
@@ -6,11 +7,13 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_http_methods, require_POST
 
+from clinic.errors import error_status, form_add_error
 from clinic.permissions import CLINICAL_READERS, EVERY_ROLE, FRONT_DESK, has_role, role_required
 from patients import selectors, services
-from patients.forms import PatientRegisterForm
-from patients.models import Patient
+from patients.forms import GuardianAddForm, GuardianForm, PatientEditForm, PatientRegisterForm
+from patients.models import Guardian, Patient
 
 from ..selectors.appointments import patient_appointments
 
@@ -86,6 +89,7 @@ def patient_register(request):
                 patient=form.instance,
                 guardian=form.guardian(),
                 allow_duplicate=form.cleaned_data["allow_duplicate"],
+                by=request.user,
             )
         except services.LikelyDuplicate as error:
             duplicates = error.patients
@@ -99,16 +103,134 @@ def patient_register(request):
 
 @role_required(*EVERY_ROLE)
 def patient_detail(request, pk):
-    """Demographics, contact, guardians and appointments; no clinical notes."""
-    patient = get_object_or_404(Patient, pk=pk)
+    """Demographics, contact, payer, guardians, appointments and the record's change
+    history; no clinical notes."""
+    patient = get_object_or_404(
+        Patient.objects.select_related("reminder_consent_changed_by"), pk=pk
+    )
     now = timezone.now()
     appointments = list(patient_appointments(patient=patient))
+    front_desk = has_role(request.user, FRONT_DESK)
     context = {
         "patient": patient,
         "guardians": patient.guardians.all(),
         "upcoming": [a for a in appointments if a.ends_at > now],
         "past": [a for a in reversed(appointments) if a.ends_at <= now],
-        "can_book": has_role(request.user, FRONT_DESK),
+        "history": selectors.patient_history(patient=patient),
+        "can_book": front_desk,
+        "can_edit": front_desk,
         "can_read_chart": has_role(request.user, CLINICAL_READERS),
     }
     return render(request, "patients/detail.html", context)
+
+
+def _edit_page(request, patient, form, *, error: str = "", status: int = 200):
+    """The record's edit page: its form, and its guardians with their own buttons."""
+    context = {
+        "patient": patient,
+        "form": form,
+        "guardians": patient.guardians.all(),
+        "error": error,
+    }
+    return render(request, "patients/edit.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*FRONT_DESK)
+def patient_edit(request, pk):
+    """Change a patient's record: demographics, address, contact and reminder consent,
+    payer. A change another desk saved meanwhile is a 409, not overwritten."""
+    patient = get_object_or_404(Patient, pk=pk)
+    form = PatientEditForm(request.POST or None, instance=patient)
+    if request.method == "GET":
+        return _edit_page(request, patient, form)
+    if form.is_valid():
+        seen_at = form.cleaned_data["seen_at"]
+        try:
+            services.patient_update(
+                patient=patient, by=request.user, seen_at=seen_at, **form.changes()
+            )
+        except ValidationError as error:
+            return _edit_page(request, patient, form, status=form_add_error(form, error))
+        messages.success(request, f"{patient.full_name}'s record is saved.")
+        return redirect("treatments:patient_detail", pk=patient.pk)
+    return _edit_page(request, patient, form, status=400)
+
+
+def _guardian_form_page(request, form, *, patient, guardian=None, status=200):
+    context = {"form": form, "patient": patient, "guardian": guardian}
+    return render(request, "patients/guardian_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*FRONT_DESK)
+def guardian_add(request, patient_id):
+    """Add a guardian to a patient's record, who may take over receiving the reminders."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = GuardianAddForm(request.POST or None)
+    if request.method == "GET":
+        return _guardian_form_page(request, form, patient=patient)
+    if form.is_valid():
+        try:
+            guardian = services.guardian_add(
+                patient=patient,
+                by=request.user,
+                receives_reminders=form.cleaned_data["receives_reminders"],
+                **form.changes(),
+            )
+        except ValidationError as error:
+            status = form_add_error(form, error)
+            return _guardian_form_page(request, form, patient=patient, status=status)
+        messages.success(request, f"{guardian.first_name} {guardian.last_name} is added.")
+        return redirect("treatments:patient_edit", pk=patient.pk)
+    return _guardian_form_page(request, form, patient=patient, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*FRONT_DESK)
+def guardian_edit(request, pk):
+    """Change a guardian's name, relationship or contact details."""
+    guardian = get_object_or_404(Guardian.objects.select_related("patient"), pk=pk)
+    form = GuardianForm(request.POST or None, instance=guardian)
+    page = {"patient": guardian.patient, "guardian": guardian}
+    if request.method == "GET":
+        return _guardian_form_page(request, form, **page)
+    if form.is_valid():
+        try:
+            services.guardian_update(guardian=guardian, by=request.user, **form.changes())
+        except ValidationError as error:
+            return _guardian_form_page(request, form, **page, status=form_add_error(form, error))
+        messages.success(request, f"{guardian.first_name} {guardian.last_name} is saved.")
+        return redirect("treatments:patient_edit", pk=guardian.patient_id)
+    return _guardian_form_page(request, form, **page, status=400)
+
+
+def _guardian_step(request, pk, step, done: str):
+    """Do one guardian step (a POST button); a refusal shows the edit page with its reason."""
+    guardian = get_object_or_404(Guardian.objects.select_related("patient"), pk=pk)
+    patient = guardian.patient
+    try:
+        step(guardian=guardian, by=request.user)
+    except ValidationError as error:
+        form = PatientEditForm(instance=patient)
+        return _edit_page(
+            request, patient, form, error=" ".join(error.messages), status=error_status(error)
+        )
+    messages.success(request, done.format(name=f"{guardian.first_name} {guardian.last_name}"))
+    return redirect("treatments:patient_edit", pk=patient.pk)
+
+
+@require_POST
+@role_required(*FRONT_DESK)
+def guardian_remove(request, pk):
+    """Remove a guardian from the patient's record."""
+    return _guardian_step(request, pk, services.guardian_remove, "{name} is removed.")
+
+
+@require_POST
+@role_required(*FRONT_DESK)
+def guardian_make_recipient(request, pk):
+    """Send the patient's reminders to this guardian instead."""
+    return _guardian_step(
+        request, pk, services.guardian_make_recipient, "{name} now receives the reminders."
+    )

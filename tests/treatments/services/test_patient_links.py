@@ -19,7 +19,7 @@ from clinic.links import ACTION_NUMBERS, NONCE_BYTES, SALT, Action, link_token
 from clinic.models import UsedPatientLink
 from patients.models import Patient
 from treatments.models import Appointment, AppointmentEvent, FollowUp, Procedure
-from treatments.services.patient_links import CANCEL_REASON
+from treatments.services.patient_links import CANCEL_REASON, STOPPED_BY_LINK
 
 from ...factories import AppointmentFactory, PatientFactory
 
@@ -333,6 +333,7 @@ def test_the_stop_page_explains_and_changes_nothing(client, visit):
 
     assert response.status_code == 200
     assert b"no longer send you reminders" in response.content
+    assert b"we can turn them back on for you" in response.content  # the desk can, now
     assert state(visit) == before
 
 
@@ -343,6 +344,9 @@ def test_stopping_reminders_withdraws_consent_and_records_when(client, visit):
     visit.patient.refresh_from_db()
     assert visit.patient.reminder_consent is False
     assert timezone.now() - visit.patient.reminder_consent_changed_at < timedelta(minutes=1)
+    # Nobody at the clinic did it: the history says the patient did, by the link.
+    assert visit.patient.reminder_consent_changed_by is None
+    assert visit.patient.history.latest().history_change_reason == STOPPED_BY_LINK
 
 
 # --- Every link that changes something -----------------------------------------------

@@ -181,7 +181,7 @@ def test_the_migration_marks_lesions_treated_since_their_last_check(visit):
     )
     # As before the migration: every lesion active, no treatment day.
     Lesion.objects.update(status="active", last_treated_on=None)
-    migration = importlib.import_module("patients.migrations.0004_lesion_treated")
+    migration = importlib.import_module("patients.migrations.0005_lesion_treated")
 
     migration.mark_treated_lesions(apps, None)
 

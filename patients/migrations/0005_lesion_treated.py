@@ -35,7 +35,7 @@ def mark_treated_lesions(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("treatments", "0007_appointment_sequence"),
-        ("patients", "0003_search_trigram_indexes"),
+        ("patients", "0004_desk_record"),
     ]
 
     operations = [
