@@ -87,6 +87,8 @@ def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Subj
         return _claim_subject(link, for_update=for_update)
     model = SUBJECTS[link.action]
     queryset = model.objects.all()
+    if link.action == Action.VISIT:  # the page names the dermatologist, offers stop links
+        queryset = Appointment.objects.select_related("dermatologist__user", "patient")
     if for_update:
         queryset = queryset.select_for_update()
     try:
