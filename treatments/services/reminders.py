@@ -151,8 +151,8 @@ def _pop_same_slot(planned: dict[str, Reminder], reminder: Reminder) -> Reminder
     return None
 
 
-def reminders_for_appointment(*, appointment: Appointment) -> None:
-    """Plan a visit's reminders, or re-plan them after it moved or was reinstated.
+def _replanned(appointment: Appointment) -> list[Reminder]:
+    """Re-plan the visit's existing reminders; returns the new ones still to be added.
 
     Pending reminders move to the new times (the same rows); ones whose time has passed
     are cancelled; a reminder already sent for the old time stays sent, and the new time
@@ -175,7 +175,13 @@ def reminders_for_appointment(*, appointment: Appointment) -> None:
                 continue
         if plan is not None and reminder.status in replaceable:
             reminder_replace(reminder, plan)
-    reminders_add(list(planned.values()))
+    return list(planned.values())
+
+
+def reminders_for_appointment(*, appointment: Appointment) -> None:
+    """Plan a visit's reminders, or re-plan them after it moved or was reinstated (see
+    _replanned)."""
+    reminders_add(_replanned(appointment))
 
 
 def reminders_for_booked_appointment(*, appointment: Appointment) -> None:
@@ -185,8 +191,7 @@ def reminders_for_booked_appointment(*, appointment: Appointment) -> None:
     nothing (the rows' idempotency keys), so a retried write sends one confirmation.
     Without consent the confirmation is written skipped, like every reminder.
     """
-    reminders_add([_confirmation_plan(appointment)])
-    reminders_for_appointment(appointment=appointment)
+    reminders_add([_confirmation_plan(appointment), *_replanned(appointment)])
 
 
 def _calendar_sent(appointment: Appointment) -> bool:
