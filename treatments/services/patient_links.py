@@ -1,13 +1,13 @@
 """What patients and guardians do through the signed links in their reminders.
 
-A waitlist offer's claim link books the freed time for the patient: of two patients who
-claim one time, the first to commit gets it (the database refuses the second booking's
-overlap) and the other is told that the time is taken and stays on the waitlist.
-
 They have no login: the link is the permission (clinic.links). An action that changes
 something runs in one transaction with `link_use`, so it happens once: a reused link,
 or the second of two simultaneous clicks, changes nothing. Refusals are worded for the
 patient, who reads them on the page behind the link.
+
+A waitlist offer's claim link books the freed time for the patient: of two patients who
+claim one time, the first to commit gets it (the database refuses the second booking's
+overlap) and the other is told that the time is taken and stays on the waitlist.
 """
 
 from dataclasses import dataclass
@@ -56,19 +56,6 @@ SUBJECTS: dict[str, type[Appointment | Procedure | FollowUp | Patient]] = {
 }
 
 
-def _claim_subject(link: PatientLink, *, for_update: bool) -> WaitlistClaim:
-    freed_id, entry_id = link.subject_id >> CLAIM_ID_BITS, link.subject_id & (2**CLAIM_ID_BITS - 1)
-    entries = WaitlistEntry.objects.select_related("patient", "procedure_type")
-    if for_update:
-        entries = entries.select_for_update()
-    try:
-        entry = entries.get(pk=entry_id)
-        freed = Appointment.objects.select_related("dermatologist__user", "room").get(pk=freed_id)
-    except (WaitlistEntry.DoesNotExist, Appointment.DoesNotExist):
-        raise LinkSubjectGone(_("What this link was for no longer exists.")) from None
-    return WaitlistClaim(entry=entry, freed=freed)
-
-
 FOLLOW_UP_CLOSED: dict[str, str] = {
     FollowUp.Status.BOOKED: "This check-up is already booked.",
     FollowUp.Status.DONE: "This check-up has already taken place.",
@@ -78,6 +65,19 @@ FOLLOW_UP_CLOSED: dict[str, str] = {
 
 class LinkSubjectGone(LinkError):
     """The visit, procedure, follow-up or patient that the link names no longer exists."""
+
+
+def _claim_subject(link: PatientLink, *, for_update: bool) -> WaitlistClaim:
+    freed_id, entry_id = link.subject_id >> CLAIM_ID_BITS, link.subject_id & (2**CLAIM_ID_BITS - 1)
+    entries = WaitlistEntry.objects.select_related("patient", "procedure_type")
+    if for_update:
+        entries = entries.select_for_update(of=("self",))  # the entry, not its patient
+    try:
+        entry = entries.get(pk=entry_id)
+        freed = Appointment.objects.select_related("dermatologist__user", "room").get(pk=freed_id)
+    except (WaitlistEntry.DoesNotExist, Appointment.DoesNotExist):
+        raise LinkSubjectGone(_("What this link was for no longer exists.")) from None
+    return WaitlistClaim(entry=entry, freed=freed)
 
 
 def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Subject:
