@@ -36,6 +36,7 @@ from patients.models import Channel
 
 from .links import Action, link_url, unsubscribe_url
 from .models import Reminder, ReminderTemplate
+from .sms import gsm7_fallback
 
 TWILIO_TIMEOUT_SECONDS = 10
 # A notice that changes a calendar entry the patient holds (treatments' reminder rules).
@@ -157,7 +158,7 @@ def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
         text: str = template.text.render(Context(values, autoescape=False))
         html = template.html.render(Context(values)) if template.html else ""
     if reminder.channel == Channel.SMS:
-        text = re.sub(r"\s+", " ", text)
+        text = gsm7_fallback(re.sub(r"\s+", " ", text))  # two segments, not five
     is_visit = reminder.kind in (Reminder.Kind.APPOINTMENT, Reminder.Kind.CONFIRMATION)
     return Message(
         subject=" ".join(subject.split()),

@@ -19,7 +19,7 @@ from icalendar import Calendar
 from clinic.channels import TwilioSmsBackend, reminder_message, templates_load
 from clinic.models import Reminder, ReminderTemplate
 from clinic.outbox import reminders_send_due
-from clinic.sms import is_gsm7, sms_segments
+from clinic.sms import gsm7_fallback, is_gsm7, sms_segments
 from treatments.models import FollowUp, ProcedureType, WaitlistEntry
 from treatments.services import appointment_book, appointment_cancel
 from treatments.services.reminders import reminders_for_aftercare, reminders_for_recurrence_check
@@ -176,6 +176,39 @@ def test_every_sms_fits_two_gsm7_segments_with_one_short_link(
 )
 def test_sms_segments_are_counted_as_phones_split_them(text, segments):
     assert sms_segments(text) == segments
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("Zoë Núñez, visit on Thursday", "Zoe Nuñez, visit on Thursday"),  # ñ is GSM-7
+        ("François’s visit – at 10:00…", "Francois's visit - at 10:00..."),
+        (
+            "Recordatorio: su visita del miércoles, día 6",
+            "Recordatorio: su visita del miércoles, dia 6",
+        ),
+        ("Łukasz 😀", "Łukasz 😀"),  # no plain spelling: kept, and sent in UCS-2
+    ],
+)
+def test_accents_and_typography_are_written_in_gsm7_when_that_is_all_that_stops_it(text, sent):
+    assert gsm7_fallback(text) == sent
+
+
+def test_an_sms_for_a_name_with_accents_still_fits_two_segments(dermatologist, treatment_room):
+    patient = consenting_patient(  # a child: her first name is in her guardian's texts
+        email="", first_name="Zoë-Anaïs", last_name="Ólafsdóttir", date_of_birth=date(2020, 1, 1)
+    )
+    GuardianFactory(patient=patient, email="", phone="+12125550123", first_name="Núria")
+    with (
+        time_machine.travel(at(2026, 5, 4, 9, 0), tick=False),
+        override_settings(CLINIC_BASE_URL=LONG_BASE_URL, CLINIC_SMS_NAME=LONG_SMS_NAME),
+    ):
+        reminders = all_reminder_kinds_for(patient, dermatologist)
+        templates = templates_load()
+        texts = [reminder_message(reminder, templates=templates).text for reminder in reminders]
+
+    assert [text for text in texts if not is_gsm7(text) or sms_segments(text) > 2] == []
+    assert any("Zoe-Anais's visit" in text for text in texts)
 
 
 def test_an_appointment_email_has_text_html_and_a_calendar_file(mailoutbox):
