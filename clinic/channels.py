@@ -36,6 +36,7 @@ from patients.models import Channel
 
 from .links import Action, link_url, unsubscribe_url
 from .models import Reminder, ReminderTemplate
+from .sms import gsm7_fallback
 
 TWILIO_TIMEOUT_SECONDS = 10
 # A notice that changes a calendar entry the patient holds (treatments' reminder rules).
@@ -157,8 +158,8 @@ def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
         text: str = template.text.render(Context(values, autoescape=False))
         html = template.html.render(Context(values)) if template.html else ""
     if reminder.channel == Channel.SMS:
-        text = re.sub(r"\s+", " ", text)
-    is_visit = reminder.kind == Reminder.Kind.APPOINTMENT
+        text = gsm7_fallback(re.sub(r"\s+", " ", text))  # two segments, not five
+    is_visit = reminder.kind in (Reminder.Kind.APPOINTMENT, Reminder.Kind.CONFIRMATION)
     return Message(
         subject=" ".join(subject.split()),
         text=text.strip(),
@@ -228,10 +229,34 @@ def _location(values: dict) -> str:
 
 
 def _calendar(reminder: Reminder, values: dict, *, method: str = "REQUEST") -> bytes:
+    return calendar_file(
+        values,
+        language=reminder.language,
+        method=method,
+        email=reminder.email,
+        recipient_name=reminder.recipient_name,
+    )
+
+
+def calendar_values(context: dict) -> dict:
+    """A visit's calendar values as a reminder's context keeps them (times as text),
+    made ready for calendar_file."""
+    return {key: _revive(key, value) for key, value in context.items()}
+
+
+def calendar_file(
+    values: dict,
+    *,
+    language: str,
+    method: str = "REQUEST",
+    email: str = "",
+    recipient_name: str = "",
+) -> bytes:
     """An .ics file for the visit: when and where, never what is treated.
 
     Every message about one visit has the same UID; the SEQUENCE (the appointment's, one
-    more on each move or cancellation) tells a calendar app which version is newest.
+    more on each move or cancellation) tells a calendar app which version is newest. The
+    visit's page offers the same file for download (no attendee: nobody is named).
     """
     mail_name = settings.CLINIC_MAIL_NAME
     calendar = Calendar()
@@ -248,7 +273,7 @@ def _calendar(reminder: Reminder, values: dict, *, method: str = "REQUEST") -> b
     ends_at = values.get("ends_at") or starts_at + timedelta(minutes=30)
     event.add("dtstart", starts_at)
     event.add("dtend", ends_at.astimezone(UTC))
-    with translation.override(reminder.language):
+    with translation.override(language):
         event.add("summary", _("Visit at %(name)s") % {"name": mail_name})
         if method == "CANCEL":
             description = _("This visit has been cancelled. Call %(phone)s to book another.")
@@ -259,11 +284,11 @@ def _calendar(reminder: Reminder, values: dict, *, method: str = "REQUEST") -> b
         event.add("location", location)
     # iTIP (RFC 5546) wants an organizer and the attendee in a REQUEST and a CANCEL.
     event.add("organizer", f"mailto:{_from_address()}", parameters={"cn": mail_name})
-    if reminder.email:
+    if email:
         event.add(
             "attendee",
-            f"mailto:{reminder.email}",
-            parameters={"cn": reminder.recipient_name, "role": "REQ-PARTICIPANT"},
+            f"mailto:{email}",
+            parameters={"cn": recipient_name, "role": "REQ-PARTICIPANT"},
         )
     calendar.add_component(event)
     return calendar.to_ical()

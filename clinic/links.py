@@ -4,8 +4,8 @@ A link carries an action, the id of what it acts on and when it was made, encryp
 authenticated with AES-GCM (the `cryptography` package) under a key derived from the
 secret key, so that the token shows nothing of what it points at (no id, no action, no
 JSON) and a changed token is refused. An old link expires. Links that change something
-(confirm, cancel, stop reminders, ask for a booking) work once: their nonce is recorded
-when used, and a unique constraint settles a race.
+(confirm, cancel, stop reminders, ask for a booking, claim a freed time) work once: their
+nonce is recorded when used, and a unique constraint settles a race.
 
 The token is base64url without padding of nonce ‖ ciphertext ‖ tag, 41 bytes in
 55 characters:
@@ -53,14 +53,28 @@ class Action:
     AFTERCARE = "aftercare"  # a procedure's aftercare instructions (read-only, reusable)
     BOOK_CHECK = "book-check"  # a follow-up: ask the clinic to book the recurrence check
     STOP = "stop"  # a patient: withdraw consent to reminders
+    # An appointment: its page, which offers confirm, cancel, the calendar file and stop
+    # reminders through links of their own (read-only, reusable: the one link of an SMS).
+    VISIT = "visit"
+    # A freed time offered to a waitlist entry: the freed visit and the entry (see
+    # treatments/services/patient_links.py, claim_subject_id).
+    CLAIM = "claim"
 
-    READ_ONLY = {AFTERCARE}
-    ALL = {CONFIRM, CANCEL, AFTERCARE, BOOK_CHECK, STOP}
+    READ_ONLY = {AFTERCARE, VISIT}
+    ALL = {CONFIRM, CANCEL, AFTERCARE, BOOK_CHECK, STOP, VISIT, CLAIM}
 
 
 # Each action's number inside a token: append new actions, never reorder (links in
 # messages already sent would change their meaning).
-ACTION_NUMBERS = (Action.CONFIRM, Action.CANCEL, Action.AFTERCARE, Action.BOOK_CHECK, Action.STOP)
+ACTION_NUMBERS = (
+    Action.CONFIRM,
+    Action.CANCEL,
+    Action.AFTERCARE,
+    Action.BOOK_CHECK,
+    Action.STOP,
+    Action.VISIT,
+    Action.CLAIM,
+)
 NONCE_BYTES = 12
 TAG_BYTES = 16
 PAYLOAD = struct.Struct(">BQI")  # action number, subject id, made at (Unix seconds)

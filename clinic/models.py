@@ -196,6 +196,7 @@ class Reminder(models.Model):
         AFTERCARE = "aftercare", "Aftercare"
         RECURRENCE_CHECK = "recurrence_check", "Recurrence check"
         WAITLIST_OFFER = "waitlist_offer", "Waitlist offer"
+        CONFIRMATION = "confirmation", "Booking confirmation"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -260,7 +261,13 @@ class Reminder(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(
-                    kind__in=["appointment", "aftercare", "recurrence_check", "waitlist_offer"]
+                    kind__in=[
+                        "appointment",
+                        "aftercare",
+                        "recurrence_check",
+                        "waitlist_offer",
+                        "confirmation",
+                    ]
                 ),
                 name="reminder_kind_valid",
             ),
@@ -324,7 +331,13 @@ class ReminderTemplate(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(
-                    kind__in=["appointment", "aftercare", "recurrence_check", "waitlist_offer"]
+                    kind__in=[
+                        "appointment",
+                        "aftercare",
+                        "recurrence_check",
+                        "waitlist_offer",
+                        "confirmation",
+                    ]
                 ),
                 name="reminder_template_kind_valid",
             ),

@@ -44,8 +44,55 @@ class CancellationReasonForm(forms.Form):
     )
 
 
+class ReminderOffsetsField(forms.CharField):
+    """Hours before the visit as the manager types them, "48, 24"; a list of whole hours
+    in the model, whose validator then checks their range and that none repeats."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(str(hours) for hours in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        parts = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+        try:
+            return [int(part) for part in parts]
+        except ValueError:
+            raise forms.ValidationError(
+                "Give whole hours separated by commas, e.g. 48, 24."
+            ) from None
+
+
+class ProcedureTypeAdminForm(forms.ModelForm):
+    reminder_offsets = ReminderOffsetsField(
+        required=False,
+        label="Reminder offsets (hours)",
+        help_text=ProcedureType._meta.get_field("reminder_offsets").help_text,
+    )
+
+    class Meta:
+        model = ProcedureType
+        fields = [
+            "slug",
+            "name",
+            "is_procedure",
+            "duration_minutes",
+            "needs_treatment_room",
+            "anesthesia",
+            "code",
+            "code_15_or_more",
+            "aftercare_text",
+            "follow_up_weeks",
+            "reminder_offsets",
+            "is_active",
+            "sort_order",
+        ]
+
+
 @admin.register(ProcedureType)
 class ProcedureTypeAdmin(admin.ModelAdmin):
+    form = ProcedureTypeAdminForm
     list_display = [
         "name",
         "duration_minutes",
@@ -54,6 +101,7 @@ class ProcedureTypeAdmin(admin.ModelAdmin):
         "code",
         "code_15_or_more",
         "follow_up_weeks",
+        "reminder_offsets",
         "is_active",
     ]
     list_filter = ["is_active", "is_procedure", "needs_treatment_room", "anesthesia"]

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.core.validators import RegexValidator
 from django.db import models
@@ -17,6 +18,25 @@ from .constraints import ACTIVE_STATUSES, DERMATOLOGIST_OVERLAP, ROOM_OVERLAP, n
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+
+# The longest a reminder may go out before its visit: four weeks.
+REMINDER_OFFSET_MAX_HOURS = 672
+
+
+def validate_reminder_offsets(value: object) -> None:
+    """A list of whole hours before the visit, each from 1 to REMINDER_OFFSET_MAX_HOURS,
+    none twice; an empty list means the clinic's default (CLINIC_REMINDER_OFFSETS_HOURS)."""
+    if not isinstance(value, list) or not all(
+        isinstance(hours, int) and not isinstance(hours, bool) for hours in value
+    ):
+        raise ValidationError("Give whole hours, e.g. 48, 24.")
+    if any(hours < 1 or hours > REMINDER_OFFSET_MAX_HOURS for hours in value):
+        raise ValidationError(
+            f"Each offset must be from 1 to {REMINDER_OFFSET_MAX_HOURS} hours before the visit."
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("Give each offset once.")
 
 
 class ProcedureType(models.Model):
@@ -50,6 +70,13 @@ class ProcedureType(models.Model):
     follow_up_weeks = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Recurrence check this many weeks later; empty for none"
     )
+    reminder_offsets = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_reminder_offsets],
+        help_text="Appointment reminders this many hours before the visit, e.g. 48, 24; "
+        "empty: the clinic's default",
+    )
     is_active = models.BooleanField(default=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
 
@@ -73,6 +100,12 @@ class ProcedureType(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def reminder_offsets_hours(self) -> tuple[int, ...]:
+        """The hours before a visit of this type that its reminders go, latest first."""
+        offsets = self.reminder_offsets or settings.CLINIC_REMINDER_OFFSETS_HOURS
+        return tuple(sorted(offsets, reverse=True))
 
 
 class AppointmentQuerySet(models.QuerySet["Appointment"]):

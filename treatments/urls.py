@@ -39,6 +39,7 @@ urlpatterns = [
         links.patient_link_unsubscribe,
         name="patient_link_unsubscribe",
     ),
+    path("l/<str:token>/visit.ics", links.patient_link_calendar, name="patient_link_calendar"),
     # The front desk's patient pages
     path("patients/", patients.patient_search, name="patient_search"),
     path("patients/new/", patients.patient_register, name="patient_register"),

@@ -60,6 +60,8 @@ EXPECTED = {
         400,
         400,
     ),  # a bad token, as above  # a bad token; the token is the permission
+    # The visit page's calendar file: a bad token, as above.
+    "treatments:patient_link_calendar": (400, 400, 400, 400),
     "treatments:patient_search": ANY_STAFF,
     "treatments:patient_register": FRONT_DESK,
     "treatments:patient_detail": ANY_STAFF,
@@ -203,6 +205,7 @@ def url_for(name: str, objects: dict) -> str:
         "treatments:schedule_week": {"dermatologist_id": objects["dermatologist"].pk},
         "treatments:patient_link": {"token": "not-a-real-token"},
         "treatments:patient_link_unsubscribe": {"token": "not-a-real-token"},
+        "treatments:patient_link_calendar": {"token": "not-a-real-token"},
         "staff_setup": {"uidb64": "MQ", "token": "not-a-real-token"},
         "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-real-token"},
         "treatments:patient_detail": {"pk": objects["patient"].pk},

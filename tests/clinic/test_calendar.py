@@ -54,7 +54,8 @@ def room(db):
 
 @pytest.fixture
 def visit(dermatologist, room):
-    """Booked on Monday 4 May 09:00 for Friday 8 May 10:00 (reminders at 72 and 24 hours)."""
+    """Booked on Monday 4 May 09:00 for Friday 8 May 10:00 (reminders at 72 and 24 hours);
+    its confirmation waits for the first sweep."""
     with time_machine.travel(at(2026, 5, 4, 9, 0), tick=False):
         return appointment_book(
             patient=consenting_patient(email="ana@example.com", first_name="Ana"),
@@ -107,20 +108,22 @@ def test_a_booked_moved_and_cancelled_visit_ends_cancelled_in_the_calendar(
 ):
     app = CalendarApp()
 
-    send_at(at(2026, 5, 5, 10, 1))  # the 72-hour reminder
-    [booked] = smtp_server.messages
-    method, calendar = calendar_part(booked)
-    app.receive(calendar)
-    [event] = app.events.values()
-    assert method == "REQUEST" and str(calendar["method"]) == "REQUEST"
-    assert event.decoded("dtstart") == at(2026, 5, 8, 10, 0)
-    assert (int(event["sequence"]), str(event["status"])) == (0, "CONFIRMED")
-    assert str(event["location"]) == f"{ADDRESS}, Room 3"
+    send_at(at(2026, 5, 5, 10, 1))  # the confirmation and the 72-hour reminder
+    booked, reminded = smtp_server.messages
+    assert booked["Subject"] == "Booked: your visit on Fri 8 May"
+    for message in (booked, reminded):
+        method, calendar = calendar_part(message)
+        app.receive(calendar)
+        [event] = app.events.values()
+        assert method == "REQUEST" and str(calendar["method"]) == "REQUEST"
+        assert event.decoded("dtstart") == at(2026, 5, 8, 10, 0)
+        assert (int(event["sequence"]), str(event["status"])) == (0, "CONFIRMED")
+        assert str(event["location"]) == f"{ADDRESS}, Room 3"
 
     with time_machine.travel(at(2026, 5, 5, 12, 0), tick=False):
         appointment_reschedule(appointment=visit, starts_at=at(2026, 5, 9, 11, 0), by=None)
     send_at(at(2026, 5, 5, 12, 1))  # the notice of the new time goes at once
-    moved = smtp_server.messages[1]
+    moved = smtp_server.messages[2]
     method, calendar = calendar_part(moved)
     app.receive(calendar)
     [event] = app.events.values()  # the same UID: replaced, not a second entry
@@ -131,15 +134,15 @@ def test_a_booked_moved_and_cancelled_visit_ends_cancelled_in_the_calendar(
     assert "now on Saturday 9 May at 11:00 AM" in plain_text(moved)
 
     send_at(at(2026, 5, 6, 11, 1))  # the new time's 72-hour reminder: the same version
-    app.receive(calendar_part(smtp_server.messages[2])[1])
+    app.receive(calendar_part(smtp_server.messages[3])[1])
     [event] = app.events.values()
     assert (event.decoded("dtstart"), int(event["sequence"])) == (at(2026, 5, 9, 11, 0), 1)
 
     with time_machine.travel(at(2026, 5, 6, 12, 0), tick=False):
         appointment_cancel(appointment=visit, reason="Patient is travelling")
     send_at(at(2026, 5, 6, 12, 1))  # the cancellation notice goes at once
-    assert len(smtp_server.messages) == 4
-    cancelled = smtp_server.messages[3]
+    assert len(smtp_server.messages) == 5
+    cancelled = smtp_server.messages[4]
     method, calendar = calendar_part(cancelled)
     app.receive(calendar)
     [event] = app.events.values()
@@ -161,7 +164,7 @@ def test_a_late_reminder_of_the_old_time_does_not_undo_the_move(visit, smtp_serv
     with time_machine.travel(at(2026, 5, 5, 12, 0), tick=False):
         appointment_reschedule(appointment=visit, starts_at=at(2026, 5, 9, 11, 0), by=None)
     send_at(at(2026, 5, 5, 12, 1))
-    first, moved = (calendar_part(message)[1] for message in smtp_server.messages)
+    _, first, moved = (calendar_part(message)[1] for message in smtp_server.messages)
     app = CalendarApp()
 
     app.receive(moved)
@@ -176,9 +179,9 @@ def test_the_location_is_the_address_alone_unless_the_room_is_asked_for(visit, s
         send_at(at(2026, 5, 5, 10, 1))
     with override_settings(CLINIC_ADDRESS=""):
         send_at(at(2026, 5, 7, 10, 1))
-    with_address, without = (calendar_part(m)[1].walk("VEVENT")[0] for m in smtp_server.messages)
+    *with_address, without = (calendar_part(m)[1].walk("VEVENT")[0] for m in smtp_server.messages)
 
-    assert str(with_address["location"]) == ADDRESS
+    assert [str(event["location"]) for event in with_address] == [ADDRESS, ADDRESS]
     assert "location" not in without
 
 
@@ -201,8 +204,8 @@ def test_a_visit_moved_twice_in_quiet_hours_sends_only_the_newest_time(
         appointment_reschedule(appointment=visit, starts_at=at(2026, 5, 9, 14, 0), by=None)
     send_at(at(2026, 5, 6, 8, 1))
 
-    assert len(smtp_server.messages) == 2
-    event = calendar_part(smtp_server.messages[1])[1].walk("VEVENT")[0]
+    assert len(smtp_server.messages) == 3  # the confirmation, the 72-hour reminder, one notice
+    event = calendar_part(smtp_server.messages[2])[1].walk("VEVENT")[0]
     assert (event.decoded("dtstart"), int(event["sequence"])) == (at(2026, 5, 9, 14, 0), 2)
 
 
@@ -293,7 +296,7 @@ def test_a_visit_reinstated_after_its_cancellation_went_out_comes_back_in_the_ca
         methods.append(method)
         app.receive(calendar)
 
-    assert methods == ["REQUEST", "CANCEL", "REQUEST"]
+    assert methods == ["REQUEST", "REQUEST", "CANCEL", "REQUEST"]  # confirmation, reminder, ...
     [event] = app.events.values()
     assert (str(event["status"]), int(event["sequence"])) == ("CONFIRMED", 2)
     assert event.decoded("dtstart") == at(2026, 5, 8, 10, 0)

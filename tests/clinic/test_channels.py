@@ -19,11 +19,12 @@ from icalendar import Calendar
 from clinic.channels import TwilioSmsBackend, reminder_message, templates_load
 from clinic.models import Reminder, ReminderTemplate
 from clinic.outbox import reminders_send_due
+from clinic.sms import gsm7_fallback, is_gsm7, sms_segments
 from treatments.models import FollowUp, ProcedureType, WaitlistEntry
 from treatments.services import appointment_book, appointment_cancel
 from treatments.services.reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
-from ..factories import PatientFactory, RoomFactory, StaffMemberFactory
+from ..factories import GuardianFactory, PatientFactory, RoomFactory, StaffMemberFactory
 from ..treatments.conftest import open_all_week
 from ..treatments.services.test_reminders import at, signed_procedure
 from .test_outbox import consenting_patient, due_reminder, free_port
@@ -112,6 +113,102 @@ def test_every_sms_template_is_free_of_clinical_words(dermatologist, treatment_r
         found = [word for word in forbidden if word in text.lower()]
         assert found == [], f"the {kind} SMS says {found}: {text}"
         assert "{{" not in text and "}}" not in text
+
+
+# A clinic's real base URL and SMS name, long ones; the longest day and time a text shows.
+LONG_BASE_URL = "https://appointments.riverside-family-health-centre.example.org"
+LONG_SMS_NAME = "Riverside Family Health Centre"
+LONGEST_DAY = "2026-09-30T10:30:00-04:00"  # Wednesday 30 September at 10:30 AM
+
+
+@pytest.mark.parametrize("for_guardian", [False, True], ids=["patient", "guardian"])
+def test_every_sms_fits_two_gsm7_segments_with_one_short_link(
+    dermatologist, treatment_room, for_guardian
+):
+    names = {"first_name": "Maximiliana-Josefina", "last_name": "Vandenberghe-Oyelaran"}
+    if for_guardian:
+        patient = consenting_patient(
+            first_name="Anastasia-Marguerite", date_of_birth=date(2020, 1, 1), email=""
+        )
+        GuardianFactory(patient=patient, email="", phone="+12125550123", **names)
+    else:
+        patient = consenting_patient(email="", preferred_channel="sms", **names)
+    with (
+        time_machine.travel(at(2026, 5, 4, 9, 0), tick=False),
+        override_settings(CLINIC_BASE_URL=LONG_BASE_URL, CLINIC_SMS_NAME=LONG_SMS_NAME),
+    ):
+        reminders = all_reminder_kinds_for(patient, dermatologist)
+        templates = templates_load()
+        texts = {}
+        for reminder in reminders:
+            if "starts_at" in reminder.context:
+                reminder.context["starts_at"] = LONGEST_DAY
+            texts[reminder.kind] = reminder_message(reminder, templates=templates).text
+
+    assert set(texts) == set(Reminder.Kind.values)
+    for kind, text in texts.items():
+        assert is_gsm7(text), f"the {kind} SMS needs UCS-2: {text}"
+        assert sms_segments(text) <= 2, f"the {kind} SMS is {len(text)} characters: {text}"
+        assert len(re.findall(r"https://", text)) == 1, text
+        assert re.search(LONG_BASE_URL + r"/l/[A-Za-z0-9_-]{55}/", text), text
+    assert "Wednesday 30 September at 10:30 AM" in texts[Reminder.Kind.APPOINTMENT]
+    if for_guardian:
+        assert "Anastasia-Marguerite's visit" in texts[Reminder.Kind.CONFIRMATION]
+
+
+@pytest.mark.parametrize(
+    ("text", "segments"),
+    [
+        ("", 0),
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("a" * 306, 2),
+        ("a" * 307, 3),
+        ("€" * 80, 1),  # the extension table: two septets each
+        ("€" * 81, 2),
+        ("a" * 152 + "€" + "a" * 152, 3),  # 306 septets, but an escape is never split
+        ("é" * 160, 1),  # in the GSM alphabet itself
+        ("ë" * 70, 1),  # not in it: UCS-2, 70 in one message
+        ("ë" * 71, 2),  # 67 per segment when split
+        ("ë" * 134, 2),
+        ("ë" * 135, 3),
+    ],
+)
+def test_sms_segments_are_counted_as_phones_split_them(text, segments):
+    assert sms_segments(text) == segments
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("Zoë Núñez, visit on Thursday", "Zoe Nuñez, visit on Thursday"),  # ñ is GSM-7
+        ("François’s visit – at 10:00…", "Francois's visit - at 10:00..."),
+        (
+            "Recordatorio: su visita del miércoles, día 6",
+            "Recordatorio: su visita del miércoles, dia 6",
+        ),
+        ("Łukasz 😀", "Łukasz 😀"),  # no plain spelling: kept, and sent in UCS-2
+    ],
+)
+def test_accents_and_typography_are_written_in_gsm7_when_that_is_all_that_stops_it(text, sent):
+    assert gsm7_fallback(text) == sent
+
+
+def test_an_sms_for_a_name_with_accents_still_fits_two_segments(dermatologist, treatment_room):
+    patient = consenting_patient(  # a child: her first name is in her guardian's texts
+        email="", first_name="Zoë-Anaïs", last_name="Ólafsdóttir", date_of_birth=date(2020, 1, 1)
+    )
+    GuardianFactory(patient=patient, email="", phone="+12125550123", first_name="Núria")
+    with (
+        time_machine.travel(at(2026, 5, 4, 9, 0), tick=False),
+        override_settings(CLINIC_BASE_URL=LONG_BASE_URL, CLINIC_SMS_NAME=LONG_SMS_NAME),
+    ):
+        reminders = all_reminder_kinds_for(patient, dermatologist)
+        templates = templates_load()
+        texts = [reminder_message(reminder, templates=templates).text for reminder in reminders]
+
+    assert [text for text in texts if not is_gsm7(text) or sms_segments(text) > 2] == []
+    assert any("Zoe-Anais's visit" in text for text in texts)
 
 
 def test_an_appointment_email_has_text_html_and_a_calendar_file(mailoutbox):

@@ -17,8 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.links import Action, link_token
-from treatments.models import Procedure, ProcedureType
+from treatments.models import Procedure, ProcedureType, WaitlistEntry
 from treatments.services import records
+from treatments.services.reminders import claim_subject_id
 
 from ..factories import (
     AppointmentFactory,
@@ -74,6 +75,19 @@ def clinic(dermatologist_client):
             **common,
         ),
         "upcoming": AppointmentFactory(procedure_type=cryotherapy, starts_at=tomorrow, **common),
+        "freed": AppointmentFactory(
+            procedure_type=cryotherapy,
+            starts_at=tomorrow + timedelta(hours=2),
+            status="cancelled",
+            cancellation_reason="Patient is ill",
+            **common,
+        ),
+        "waitlist_entry": WaitlistEntry.objects.create(
+            patient=patient,
+            procedure_type=cryotherapy,
+            earliest_date=timezone.localdate(),
+            latest_date=timezone.localdate() + timedelta(days=7),
+        ),
         "dermatologist": dermatologist,
         "guardian": GuardianFactory(patient=patient),
     }
@@ -146,6 +160,14 @@ def patient_link_pages(clinic: dict) -> dict[str, tuple[str, int]]:
         "aftercare": (link(Action.AFTERCARE, clinic["procedure"].pk), 200),
         "book-check": (link(Action.BOOK_CHECK, clinic["follow_up"].pk), 200),
         "stop": (link(Action.STOP, clinic["patient"].pk), 200),
+        "visit": (link(Action.VISIT, clinic["upcoming"].pk), 200),
+        "claim": (
+            link(
+                Action.CLAIM,
+                claim_subject_id(freed=clinic["freed"], entry=clinic["waitlist_entry"]),
+            ),
+            200,
+        ),
         "refused": (reverse("treatments:patient_link", args=["not-a-real-token"]), 400),
     }
 

@@ -105,7 +105,7 @@ def test_a_token_opens_to_its_action_and_subject(action):
     link = link_open(link_token(action=action, subject_id=SUBJECT_ID))
 
     assert (link.action, link.subject_id) == (action, SUBJECT_ID)
-    assert link.single_use == (action != Action.AFTERCARE)
+    assert link.single_use == (action not in (Action.AFTERCARE, Action.VISIT))
     assert 1 <= len(link.nonce) <= 32  # fits UsedPatientLink.nonce
 
 

@@ -11,6 +11,7 @@ PUBLIC = {
     "logout",
     "treatments:patient_link",
     "treatments:patient_link_unsubscribe",  # one-click unsubscribe: the token is the key
+    "treatments:patient_link_calendar",  # a visit link's calendar file: the token is the key
     # Emailed links that set a staff password (issue 13): the token is the key.
     "staff_setup",
     "password_reset",

@@ -1,6 +1,7 @@
 """The patient's side in a real browser: the reminders the outbox delivered to a real SMTP
-server, and the links in them: confirm the visit, read the aftercare, stop reminders.
-Screenshots of the pages go to docs/screenshots/patient-*.png."""
+server, and the links in them: confirm the visit, read the aftercare, stop reminders,
+claim a freed time from the waitlist. Screenshots of the pages go to
+docs/screenshots/patient-*.png."""
 
 import re
 from datetime import datetime, time, timedelta
@@ -14,8 +15,8 @@ from selenium.webdriver.common.by import By
 from clinic.models import Reminder, StaffMember
 from clinic.outbox import reminders_send_due
 from patients.models import Channel
-from treatments.models import Appointment, ProcedureType
-from treatments.services import appointment_book
+from treatments.models import Appointment, ProcedureType, WaitlistEntry
+from treatments.services import appointment_book, appointment_cancel
 from treatments.services.records import procedure_record, procedure_sign
 
 from ..clinic import test_outbox
@@ -28,7 +29,15 @@ from ..factories import (
     UserFactory,
 )
 from ..treatments.conftest import open_all_week
-from .conftest import response_status, screenshot, submit_and_wait, wait_for, wait_for_text
+from .conftest import (
+    gone,
+    response_status,
+    screenshot,
+    submit_and_wait,
+    wait,
+    wait_for,
+    wait_for_text,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -111,11 +120,13 @@ def test_a_patient_follows_the_links_in_her_reminders(
     patient, procedure, visit = treated_patient
 
     # The sweep runs when the visit's 24-hour reminder falls due; the aftercare message
-    # has been due since the record was signed.
+    # and the booking's confirmation have been due since the record was signed and the
+    # visit booked.
     due = Reminder.objects.get(source_key=f"appointment:{visit.pk}").next_attempt_at
     with time_machine.travel(due + timedelta(minutes=1)):
         outcomes = reminders_send_due()
-    assert outcomes["sent"] == 2
+    assert outcomes["sent"] == 3
+    assert "Booked" in {message["Subject"].split(":")[0] for message in smtp_server.messages}
     messages = {message["Subject"].split(":")[0]: message for message in smtp_server.messages}
     assert set(smtp_server.recipients()) == {"grace.okoye@example.com"}
     reminder = text_body(messages["Reminder"])
@@ -154,3 +165,82 @@ def test_a_patient_follows_the_links_in_her_reminders(
     screenshot(browser, "patient-05-stopped")
     patient.refresh_from_db()
     assert patient.reminder_consent is False
+
+
+@pytest.fixture
+def freed_time():
+    """A visit at 10:00 the day after tomorrow, cancelled: its time is offered to Ana and
+    Ben, both on the waitlist for such a time by email."""
+    doctor = open_all_week(StaffMemberFactory())
+    RoomFactory(name="Treatment room 1")
+    cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
+    day = timezone.localdate() + timedelta(days=2)
+    visit = appointment_book(
+        patient=PatientFactory(),
+        dermatologist=doctor,
+        procedure_type=cryotherapy,
+        starts_at=timezone.make_aware(datetime.combine(day, time(10, 0))),
+        booked_by=None,
+    )
+    entries = [
+        WaitlistEntry.objects.create(
+            patient=PatientFactory(
+                first_name=name,
+                email=f"{name.lower()}@example.com",
+                preferred_channel=Channel.EMAIL,
+                reminder_consent=True,
+                reminder_consent_changed_at=timezone.now(),
+            ),
+            procedure_type=cryotherapy,
+            earliest_date=timezone.localdate(),
+            latest_date=day + timedelta(days=7),
+        )
+        for name in ("Ana", "Ben")
+    ]
+    appointment_cancel(appointment=visit, reason="Patient is ill")
+    return visit, entries
+
+
+def test_two_patients_claim_one_freed_time_one_gets_it_the_other_is_told(
+    new_browser, live_server, settings, smtp_server, freed_time
+):
+    settings.CLINIC_BASE_URL = live_server.url
+    visit, (ana, ben) = freed_time
+    outcomes = reminders_send_due()  # the offers went out at the cancellation
+    assert outcomes["sent"] == 2
+    offers = {message["To"].split("<")[1].rstrip(">"): message for message in smtp_server.messages}
+    windows = {}
+    for entry in (ana, ben):
+        url = link_after(
+            text_body(offers[entry.patient.email]),
+            "The first to claim it gets it:",
+            live_server.url,
+        )
+        windows[entry.pk] = window = new_browser()
+        window.get(url)
+        wait_for_text(window, "h1", "An earlier time is free")
+        page = window.find_element(By.TAG_NAME, "body").text
+        assert f"{timezone.localtime(visit.starts_at):%A} " in page and "10:00" in page
+
+    # Both press Claim, one right after the other: the database books one of them.
+    buttons = {
+        pk: window.find_element(By.XPATH, "//button[text()='Claim this time']")
+        for pk, window in windows.items()
+    }
+    old_pages = {pk: window.find_element(By.TAG_NAME, "html") for pk, window in windows.items()}
+    for pk in (ana.pk, ben.pk):
+        buttons[pk].click()
+    headings = {}
+    for pk, window in windows.items():
+        wait(window).until(gone(old_pages[pk]))
+        headings[pk] = (wait_for(window, "h1").text, response_status(window))
+
+    [winner] = [pk for pk, heading in headings.items() if heading == ("The time is yours", 200)]
+    [loser] = [pk for pk in headings if pk != winner]
+    assert headings[loser] == ("This time has been taken.", 409)
+    assert "still on the waiting list" in windows[loser].find_element(By.TAG_NAME, "main").text
+    [booked] = Appointment.objects.active().filter(starts_at=visit.starts_at)
+    entries = {entry.pk: entry for entry in WaitlistEntry.objects.all()}
+    assert booked.patient == entries[winner].patient
+    assert entries[winner].status == WaitlistEntry.Status.BOOKED
+    assert entries[loser].status == WaitlistEntry.Status.WAITING

@@ -99,3 +99,73 @@ def test_a_free_move_in_the_admin_is_saved(manager_client, two_visits):
     assert response.status_code == 302
     second.refresh_from_db()
     assert timezone.localtime(second.starts_at).hour == 12
+
+
+# --- Reminder offsets per procedure type ----------------------------------------------
+
+
+def procedure_type_form(procedure_type, **changes):
+    form = {
+        "slug": procedure_type.slug,
+        "name": procedure_type.name,
+        "is_procedure": "on",
+        "duration_minutes": procedure_type.duration_minutes,
+        "needs_treatment_room": "on",
+        "anesthesia": procedure_type.anesthesia,
+        "code": procedure_type.code,
+        "code_15_or_more": procedure_type.code_15_or_more,
+        "aftercare_text": procedure_type.aftercare_text,
+        "follow_up_weeks": procedure_type.follow_up_weeks or "",
+        "reminder_offsets": "",
+        "is_active": "on",
+        "sort_order": procedure_type.sort_order,
+    }
+    form.update(changes)
+    return form
+
+
+def test_the_manager_sets_a_procedure_types_reminder_offsets_in_the_admin(
+    manager_client, cryotherapy
+):
+    url = reverse("admin:treatments_proceduretype_change", args=[cryotherapy.pk])
+
+    response = manager_client.post(url, procedure_type_form(cryotherapy, reminder_offsets="48, 2"))
+
+    assert response.status_code == 302
+    cryotherapy.refresh_from_db()
+    assert cryotherapy.reminder_offsets == [48, 2]
+    assert "48, 2" in manager_client.get(url).content.decode()
+
+
+def test_emptying_the_offsets_returns_the_type_to_the_clinics_default(manager_client, cryotherapy):
+    cryotherapy.reminder_offsets = [48]
+    cryotherapy.save()
+    url = reverse("admin:treatments_proceduretype_change", args=[cryotherapy.pk])
+
+    manager_client.post(url, procedure_type_form(cryotherapy, reminder_offsets=" "))
+
+    cryotherapy.refresh_from_db()
+    assert cryotherapy.reminder_offsets == []
+    assert cryotherapy.reminder_offsets_hours == (72, 24)  # CLINIC_REMINDER_OFFSETS_HOURS
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("48, 48", "Give each offset once."),
+        ("0", "Each offset must be from 1 to 672 hours before the visit."),
+        ("24, 700", "Each offset must be from 1 to 672 hours before the visit."),
+        ("-3", "Each offset must be from 1 to 672 hours before the visit."),
+        ("two days", "Give whole hours separated by commas, e.g. 48, 24."),
+        ("1.5", "Give whole hours separated by commas, e.g. 48, 24."),
+    ],
+)
+def test_offsets_that_make_no_sense_are_a_form_error(manager_client, cryotherapy, typed, error):
+    url = reverse("admin:treatments_proceduretype_change", args=[cryotherapy.pk])
+
+    response = manager_client.post(url, procedure_type_form(cryotherapy, reminder_offsets=typed))
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    cryotherapy.refresh_from_db()
+    assert cryotherapy.reminder_offsets == []

@@ -28,7 +28,7 @@ from ..constraints import (
 from ..models import Appointment, AppointmentEvent, FollowUp, ProcedureType, WaitlistEntry
 from ..selectors.availability import Slot, nearest_free_slots, slot_fits_working_time
 from .reminders import (
-    reminders_for_appointment,
+    reminders_for_booked_appointment,
     reminders_for_cancelled_appointment,
     reminders_for_moved_appointment,
     reminders_for_reinstated_appointment,
@@ -260,6 +260,9 @@ def appointment_book(
 ) -> Appointment:
     """Book a visit. Raises SlotTaken (with alternatives) when the time is taken.
 
+    The booking's confirmation and reminders are written with it (reminders_for_booked_
+    appointment), whoever books: the desk, the API, a patient claiming a waitlist offer.
+
     A booking that answers the patient's waitlist entry or follow-up closes it in the
     same transaction: the entry is booked, the follow-up booked and linked to the visit.
     Either must be this patient's and still open, else TransitionNotAllowed (409) and
@@ -291,7 +294,7 @@ def appointment_book(
             _waitlist_entry_close(waitlist_entry, appointment=appointment)
         if follow_up is not None:
             _follow_up_close(follow_up, appointment=appointment, by=booked_by)
-        reminders_for_appointment(appointment=appointment)
+        reminders_for_booked_appointment(appointment=appointment)
         return appointment
 
     return _guarded_write(

@@ -4,31 +4,59 @@ They have no login: the link is the permission (clinic.links). An action that ch
 something runs in one transaction with `link_use`, so it happens once: a reused link,
 or the second of two simultaneous clicks, changes nothing. Refusals are worded for the
 patient, who reads them on the page behind the link.
+
+A waitlist offer's claim link books the freed time for the patient: of two patients who
+claim one time, the first to commit gets it (the database refuses the second booking's
+overlap) and the other is told that the time is taken and stays on the waitlist.
 """
+
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic.links import Action, LinkError, LinkInvalid, PatientLink, link_use
 from patients.models import Patient
 from patients.services import patient_set_reminder_consent
 
-from ..models import Appointment, FollowUp, Procedure
-from .booking import MOVABLE, TransitionNotAllowed, appointment_cancel, appointment_confirm
+from ..models import Appointment, FollowUp, Procedure, WaitlistEntry
+from .booking import (
+    MOVABLE,
+    SlotTaken,
+    TransitionNotAllowed,
+    appointment_book,
+    appointment_cancel,
+    appointment_confirm,
+)
+from .reminders import CLAIM_ID_BITS
 
 CANCEL_REASON = "Cancelled by the patient through a reminder link"
 # Kept in the patient's history as why consent was withdrawn; nobody at the clinic did it.
 STOPPED_BY_LINK = "The patient stopped reminders through a reminder link"
+CLAIM_REASON = "Claimed by the patient from a waitlist offer"
+
+
+@dataclass(frozen=True)
+class WaitlistClaim:
+    """What a claim link names: the waitlist entry, and the cancelled visit whose time
+    was offered to it."""
+
+    entry: WaitlistEntry
+    freed: Appointment
+
 
 # What a link acts on, by its action.
-Subject = Appointment | Procedure | FollowUp | Patient
-SUBJECTS: dict[str, type[Subject]] = {
+Subject = Appointment | Procedure | FollowUp | Patient | WaitlistClaim
+SUBJECTS: dict[str, type[Appointment | Procedure | FollowUp | Patient]] = {
     Action.CONFIRM: Appointment,
     Action.CANCEL: Appointment,
+    Action.VISIT: Appointment,
     Action.AFTERCARE: Procedure,
     Action.BOOK_CHECK: FollowUp,
     Action.STOP: Patient,
 }
+
 
 FOLLOW_UP_CLOSED: dict[str, str] = {
     FollowUp.Status.BOOKED: "This check-up is already booked.",
@@ -41,11 +69,28 @@ class LinkSubjectGone(LinkError):
     """The visit, procedure, follow-up or patient that the link names no longer exists."""
 
 
+def _claim_subject(link: PatientLink, *, for_update: bool) -> WaitlistClaim:
+    freed_id, entry_id = link.subject_id >> CLAIM_ID_BITS, link.subject_id & (2**CLAIM_ID_BITS - 1)
+    entries = WaitlistEntry.objects.select_related("patient", "procedure_type")
+    if for_update:
+        entries = entries.select_for_update(of=("self",))  # the entry, not its patient
+    try:
+        entry = entries.get(pk=entry_id)
+        freed = Appointment.objects.select_related("dermatologist__user", "room").get(pk=freed_id)
+    except (WaitlistEntry.DoesNotExist, Appointment.DoesNotExist):
+        raise LinkSubjectGone(_("What this link was for no longer exists.")) from None
+    return WaitlistClaim(entry=entry, freed=freed)
+
+
 def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Subject:
     """What the link acts on; raises LinkSubjectGone, or LinkInvalid for an unsigned procedure
     (its aftercare is not final until the dermatologist signs)."""
+    if link.action == Action.CLAIM:
+        return _claim_subject(link, for_update=for_update)
     model = SUBJECTS[link.action]
     queryset = model.objects.all()
+    if link.action == Action.VISIT:  # the page names the dermatologist, offers stop links
+        queryset = Appointment.objects.select_related("dermatologist__user", "patient")
     if for_update:
         queryset = queryset.select_for_update()
     try:
@@ -68,7 +113,56 @@ def patient_link_refusal(*, link: PatientLink, subject: Subject) -> str | None:
             return "The time of this visit has passed."
     if link.action == Action.BOOK_CHECK and isinstance(subject, FollowUp):
         return FOLLOW_UP_CLOSED.get(subject.status)
+    if link.action == Action.CLAIM and isinstance(subject, WaitlistClaim):
+        return _claim_refusal(subject)
     return None
+
+
+def _claim_refusal(claim: WaitlistClaim) -> str | None:
+    entry, freed = claim.entry, claim.freed
+    if entry.status == WaitlistEntry.Status.BOOKED:
+        return _("Your waitlist request has already been booked.")
+    if entry.status != WaitlistEntry.Status.WAITING:
+        return _("You are no longer on the waiting list for this.")
+    if freed.starts_at <= timezone.now():
+        return _("This time has passed.")
+    if freed.status != Appointment.Status.CANCELLED or _time_taken(freed):
+        return _("This time has been taken.")
+    return None
+
+
+def _time_taken(freed: Appointment) -> bool:
+    """Whether an active visit now holds the freed visit's dermatologist at that time."""
+    return (
+        Appointment.objects.active()
+        .filter(
+            dermatologist_id=freed.dermatologist_id,
+            starts_at__lt=freed.ends_at,
+            ends_at__gt=freed.starts_at,
+        )
+        .exists()
+    )
+
+
+def waitlist_claim_book(*, claim: WaitlistClaim) -> Appointment:
+    """Book the freed time for the entry's patient and close the entry: the booking
+    service's write, so the database decides between two claims at once. The loser's
+    SlotTaken becomes TransitionNotAllowed("This time has been taken.", a 409); its entry
+    stays waiting, since nothing of its transaction is kept."""
+    entry, freed = claim.entry, claim.freed
+    try:
+        return appointment_book(
+            patient=entry.patient,
+            dermatologist=freed.dermatologist,
+            procedure_type=entry.procedure_type,
+            starts_at=freed.starts_at,
+            booked_by=None,
+            room=freed.room if entry.procedure_type.needs_treatment_room else None,
+            reason=CLAIM_REASON,
+            waitlist_entry=entry,
+        )
+    except SlotTaken:
+        raise TransitionNotAllowed(_("This time has been taken.")) from None
 
 
 def follow_up_request_booking(*, follow_up: FollowUp) -> FollowUp:
@@ -113,5 +207,7 @@ def patient_link_carry_out(*, link: PatientLink, reason: str = "") -> Subject:
             )
         if link.action == Action.BOOK_CHECK and isinstance(subject, FollowUp):
             return follow_up_request_booking(follow_up=subject)
+        if link.action == Action.CLAIM and isinstance(subject, WaitlistClaim):
+            return waitlist_claim_book(claim=subject)
         assert isinstance(subject, Patient)  # Action.STOP, the one single-use action left
         return patient_set_reminder_consent(patient=subject, consent=False, reason=STOPPED_BY_LINK)

@@ -7,8 +7,9 @@ time and a few template values: times, names and patient links, never a diagnosi
 procedure or a lesion.
 
 Sources are named by stable keys: "appointment:42" for a visit's reminders,
-"appointment:42:moved" and "appointment:42:cancelled" for the notices that change the
-entry a patient already holds in their calendar,
+"appointment:42:booked" for the confirmation sent at booking, "appointment:42:moved" and
+"appointment:42:cancelled" for the notices that change the entry a patient already holds
+in their calendar,
 "appointment:42:freed" for the waitlist offers its cancellation made, "procedure:7",
 "follow-up:9".
 
@@ -33,17 +34,28 @@ from clinic.outbox import (
 )
 from patients.models import Channel
 
-from ..models import Appointment, FollowUp, Procedure
+from ..models import Appointment, FollowUp, Procedure, WaitlistEntry
 from ..selectors.appointments import waitlist_offers_for
 
 Kind = Reminder.Kind
 # What changed a calendar entry the patient holds: its notice's source key ends so.
 MOVED, CANCELLED = "moved", "cancelled"
+# The confirmation sent at booking: its source key ends so.
+BOOKED = "booked"
 RECURRENCE_CHECK_HOUR = time(10, 0)
+# A claim link's subject id holds two ids, 32 bits each (claim_subject_id).
+CLAIM_ID_BITS = 32
 
 
 def _appointment_key(appointment: Appointment) -> str:
     return f"appointment:{appointment.pk}"
+
+
+def claim_subject_id(*, freed: Appointment, entry: WaitlistEntry) -> int:
+    """The one subject id of a waitlist offer's claim link: the freed visit's id in the
+    high 32 bits, the waitlist entry's in the low ones (a token holds one 64-bit id; a
+    clinic's ids stay far below 2**32)."""
+    return (freed.pk << CLAIM_ID_BITS) | entry.pk
 
 
 def _slot(idempotency_key: str) -> str:
@@ -52,7 +64,7 @@ def _slot(idempotency_key: str) -> str:
     return idempotency_key.split(":", 3)[3]
 
 
-def _calendar_context(appointment: Appointment) -> dict[str, object]:
+def appointment_calendar_context(appointment: Appointment) -> dict[str, object]:
     """What the visit's calendar entry says: when, where, which version of it."""
     source_key = _appointment_key(appointment)
     return {
@@ -64,22 +76,38 @@ def _calendar_context(appointment: Appointment) -> dict[str, object]:
     }
 
 
+def _visit_links(appointment: Appointment) -> dict[str, list[object]]:
+    """The links a visit's messages carry: in an SMS only `visit_url`, the one short link
+    whose page offers confirming, cancelling, the calendar file and stopping reminders."""
+    return {
+        "visit_url": [Action.VISIT, appointment.pk],
+        "confirm_url": [Action.CONFIRM, appointment.pk],
+        "cancel_url": [Action.CANCEL, appointment.pk],
+        "stop_url": [Action.STOP, appointment.patient_id],
+    }
+
+
 def _appointment_plan(appointment: Appointment) -> list[Reminder]:
-    """One reminder per configured offset whose time is still ahead."""
+    """The visit's reminders: one per offset of its procedure type
+    (ProcedureType.reminder_offsets_hours, or CLINIC_REMINDER_OFFSETS_HOURS when the type
+    has none) whose time is still ahead.
+
+    The rule, for a visit booked inside an offset too: an offset's reminder is planned
+    when its time (that many hours before the visit, moved to the end of quiet hours if it
+    falls in them) is after now and before the visit. Booked 30 hours ahead with offsets
+    of 48 and 24 hours, the visit gets the 24-hour reminder; booked 10 hours ahead, none:
+    the confirmation sent at booking is then its only message.
+    """
     now = timezone.now()
     source_key = _appointment_key(appointment)
     starts = f"{appointment.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"
     context = {
-        **_calendar_context(appointment),
+        **appointment_calendar_context(appointment),
         "dermatologist": str(appointment.dermatologist),
-        "links": {
-            "confirm_url": [Action.CONFIRM, appointment.pk],
-            "cancel_url": [Action.CANCEL, appointment.pk],
-            "stop_url": [Action.STOP, appointment.patient_id],
-        },
+        "links": _visit_links(appointment),
     }
     planned = []
-    for hours in settings.CLINIC_REMINDER_OFFSETS_HOURS:
+    for hours in appointment.procedure_type.reminder_offsets_hours:
         # In UTC: arithmetic on a zoned datetime is wall-clock, an hour off across DST.
         send_at = appointment.starts_at.astimezone(UTC) - timedelta(hours=hours)
         if send_at <= now:
@@ -97,6 +125,24 @@ def _appointment_plan(appointment: Appointment) -> list[Reminder]:
     return planned
 
 
+def _confirmation_plan(appointment: Appointment) -> Reminder:
+    """The confirmation of a booking, at once (quiet hours still apply), by the channel
+    and consent that the visit's reminders use; by email with the calendar file."""
+    source_key = f"{_appointment_key(appointment)}:{BOOKED}"
+    return reminder_plan(
+        patient=appointment.patient,
+        kind=Kind.CONFIRMATION,
+        source_key=source_key,
+        key=source_key,
+        send_at=timezone.now(),
+        context={
+            **appointment_calendar_context(appointment),
+            "dermatologist": str(appointment.dermatologist),
+            "links": _visit_links(appointment),
+        },
+    )
+
+
 def _pop_same_slot(planned: dict[str, Reminder], reminder: Reminder) -> Reminder | None:
     slot = _slot(reminder.idempotency_key)
     for key in planned:
@@ -105,8 +151,8 @@ def _pop_same_slot(planned: dict[str, Reminder], reminder: Reminder) -> Reminder
     return None
 
 
-def reminders_for_appointment(*, appointment: Appointment) -> None:
-    """Plan a visit's reminders, or re-plan them after it moved or was reinstated.
+def _replanned(appointment: Appointment) -> list[Reminder]:
+    """Re-plan the visit's existing reminders; returns the new ones still to be added.
 
     Pending reminders move to the new times (the same rows); ones whose time has passed
     are cancelled; a reminder already sent for the old time stays sent, and the new time
@@ -129,14 +175,30 @@ def reminders_for_appointment(*, appointment: Appointment) -> None:
                 continue
         if plan is not None and reminder.status in replaceable:
             reminder_replace(reminder, plan)
-    reminders_add(list(planned.values()))
+    return list(planned.values())
+
+
+def reminders_for_appointment(*, appointment: Appointment) -> None:
+    """Plan a visit's reminders, or re-plan them after it moved or was reinstated (see
+    _replanned)."""
+    reminders_add(_replanned(appointment))
+
+
+def reminders_for_booked_appointment(*, appointment: Appointment) -> None:
+    """A new booking: its confirmation now and its reminders (see _appointment_plan).
+
+    Written in the booking's transaction; booking the same visit's plan twice adds
+    nothing (the rows' idempotency keys), so a retried write sends one confirmation.
+    Without consent the confirmation is written skipped, like every reminder.
+    """
+    reminders_add([_confirmation_plan(appointment), *_replanned(appointment)])
 
 
 def _calendar_sent(appointment: Appointment) -> bool:
     """Whether the patient holds the visit's calendar entry: an email of it went out."""
     key = _appointment_key(appointment)
     return Reminder.objects.filter(
-        source_key__in=[key, f"{key}:{MOVED}"],
+        source_key__in=[key, f"{key}:{BOOKED}", f"{key}:{MOVED}"],
         channel=Channel.EMAIL,
         status__in=(Reminder.Status.SENT, Reminder.Status.SENDING),
     ).exists()
@@ -157,7 +219,7 @@ def _calendar_notice(appointment: Appointment, *, change: str) -> list[Reminder]
         key=f"{source_key}:sequence-{appointment.sequence}",
         send_at=timezone.now(),
         context={
-            **_calendar_context(appointment),
+            **appointment_calendar_context(appointment),
             "change": change,
             "links": {"stop_url": [Action.STOP, appointment.patient_id]},
         },
@@ -172,6 +234,12 @@ def reminders_for_moved_appointment(*, appointment: Appointment) -> None:
     reminders_cancel_pending(
         source_key=f"{_appointment_key(appointment)}:{MOVED}", reason="The visit moved again."
     )
+    # A confirmation still waiting (for the end of quiet hours) confirms the new time.
+    waiting = Reminder.objects.filter(
+        source_key=f"{_appointment_key(appointment)}:{BOOKED}", status=Reminder.Status.PENDING
+    )
+    for confirmation in waiting:
+        reminder_replace(confirmation, _confirmation_plan(appointment))
     reminders_for_appointment(appointment=appointment)
     if appointment.starts_at > timezone.now():
         reminders_add(_calendar_notice(appointment, change=MOVED))
@@ -180,7 +248,8 @@ def reminders_for_moved_appointment(*, appointment: Appointment) -> None:
 def reminders_for_cancelled_appointment(*, appointment: Appointment) -> None:
     """Cancel the visit's pending reminders, send a patient who has its calendar file
     the entry's cancellation, and offer the freed time to the waitlist."""
-    for source_key in (_appointment_key(appointment), f"{_appointment_key(appointment)}:{MOVED}"):
+    key = _appointment_key(appointment)
+    for source_key in (key, f"{key}:{BOOKED}", f"{key}:{MOVED}"):
         reminders_cancel_pending(source_key=source_key, reason="The visit was cancelled.")
     if appointment.starts_at <= timezone.now():
         return
@@ -196,7 +265,13 @@ def reminders_for_cancelled_appointment(*, appointment: Appointment) -> None:
             send_at=timezone.now(),
             context={
                 "starts_at": appointment.starts_at.isoformat(),
-                "links": {"stop_url": [Action.STOP, entry.patient_id]},
+                "links": {
+                    "claim_url": [
+                        Action.CLAIM,
+                        claim_subject_id(freed=appointment, entry=entry),
+                    ],
+                    "stop_url": [Action.STOP, entry.patient_id],
+                },
             },
         )
         for entry in waitlist_offers_for(appointment=appointment)

@@ -1,5 +1,7 @@
-"""Patients' signed links from reminders: confirm or cancel a visit, read aftercare, ask for
-a check-up to be booked, stop reminders. No login: the token in the URL is the permission.
+"""Patients' signed links from reminders: a visit's page (the one link of an SMS, with its
+calendar file), confirm or cancel a visit, read aftercare, ask for a check-up to be
+booked, claim a freed time from the waitlist, stop reminders. No login: the token in the
+URL is the permission.
 
 GET only shows what a button would do, because mail scanners and link previews fetch
 links; the button POSTs, and that does it. A stop link also answers at /unsubscribe/, the
@@ -9,27 +11,34 @@ one-click endpoint (RFC 8058) that reminder emails name in List-Unsubscribe.
 from functools import wraps
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from clinic.channels import calendar_file, calendar_values
 from clinic.errors import ServiceError, error_status
-from clinic.links import Action, LinkError, LinkInvalid, link_open
+from clinic.links import Action, LinkError, LinkInvalid, link_open, link_token
 
+from ..models import Appointment
+from ..services.booking import MOVABLE
 from ..services.patient_links import (
     patient_link_carry_out,
     patient_link_refusal,
     patient_link_subject,
 )
+from ..services.reminders import appointment_calendar_context
 
 QUESTION_PAGES = {
     Action.CONFIRM: "links/confirm.html",
     Action.CANCEL: "links/cancel.html",
     Action.BOOK_CHECK: "links/book_check.html",
     Action.STOP: "links/stop.html",
+    Action.CLAIM: "links/claim.html",
 }
 
 
@@ -55,14 +64,57 @@ def _page(request, template, context=None, *, status=200):
     return render(request, template, {**clinic, **(context or {})}, status=status)
 
 
-def _refused(request, message, *, status):
-    return _page(request, "links/refused.html", {"message": message}, status=status)
+def _refused(request, message, *, status, detail=""):
+    context = {"message": message, "detail": detail}
+    return _page(request, "links/refused.html", context, status=status)
 
 
-def _link_refused(request, error: ServiceError):
+def _link_refused(request, error: ServiceError, *, action: str = ""):
     """400 for a link we never made; 410 for one that was good once (expired, used, gone);
     409 when what it acts on changed since the page was shown."""
-    return _refused(request, str(error), status=error_status(error))
+    return _refused(
+        request, str(error), status=error_status(error), detail=_still_waiting(action, str(error))
+    )
+
+
+def _still_waiting(action: str, refusal: str) -> str:
+    """A claim that lost the freed time leaves the patient on the waitlist: say so."""
+    if action == Action.CLAIM and refusal == _("This time has been taken."):
+        return _(
+            "You are still on the waiting list: we will let you know when another time is free."
+        )
+    return ""
+
+
+def _link_path(action: str, subject_id: int) -> str:
+    return reverse(
+        "treatments:patient_link", args=[link_token(action=action, subject_id=subject_id)]
+    )
+
+
+def _visit_page(request, token: str, appointment: Appointment):
+    """The visit: when and with whom, and links of their own to confirm, cancel, add it to
+    a calendar and stop reminders, each shown only while it can be used."""
+    ahead = appointment.status in MOVABLE and appointment.starts_at > timezone.now()
+    context = {
+        "visit": appointment,
+        "is_ahead": ahead,
+        "confirm_path": (
+            _link_path(Action.CONFIRM, appointment.pk)
+            if ahead and appointment.status == Appointment.Status.BOOKED
+            else ""
+        ),
+        "cancel_path": _link_path(Action.CANCEL, appointment.pk) if ahead else "",
+        "calendar_path": (
+            reverse("treatments:patient_link_calendar", args=[token]) if ahead else ""
+        ),
+        "stop_path": (
+            _link_path(Action.STOP, appointment.patient_id)
+            if appointment.patient.reminder_consent
+            else ""
+        ),
+    }
+    return _page(request, "links/visit.html", context)
 
 
 @_kept_private
@@ -74,22 +126,47 @@ def patient_link(request, token):
         subject = patient_link_subject(link=link)
     except LinkError as error:
         return _link_refused(request, error)
+    if link.action in Action.READ_ONLY and request.method == "POST":
+        response = _refused(request, _("This page only shows instructions."), status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
+    if link.action == Action.VISIT:
+        assert isinstance(subject, Appointment)  # SUBJECTS[Action.VISIT]
+        return _visit_page(request, token, subject)
     if link.action == Action.AFTERCARE:
-        if request.method == "POST":
-            response = _refused(request, _("This page only shows instructions."), status=405)
-            response["Allow"] = "GET, HEAD"
-            return response
         return _page(request, "links/aftercare.html", {"procedure": subject})
     refusal = patient_link_refusal(link=link, subject=subject)
     if refusal:
-        return _refused(request, refusal, status=409)
+        return _refused(request, refusal, status=409, detail=_still_waiting(link.action, refusal))
     if request.method != "POST":
         return _page(request, QUESTION_PAGES[link.action], {"subject": subject})
     try:
         done = patient_link_carry_out(link=link, reason=request.POST.get("reason", ""))
     except ServiceError as error:
-        return _link_refused(request, error)
+        return _link_refused(request, error, action=link.action)
     return _page(request, "links/done.html", {"action": link.action, "subject": done})
+
+
+@_kept_private
+@require_http_methods(["GET", "HEAD"])
+def patient_link_calendar(request, token):
+    """The visit's calendar file (.ics), from its page: the entry the reminder emails
+    carry, so a calendar app that has it replaces it rather than adding a second one."""
+    try:
+        link = link_open(token)
+        if link.action != Action.VISIT:
+            raise LinkInvalid(_("This link is not valid."))
+        appointment = patient_link_subject(link=link)
+    except LinkError as error:
+        return _link_refused(request, error)
+    assert isinstance(appointment, Appointment)  # SUBJECTS[Action.VISIT]
+    if appointment.status not in MOVABLE or appointment.starts_at <= timezone.now():
+        return _refused(request, _("This visit is no longer ahead."), status=409)
+    values = calendar_values(appointment_calendar_context(appointment))
+    ics = calendar_file(values, language=appointment.patient.language)
+    response = HttpResponse(ics, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="visit.ics"'
+    return response
 
 
 ONE_CLICK_BODY = "One-Click"

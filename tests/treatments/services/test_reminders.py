@@ -26,6 +26,7 @@ from treatments.services import (
 from treatments.services.reminders import (
     reminders_for_aftercare,
     reminders_for_appointment,
+    reminders_for_booked_appointment,
     reminders_for_recurrence_check,
 )
 
@@ -56,14 +57,19 @@ def booker(db):
 
 @pytest.fixture
 def book(dermatologist, cryotherapy, treatment_room, booker):
+    """Book a visit; its confirmation (tested on its own below) goes in the sweep of the
+    booking's minute, so that what later sweeps send is the visit's reminders."""
+
     def book(patient, starts_at=FRIDAY_10):
-        return appointment_book(
+        appointment = appointment_book(
             patient=patient,
             dermatologist=dermatologist,
             procedure_type=cryotherapy,
             starts_at=starts_at,
             booked_by=booker,
         )
+        reminders_send_due()
+        return appointment
 
     return book
 
@@ -75,7 +81,9 @@ def consenting(**fields):
 
 
 def send_times(**filters) -> list[datetime]:
-    return sorted(Reminder.objects.filter(**filters).values_list("send_at", flat=True))
+    """When the reminders go, the bookings' confirmations aside."""
+    reminders = Reminder.objects.exclude(kind=Kind.CONFIRMATION).filter(**filters)
+    return sorted(reminders.values_list("send_at", flat=True))
 
 
 def sweep_at(clock, moment, mailoutbox) -> list:
@@ -94,7 +102,7 @@ def test_a_booking_plans_a_reminder_for_each_offset(clock, book):
 
     appointment = book(patient)
 
-    reminders = Reminder.objects.order_by("send_at")
+    reminders = Reminder.objects.filter(kind=Kind.APPOINTMENT).order_by("send_at")
     assert [r.send_at for r in reminders] == [at(2026, 5, 5, 10, 0), at(2026, 5, 7, 10, 0)]
     for reminder in reminders:
         assert (reminder.kind, reminder.status, reminder.channel) == (
@@ -112,7 +120,8 @@ def test_a_booking_for_tomorrow_gets_no_72_hour_reminder(clock, book):
     book(consenting(), starts_at=at(2026, 5, 5, 10, 0))
 
     assert send_times() == [at(2026, 5, 4, 10, 0)]
-    assert Reminder.objects.get().idempotency_key.endswith(":reminder-24h:email")
+    reminder = Reminder.objects.get(kind=Kind.APPOINTMENT)
+    assert reminder.idempotency_key.endswith(":reminder-24h:email")
 
 
 @override_settings(CLINIC_REMINDER_OFFSETS_HOURS=(48, 2))
@@ -150,7 +159,7 @@ def test_booking_twice_the_same_plan_adds_nothing(clock, book):
     appointment = book(consenting())
     reminders_for_appointment(appointment=appointment)
 
-    assert Reminder.objects.count() == 2
+    assert Reminder.objects.count() == 3  # the two reminders and the confirmation
 
 
 def test_reminder_times_are_hours_before_the_visit_across_a_dst_change(book):
@@ -161,6 +170,160 @@ def test_reminder_times_are_hours_before_the_visit_across_a_dst_change(book):
 
     local = [timezone.localtime(moment) for moment in send_times()]
     assert [(m.day, m.hour) for m in local] == [(7, 9), (9, 10)]
+
+
+# --- Offsets per procedure type, and a visit booked inside an offset --------------------
+
+
+def test_a_procedure_types_own_offsets_are_used(clock, book, cryotherapy):
+    cryotherapy.reminder_offsets = [24, 48, 2]
+    cryotherapy.save()
+
+    book(consenting())
+
+    assert send_times() == [at(2026, 5, 6, 10, 0), at(2026, 5, 7, 10, 0), at(2026, 5, 8, 8, 0)]
+
+
+def test_a_procedure_type_without_offsets_uses_the_clinics_default(clock, book, cryotherapy):
+    assert cryotherapy.reminder_offsets == []
+
+    with override_settings(CLINIC_REMINDER_OFFSETS_HOURS=(96,)):
+        book(consenting())
+
+    assert send_times() == [at(2026, 5, 4, 10, 0)]
+
+
+def test_a_visit_booked_inside_an_offset_gets_the_reminders_still_ahead(clock, book, cryotherapy):
+    cryotherapy.reminder_offsets = [48, 24]
+    cryotherapy.save()
+
+    book(consenting(), starts_at=at(2026, 5, 5, 15, 0))  # 30 hours ahead
+
+    assert send_times() == [at(2026, 5, 4, 15, 0)]  # 24 hours before; 48 has passed
+
+
+def test_a_visit_booked_inside_every_offset_gets_the_confirmation_alone(
+    clock, cryotherapy, dermatologist, treatment_room, booker, mailoutbox
+):
+    cryotherapy.reminder_offsets = [48, 24]
+    cryotherapy.save()
+    appointment = appointment_book(
+        patient=consenting(),
+        dermatologist=dermatologist,
+        procedure_type=cryotherapy,
+        starts_at=at(2026, 5, 4, 17, 0),  # 8 hours ahead
+        booked_by=booker,
+    )
+
+    [confirmation] = Reminder.objects.filter(source_key__startswith=f"appointment:{appointment.pk}")
+    assert (confirmation.kind, confirmation.send_at) == (Kind.CONFIRMATION, MONDAY_9)
+    [sent] = sweep_at(clock, at(2026, 5, 4, 9, 1), mailoutbox)
+    assert "Monday 4 May at 5:00 PM" in sent.body
+    assert sweep_at(clock, at(2026, 5, 4, 16, 59), mailoutbox) == []
+
+
+# --- The confirmation at booking -------------------------------------------------------
+
+
+def test_a_booking_queues_its_confirmation_at_once_by_the_patients_channel(
+    clock, cryotherapy, dermatologist, treatment_room, booker, mailoutbox
+):
+    patient = consenting(email="ana@example.com")
+    appointment = appointment_book(
+        patient=patient,
+        dermatologist=dermatologist,
+        procedure_type=cryotherapy,
+        starts_at=FRIDAY_10,
+        booked_by=booker,
+    )
+
+    confirmation = Reminder.objects.get(kind=Kind.CONFIRMATION)
+    assert (confirmation.status, confirmation.send_at, confirmation.channel) == (
+        Status.PENDING,
+        MONDAY_9,
+        "email",
+    )
+    assert confirmation.source_key == f"appointment:{appointment.pk}:booked"
+    assert confirmation.context["links"]["visit_url"] == ["visit", appointment.pk]
+    assert "cryotherapy" not in json.dumps(confirmation.context).lower()
+    [sent] = sweep_at(clock, MONDAY_9, mailoutbox)
+    assert sent.subject == "Booked: your visit on Fri 8 May"
+    assert "Friday 8 May at 10:00 AM" in sent.body
+    [(name, calendar, content_type)] = sent.attachments
+    assert (name, content_type) == ("visit.ics", "text/calendar; method=REQUEST")
+    assert "DTSTART:20260508T140000Z" in str(calendar)
+
+
+def test_a_confirmation_goes_by_sms_to_a_patient_who_prefers_sms(clock, book):
+    book(consenting(email="", phone="+12125550199", preferred_channel="sms"))
+
+    confirmation = Reminder.objects.get(kind=Kind.CONFIRMATION)
+    assert (confirmation.channel, confirmation.status) == ("sms", Status.SENT)
+
+
+def test_a_minors_confirmation_goes_to_the_guardian_who_receives_reminders(clock, book, mailoutbox):
+    guardian = GuardianFactory(
+        patient__reminder_consent=True, patient__reminder_consent_changed_at=MONDAY_9
+    )
+
+    book(guardian.patient)
+
+    [confirmation] = [m for m in mailoutbox if m.subject.startswith("Booked:")]
+    assert confirmation.to == [f"{guardian.first_name} {guardian.last_name} <{guardian.email}>"]
+    assert confirmation.subject == f"Booked: {guardian.patient.first_name}'s visit on Fri 8 May"
+
+
+def test_without_consent_no_confirmation_is_sent(clock, book, mailoutbox):
+    book(PatientFactory(reminder_consent=False))
+
+    confirmation = Reminder.objects.get(kind=Kind.CONFIRMATION)
+    assert (confirmation.status, confirmation.skip_reason) == (Status.SKIPPED, NO_CONSENT)
+    assert mailoutbox == []
+
+
+def test_planning_a_booking_twice_queues_one_confirmation(clock, book):
+    appointment = book(consenting())
+
+    reminders_for_booked_appointment(appointment=appointment)
+
+    assert Reminder.objects.filter(kind=Kind.CONFIRMATION).count() == 1
+
+
+def test_a_visit_cancelled_before_its_confirmation_went_out_sends_none(
+    clock, cryotherapy, dermatologist, treatment_room, booker, mailoutbox
+):
+    clock.move_to(at(2026, 5, 4, 22, 0))  # quiet hours: the confirmation waits for 08:00
+    appointment = appointment_book(
+        patient=consenting(),
+        dermatologist=dermatologist,
+        procedure_type=cryotherapy,
+        starts_at=FRIDAY_10,
+        booked_by=booker,
+    )
+
+    appointment_cancel(appointment=appointment, reason="Booked by mistake", by=None)
+
+    assert Reminder.objects.get(kind=Kind.CONFIRMATION).status == Status.CANCELLED
+    assert sweep_at(clock, at(2026, 5, 5, 8, 0), mailoutbox) == []
+
+
+def test_a_visit_moved_before_its_confirmation_went_out_is_confirmed_at_its_new_time(
+    clock, cryotherapy, dermatologist, treatment_room, booker, mailoutbox
+):
+    clock.move_to(at(2026, 5, 4, 22, 0))
+    appointment = appointment_book(
+        patient=consenting(),
+        dermatologist=dermatologist,
+        procedure_type=cryotherapy,
+        starts_at=FRIDAY_10,
+        booked_by=booker,
+    )
+
+    appointment_reschedule(appointment=appointment, starts_at=at(2026, 5, 13, 10, 0), by=None)
+    [sent] = sweep_at(clock, at(2026, 5, 5, 8, 0), mailoutbox)
+
+    assert sent.subject == "Booked: your visit on Wed 13 May"
+    assert "Wednesday 13 May at 10:00 AM" in sent.body
 
 
 # --- Quiet hours, consent, recipients --------------------------------------------------
@@ -234,12 +397,19 @@ def test_a_patient_who_prefers_email_but_has_only_a_phone_gets_an_sms(clock, boo
 
 def test_rescheduling_moves_the_pending_reminders_to_the_new_times(clock, book, mailoutbox):
     appointment = book(consenting())
-    ids = set(Reminder.objects.values_list("id", flat=True))
+    reminders = Reminder.objects.filter(source_key=f"appointment:{appointment.pk}")
+    ids = set(reminders.values_list("id", flat=True))
 
     appointment_reschedule(appointment=appointment, starts_at=at(2026, 5, 13, 10, 0), by=None)
 
-    assert set(Reminder.objects.values_list("id", flat=True)) == ids  # the same rows, moved
-    assert send_times() == [at(2026, 5, 10, 10, 0), at(2026, 5, 12, 10, 0)]
+    assert set(reminders.values_list("id", flat=True)) == ids  # the same rows, moved
+    assert send_times(source_key=f"appointment:{appointment.pk}") == [
+        at(2026, 5, 10, 10, 0),
+        at(2026, 5, 12, 10, 0),
+    ]
+    # The confirmation put the visit in her calendar: its new time goes at once.
+    [notice] = sweep_at(clock, MONDAY_9, mailoutbox)
+    assert notice.subject == "New time: the visit is on Wed 13 May"
     assert sweep_at(clock, at(2026, 5, 5, 10, 0), mailoutbox) == []  # the old 72-hour time
     assert sweep_at(clock, at(2026, 5, 7, 10, 0), mailoutbox) == []  # the old 24-hour time
     [first] = sweep_at(clock, at(2026, 5, 10, 10, 0), mailoutbox)
@@ -270,8 +440,9 @@ def test_a_move_to_tomorrow_cancels_the_reminder_whose_time_has_passed(clock, bo
 
     appointment_reschedule(appointment=appointment, starts_at=at(2026, 5, 5, 11, 0), by=None)
 
-    assert send_times(status=Status.PENDING) == [at(2026, 5, 4, 11, 0)]
-    assert Reminder.objects.filter(status=Status.CANCELLED).count() == 1
+    reminders = {"source_key": f"appointment:{appointment.pk}"}
+    assert send_times(status=Status.PENDING, **reminders) == [at(2026, 5, 4, 11, 0)]
+    assert Reminder.objects.filter(status=Status.CANCELLED, **reminders).count() == 1
 
 
 def test_cancelling_cancels_the_pending_reminders(clock, book, mailoutbox):
@@ -279,7 +450,10 @@ def test_cancelling_cancels_the_pending_reminders(clock, book, mailoutbox):
 
     appointment_cancel(appointment=appointment, reason="Patient is ill", by=None)
 
-    assert set(Reminder.objects.values_list("status", flat=True)) == {Status.CANCELLED}
+    reminders = Reminder.objects.filter(source_key=f"appointment:{appointment.pk}")
+    assert set(reminders.values_list("status", flat=True)) == {Status.CANCELLED}
+    [notice] = sweep_at(clock, MONDAY_9, mailoutbox)  # out of the calendar the confirmation filled
+    assert notice.subject == "Cancelled: the visit on Fri 8 May"
     assert sweep_at(clock, at(2026, 5, 7, 10, 0), mailoutbox) == []
 
 
@@ -323,7 +497,8 @@ def test_reinstating_plans_the_reminders_again_and_withdraws_the_offers(clock, b
 
     appointment_reinstate(appointment=appointment, by=None)
 
-    assert send_times(kind=Kind.APPOINTMENT, status=Status.PENDING) == [
+    visit = f"appointment:{appointment.pk}"
+    assert send_times(source_key=visit, status=Status.PENDING) == [
         at(2026, 5, 5, 10, 0),
         at(2026, 5, 7, 10, 0),
     ]

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.models import Reminder
 from treatments.models import Appointment, WaitlistEntry
 from treatments.services import appointment_book, appointment_cancel
 
@@ -236,6 +237,36 @@ def test_booking_as_json_answers_201_then_409_with_alternatives(
     assert second.status_code == 409
     assert second.json()["alternatives"]
     assert Appointment.objects.count() == 1
+
+
+def test_bookings_from_the_desk_and_from_the_api_both_queue_a_confirmation(
+    receptionist_client, dermatologist, cryotherapy, treatment_room, tomorrow_at
+):
+    patients = [
+        PatientFactory(reminder_consent=True, reminder_consent_changed_at=timezone.now())
+        for _ in range(2)
+    ]
+    form = booking_form(patients[0], cryotherapy, dermatologist, tomorrow_at(9), treatment_room)
+    receptionist_client.post(
+        f"{reverse('treatments:appointment_book')}?patient={patients[0].pk}", form
+    )
+    body = {
+        "patient": patients[1].pk,
+        "dermatologist": dermatologist.pk,
+        "procedure_type": cryotherapy.pk,
+        "starts_at": tomorrow_at(11).isoformat(),
+    }
+    receptionist_client.post(
+        reverse("treatments:appointment_book_api"),
+        json.dumps(body),
+        content_type="application/json",
+    )
+
+    for patient in patients:
+        [visit] = Appointment.objects.filter(patient=patient)
+        [confirmation] = Reminder.objects.filter(kind=Reminder.Kind.CONFIRMATION, patient=patient)
+        assert confirmation.source_key == f"appointment:{visit.pk}:booked"
+        assert confirmation.status == Reminder.Status.PENDING
 
 
 @pytest.mark.parametrize(

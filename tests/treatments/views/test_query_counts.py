@@ -100,7 +100,7 @@ def test_booking_costs_a_fixed_number_of_queries(
     # the service: working hours of that weekday, time off; SAVEPOINT (the test's
     # transaction; BEGIN in production), on PostgreSQL the day's booking lock, the
     # appointment, its history row, its event, the visit's reminders already planned,
-    # their keys, the new reminders; RELEASE.
+    # their keys, the new reminders (with the booking's confirmation); RELEASE.
     first = queries_of(book(9))
     for hour in (10, 11, 12, 13, 14):
         queries_of(book(hour))
