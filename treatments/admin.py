@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import IntegrityError
@@ -22,7 +23,9 @@ from .models import (
     WaitlistEntry,
 )
 from .selectors.appointments import appointment_overlaps
+from .selectors.catalogue import aftercare_texts_of
 from .services.booking import BookingError, appointment_cancel, appointment_mark_no_show
+from .services.catalogue import aftercare_texts_save
 
 APPOINTMENT_COLUMNS = {
     "id": lambda visit: visit.pk,
@@ -64,7 +67,14 @@ class ReminderOffsetsField(forms.CharField):
             ) from None
 
 
+def _aftercare_field(language: str) -> str:
+    return f"aftercare_{language}"
+
+
 class ProcedureTypeAdminForm(forms.ModelForm):
+    """The catalogue entry, with its aftercare text in each patient language as fields of
+    its own (aftercare_en, aftercare_es, …) so the admin can lay them side by side."""
+
     reminder_offsets = ReminderOffsetsField(
         required=False,
         label="Reminder offsets (hours)",
@@ -82,12 +92,30 @@ class ProcedureTypeAdminForm(forms.ModelForm):
             "anesthesia",
             "code",
             "code_15_or_more",
-            "aftercare_text",
             "follow_up_weeks",
             "reminder_offsets",
             "is_active",
             "sort_order",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        texts = aftercare_texts_of(self.instance) if self.instance.pk else {}
+        for language, name in settings.PATIENT_LANGUAGES:
+            self.fields[_aftercare_field(language)] = forms.CharField(
+                label=f"Aftercare ({name})",
+                required=False,
+                initial=texts.get(language, ""),
+                widget=forms.Textarea(attrs={"rows": 12, "cols": 36, "lang": language}),
+                help_text="Empty: the patient gets the clinic's default language.",
+            )
+
+    def aftercare_texts(self) -> dict[str, str]:
+        """The texts as typed, by language (an empty one removes that language's text)."""
+        return {
+            language: self.cleaned_data[_aftercare_field(language)]
+            for language, _ in settings.PATIENT_LANGUAGES
+        }
 
 
 @admin.register(ProcedureType)
@@ -107,6 +135,25 @@ class ProcedureTypeAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "is_procedure", "needs_treatment_room", "anesthesia"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def get_fieldsets(self, request, obj=None):
+        catalogue = list(ProcedureTypeAdminForm.Meta.fields)
+        # One row of the admin's form holds the languages next to each other.
+        languages = tuple(_aftercare_field(language) for language, _ in settings.PATIENT_LANGUAGES)
+        return [
+            (None, {"fields": catalogue}),
+            ("Aftercare, one text per language", {"fields": [languages]}),
+        ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The aftercare fields are the form's own, added per language when it is made:
+        # the admin must build the model form from the model's fields only.
+        kwargs["fields"] = ProcedureTypeAdminForm.Meta.fields
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        aftercare_texts_save(procedure_type=form.instance, texts=form.aftercare_texts())
 
 
 class AppointmentAdminForm(forms.ModelForm):

@@ -66,7 +66,6 @@ class ProcedureType(models.Model):
     code_15_or_more = models.CharField(
         max_length=10, blank=True, help_text="CPT code for 15 or more lesions, if different"
     )
-    aftercare_text = models.TextField(blank=True)
     follow_up_weeks = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Recurrence check this many weeks later; empty for none"
     )
@@ -106,6 +105,31 @@ class ProcedureType(models.Model):
         """The hours before a visit of this type that its reminders go, latest first."""
         offsets = self.reminder_offsets or settings.CLINIC_REMINDER_OFFSETS_HOURS
         return tuple(sorted(offsets, reverse=True))
+
+
+class AftercareText(models.Model):
+    """A procedure type's aftercare instructions in one patient language. The manager edits
+    the languages side by side on the procedure type's admin page; a missing one falls back
+    to the clinic's default language, then English (selectors/catalogue.py)."""
+
+    procedure_type = models.ForeignKey(
+        ProcedureType, on_delete=models.CASCADE, related_name="aftercare_texts"
+    )
+    language = models.CharField(max_length=8, choices=settings.PATIENT_LANGUAGES)
+    text = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["procedure_type", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["procedure_type", "language"], name="aftercare_text_once_per_language"
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="aftercare_text_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.procedure_type} · {self.language}"
 
 
 class AppointmentQuerySet(models.QuerySet["Appointment"]):

@@ -1,4 +1,5 @@
-"""The admin is one more path into an appointment: it meets the same no-overlap rule."""
+"""The admin is one more path into an appointment: it meets the same no-overlap rule.
+The manager also edits the catalogue there: reminder offsets, aftercare per language."""
 
 from datetime import timedelta
 
@@ -6,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from treatments.models import Appointment
+from treatments.models import AftercareText, Appointment, ProcedureType
+from treatments.selectors.catalogue import aftercare_texts_of
 from treatments.services import appointment_book
 
 from ..factories import PatientFactory
@@ -105,6 +107,8 @@ def test_a_free_move_in_the_admin_is_saved(manager_client, two_visits):
 
 
 def procedure_type_form(procedure_type, **changes):
+    saved = aftercare_texts_of(procedure_type) if procedure_type.pk else {}
+    texts = {"en": "", "es": "", "fr": ""} | saved
     form = {
         "slug": procedure_type.slug,
         "name": procedure_type.name,
@@ -114,7 +118,7 @@ def procedure_type_form(procedure_type, **changes):
         "anesthesia": procedure_type.anesthesia,
         "code": procedure_type.code,
         "code_15_or_more": procedure_type.code_15_or_more,
-        "aftercare_text": procedure_type.aftercare_text,
+        **{f"aftercare_{language}": text for language, text in texts.items()},
         "follow_up_weeks": procedure_type.follow_up_weeks or "",
         "reminder_offsets": "",
         "is_active": "on",
@@ -169,3 +173,85 @@ def test_offsets_that_make_no_sense_are_a_form_error(manager_client, cryotherapy
     assert error in response.content.decode()
     cryotherapy.refresh_from_db()
     assert cryotherapy.reminder_offsets == []
+
+
+# --- Aftercare per language, side by side ----------------------------------------------
+
+
+def test_the_procedure_types_page_shows_its_aftercare_languages_side_by_side(
+    manager_client, cryotherapy
+):
+    url = reverse("admin:treatments_proceduretype_change", args=[cryotherapy.pk])
+
+    page = manager_client.get(url).content.decode()
+
+    # Django's admin lays the fields of one fieldset line next to each other.
+    row = page[page.index('class="flex-container form-multiline"') :]
+    row = row[: row.index("</fieldset>")]
+    for language, sentence in [
+        ("en", "A blister may form"),
+        ("es", "Puede formarse una ampolla"),
+        ("fr", "Une cloque peut apparaître"),
+    ]:
+        assert f'name="aftercare_{language}"' in row
+        assert f'lang="{language}"' in row
+        assert sentence in row
+
+
+def test_the_manager_saves_the_aftercare_in_all_three_languages_at_once(
+    manager_client, cryotherapy
+):
+    url = reverse("admin:treatments_proceduretype_change", args=[cryotherapy.pk])
+    texts = {"aftercare_en": "Keep it dry.", "aftercare_es": "Manténgala seca."}
+
+    response = manager_client.post(
+        url, procedure_type_form(cryotherapy, **texts, aftercare_fr="Gardez-la sèche.")
+    )
+
+    assert response.status_code == 302
+    assert aftercare_texts_of(cryotherapy) == {
+        "en": "Keep it dry.",
+        "es": "Manténgala seca.",
+        "fr": "Gardez-la sèche.",
+    }
+
+
+def test_emptying_a_language_removes_its_text_and_leaves_the_others(manager_client, cryotherapy):
+    url = reverse("admin:treatments_proceduretype_change", args=[cryotherapy.pk])
+    english = aftercare_texts_of(cryotherapy)["en"]
+
+    manager_client.post(url, procedure_type_form(cryotherapy, aftercare_fr="  "))
+
+    assert not AftercareText.objects.filter(procedure_type=cryotherapy, language="fr").exists()
+    assert set(aftercare_texts_of(cryotherapy)) == {"en", "es"}
+    assert aftercare_texts_of(cryotherapy)["en"] == english
+
+
+def test_a_new_procedure_type_gets_its_aftercare_texts(manager_client):
+    new_type = procedure_type_form(
+        ProcedureType(slug="laser", name="Laser", duration_minutes=20, code="17110", sort_order=9),
+        aftercare_en="Avoid the sun for a week.",
+        aftercare_es="",
+        aftercare_fr="Évitez le soleil une semaine.",
+    )
+
+    response = manager_client.post(reverse("admin:treatments_proceduretype_add"), new_type)
+
+    assert response.status_code == 302
+    laser = ProcedureType.objects.get(slug="laser")
+    assert aftercare_texts_of(laser) == {
+        "en": "Avoid the sun for a week.",
+        "fr": "Évitez le soleil une semaine.",
+    }
+
+
+def test_a_refused_catalogue_edit_saves_no_aftercare_either(manager_client, cryotherapy):
+    url = reverse("admin:treatments_proceduretype_change", args=[cryotherapy.pk])
+    before = aftercare_texts_of(cryotherapy)
+
+    response = manager_client.post(
+        url, procedure_type_form(cryotherapy, reminder_offsets="0", aftercare_en="Changed.")
+    )
+
+    assert response.status_code == 200
+    assert aftercare_texts_of(cryotherapy) == before

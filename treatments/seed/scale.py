@@ -20,13 +20,21 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.management.color import no_style
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clinic.models import Reminder, Room, StaffMember, WorkingHours
 from patients.models import Lesion, Patient, mrn_for
 
-from ..models import Appointment, FollowUp, Procedure, ProcedureLesion, ProcedureType
+from ..models import (
+    AftercareText,
+    Appointment,
+    FollowUp,
+    Procedure,
+    ProcedureLesion,
+    ProcedureType,
+)
 from .demo import FIRST_NAMES, LAST_NAMES, _staff, seed_staff
 
 SLOT_MINUTES = 15
@@ -376,8 +384,13 @@ def _appointments(writer, rng, sizes, staff, first_patient, lesion_ranges, ids, 
     first_day, last_day = bounds
     capacity, slots = _appointment_plan(sizes, dermatologists, first_day, last_day)
     fill = sizes.appointments / capacity
+    # Scale patients speak English: each record carries its type's English aftercare.
+    english = AftercareText.objects.filter(procedure_type=OuterRef("pk"), language="en")
     types = {
-        t.slug: t for t in ProcedureType.objects.filter(slug__in=SLOT_PROCEDURES + SLOT_VISITS)
+        t.slug: t
+        for t in ProcedureType.objects.filter(slug__in=SLOT_PROCEDURES + SLOT_VISITS).annotate(
+            aftercare_english=Coalesce(Subquery(english.values("text")[:1]), Value(""))
+        )
     }
     procedure_total = sizes.lesions - int(sizes.lesions * LESION_SHARE)
     procedure_share = min(1.0, procedure_total / max(1, sizes.appointments * 0.6))
@@ -491,7 +504,7 @@ def _procedure(rng, ids, appointment_id, patient_id, kind, dermatologist, start)
         "L72.0",
         kind.code,
         False,
-        kind.aftercare_text,
+        kind.aftercare_english,
         "signed",
         signed_at,
         dermatologist.user_id,

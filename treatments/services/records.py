@@ -29,6 +29,7 @@ from ..models import (
     ProcedureLesion,
     ProcedureType,
 )
+from ..selectors.catalogue import aftercare_text_for
 from .booking import appointment_complete
 from .reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
@@ -333,7 +334,10 @@ def procedure_record(
         performed_at=performed_at or timezone.now(),
         **fields,
         recorded_on_behalf=recorded_on_behalf,
-        aftercare_text=procedure_type.aftercare_text,
+        # In the patient's language (a minor's too), in the words the record is signed with.
+        aftercare_text=aftercare_text_for(procedure_type=procedure_type, language=patient.language)[
+            0
+        ],
         created_by=by,
     )
     _save_checked(procedure, by=by)

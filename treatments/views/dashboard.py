@@ -1,4 +1,5 @@
-"""The clinic manager's dashboard: four charts drawn on the server, each with its table."""
+"""The clinic manager's dashboard: four charts drawn on the server, each with its table,
+and the catalogue texts that lack a translation."""
 
 from collections import Counter
 from datetime import date, timedelta
@@ -11,6 +12,7 @@ from clinic.models import Reminder
 from clinic.permissions import Role, role_required
 
 from ..models import Appointment
+from ..selectors.catalogue import missing_translations
 from ..selectors.dashboard import (
     appointments_per_day,
     no_shows_per_week,
@@ -39,7 +41,8 @@ LINE_CLASSES = 6  # chart-line-1 … chart-line-6 in dashboard.css
 @role_required(Role.MANAGER)
 @require_GET
 def manager_dashboard(request):
-    """Visits per day, the no-show rate, reminder delivery and recurrences, at a glance."""
+    """Visits per day, the no-show rate, reminder delivery and recurrences, at a glance;
+    below them the aftercare and reminder texts missing in a patient language."""
     today, now = timezone.localdate(), timezone.now()
     charts = [
         appointments_chart(today=today),
@@ -47,7 +50,8 @@ def manager_dashboard(request):
         reminders_chart(today=today),
         recurrence_chart(today=today),
     ]
-    return render(request, "treatments/dashboard.html", {"charts": charts, "now": now})
+    context = {"charts": charts, "now": now, "missing_translations": missing_translations()}
+    return render(request, "treatments/dashboard.html", context)
 
 
 def _day(day: date) -> str:

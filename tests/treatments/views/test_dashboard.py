@@ -13,8 +13,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Reminder
-from treatments.models import Appointment, FollowUp, FollowUpOutcome, Procedure
+from clinic.models import Reminder, ReminderTemplate
+from treatments.models import (
+    AftercareText,
+    Appointment,
+    FollowUp,
+    FollowUpOutcome,
+    Procedure,
+    ProcedureType,
+)
 from treatments.svg_charts import Series, axis_end, bar_chart, line_chart
 
 from ...factories import AppointmentFactory, LesionFactory, PatientFactory, UserFactory
@@ -228,6 +235,84 @@ def test_the_page_has_no_inline_styles_or_scripts(manager_client, monday_visits)
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)
 
 
+# --- Missing translations -------------------------------------------------------------
+
+
+def missing_list(page: str) -> list[tuple[str, str]]:
+    """(link, text) of each entry of the "Missing translations" list."""
+    listing = page[page.index('id="missing-translations"') :]
+    listing = listing[: listing.index("</ul>")]
+    return re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', listing)
+
+
+@pytest.fixture
+def templates_in_three_languages():
+    """Exactly two reminder templates, each in English, Spanish and French."""
+    ReminderTemplate.objects.all().delete()
+    for language in ("en", "es", "fr"):
+        ReminderTemplate.objects.create(
+            kind="confirmation", channel="sms", language=language, body_text="{{ when }}"
+        )
+        ReminderTemplate.objects.create(
+            kind="appointment",
+            channel="email",
+            language=language,
+            subject="{{ when }}",
+            body_text="{{ when }}",
+        )
+
+
+def test_a_complete_catalogue_has_no_missing_translations(
+    manager_client, templates_in_three_languages
+):
+    page = page_of(manager_client)
+
+    assert "Every aftercare and reminder text is written in every patient language." in page
+    assert 'id="missing-translations" class="small"' not in page
+
+
+def test_the_dashboard_lists_exactly_the_missing_translations_with_their_admin_pages(
+    manager_client, templates_in_three_languages
+):
+    cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
+    AftercareText.objects.filter(procedure_type=cryotherapy, language="fr").delete()
+    ReminderTemplate.objects.filter(kind="confirmation", channel="sms", language="es").delete()
+    ReminderTemplate.objects.filter(kind="appointment", language__in=["es", "fr"]).delete()
+
+    entries = missing_list(page_of(manager_client))
+
+    change = reverse("admin:treatments_proceduretype_change", args=[cryotherapy.pk])
+    add = reverse("admin:clinic_remindertemplate_add")
+    assert entries == [
+        (change, "Cryotherapy aftercare (fr)"),
+        (f"{add}?kind=appointment&amp;channel=email&amp;language=es", "Appointment email (es)"),
+        (f"{add}?kind=appointment&amp;channel=email&amp;language=fr", "Appointment email (fr)"),
+        (
+            f"{add}?kind=confirmation&amp;channel=sms&amp;language=es",
+            "Booking confirmation SMS (es)",
+        ),
+    ]
+
+
+def test_a_retired_procedure_type_is_not_flagged(manager_client, templates_in_three_languages):
+    ProcedureType.objects.create(slug="laser", name="Laser", duration_minutes=15, is_active=False)
+
+    assert "Every aftercare and reminder text" in page_of(manager_client)
+
+
+def test_the_missing_translations_link_opens_the_prefilled_admin_form(
+    manager_client, templates_in_three_languages
+):
+    ReminderTemplate.objects.filter(kind="confirmation", language="fr").delete()
+    href, _ = missing_list(page_of(manager_client))[0]
+
+    form = manager_client.get(href.replace("&amp;", "&")).content.decode()
+
+    assert '<option value="confirmation" selected>' in form
+    assert '<option value="sms" selected>' in form
+    assert '<option value="fr" selected>' in form
+
+
 # --- What it costs ---------------------------------------------------------------------
 
 
@@ -235,13 +320,18 @@ def test_the_dashboard_costs_the_same_queries_for_a_little_and_a_lot(
     manager_client, django_assert_num_queries, monday_visits
 ):
     # session, user, staff member (the role), then one grouped count per chart:
-    # appointments per day, no-shows per week, reminders per day, recurrences per month
-    with django_assert_num_queries(7):
+    # appointments per day, no-shows per week, reminders per day, recurrences per month;
+    # then the missing translations: procedure types with their aftercare languages,
+    # reminder templates' kinds, channels and languages
+    with django_assert_num_queries(9):
         page_of(manager_client)
     for day in range(1, 29):
         AppointmentFactory(starts_at=at(2026, 4, day, 9, 0), status=Status.COMPLETED)
         reminder("sent", day=min(day, 6), n=100 + day)
-    with django_assert_num_queries(7):
+    for n in range(20):
+        ProcedureType.objects.create(slug=f"type-{n}", name=f"Type {n}", duration_minutes=15)
+    ReminderTemplate.objects.filter(language="en").delete()
+    with django_assert_num_queries(9):
         page_of(manager_client)
 
 

@@ -140,7 +140,8 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     # session, user, staff member (role check); the visit with its patient and procedure
     # type; an existing record?; the form's procedure types and the patient's lesions;
     # SAVEPOINT (the test's transaction; BEGIN in production); the visit locked, with its
-    # patient and dermatologist; no record yet?; the record's check constraints but the
+    # patient and dermatologist; no record yet?; the type's aftercare texts (to pick the
+    # patient's language); the record's check constraints but the
     # one on created_by (excluded from full_clean), each a SELECT in its own savepoint
     # (9 × 3); the record, its history row, its lesions in
     # one INSERT; the lesions marked treated (one UPDATE) and their history rows (one
@@ -150,7 +151,7 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     one = queries_of(record(1))
     three = queries_of(record(3))
     assert Procedure.objects.count() == 2
-    assert one == 54
+    assert one == 55
     assert three == one
 
 
