@@ -1,18 +1,22 @@
 import csv
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from axes.models import AccessLog as LoginRecord
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from patients.admin import LesionAdmin, PatientAdmin, PatientAlertAdmin
-from patients.models import Lesion, Patient, PatientAlert
+from patients.models import Channel, Lesion, Patient, PatientAlert
 
 from .audit import access_log_record_export, access_log_record_patients
 from .errors import ServiceError
@@ -27,6 +31,7 @@ from .models import (
     WorkingHours,
 )
 from .outbox import ReminderStateError, reminder_cancel, reminder_retry_now
+from .selectors import reminder_templates_by_language
 from .services import (
     staff_invite_resend,
     staff_member_invite,
@@ -452,3 +457,42 @@ class ReminderTemplateAdmin(admin.ModelAdmin):
     list_display = ["kind", "channel", "language", "subject", "updated_at"]
     list_filter = ["kind", "channel", "language"]
     search_fields = ["subject", "body_text"]
+    change_list_template = "clinic/admin/remindertemplate_change_list.html"
+
+    def get_urls(self):
+        by_language = self.admin_site.admin_view(self.by_language_view)
+        return [
+            path("by-language/", by_language, name="clinic_remindertemplate_by_language"),
+            *super().get_urls(),
+        ]
+
+    def by_language_view(self, request):
+        """Every message's texts in the patient languages next to each other, each with a
+        link to edit it, or to write it where a language has none."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return TemplateResponse(
+            request,
+            "clinic/admin/remindertemplate_by_language.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Reminder templates by language",
+                "opts": self.model._meta,
+                "languages": [name for _, name in settings.PATIENT_LANGUAGES],
+                "rows": [self._row_by_language(row) for row in reminder_templates_by_language()],
+            },
+        )
+
+    def _row_by_language(self, row):
+        """The row's label and, per language, (template or None, the page to edit or add it)."""
+        add_url = reverse("admin:clinic_remindertemplate_add")
+        cells = []
+        for (language, _), template in zip(settings.PATIENT_LANGUAGES, row.templates, strict=True):
+            if template is not None:
+                url = reverse("admin:clinic_remindertemplate_change", args=[template.pk])
+            else:
+                query = {"kind": row.kind, "channel": row.channel, "language": language}
+                url = f"{add_url}?{urlencode(query)}"
+            cells.append((template, url))
+        label = f"{Reminder.Kind(row.kind).label} · {Channel(row.channel).label}"
+        return {"label": label, "cells": cells}

@@ -1,11 +1,12 @@
 """Reads of the clinic app."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from .models import ChannelHealth, Heartbeat, Reminder
+from .models import ChannelHealth, Heartbeat, Reminder, ReminderTemplate
 from .services import BEAT_HEARTBEAT
 
 
@@ -36,3 +37,26 @@ def reminders_failed_since(since) -> int:
 def channel_health() -> dict[str, ChannelHealth]:
     """How each channel fared lately, by channel; a channel never used has no row."""
     return {state.channel: state for state in ChannelHealth.objects.all()}
+
+
+@dataclass(frozen=True)
+class TemplatesInLanguages:
+    """One kind of message on one channel: its template in each patient language, in the
+    order of settings.PATIENT_LANGUAGES (None where that language has none)."""
+
+    kind: str
+    channel: str
+    templates: list[ReminderTemplate | None]
+
+
+def reminder_templates_by_language() -> list[TemplatesInLanguages]:
+    """Each kind and channel that has a template in some language, with its templates side
+    by side. One query."""
+    languages = [language for language, _ in settings.PATIENT_LANGUAGES]
+    found: dict[tuple[str, str], dict[str, ReminderTemplate]] = {}
+    for template in ReminderTemplate.objects.all():
+        found.setdefault((template.kind, template.channel), {})[template.language] = template
+    return [
+        TemplatesInLanguages(kind, channel, [by_language.get(code) for code in languages])
+        for (kind, channel), by_language in sorted(found.items())
+    ]

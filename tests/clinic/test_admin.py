@@ -1,8 +1,12 @@
 """Every admin list and add page works for the clinic manager."""
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
+
+from clinic.models import ReminderTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -51,12 +55,14 @@ def test_every_add_page_renders_for_the_manager(manager_client, app_label, model
 
 # Internal tables, written by the app alone and kept off the admin index (issue 13): the
 # sweep's channel health and beat's heartbeat (both read by /healthz), used patient
-# links, and the rows that tie a procedure to its lesions (shown on the procedure).
+# links, and the rows that tie a procedure to its lesions (shown on the procedure); the
+# aftercare texts per language are edited side by side on their procedure type's page.
 INTERNAL_TABLES = {
     "clinic.ChannelHealth",
     "clinic.Heartbeat",
     "clinic.UsedPatientLink",
     "treatments.ProcedureLesion",
+    "treatments.AftercareText",
 }
 
 
@@ -101,3 +107,57 @@ def test_consent_given_in_the_admin_records_when_and_by_whom(manager_client):
     assert patient.reminder_consent is True
     assert patient.reminder_consent_changed_at is not None
     assert patient.reminder_consent_changed_by == manager_client.staff_member.user
+
+
+# --- Reminder templates side by side ------------------------------------------------------
+
+
+def test_the_reminder_templates_are_shown_by_language_side_by_side(manager_client):
+    ReminderTemplate.objects.all().delete()
+    english = ReminderTemplate.objects.create(
+        kind="confirmation", channel="sms", language="en", body_text="Booked: {{ when }}."
+    )
+    ReminderTemplate.objects.create(
+        kind="confirmation", channel="sms", language="es", body_text="Reservada: {{ when }}."
+    )
+    changelist = manager_client.get(reverse("admin:clinic_remindertemplate_changelist"))
+    url = reverse("admin:clinic_remindertemplate_by_language")
+
+    page = manager_client.get(url).content.decode()
+
+    assert url in changelist.content.decode()
+    row = re.search(r"<th scope=\"row\">Booking confirmation · SMS</th>(.*?)</tr>", page, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    assert len(cells) == 3  # English, Spanish, French
+    assert "Booked: {{ when }}." in cells[0]
+    assert reverse("admin:clinic_remindertemplate_change", args=[english.pk]) in cells[0]
+    assert "Reservada: {{ when }}." in cells[1]
+    add = reverse("admin:clinic_remindertemplate_add")
+    assert f"{add}?kind=confirmation&amp;channel=sms&amp;language=fr" in cells[2]
+    assert "Missing: write it" in cells[2]
+
+
+def test_the_templates_by_language_page_is_the_admins(client, receptionist_client):
+    url = reverse("admin:clinic_remindertemplate_by_language")
+
+    for visitor in (client, receptionist_client):
+        response = visitor.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_the_templates_by_language_page_costs_the_same_for_few_templates_and_many(
+    manager_client, django_assert_num_queries
+):
+    url = reverse("admin:clinic_remindertemplate_by_language")
+
+    # session, user, the user's own and their groups' permissions (may view), the templates
+    with django_assert_num_queries(5):
+        manager_client.get(url)
+    for kind in ("appointment", "aftercare", "recurrence_check", "waitlist_offer"):
+        ReminderTemplate.objects.update_or_create(
+            kind=kind, channel="sms", language="fr", defaults={"body_text": "{{ when }}"}
+        )
+    with django_assert_num_queries(5):
+        manager_client.get(url)
