@@ -8,7 +8,8 @@ words it was given with, whatever the catalogue says later.
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
 from django.urls import reverse
 
@@ -251,3 +252,46 @@ def test_the_handout_and_the_aftercare_link_show_the_words_the_record_keeps(
     for page in (handout, link_page):
         assert "Puede formarse una ampolla en 24–48 horas: no la reviente." in page
         assert "Palabras nuevas." not in page
+
+
+# --- The data migration --------------------------------------------------------------------
+
+BEFORE = [("treatments", "0008_reminder_offsets")]
+AFTER = [("treatments", "0009_aftercare_per_language")]
+
+
+def migrate(targets):
+    """The schema and data at these migrations; returns the models as they were then."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    executor.loader.build_graph()
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_migration_moves_the_english_and_translates_only_the_untouched_defaults():
+    old = migrate(BEFORE)
+    old_types = old.get_model("treatments", "ProcedureType").objects
+    old_types.filter(slug="extraction").update(aftercare_text="Our own words.")
+    cryotherapy_english = old_types.get(slug="cryotherapy").aftercare_text
+
+    new = migrate(AFTER)
+
+    texts = new.get_model("treatments", "AftercareText").objects
+    by_type = {
+        (row.procedure_type.slug, row.language): row.text
+        for row in texts.select_related("procedure_type")
+    }
+    # The clinic's own English moves as it is; translating the defaults would say
+    # something else, so its Spanish and French are left to the manager.
+    assert by_type[("extraction", "en")] == "Our own words."
+    assert ("extraction", "es") not in by_type and ("extraction", "fr") not in by_type
+    assert by_type[("cryotherapy", "en")] == cryotherapy_english
+    assert by_type[("cryotherapy", "es")].startswith("Puede formarse una ampolla")
+
+    back = migrate(BEFORE)
+
+    back_types = back.get_model("treatments", "ProcedureType").objects
+    assert back_types.get(slug="extraction").aftercare_text == "Our own words."
+    assert back_types.get(slug="cryotherapy").aftercare_text == cryotherapy_english
+    migrate(AFTER)
