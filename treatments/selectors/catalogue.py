@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from clinic.models import Reminder, ReminderTemplate
 from patients.models import Channel
@@ -72,7 +73,7 @@ def _missing_aftercare() -> list[MissingTranslation]:
         present.add((pk, language))
     return [
         MissingTranslation(
-            what=f"{name} aftercare",
+            what=gettext("%(procedure)s aftercare") % {"procedure": name},
             language=language,
             admin_url=reverse("admin:treatments_proceduretype_change", args=[pk]),
         )
