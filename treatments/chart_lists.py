@@ -134,6 +134,11 @@ def _timeline(visits: list[dict], *, can_edit: bool) -> list[dict]:
                     f"on {lesions} lesion{'' if lesions == 1 else 's'}"
                     f" · {visit['procedure_code'] or 'no code'}"
                     f" · {PROCEDURE_STATUSES[visit['procedure_status']]}"
+                    + (
+                        f" · recorded on behalf by {visit['recorded_on_behalf_by']}"
+                        if visit["recorded_on_behalf_by"]
+                        else ""
+                    )
                 ),
             }
         )

@@ -251,6 +251,11 @@ def _timeline_rows() -> QuerySet[Appointment, Any]:  # rows: dicts, from values(
             performed_at=F("procedure__performed_at"),
             procedure_code=F("procedure__procedure_code"),
             procedure_status=F("procedure__status"),
+            on_behalf=F("procedure__recorded_on_behalf"),
+            author_title=F("procedure__created_by__staff_member__title"),
+            author_first_name=F("procedure__created_by__first_name"),
+            author_last_name=F("procedure__created_by__last_name"),
+            author_username=F("procedure__created_by__username"),
         )
     )
 
@@ -265,8 +270,9 @@ def _timeline_visits(patient_id: int, *, before: int | None) -> list[dict[str, A
 
     Each is a dict: pk, starts_at, status, type_name, dermatologist (the name), and when
     it has a procedure, procedure_id, performed_at, procedure_type_name, procedure_code,
-    procedure_status, lesion_count, amendments (at, reason, author) and follow_ups (kind,
-    due_on, at); procedure_id is None otherwise.
+    procedure_status, lesion_count, recorded_on_behalf_by (its author's name when another
+    dermatologist recorded it on behalf, else ""), amendments (at, reason, author) and
+    follow_ups (kind, due_on, at); procedure_id is None otherwise.
     """
     visits = _timeline_rows().filter(patient_id=patient_id)
     if before is not None:
@@ -283,6 +289,11 @@ def _timeline_visits(patient_id: int, *, before: int | None) -> list[dict[str, A
             visit.pop("first_name"),
             visit.pop("last_name"),
             visit.pop("username"),
+        )
+        author = [visit.pop(f"author_{part}") for part in STAFF_NAME_PARTS]
+        # A record made on behalf names its author; others are the dermatologist's own.
+        visit["recorded_on_behalf_by"] = (
+            _staff_name(*[part or "" for part in author]) if visit.pop("on_behalf") else ""
         )
         visit["amendments"] = [
             {
@@ -301,6 +312,9 @@ def _timeline_visits(patient_id: int, *, before: int | None) -> list[dict[str, A
             for row in visit.pop("follow_up_rows") or []
         ]
     return rows
+
+
+STAFF_NAME_PARTS = ("title", "first_name", "last_name", "username")
 
 
 def _staff_name(title: str, first_name: str, last_name: str, username: str) -> str:

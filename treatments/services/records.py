@@ -5,17 +5,19 @@ completion are written in one transaction. A signed record never changes again: 
 correction is an Amendment, kept beside the original.
 """
 
+import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from clinic.constraint_checks import check_constraints_hold, violated_constraint
 from clinic.errors import ServiceError, StateConflict
 from clinic.models import StaffMember
 from patients.models import Lesion, Patient, PatientAlert
@@ -32,6 +34,8 @@ from ..models import (
 from ..selectors.catalogue import aftercare_text_for
 from .booking import appointment_complete
 from .reminders import reminders_for_aftercare, reminders_for_recurrence_check
+
+logger = logging.getLogger(__name__)
 
 # The fields each technique records, and which of them it requires.
 TECHNIQUE_FIELDS: dict[str, set[str]] = {
@@ -239,12 +243,23 @@ def _record_fields(
 
 def _save_checked(procedure: Procedure, *, by: User) -> None:
     # Its relations are rows loaded by the caller (and the caller's user): validating them
-    # would only ask the database, one query each, whether they exist.
+    # would only ask the database, one query each, whether they exist. Its check
+    # constraints are read in Python, not one savepoint SELECT each; the database still
+    # enforces them, and a violation it finds is a RecordError all the same.
     procedure.full_clean(
-        exclude=["appointment", "patient", "dermatologist", "procedure_type", "created_by"]
+        exclude=["appointment", "patient", "dermatologist", "procedure_type", "created_by"],
+        validate_constraints=False,
     )
+    check_constraints_hold(procedure)
     procedure._history_user = by
-    procedure.save()
+    try:
+        procedure.save()
+    except IntegrityError as error:
+        # The constraint's name only: the database's message may quote the row's values.
+        logger.error("A procedure record broke %s", violated_constraint(error))
+        raise RecordError(
+            "The record breaks one of the clinic's rules; check its values."
+        ) from None
 
 
 def _lesions_treated(lesions: list[Lesion], *, on: date, by: User) -> None:
@@ -305,7 +320,7 @@ def procedure_record(
     """
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
-        .select_related("patient", "dermatologist")
+        .select_related("patient", "dermatologist", "procedure_type")
         .get(pk=appointment.pk)
     )
     existing = Procedure.objects.filter(appointment=appointment).first()

@@ -146,11 +146,10 @@ def _appointment(pk) -> Appointment:
 def procedure_record(request, pk):
     """Record the procedure of a checked-in visit: lesions, technique, consent, note, code."""
     appointment = _appointment(pk)
-    existing = procedure_of_visit(appointment=appointment)
+    # A POST meets an existing record in the service (RecordExists), under the visit's lock.
+    existing = procedure_of_visit(appointment=appointment) if request.method != "POST" else None
     if existing is not None:
-        if request.method != "POST":
-            return redirect("treatments:procedure_detail", pk=existing.pk)
-        return _record_exists(request, records.RecordExists(existing))
+        return redirect("treatments:procedure_detail", pk=existing.pk)
     data = request.POST if request.method == "POST" else None
     initial = {"procedure_type": request.GET.get("procedure_type") or appointment.procedure_type_id}
     own_visit = getattr(request.user, "staff_member", None) == appointment.dermatologist
@@ -184,6 +183,9 @@ def procedure_record(request, pk):
             messages.success(request, "Recorded. Review and sign it.")
             return redirect("treatments:procedure_detail", pk=procedure.pk)
     elif request.method == "POST":
+        existing = procedure_of_visit(appointment=appointment)
+        if existing is not None:  # recorded already: that, rather than this form's errors
+            return _record_exists(request, records.RecordExists(existing))
         status = 400
     chosen = _chosen_type(form, appointment)
     context = {

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from patients.models import Lesion
@@ -189,3 +190,20 @@ def test_the_migration_marks_lesions_treated_since_their_last_check(visit):
     checked.refresh_from_db()
     assert (waiting.status, waiting.last_treated_on) == ("treated", timezone.localdate())
     assert (checked.status, checked.last_treated_on) == ("active", timezone.localdate())
+
+
+def test_a_value_the_python_checks_miss_is_still_refused_by_the_database(
+    visit, monkeypatch, caplog
+):
+    procedure = record(visit)
+    monkeypatch.setattr(records, "check_constraints_hold", lambda instance: None)
+    procedure.freeze_seconds = 90  # beyond the database's 1–60
+
+    refused = pytest.raises(RecordError, match="breaks one of the clinic's rules")
+    with refused, transaction.atomic():
+        records._save_checked(procedure, by=visit.dermatologist.user)
+
+    procedure.refresh_from_db()
+    assert procedure.freeze_seconds == 5
+    assert "procedure_freeze_seconds_range" in caplog.text
+    assert "Tolerated well" not in caplog.text  # the constraint's name, never the row's values

@@ -123,6 +123,8 @@ def test_a_record_made_on_behalf_says_so_on_the_record_the_signing_page_and_the_
     assert owner.post(reverse("treatments:procedure_sign", args=[procedure.pk])).status_code == 302
     signed_page = page(owner.get(detail))
     assert "recorded by Dr. Ben Okafor on behalf of Dr. Ana Ortiz" in signed_page
+    chart = page(owner.get(reverse("treatments:patient_chart", args=[visit.patient_id])))
+    assert "Signed · recorded on behalf by Dr. Ben Okafor" in chart
     history = signed_page.split('id="record-history"', 1)[1]
     assert history.index("Recorded on behalf of Dr. Ana Ortiz · Dr. Ben Okafor") < history.index(
         "Signed and locked · Dr. Ana Ortiz"
