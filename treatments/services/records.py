@@ -323,10 +323,14 @@ def procedure_record(
         .select_related("patient", "dermatologist", "procedure_type")
         .get(pk=appointment.pk)
     )
-    existing = Procedure.objects.filter(appointment=appointment).first()
-    if existing is not None:
-        raise RecordExists(existing)
+    # Recording completes the visit in this transaction, so a checked-in visit has no
+    # record yet; any other visit may have one, which is then the answer. (The one
+    # record per visit is also a unique constraint: a visit set back to checked-in by
+    # hand meets it as a RecordError, not a second record.)
     if appointment.status != Appointment.Status.CHECKED_IN:
+        existing = Procedure.objects.filter(appointment=appointment).first()
+        if existing is not None:
+            raise RecordExists(existing)
         raise RecordConflict("A procedure is recorded for a checked-in visit.")
     recorded_on_behalf = _recorded_on_behalf(appointment=appointment, by=by, on_behalf=on_behalf)
     patient = appointment.patient

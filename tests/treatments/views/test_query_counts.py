@@ -140,16 +140,17 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     # session, user, staff member (role check); the visit with its patient and procedure
     # type; the form's procedure types and the patient's lesions; SAVEPOINT (the test's
     # transaction; BEGIN in production); the visit locked, with its patient,
-    # dermatologist and procedure type; no record yet?; the type's aftercare texts (to
-    # pick the patient's language); (the record's nine check constraints are read in
-    # Python: no query); the record, its history row, its lesions in one INSERT; the
-    # lesions marked treated (one UPDATE) and their history rows (one INSERT);
-    # completing the visit (savepoint, lock, update, history, event, release); the
-    # follow-up and its history row; the reminder keys and the reminder; RELEASE.
+    # dermatologist and procedure type (checked in: so no record yet); the type's
+    # aftercare texts (to pick the patient's language); (the record's nine check
+    # constraints are read in Python: no query); the record, its history row, its
+    # lesions in one INSERT; the lesions marked treated (one UPDATE) and their history
+    # rows (one INSERT); completing the visit (savepoint, lock, update, history, event,
+    # release); the follow-up and its history row; the reminder keys and the reminder;
+    # RELEASE.
     one = queries_of(record(1))
     three = queries_of(record(3))
     assert Procedure.objects.count() == 2
-    assert one == 26
+    assert one == 25
     assert three == one
 
 
