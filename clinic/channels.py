@@ -37,11 +37,9 @@ from patients.models import Channel
 
 from .links import Action, link_url, unsubscribe_url
 from .models import Reminder, ReminderTemplate
-from .services import heartbeat_record
+from .services import SMS_FAILOVER_HEARTBEAT, heartbeat_record
 from .sms import gsm7_fallback, is_gsm7
 
-# Written when the failover provider carried messages; /healthz shows when it last did.
-SMS_FAILOVER_HEARTBEAT = "sms-failover"
 # A notice that changes a calendar entry the patient holds (treatments' reminder rules).
 NOTICE_CHANGES = ("moved", "cancelled")
 

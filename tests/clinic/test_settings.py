@@ -59,6 +59,14 @@ def test_production_refuses_to_start_without_a_required_variable(missing):
         ),
         ("EMAIL_URL", "pigeon://loft", "EMAIL_URL is not a usable email URL"),
         ("CELERY_TASK_TIME_LIMIT", "soon", "CELERY_TASK_TIME_LIMIT must be a whole number"),
+        (
+            "SMS_FAILOVER_BACKEND",
+            "clinic.channels.FileSmsBackend",
+            "SMS_FAILOVER_BACKEND must name another backend than SMS_BACKEND",
+        ),
+        # A failover provider's secrets are as required as the primary's.
+        ("SMS_FAILOVER_BACKEND", "clinic.channels.VonageSmsBackend", "VONAGE_API_KEY must be set"),
+        ("SMS_TIMEOUT_SECONDS", "0", "SMS_TIMEOUT_SECONDS must be at least 1"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(name, value, message):

@@ -6,9 +6,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.utils import timezone
 
-from clinic.channels import SMS_FAILOVER_HEARTBEAT, VonageSmsBackend
+from clinic.channels import VonageSmsBackend
 from clinic.models import ChannelHealth, Heartbeat, Reminder
 from clinic.outbox import reminders_send_due
+from clinic.services import BEAT_HEARTBEAT, SMS_FAILOVER_HEARTBEAT, heartbeat_record
 
 from ..sms_providers import (
     VONAGE_API_KEY,
@@ -313,3 +314,42 @@ def test_a_sweep_with_the_primary_going_down_midway_loses_nothing(twilio_then_vo
         else:
             assert message_id in {m["message-id"] for m in vonage.accepted}
     assert Reminder.objects.filter(provider_message_id__startswith="twilio:").count() == 7
+
+
+# --- /healthz -------------------------------------------------------------------------
+
+
+def test_healthz_says_sms_works_while_the_failover_carries_it_and_when_it_last_did(
+    client, twilio_then_vonage
+):
+    twilio, _ = twilio_then_vonage
+    twilio.mode = "outage"
+    sms_reminder()
+    heartbeat_record(name=BEAT_HEARTBEAT)
+    assert client.get("/healthz").json()["components"]["sms"]["failover_last_used_at"] is None
+
+    reminders_send_due()
+    response = client.get("/healthz")
+
+    sms = response.json()["components"]["sms"]
+    assert (response.status_code, sms["status"], sms["failures_in_a_row"]) == (200, "ok", 0)
+    used = Heartbeat.objects.get(name=SMS_FAILOVER_HEARTBEAT).last_seen_at
+    assert sms["failover_last_used_at"] == used.isoformat()
+
+
+def test_healthz_reports_sms_failing_when_both_providers_are_down(
+    client, twilio_then_vonage, settings
+):
+    settings.CLINIC_HEALTH_CHANNEL_FAILURES = 2
+    twilio, vonage = twilio_then_vonage
+    twilio.mode = vonage.mode = "outage"
+    for n in range(2):
+        sms_reminder(phone=f"+1212555016{n}")
+    heartbeat_record(name=BEAT_HEARTBEAT)
+
+    reminders_send_due()
+    response = client.get("/healthz")
+
+    body = response.json()
+    assert (response.status_code, body["status"]) == (503, "degraded")
+    assert body["components"]["sms"]["status"] == "failing"
