@@ -1,16 +1,19 @@
 """Local servers that speak the SMS providers' documented HTTP APIs, for the channel tests.
 
-Twilio's Messages API (POST /2010-04-01/Accounts/{sid}/Messages.json, Basic auth with the
+Twilio's Messages API: POST /2010-04-01/Accounts/{sid}/Messages.json, Basic auth with the
 account SID and auth token, form fields To, From, Body; 201 with a "sid", or an error
-with Twilio's "code" and "message") and Vonage's SMS API (POST /sms/json, form fields
+with Twilio's "code" and "message". Vonage's SMS API: POST /sms/json, form fields
 api_key, api_secret, from, to, text, type; HTTP 200 with a "status" per message part, "0"
-for accepted). Each checks credentials as the real one does, keeps what it accepted and
-can be told to fail: `outage` (HTTP 503), `throttle` (Twilio 429, Vonage status 1),
-`timeout_after_accepting` (keeps the message, answers too late), or a scripted answer
-queued in `answers`.
+for accepted; a request signed with the signature secret ("sig" and "timestamp" instead
+of the API secret) is checked as Vonage documents. Each checks credentials as the real
+one does, keeps what it accepted and can be told to fail: `outage` (HTTP 503),
+`throttle` (Twilio 429, Vonage status 1), `timeout_after_accepting` (keeps the message,
+answers too late), or a scripted answer queued in `answers`.
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -27,6 +30,9 @@ TWILIO_FROM = "+12125550100"
 VONAGE_API_KEY = "abcd1234"
 VONAGE_API_SECRET = "vonage-test-secret"
 VONAGE_FROM = "12125550199"
+VONAGE_SIGNATURE_SECRET = "vonage-signature-secret"
+# Vonage refuses a signed request whose timestamp is further than this from its clock.
+VONAGE_SIGNATURE_WINDOW_SECONDS = 300
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Provider:
     accept_before_outage: int | None = None  # then switches to `outage_mode`
     outage_mode: str = "outage"
     answer_delay: float = 2.0  # for timeout_after_accepting
+    signature_method: str = "md5hash"  # Vonage: the account's setting for signed requests
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -115,6 +122,9 @@ class TwilioHandler(_Handler):
 
 
 class VonageHandler(_Handler):
+    def _signature_holds(self, form: dict[str, str]) -> bool:
+        return _vonage_signature_holds(form, self.provider.signature_method)
+
     def _status(self, status: str, text: str) -> None:
         self._answer(
             200, {"message-count": "1", "messages": [{"status": status, "error-text": text}]}
@@ -130,7 +140,10 @@ class VonageHandler(_Handler):
         for name in ("api_key", "from", "to", "text"):
             if not form.get(name):
                 return self._status("2", f"Missing {name} param")
-        if (form["api_key"], form.get("api_secret")) != (VONAGE_API_KEY, VONAGE_API_SECRET):
+        if "sig" in form:
+            if not self._signature_holds(form):
+                return self._status("14", "Invalid Signature")
+        elif (form["api_key"], form.get("api_secret")) != (VONAGE_API_KEY, VONAGE_API_SECRET):
             return self._status("4", "Bad Credentials")
         mode = self.provider.current_mode()
         if mode == "outage":
@@ -154,6 +167,31 @@ class VonageHandler(_Handler):
             "remaining-balance": "15.5",
         }
         self._answer(200, {"message-count": "1", "messages": [part]})
+
+
+def _vonage_signed_text(form: dict[str, str]) -> bytes:
+    pairs = []
+    for name in sorted(name for name in form if name != "sig"):
+        value = form[name].replace("&", "_").replace("=", "_")
+        pairs.append(f"&{name}={value}")
+    return "".join(pairs).encode()
+
+
+def _vonage_signature_holds(form: dict[str, str], method: str) -> bool:
+    """As Vonage checks a signed request: the account's key, a recent timestamp, and the
+    signature over the other parameters with the signature secret."""
+    try:
+        age = abs(time.time() - int(form.get("timestamp", "")))
+    except ValueError:
+        return False
+    if form.get("api_key") != VONAGE_API_KEY or age > VONAGE_SIGNATURE_WINDOW_SECONDS:
+        return False
+    text, secret = _vonage_signed_text(form), VONAGE_SIGNATURE_SECRET.encode()
+    if method == "md5hash":
+        expected = hashlib.md5(text + secret).hexdigest()
+    else:
+        expected = hmac.new(secret, text, getattr(hashlib, method)).hexdigest()
+    return hmac.compare_digest(form["sig"].lower(), expected)
 
 
 @contextmanager

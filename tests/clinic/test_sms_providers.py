@@ -15,6 +15,7 @@ from ..sms_providers import (
     VONAGE_API_KEY,
     VONAGE_API_SECRET,
     VONAGE_FROM,
+    VONAGE_SIGNATURE_SECRET,
     twilio_server,
     twilio_settings,
     vonage_server,
@@ -165,9 +166,65 @@ def test_vonage_that_cannot_be_reached_stops_the_batch():
     assert (first.status, second.status) == (Status.PENDING, Status.PENDING)
 
 
+@pytest.mark.parametrize("method", ["md5hash", "sha256"])
+def test_a_request_signed_with_the_signature_secret_is_accepted_without_the_api_secret(
+    vonage, method
+):
+    vonage.signature_method = method
+    reminder = sms_reminder()
+
+    with override_settings(
+        VONAGE_API_SECRET="",
+        VONAGE_SIGNATURE_SECRET=VONAGE_SIGNATURE_SECRET,
+        VONAGE_SIGNATURE_METHOD=method,
+    ):
+        reminders_send_due()
+
+    reminder.refresh_from_db()
+    assert reminder.status == Status.SENT
+    [request] = vonage.requests
+    assert "api_secret" not in request["form"]
+    assert {"sig", "timestamp"} <= set(request["form"])
+
+
+def test_a_request_signed_with_the_wrong_secret_is_refused_and_tried_again(vonage):
+    reminder = sms_reminder()
+
+    with override_settings(VONAGE_SIGNATURE_SECRET="not-the-accounts"):
+        reminders_send_due()
+
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.last_error) == (
+        Status.PENDING,
+        "Vonage status 14: Invalid Signature",
+    )
+    assert vonage.accepted == []
+
+
+def test_a_signature_made_with_another_method_than_the_accounts_is_refused(vonage):
+    vonage.signature_method = "sha256"
+    reminder = sms_reminder()
+
+    with override_settings(
+        VONAGE_SIGNATURE_SECRET=VONAGE_SIGNATURE_SECRET, VONAGE_SIGNATURE_METHOD="md5hash"
+    ):
+        reminders_send_due()
+
+    reminder.refresh_from_db()
+    assert reminder.last_error == "Vonage status 14: Invalid Signature"
+
+
 @override_settings(VONAGE_API_KEY="", VONAGE_API_SECRET="", VONAGE_FROM="")
 def test_the_vonage_backend_refuses_to_start_without_its_credentials():
     with pytest.raises(ImproperlyConfigured, match="VONAGE_API_KEY"):
+        VonageSmsBackend()
+
+
+@override_settings(
+    VONAGE_API_KEY=VONAGE_API_KEY, VONAGE_API_SECRET="", VONAGE_SIGNATURE_SECRET="", VONAGE_FROM="x"
+)
+def test_the_vonage_backend_needs_one_of_its_two_secrets():
+    with pytest.raises(ImproperlyConfigured, match="VONAGE_API_SECRET or VONAGE_SIGNATURE_SECRET"):
         VonageSmsBackend()
 
 
