@@ -594,7 +594,9 @@ class VonageSmsBackend:
             raise DeliveryError(f"Vonage: {error.__class__.__name__}") from None
         try:
             parts = response.json()["messages"]
-        except (ValueError, KeyError, TypeError):
+            first_id = parts[0]["message-id"] if parts[0].get("status") == "0" else ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            # Not the SMS API's answer (a proxy's error page, a 5xx): worth another try.
             raise DeliveryError(f"Vonage {response.status_code}: {response.reason}") from None
         for part in parts:
             status = str(part.get("status", ""))
@@ -603,4 +605,4 @@ class VonageSmsBackend:
                     f"Vonage status {status}: {part.get('error-text', '')}".rstrip(": "),
                     permanent=status in VONAGE_REFUSED,
                 )
-        return f"vonage:{parts[0]['message-id']}"
+        return f"vonage:{first_id}"

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from clinic.channels import VonageSmsBackend
 from clinic.models import ChannelHealth, Heartbeat, Reminder
-from clinic.outbox import reminders_send_due
+from clinic.outbox import reminders_claim, reminders_deliver, reminders_send_due
 from clinic.services import BEAT_HEARTBEAT, SMS_FAILOVER_HEARTBEAT, heartbeat_record
 
 from ..sms_providers import (
@@ -410,3 +410,35 @@ def test_healthz_reports_sms_failing_when_both_providers_are_down(
     body = response.json()
     assert (response.status_code, body["status"]) == (503, "degraded")
     assert body["components"]["sms"]["status"] == "failing"
+
+
+@pytest.mark.parametrize("rows", [1, 30])
+def test_failing_over_costs_a_batch_the_same_queries_for_one_message_and_for_thirty(
+    rows, twilio_then_vonage, django_assert_num_queries, settings
+):
+    settings.CLINIC_REMINDER_MARK_SECONDS = 60  # marks wait for the batch's end
+    twilio, vonage = twilio_then_vonage
+    twilio.mode = "outage"
+    patient = consenting_patient()
+    for n in range(rows):
+        sms_reminder(phone=f"+1212555{n:04d}", patient=patient)
+    ids = reminders_claim(limit=100)
+    ChannelHealth.objects.create(channel="sms")
+    heartbeat_record(name=SMS_FAILOVER_HEARTBEAT)  # the failover has been used before
+    # The batch's four (rows with their patients, templates, one UPDATE marking every
+    # sent row, the channel's health) and the failover's heartbeat, once per batch:
+    # SAVEPOINT, SELECT ... FOR UPDATE, UPDATE, RELEASE SAVEPOINT.
+    with django_assert_num_queries(4 + 4):
+        assert reminders_deliver(ids)["sent"] == rows
+
+    assert len(vonage.accepted) == rows
+
+
+def test_an_answer_that_is_not_the_sms_apis_is_tried_again(vonage):
+    reminder = sms_reminder()
+    vonage.answers.append((200, {"message-count": "0", "messages": []}))
+
+    reminders_send_due()
+
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.last_error) == (Status.PENDING, "Vonage 200: OK")
