@@ -21,6 +21,7 @@ from ..sms_providers import (
     vonage_server,
     vonage_settings,
 )
+from .test_delivery import start_worker, stop, sweep_through, wait_until
 from .test_outbox import consenting_patient, due_reminder, free_port
 
 pytestmark = pytest.mark.django_db
@@ -442,3 +443,43 @@ def test_an_answer_that_is_not_the_sms_apis_is_tried_again(vonage):
 
     reminder.refresh_from_db()
     assert (reminder.status, reminder.last_error) == (Status.PENDING, "Vonage 200: OK")
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_celery_worker_fails_over_midway_through_a_sweep_and_loses_nothing():
+    """A real worker, sweeping through the broker: Twilio takes five, times out on the
+    sixth after taking it, then answers 503; Vonage carries the rest. Every reminder is
+    sent; the one whose answer timed out reaches its patient twice, no other."""
+    patient = consenting_patient()
+    phones = [f"+1212555{n:04d}" for n in range(12)]
+    for phone in phones:
+        sms_reminder(phone=phone, patient=patient)
+    with twilio_server() as twilio, vonage_server() as vonage:
+        twilio.accept_before_outage = 5
+        twilio.outage_mode = "timeout_after_accepting"
+        worker = start_worker(
+            CLINIC_TEST_SMS_PROVIDERS="true",
+            SMS_BACKEND=TWILIO,
+            SMS_FAILOVER_BACKEND=VONAGE,
+            SMS_TIMEOUT_SECONDS=1,
+            CLINIC_REMINDER_BATCH_SIZE=4,
+            **twilio_settings(twilio),
+            **vonage_settings(vonage),
+        )
+        try:
+            sweep_through()
+            wait_until(
+                lambda: not Reminder.objects.exclude(status=Status.SENT).exists(),
+                what="every reminder sent",
+            )
+        finally:
+            stop(worker)
+
+    by_twilio = [m["to"] for m in twilio.accepted]
+    by_vonage = [f"+{m['to']}" for m in vonage.accepted]
+    assert (len(by_twilio), len(by_vonage)) == (6, 7)
+    assert set(by_twilio) | set(by_vonage) == set(phones)
+    [twice] = set(by_twilio) & set(by_vonage)
+    assert Reminder.objects.get(phone=twice).provider_message_id.startswith("vonage:")
+    assert Reminder.objects.filter(provider_message_id__startswith="twilio:").count() == 5
