@@ -384,10 +384,11 @@ class SmsChannel:
     primary is tried again with the next batch. A refusal of the message itself (a
     number that does not exist) is final and is not sent elsewhere.
 
-    At least once, not exactly once: a primary that times out after it took the message
-    may still deliver it, and the failover then delivers it too. The repeat is confined
-    to the one message whose answer timed out (later ones of the batch skip the
-    primary); a refused connection or a 5xx answer means the primary did not take it.
+    At least once, not exactly once: a primary that times out (SMS_TIMEOUT_SECONDS)
+    after it took the message may still deliver it, and the failover then delivers it
+    too. That is at most one message a batch, the one whose answer timed out: the rest of
+    the batch skips the primary. A refused connection cannot have delivered, and a 5xx or
+    an error status says the provider did not take the message.
     """
 
     def __init__(self) -> None:
