@@ -5,15 +5,19 @@ default): plain text, an HTML alternative and, for a visit, a calendar file (iMI
 RFC 6047: METHOD:REQUEST with the visit's SEQUENCE, or METHOD:CANCEL when it is off). It
 names the clinic by CLINIC_MAIL_NAME, never by what it treats, and carries a one-click
 List-Unsubscribe (RFC 8058) when patient links are https. SMS goes
-through the backend that `SMS_BACKEND` names: files in `var/sms` by default, or Twilio.
+through the backend that `SMS_BACKEND` names: files in `var/sms` by default, Twilio or
+Vonage, with the one `SMS_FAILOVER_BACKEND` names taking over when it is down.
 A channel is opened once per batch (one SMTP connection, one HTTP session) and raises
 `DeliveryError` for a message it could not hand over, saying whether trying again can help.
 """
 
+import hashlib
+import hmac
 import logging
 import os
 import re
 import smtplib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -36,9 +40,9 @@ from patients.models import Channel
 
 from .links import Action, link_url, unsubscribe_url
 from .models import Reminder, ReminderTemplate
-from .sms import gsm7_fallback
+from .services import SMS_FAILOVER_HEARTBEAT, heartbeat_record
+from .sms import gsm7_fallback, is_gsm7
 
-TWILIO_TIMEOUT_SECONDS = 10
 # A notice that changes a calendar entry the patient holds (treatments' reminder rules).
 NOTICE_CHANGES = ("moved", "cancelled")
 
@@ -371,20 +375,61 @@ def _smtp_text(code: int, text) -> str:
 
 
 class SmsChannel:
-    """The SMS backend that SMS_BACKEND names, opened once for a batch."""
+    """The SMS backend that SMS_BACKEND names, opened once for a batch, and the one
+    SMS_FAILOVER_BACKEND names (if any) beside it.
+
+    A message the primary could not hand over for a reason that is not the message's own
+    (unreachable, timed out, a 5xx, throttled, credentials or account refused) goes out
+    through the failover in the same attempt, and so does the rest of the batch: the
+    primary is tried again with the next batch. A refusal of the message itself (a
+    number that does not exist) is final and is not sent elsewhere.
+
+    At least once, not exactly once: a primary that times out (SMS_TIMEOUT_SECONDS)
+    after it took the message may still deliver it, and the failover then delivers it
+    too. That is at most one message a batch, the one whose answer timed out: the rest of
+    the batch skips the primary. A refused connection cannot have delivered, and a 5xx or
+    an error status says the provider did not take the message.
+    """
 
     def __init__(self) -> None:
         self.backend = import_string(settings.SMS_BACKEND)()
+        failover = settings.SMS_FAILOVER_BACKEND
+        self.failover = import_string(failover)() if failover else None
+        self.primary_error: DeliveryError | None = None  # why the batch left the primary
 
     def __enter__(self) -> Self:
         self.backend.open()
+        if self.failover is not None:
+            self.failover.open()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.backend.close()
+        if self.failover is not None:
+            self.failover.close()
+        if self.primary_error is not None:
+            heartbeat_record(name=SMS_FAILOVER_HEARTBEAT)
 
     def send(self, reminder: Reminder, message: Message) -> str:
-        return self.backend.send(to=reminder.phone.as_e164, body=message.text)
+        to, body = reminder.phone.as_e164, message.text
+        if self.failover is None:
+            return self.backend.send(to=to, body=body)
+        if self.primary_error is None:
+            try:
+                return self.backend.send(to=to, body=body)
+            except DeliveryError as error:
+                if error.permanent:
+                    raise
+                logger.warning("SMS primary failed (%s); the batch goes on through failover", error)
+                self.primary_error = error
+        try:
+            return self.failover.send(to=to, body=body)
+        except DeliveryError as error:
+            raise DeliveryError(
+                f"{self.primary_error}; failover: {error}",
+                permanent=error.permanent,
+                unreachable=error.unreachable,
+            ) from None
 
 
 def channel_open(channel: str) -> EmailChannel | SmsChannel:
@@ -415,9 +460,10 @@ class FileSmsBackend:
 class TwilioSmsBackend:
     """Twilio's Messages API: POST To, From and Body with the account's Basic auth.
 
-    201 with the message's "sid" is success; a 4xx answer carries Twilio's "code" and
-    "message" and will fail again (except 429, too many requests); 5xx and network
-    errors are worth another try.
+    201 with the message's "sid" is success, recorded as "twilio:<sid>"; a 4xx answer
+    carries Twilio's "code" and "message" and will fail again, except 429 (too many
+    requests) and 401 (credentials refused: the account's problem, not the message's);
+    5xx and network errors are worth another try.
     """
 
     def __init__(self):
@@ -440,7 +486,7 @@ class TwilioSmsBackend:
         form = {"To": to, "From": settings.TWILIO_FROM_NUMBER, "Body": body}
         assert self.session is not None, "send() through a backend that was not opened"
         try:
-            response = self.session.post(self.url, data=form, timeout=TWILIO_TIMEOUT_SECONDS)
+            response = self.session.post(self.url, data=form, timeout=settings.SMS_TIMEOUT_SECONDS)
         except (requests.ConnectionError, requests.Timeout) as error:
             raise DeliveryError(
                 f"Twilio unreachable: {error.__class__.__name__}", unreachable=True
@@ -448,7 +494,7 @@ class TwilioSmsBackend:
         except requests.RequestException as error:
             raise DeliveryError(f"Twilio: {error.__class__.__name__}") from None
         if response.status_code == 201:
-            return response.json()["sid"]
+            return f"twilio:{response.json()['sid']}"
         try:
             detail = response.json()
         except ValueError:
@@ -457,5 +503,107 @@ class TwilioSmsBackend:
         text = detail.get("message") or response.reason
         raise DeliveryError(
             f"Twilio {response.status_code} {code}: {text}".replace("  ", " "),
-            permanent=400 <= response.status_code < 500 and response.status_code != 429,
+            permanent=400 <= response.status_code < 500 and response.status_code not in (401, 429),
         )
+
+
+# Vonage SMS API statuses that refuse the message itself: another try, or another
+# provider, would be refused the same. Any other non-zero status (throttled, internal
+# error, credentials, account barred or out of credit, sender not allowed) is the
+# provider's or the account's problem, worth another try or the failover.
+VONAGE_REFUSED = {
+    "2": "missing parameters",
+    "3": "invalid parameters",
+    "6": "invalid message",
+    "7": "number barred",
+    "12": "message too long",
+    "29": "non-whitelisted destination",
+    "34": "invalid or missing number",
+}
+
+
+def vonage_signature(params: dict[str, str], *, secret: str, method: str) -> str:
+    """Vonage's request signature: "&name=value" for every parameter but sig, sorted by
+    name, each value's "&" and "=" made "_"; then the MD5 of that text followed by the
+    secret ("md5hash"), or its HMAC with the secret as key (md5, sha1, sha256, sha512),
+    in lowercase hex."""
+    text = "".join(
+        f"&{name}={value.replace('&', '_').replace('=', '_')}"
+        for name, value in sorted(params.items())
+        if name != "sig"
+    )
+    if method == "md5hash":
+        return hashlib.md5((text + secret).encode()).hexdigest()
+    return hmac.new(secret.encode(), text.encode(), method).hexdigest()
+
+
+class VonageSmsBackend:
+    """Vonage's SMS API: POST api_key, api_secret, from, to (E.164 without "+") and
+    text to /sms/json, with type=unicode for a text GSM-7 cannot carry. With
+    VONAGE_SIGNATURE_SECRET the request carries a timestamp and its signature (sig)
+    instead of the API secret.
+
+    HTTP 200 with every part's "status" "0" is success, recorded as
+    "vonage:<message-id>" (the first part's). A non-zero status is refused for good when
+    it concerns the message (VONAGE_REFUSED), and worth another try otherwise; a 5xx
+    answer and network errors are worth another try too.
+    """
+
+    def __init__(self):
+        for name in ("VONAGE_API_KEY", "VONAGE_FROM"):
+            if not getattr(settings, name):
+                raise ImproperlyConfigured(f"{name} must be set to send SMS through Vonage")
+        if not (settings.VONAGE_API_SECRET or settings.VONAGE_SIGNATURE_SECRET):
+            raise ImproperlyConfigured(
+                "VONAGE_API_SECRET or VONAGE_SIGNATURE_SECRET must be set for Vonage"
+            )
+        self.url = f"{settings.VONAGE_API_BASE.rstrip('/')}/sms/json"
+        self.session: requests.Session | None = None  # open() makes it
+
+    def open(self) -> None:
+        self.session = requests.Session()
+
+    def close(self) -> None:
+        assert self.session is not None, "close() of a backend that was not opened"
+        self.session.close()
+
+    def send(self, *, to: str, body: str) -> str:
+        form = {
+            "api_key": settings.VONAGE_API_KEY,
+            "from": settings.VONAGE_FROM.removeprefix("+"),
+            "to": to.removeprefix("+"),
+            "text": body,
+            "type": "text" if is_gsm7(body) else "unicode",
+        }
+        if settings.VONAGE_SIGNATURE_SECRET:
+            form["timestamp"] = str(int(time.time()))
+            form["sig"] = vonage_signature(
+                form,
+                secret=settings.VONAGE_SIGNATURE_SECRET,
+                method=settings.VONAGE_SIGNATURE_METHOD,
+            )
+        else:
+            form["api_secret"] = settings.VONAGE_API_SECRET
+        assert self.session is not None, "send() through a backend that was not opened"
+        try:
+            response = self.session.post(self.url, data=form, timeout=settings.SMS_TIMEOUT_SECONDS)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise DeliveryError(
+                f"Vonage unreachable: {error.__class__.__name__}", unreachable=True
+            ) from None
+        except requests.RequestException as error:
+            raise DeliveryError(f"Vonage: {error.__class__.__name__}") from None
+        try:
+            parts = response.json()["messages"]
+            first_id = parts[0]["message-id"] if parts[0].get("status") == "0" else ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            # Not the SMS API's answer (a proxy's error page, a 5xx): worth another try.
+            raise DeliveryError(f"Vonage {response.status_code}: {response.reason}") from None
+        for part in parts:
+            status = str(part.get("status", ""))
+            if status != "0":
+                raise DeliveryError(
+                    f"Vonage status {status}: {part.get('error-text', '')}".rstrip(": "),
+                    permanent=status in VONAGE_REFUSED,
+                )
+        return f"vonage:{first_id}"

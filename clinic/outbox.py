@@ -8,19 +8,21 @@ sent row is never sent again; a row left sending by a worker that died is handed
 again after CLINIC_REMINDER_RECLAIM_SECONDS.
 
 Sent rows are marked sent together, in one UPDATE, at most CLINIC_REMINDER_MARK_SECONDS
-after their messages left (so once per batch when a batch takes less than that): a
-batch then costs the same queries for one message as for a hundred. Delivery is at
-least once, with a bounded repeat window: a worker killed between sending and marking
-leaves those rows sending, and they are sent again after the reclaim time; a message is
-never lost. What can go twice is what left unmarked: the messages of the batch in flight
-sent within the last CLINIC_REMINDER_MARK_SECONDS (1 s), never more than one batch
-(CLINIC_REMINDER_BATCH_SIZE, 50). With the setting
-at 0 every message is marked the moment it leaves, and a killed worker repeats at most
-the one it was sending. On PostgreSQL the sweep's writes are committed without waiting
-for the write-ahead log to reach the disk (synchronous_commit off, for the sweep's own
-connection only): a killed worker loses nothing by it, since the server has the commit;
-only a crash of the database server itself in the next fraction of a second could
-forget a mark, and the message would then be sent twice, never lost.
+after their messages left (so once per batch when a batch takes less than that): a batch
+then costs the same queries for one message as for a hundred. Delivery is at least once,
+with a bounded repeat window: a worker killed between sending and marking leaves those
+rows sending, and they are sent again after the reclaim time; a message is never lost.
+What can go twice is what left unmarked: the messages of the batch in flight sent within
+the last CLINIC_REMINDER_MARK_SECONDS (1 s), never more than one batch
+(CLINIC_REMINDER_BATCH_SIZE, 50). With the setting at 0 every message is marked the
+moment it leaves, and a killed worker repeats at most the one it was sending. With an
+SMS failover provider (SMS_FAILOVER_BACKEND), a primary that timed out after taking a
+message adds one more possible repeat a batch: the failover sends that message too
+(SmsChannel in channels.py). On PostgreSQL the sweep's writes are committed without
+waiting for the write-ahead log to reach the disk (synchronous_commit off, for the
+sweep's own connection only): a killed worker loses nothing by it, since the server has
+the commit; only a crash of the database server itself in the next fraction of a second
+could forget a mark, and the message would then be sent twice, never lost.
 """
 
 import logging

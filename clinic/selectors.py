@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .models import ChannelHealth, Heartbeat, Reminder, ReminderTemplate
-from .services import BEAT_HEARTBEAT
+from .services import BEAT_HEARTBEAT, SMS_FAILOVER_HEARTBEAT
 
 
 def beat_last_seen():
@@ -15,6 +15,12 @@ def beat_last_seen():
     return (
         Heartbeat.objects.filter(name=BEAT_HEARTBEAT).values_list("last_seen_at", flat=True).first()
     )
+
+
+def sms_failover_last_used():
+    """When the failover SMS provider last carried a batch's messages, or None."""
+    heartbeats = Heartbeat.objects.filter(name=SMS_FAILOVER_HEARTBEAT)
+    return heartbeats.values_list("last_seen_at", flat=True).first()
 
 
 def beat_is_fresh(last_seen) -> bool:

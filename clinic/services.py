@@ -29,6 +29,8 @@ from .errors import ServiceError
 from .models import Heartbeat, StaffMember
 
 BEAT_HEARTBEAT = "beat"
+# Written when the failover SMS provider carried messages; /healthz shows when it last did.
+SMS_FAILOVER_HEARTBEAT = "sms-failover"
 
 # The group of each role; the groups and their permissions are made by a migration.
 ROLE_GROUPS: dict[str, str] = {

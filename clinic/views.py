@@ -25,6 +25,7 @@ from .selectors import (
     channel_health,
     reminders_failed_since,
     reminders_stuck_sending,
+    sms_failover_last_used,
 )
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,12 @@ def _channels() -> dict[str, dict[str, Any]]:
             "failures_in_a_row": failures,
             "last_success_at": last_success.isoformat() if last_success else None,
         }
+    if settings.SMS_FAILOVER_BACKEND:
+        # Messages still go out while the failover carries them: news, not an outage.
+        failover_used = sms_failover_last_used()
+        report[Channel.SMS]["failover_last_used_at"] = (
+            failover_used.isoformat() if failover_used else None
+        )
     return report
 
 
@@ -109,7 +116,9 @@ def healthz(request):
     - outbox: no due reminder waited longer than CLINIC_REMINDER_BACKLOG_ALERT_SECONDS, no
       row is "sending" past the reclaim time, fewer than CLINIC_HEALTH_FAILED_PER_HOUR
       reminders were given up on in the last hour;
-    - email, sms: the channel's last CLINIC_HEALTH_CHANNEL_FAILURES attempts did not all fail.
+    - email, sms: the channel's last CLINIC_HEALTH_CHANNEL_FAILURES attempts did not all fail
+      (with an SMS failover, a message the failover delivered is a success; the sms
+      component then says when the failover last carried messages).
 
     200 with status "ok" when every component is; otherwise 503, with status "unavailable"
     when the database, the broker or beat is down (nothing is booked or swept) and

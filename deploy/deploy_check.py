@@ -32,6 +32,7 @@ NOT_PASSED_THROUGH = {
     "CLINIC_VAR_DIR", "CLINIC_PRIVATE_MEDIA_ROOT", "DJANGO_STATIC_ROOT",
     # `make run` (Procfile) and tests only.
     "HOST", "PORT", "WEB_CONCURRENCY", "KEEP_RUNNING_PAUSE_SECONDS", "CLINIC_TEST_EMAIL_URL",
+    "CLINIC_TEST_SMS_PROVIDERS",
     # `make run` only: production settings always serve the image's collected files.
     "CLINIC_STATIC_COLLECTED",
     # Read by compose and Caddy, not by the app.

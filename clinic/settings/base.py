@@ -309,17 +309,42 @@ CLINIC_MAIL_NAME = env.str("CLINIC_MAIL_NAME", default="Your clinic")
 # The calendar entry's LOCATION: the clinic's postal address, plus the room if asked.
 CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="")
 CLINIC_ICS_SHOW_ROOM = env.bool("CLINIC_ICS_SHOW_ROOM", default=False)
-# SMS: files in var/sms by default; clinic.channels.TwilioSmsBackend for Twilio.
+# SMS: files in var/sms by default; clinic.channels.TwilioSmsBackend for Twilio,
+# clinic.channels.VonageSmsBackend for Vonage. SMS_FAILOVER_BACKEND (empty: none) carries
+# a message the first could not hand over for a reason that is not the message's own.
 SMS_BACKEND = env.str("SMS_BACKEND", default="clinic.channels.FileSmsBackend")
+SMS_FAILOVER_BACKEND = env.str("SMS_FAILOVER_BACKEND", default="")
+if SMS_FAILOVER_BACKEND == SMS_BACKEND:
+    raise ImproperlyConfigured("SMS_FAILOVER_BACKEND must name another backend than SMS_BACKEND")
+_sms_backends = {SMS_BACKEND, SMS_FAILOVER_BACKEND}
 SMS_FILE_PATH = Path(env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms")))
+# How long a provider's API may take to answer one message before it counts as down.
+SMS_TIMEOUT_SECONDS = env_int("SMS_TIMEOUT_SECONDS", default=10, minimum=1)
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
-if SMS_BACKEND.endswith("TwilioSmsBackend"):
+if "clinic.channels.TwilioSmsBackend" in _sms_backends:
     # Secrets: no default, so a Twilio clinic without them stops at start, not at 3 a.m.
     TWILIO_ACCOUNT_SID = env_required("TWILIO_ACCOUNT_SID")
     TWILIO_AUTH_TOKEN = env_required("TWILIO_AUTH_TOKEN")
     TWILIO_FROM_NUMBER = env_required("TWILIO_FROM_NUMBER")
 else:
     TWILIO_ACCOUNT_SID = TWILIO_AUTH_TOKEN = TWILIO_FROM_NUMBER = ""
+VONAGE_API_BASE = env.str("VONAGE_API_BASE", default="https://rest.nexmo.com")
+# Vonage requests signed with the account's signature secret instead of carrying the API
+# secret: the method the dashboard names (md5hash, or the HMAC md5, sha1, sha256, sha512).
+VONAGE_SIGNATURE_METHOD = env.str("VONAGE_SIGNATURE_METHOD", default="md5hash")
+if VONAGE_SIGNATURE_METHOD not in ("md5hash", "md5", "sha1", "sha256", "sha512"):
+    raise ImproperlyConfigured(
+        "VONAGE_SIGNATURE_METHOD must be md5hash, md5, sha1, sha256 or sha512, "
+        f"not {VONAGE_SIGNATURE_METHOD!r}"
+    )
+if "clinic.channels.VonageSmsBackend" in _sms_backends:
+    VONAGE_API_KEY = env_required("VONAGE_API_KEY")
+    VONAGE_SIGNATURE_SECRET = env.str("VONAGE_SIGNATURE_SECRET", default="")
+    # One of the two secrets: a signature secret makes the API secret unnecessary.
+    VONAGE_API_SECRET = "" if VONAGE_SIGNATURE_SECRET else env_required("VONAGE_API_SECRET")
+    VONAGE_FROM = env_required("VONAGE_FROM")
+else:
+    VONAGE_API_KEY = VONAGE_API_SECRET = VONAGE_SIGNATURE_SECRET = VONAGE_FROM = ""
 
 # --- Security: login lockout, two-factor login, sessions, headers ---------------------
 # Proxies in front of the app that append to X-Forwarded-For (0: clients connect

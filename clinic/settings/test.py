@@ -51,7 +51,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Its own queue, so a running `make run` worker does not take the tests' messages.
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / f"test-broker-{TEST_RUN}")
-SMS_BACKEND = "clinic.channels.FileSmsBackend"
+if not env.bool("CLINIC_TEST_SMS_PROVIDERS", default=False):
+    # SMS go to files, unless a worker process a test starts is told to send them to
+    # that test's local provider servers (SMS_BACKEND and the rest in its environment).
+    SMS_BACKEND = "clinic.channels.FileSmsBackend"
+    SMS_FAILOVER_BACKEND = ""
 SMS_FILE_PATH = VAR_DIR / f"test-sms-{TEST_RUN}"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / f"test-celerybeat-schedule-{TEST_RUN}")
 

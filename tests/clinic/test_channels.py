@@ -1,13 +1,8 @@
 """The channels (clinic/channels.py): the words of each reminder, email with its HTML and
 calendar file, SMS to files and through Twilio's API (a local server that speaks it)."""
 
-import base64
-import json
 import re
-import threading
 from datetime import date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 import time_machine
@@ -25,9 +20,10 @@ from treatments.services import appointment_book, appointment_cancel
 from treatments.services.reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
 from ..factories import GuardianFactory, PatientFactory, RoomFactory, StaffMemberFactory
+from ..sms_providers import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, twilio_server, twilio_settings
 from ..treatments.conftest import open_all_week
 from ..treatments.services.test_reminders import at, signed_procedure
-from .test_outbox import consenting_patient, due_reminder, free_port
+from .test_outbox import consenting_patient, due_reminder
 
 pytestmark = pytest.mark.django_db
 Status = Reminder.Status
@@ -295,48 +291,16 @@ def test_a_template_that_does_not_compile_is_refused():
 
 # --- Twilio ---------------------------------------------------------------------------
 
-ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
-AUTH_TOKEN = "test-token"
-
-
-class FakeTwilio(BaseHTTPRequestHandler):
-    """Twilio's Messages API as documented: Basic auth, form fields, 201 with a sid."""
-
-    answers: list = []
-    requests: list = []
-
-    def do_POST(self):
-        form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-        auth = base64.b64decode(self.headers["Authorization"].split()[1]).decode()
-        self.requests.append({"path": self.path, "auth": auth, "form": form})
-        status, body = self.answers.pop(0)
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def twilio():
-    FakeTwilio.answers, FakeTwilio.requests = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), FakeTwilio)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    with override_settings(
-        SMS_BACKEND="clinic.channels.TwilioSmsBackend",
-        TWILIO_API_BASE=f"http://127.0.0.1:{server.server_port}",
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_FROM_NUMBER="+12125550100",
+    with (
+        twilio_server() as provider,
+        override_settings(
+            SMS_BACKEND="clinic.channels.TwilioSmsBackend", **twilio_settings(provider)
+        ),
     ):
-        yield FakeTwilio
-    server.shutdown()
-    server.server_close()
+        yield provider
 
 
 def sms_reminder() -> Reminder:
@@ -345,33 +309,26 @@ def sms_reminder() -> Reminder:
 
 def test_twilio_success_stores_the_message_sid(twilio):
     reminder = sms_reminder()
-    twilio.answers.append((201, {"sid": "SM0123456789abcdef", "status": "queued"}))
 
     reminders_send_due()
 
     reminder.refresh_from_db()
-    assert (reminder.status, reminder.provider_message_id) == (Status.SENT, "SM0123456789abcdef")
+    [message] = twilio.accepted
+    assert (reminder.status, reminder.provider_message_id) == (
+        Status.SENT,
+        f"twilio:{message['sid']}",
+    )
     [request] = twilio.requests
-    assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-    assert request["auth"] == f"{ACCOUNT_SID}:{AUTH_TOKEN}"
-    assert request["form"]["To"] == ["+12125550123"]
-    assert request["form"]["From"] == ["+12125550100"]
-    assert request["form"]["Body"][0].startswith("Your clinic: reminder of your visit on")
+    assert request["path"] == f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json"
+    assert request["auth"] == f"{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}"
+    assert request["form"]["To"] == "+12125550123"
+    assert request["form"]["From"] == "+12125550100"
+    assert request["form"]["Body"].startswith("Your clinic: reminder of your visit on")
 
 
 def test_a_twilio_400_is_a_failure_with_the_providers_message(twilio):
     reminder = sms_reminder()
-    twilio.answers.append(
-        (
-            400,
-            {
-                "code": 21211,
-                "message": "The 'To' number +12125550123 is not a valid phone number.",
-                "more_info": "https://www.twilio.com/docs/errors/21211",
-                "status": 400,
-            },
-        )
-    )
+    twilio.invalid_numbers.add("+12125550123")
 
     reminders_send_due()
 
@@ -384,7 +341,7 @@ def test_a_twilio_400_is_a_failure_with_the_providers_message(twilio):
 
 def test_a_twilio_server_error_is_tried_again_later(twilio):
     reminder = sms_reminder()
-    twilio.answers.append((503, {"code": 20503, "message": "Service unavailable"}))
+    twilio.mode = "outage"
 
     reminders_send_due()
 

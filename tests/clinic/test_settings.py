@@ -59,6 +59,15 @@ def test_production_refuses_to_start_without_a_required_variable(missing):
         ),
         ("EMAIL_URL", "pigeon://loft", "EMAIL_URL is not a usable email URL"),
         ("CELERY_TASK_TIME_LIMIT", "soon", "CELERY_TASK_TIME_LIMIT must be a whole number"),
+        (
+            "SMS_FAILOVER_BACKEND",
+            "clinic.channels.FileSmsBackend",
+            "SMS_FAILOVER_BACKEND must name another backend than SMS_BACKEND",
+        ),
+        # A failover provider's secrets are as required as the primary's.
+        ("SMS_FAILOVER_BACKEND", "clinic.channels.VonageSmsBackend", "VONAGE_API_KEY must be set"),
+        ("SMS_TIMEOUT_SECONDS", "0", "SMS_TIMEOUT_SECONDS must be at least 1"),
+        ("VONAGE_SIGNATURE_METHOD", "crc32", "VONAGE_SIGNATURE_METHOD must be md5hash, md5"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(name, value, message):
@@ -120,3 +129,17 @@ def test_the_broker_is_the_one_the_environment_names():
     assert app.connection_for_write().transport_cls in (
         ("redis",) if url.startswith("redis") else ("filesystem",)
     )
+
+
+def test_vonage_starts_with_a_signature_secret_in_place_of_the_api_secret():
+    vonage = {
+        "DJANGO_SETTINGS_MODULE": "clinic.settings.local",
+        "SMS_BACKEND": "clinic.channels.VonageSmsBackend",
+        "VONAGE_API_KEY": "abcd1234",
+        "VONAGE_FROM": "12125550199",
+    }
+    refused = run_django(vonage, "check")
+    assert "VONAGE_API_SECRET must be set" in refused.stderr
+
+    result = run_django(vonage | {"VONAGE_SIGNATURE_SECRET": "secret"}, "check")
+    assert result.returncode == 0, result.stderr
