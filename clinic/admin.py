@@ -19,6 +19,7 @@ from .errors import ServiceError
 from .forms import StaffInviteForm
 from .models import (
     AccessLog,
+    InboundSms,
     Reminder,
     ReminderTemplate,
     Room,
@@ -452,3 +453,13 @@ class ReminderTemplateAdmin(admin.ModelAdmin):
     list_display = ["kind", "channel", "language", "subject", "updated_at"]
     list_filter = ["kind", "channel", "language"]
     search_fields = ["subject", "body_text"]
+
+
+@admin.register(InboundSms)
+class InboundSmsAdmin(AccessLoggedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Patients' texts, as received; the desk reads and handles them on /sms/inbox/."""
+
+    list_display = ["received_at", "provider", "sender", "patient", "action", "handled_at"]
+    list_filter = ["provider", "action"]
+    list_select_related = ["patient"]
+    date_hierarchy = "received_at"

@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .models import ChannelHealth, Heartbeat, Reminder
+from .models import ChannelHealth, Heartbeat, InboundSms, Reminder
 from .services import BEAT_HEARTBEAT
 
 
@@ -36,3 +37,11 @@ def reminders_failed_since(since) -> int:
 def channel_health() -> dict[str, ChannelHealth]:
     """How each channel fared lately, by channel; a channel never used has no row."""
     return {state.channel: state for state in ChannelHealth.objects.all()}
+
+
+def inbound_sms_inbox() -> QuerySet[InboundSms]:
+    """Patients' texts for the desk: those still to handle first, newest first, then the
+    handled ones, the latest handled first; with their patient and who handled them."""
+    return InboundSms.objects.select_related("patient", "handled_by").order_by(
+        F("handled_at").desc(nulls_first=True), "-received_at", "-id"
+    )

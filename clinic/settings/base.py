@@ -320,6 +320,16 @@ if SMS_BACKEND.endswith("TwilioSmsBackend"):
     TWILIO_FROM_NUMBER = env_required("TWILIO_FROM_NUMBER")
 else:
     TWILIO_ACCOUNT_SID = TWILIO_AUTH_TOKEN = TWILIO_FROM_NUMBER = ""
+# Replies by SMS (clinic.sms_inbound): Twilio's webhook is checked with TWILIO_AUTH_TOKEN,
+# Vonage's with its signature secret and method (the dashboard's choice: md5hash, md5,
+# sha1, sha256 or sha512). A provider without its secret has every webhook refused.
+VONAGE_SIGNATURE_SECRET = env.str("VONAGE_SIGNATURE_SECRET", default="")
+VONAGE_SIGNATURE_METHOD = env.str("VONAGE_SIGNATURE_METHOD", default="md5hash")
+if VONAGE_SIGNATURE_METHOD not in ("md5hash", "md5", "sha1", "sha256", "sha512"):
+    raise ImproperlyConfigured(
+        "VONAGE_SIGNATURE_METHOD must be md5hash, md5, sha1, sha256 or sha512, "
+        f"not {VONAGE_SIGNATURE_METHOD!r}"
+    )
 
 # --- Security: login lockout, two-factor login, sessions, headers ---------------------
 # Proxies in front of the app that append to X-Forwarded-For (0: clients connect
