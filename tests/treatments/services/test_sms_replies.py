@@ -9,6 +9,7 @@ The clock is a Monday morning in May 2026 (clinic time, New York); visits are th
 import base64
 import hashlib
 import hmac
+import logging
 from datetime import date, datetime
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from treatments.services.sms_replies import (
 )
 
 from ...factories import AppointmentFactory, GuardianFactory, PatientFactory, StaffMemberFactory
+from .test_double_booking import run_together
 
 Action = InboundSms.Action
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -312,6 +314,18 @@ def test_a_number_nobody_has_goes_to_the_desk(clock):
     assert (message.patient, message.action, message.note) == (None, Action.FOR_THE_DESK, NOBODY)
 
 
+def test_the_logs_name_neither_the_number_nor_the_words(clock, caplog):
+    consenting(first_name="Zoraida")
+    caplog.set_level(logging.DEBUG)
+
+    post_twilio(twilio_form("Zoraida here, my eyelid blistered"))
+    post_twilio(twilio_form("BAJA"), signature="forged")
+
+    assert "Inbound SMS" in caplog.text
+    for secret in (PATIENT_NUMBER, PATIENT_NUMBER[1:], "Zoraida", "eyelid", "BAJA"):
+        assert secret not in caplog.text
+
+
 # --- Delivered twice --------------------------------------------------------------------
 
 
@@ -429,3 +443,20 @@ def test_a_patient_reminded_by_sms_who_replies_baja_gets_no_further_reminder(
         source_key=f"appointment:{visit.pk}", kind="appointment", status="skipped"
     )
     assert last.skip_reason == CONSENT_WITHDRAWN
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_same_webhook_delivered_eight_times_at_once_acts_once_and_never_fails():
+    patient = PatientFactory(
+        phone=PATIENT_NUMBER, reminder_consent=True, reminder_consent_changed_at=MONDAY_9
+    )
+    versions = patient.history.count()
+    form = twilio_form("STOP")
+
+    outcomes = run_together([lambda: post_twilio(form).status_code for _ in range(8)])
+
+    assert outcomes == [200] * 8
+    assert InboundSms.objects.count() == 1
+    patient.refresh_from_db()
+    assert patient.reminder_consent is False
+    assert patient.history.count() == versions + 1
