@@ -187,6 +187,41 @@ def test_the_webhook_needs_no_csrf_token_and_answers_only_post(clock):
     assert client.get(reverse("treatments:sms_inbound_twilio")).status_code == 405
 
 
+def test_the_signed_url_is_the_one_given_to_twilio_query_string_included(clock):
+    consenting()
+    path = reverse("treatments:sms_inbound_twilio") + "?clinic=main"
+    form = twilio_form("Hello")
+    signature = signed_by_twilio(f"https://clinic.example.org{path}", form)
+
+    response = Client().post(path, form, headers={"X-Twilio-Signature": signature})
+
+    assert response.status_code == 200
+    unsigned_query = signed_by_twilio("https://clinic.example.org/sms/inbound/twilio/", form)
+    refused = Client().post(path, form, headers={"X-Twilio-Signature": unsigned_query})
+    assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"Body": "x" * 5000}, 200),
+        ({"Body": "Gracias 😊 por todo, ¿a qué hora?"}, 200),
+        ({"Body": ""}, 200),
+        ({"From": "not a number at all, far too long for a phone"}, 200),
+        ({"MessageSid": "SM" + "9" * 200}, 400),
+        ({"From": ""}, 400),
+        ({"Body": "STOP\x00"}, 400),  # a control character: refused for every form
+    ],
+    ids=["long", "emoji", "empty", "odd-sender", "long-id", "no-sender", "nul"],
+)
+def test_a_signed_webhook_with_odd_values_is_kept_or_refused_never_a_500(clock, changes, status):
+    consenting()
+    form = {**twilio_form("C"), **changes}
+
+    assert post_twilio(form).status_code == status
+    assert InboundSms.objects.count() == (1 if status == 200 else 0)
+
+
 # --- Keywords ---------------------------------------------------------------------------
 
 
