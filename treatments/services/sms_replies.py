@@ -38,6 +38,7 @@ NOBODY = "No patient has this number."
 SEVERAL = "Several patients have this number: choose whom it is about."
 NO_VISIT = "The patient has no visit ahead to confirm."
 ALREADY_CONFIRMED = "The next visit was confirmed already."
+VISIT_CHANGED = "The next visit changed as the reply came in: check it."
 ALREADY_STOPPED = "Reminders were off already."
 ALREADY_STARTED = "Reminders were on already."
 RECORD_INVALID = "The patient's record needs correcting before reminders can be changed."
@@ -69,11 +70,10 @@ def sms_reply_receive(
 def _act(message: InboundSms) -> InboundSms:
     keyword = reply_keyword(message.body)
     patients = patients_reached_at(phone=message.sender)
-    patient = patients[0] if len(patients) == 1 else None
     if len(patients) != 1:
         note = NOBODY if not patients else SEVERAL
         return inbound_sms_settle(message=message, action=Action.FOR_THE_DESK, note=note)
-    assert patient is not None
+    [patient] = patients
     if keyword is None:
         return inbound_sms_settle(message=message, action=Action.FOR_THE_DESK, patient=patient)
     if keyword == Keyword.CONFIRM:
@@ -116,8 +116,8 @@ def _confirm(message: InboundSms, patient: Patient) -> InboundSms:
     try:
         appointment_confirm(appointment=visit, by=None, note=CONFIRMED_BY_SMS)
     except TransitionNotAllowed:
-        # The desk confirmed or cancelled it a moment ago: the desk has the last word.
+        # The desk confirmed, cancelled or checked it in a moment ago: theirs is the last word.
         return inbound_sms_settle(
-            message=message, action=Action.FOR_THE_DESK, patient=patient, note=NO_VISIT
+            message=message, action=Action.FOR_THE_DESK, patient=patient, note=VISIT_CHANGED
         )
     return inbound_sms_settle(message=message, action=Action.VISIT_CONFIRMED, patient=patient)
