@@ -209,9 +209,8 @@ def patient_history(*, patient: Patient) -> list[RecordChange]:
 
 
 def patients_reached_at(*, phone: str) -> list[Patient]:
-    """The patients whose reminders go to `phone` (E.164) or who have it as their own
-    number: a patient's own number, and the number of a guardian who receives a minor's
-    reminders. Each patient once, in name order."""
+    """The patients reached at `phone` (E.164): those whose own number it is, and those
+    whose guardian receiving their reminders has it. Each patient once, in name order."""
     guardians = Guardian.objects.filter(phone=phone, receives_reminders=True)
     return list(
         Patient.objects.filter(Q(phone=phone) | Q(pk__in=guardians.values("patient_id"))).order_by(

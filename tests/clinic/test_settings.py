@@ -59,6 +59,7 @@ def test_production_refuses_to_start_without_a_required_variable(missing):
         ),
         ("EMAIL_URL", "pigeon://loft", "EMAIL_URL is not a usable email URL"),
         ("CELERY_TASK_TIME_LIMIT", "soon", "CELERY_TASK_TIME_LIMIT must be a whole number"),
+        ("VONAGE_SIGNATURE_METHOD", "crc32", "VONAGE_SIGNATURE_METHOD must be md5hash, md5"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(name, value, message):
