@@ -23,6 +23,7 @@ from .errors import ServiceError
 from .forms import StaffInviteForm
 from .models import (
     AccessLog,
+    InboundSms,
     Reminder,
     ReminderTemplate,
     Room,
@@ -496,3 +497,13 @@ class ReminderTemplateAdmin(admin.ModelAdmin):
             cells.append((template, url))
         label = f"{Reminder.Kind(row.kind).label} · {Channel(row.channel).label}"
         return {"label": label, "cells": cells}
+
+
+@admin.register(InboundSms)
+class InboundSmsAdmin(AccessLoggedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Patients' texts, as received; the desk reads and handles them on /sms/inbox/."""
+
+    list_display = ["received_at", "provider", "sender", "patient", "action", "handled_at"]
+    list_filter = ["provider", "action"]
+    list_select_related = ["patient"]
+    date_hierarchy = "received_at"

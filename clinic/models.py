@@ -406,3 +406,87 @@ class AccessLog(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} by {self.user} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class InboundSms(models.Model):
+    """A text a patient or guardian sent to the clinic's number, as the provider's webhook
+    delivered it (clinic.sms_inbound). A keyword reply (confirm, stop, start) is acted on
+    at once and needs nobody; anything else waits in the desk's inbox until someone marks
+    it handled. One row per provider message: a webhook delivered twice is stored once."""
+
+    class Provider(models.TextChoices):
+        TWILIO = "twilio", "Twilio"
+        VONAGE = "vonage", "Vonage"
+
+    class Action(models.TextChoices):
+        VISIT_CONFIRMED = "visit_confirmed", "Next visit confirmed"
+        REMINDERS_STOPPED = "reminders_stopped", "Reminders stopped"
+        REMINDERS_RESTARTED = "reminders_restarted", "Reminders restarted"
+        NOTHING_TO_CHANGE = "nothing_to_change", "Nothing to change"
+        FOR_THE_DESK = "for_the_desk", "Kept for the desk"
+
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    provider_message_id = models.CharField(max_length=64)
+    # E.164 when the provider's number parses as a phone number, else as it came.
+    sender = models.CharField(max_length=32)
+    recipient = models.CharField(max_length=32, blank=True)
+    body = models.TextField(blank=True)
+    received_at = models.DateTimeField(db_index=True)
+    # Set when exactly one patient is reached at the sender's number.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_sms"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices, default=Action.FOR_THE_DESK)
+    note = models.CharField(max_length=200, blank=True, help_text="Why nothing was done")
+    # A keyword reply is handled when it arrives (by nobody); the desk handles the rest.
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "inbound SMS"
+        verbose_name_plural = "inbound SMS"
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # The inbox's first question: what is still waiting for the desk?
+            models.Index(
+                fields=["received_at"],
+                condition=Q(handled_at__isnull=True),
+                name="inboundsms_unhandled_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"], name="inboundsms_once_per_message"
+            ),
+            models.CheckConstraint(
+                condition=Q(provider__in=["twilio", "vonage"]), name="inboundsms_provider_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=[
+                        "visit_confirmed",
+                        "reminders_stopped",
+                        "reminders_restarted",
+                        "nothing_to_change",
+                        "for_the_desk",
+                    ]
+                ),
+                name="inboundsms_action_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(provider_message_id=""), name="inboundsms_has_message_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(handled_by__isnull=True) | Q(handled_at__isnull=False),
+                name="inboundsms_handled_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_provider_display()} SMS {self.pk} at {self.received_at:%Y-%m-%d %H:%M}"

@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .models import ChannelHealth, Heartbeat, Reminder, ReminderTemplate
+from .models import ChannelHealth, Heartbeat, InboundSms, Reminder, ReminderTemplate
 from .services import BEAT_HEARTBEAT, SMS_FAILOVER_HEARTBEAT
 
 
@@ -66,3 +67,11 @@ def reminder_templates_by_language() -> list[TemplatesInLanguages]:
         TemplatesInLanguages(kind, channel, [by_language.get(code) for code in languages])
         for (kind, channel), by_language in sorted(found.items())
     ]
+
+
+def inbound_sms_inbox() -> QuerySet[InboundSms]:
+    """Patients' texts for the desk: those still to handle first, newest first, then the
+    handled ones, the latest handled first; with their patient and who handled them."""
+    return InboundSms.objects.select_related("patient", "handled_by").order_by(
+        F("handled_at").desc(nulls_first=True), "-received_at", "-id"
+    )

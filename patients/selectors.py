@@ -206,3 +206,14 @@ def patient_history(*, patient: Patient) -> list[RecordChange]:
         guardian_rows, Guardian, guardian=True
     )
     return sorted(changes, key=lambda change: change.at, reverse=True)
+
+
+def patients_reached_at(*, phone: str) -> list[Patient]:
+    """The patients reached at `phone` (E.164): those whose own number it is, and those
+    whose guardian receiving their reminders has it. Each patient once, in name order."""
+    guardians = Guardian.objects.filter(phone=phone, receives_reminders=True)
+    return list(
+        Patient.objects.filter(Q(phone=phone) | Q(pk__in=guardians.values("patient_id"))).order_by(
+            "last_name", "first_name", "pk"
+        )
+    )

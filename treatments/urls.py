@@ -15,6 +15,7 @@ from .views import (
     patients,
     photos,
     records,
+    sms,
     waitlist,
 )
 
@@ -40,6 +41,11 @@ urlpatterns = [
         name="patient_link_unsubscribe",
     ),
     path("l/<str:token>/visit.ics", links.patient_link_calendar, name="patient_link_calendar"),
+    # Patients' texts: the providers' webhooks (signed, no login) and the desk's inbox.
+    path("sms/inbound/twilio/", sms.twilio_inbound, name="sms_inbound_twilio"),
+    path("sms/inbound/vonage/", sms.vonage_inbound, name="sms_inbound_vonage"),
+    path("sms/inbox/", sms.sms_inbox, name="sms_inbox"),
+    path("sms/inbox/<int:pk>/handled/", sms.sms_mark_handled, name="sms_mark_handled"),
     # The front desk's patient pages
     path("patients/", patients.patient_search, name="patient_search"),
     path("patients/new/", patients.patient_register, name="patient_register"),

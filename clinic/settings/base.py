@@ -327,10 +327,15 @@ if "clinic.channels.TwilioSmsBackend" in _sms_backends:
     TWILIO_AUTH_TOKEN = env_required("TWILIO_AUTH_TOKEN")
     TWILIO_FROM_NUMBER = env_required("TWILIO_FROM_NUMBER")
 else:
-    TWILIO_ACCOUNT_SID = TWILIO_AUTH_TOKEN = TWILIO_FROM_NUMBER = ""
+    TWILIO_ACCOUNT_SID = TWILIO_FROM_NUMBER = ""
+    # Still read: it checks the signature of Twilio's webhook for replies (clinic.sms_inbound).
+    TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 VONAGE_API_BASE = env.str("VONAGE_API_BASE", default="https://rest.nexmo.com")
 # Vonage requests signed with the account's signature secret instead of carrying the API
 # secret: the method the dashboard names (md5hash, or the HMAC md5, sha1, sha256, sha512).
+# Replies by SMS (clinic.sms_inbound) are checked with the same secret and method, and
+# Twilio's with TWILIO_AUTH_TOKEN: a provider without its secret has every webhook refused.
+VONAGE_SIGNATURE_SECRET = env.str("VONAGE_SIGNATURE_SECRET", default="")
 VONAGE_SIGNATURE_METHOD = env.str("VONAGE_SIGNATURE_METHOD", default="md5hash")
 if VONAGE_SIGNATURE_METHOD not in ("md5hash", "md5", "sha1", "sha256", "sha512"):
     raise ImproperlyConfigured(
@@ -339,12 +344,11 @@ if VONAGE_SIGNATURE_METHOD not in ("md5hash", "md5", "sha1", "sha256", "sha512")
     )
 if "clinic.channels.VonageSmsBackend" in _sms_backends:
     VONAGE_API_KEY = env_required("VONAGE_API_KEY")
-    VONAGE_SIGNATURE_SECRET = env.str("VONAGE_SIGNATURE_SECRET", default="")
     # One of the two secrets: a signature secret makes the API secret unnecessary.
     VONAGE_API_SECRET = "" if VONAGE_SIGNATURE_SECRET else env_required("VONAGE_API_SECRET")
     VONAGE_FROM = env_required("VONAGE_FROM")
 else:
-    VONAGE_API_KEY = VONAGE_API_SECRET = VONAGE_SIGNATURE_SECRET = VONAGE_FROM = ""
+    VONAGE_API_KEY = VONAGE_API_SECRET = VONAGE_FROM = ""
 
 # --- Security: login lockout, two-factor login, sessions, headers ---------------------
 # Proxies in front of the app that append to X-Forwarded-For (0: clients connect

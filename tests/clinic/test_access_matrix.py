@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from PIL import Image
 
+from clinic.models import InboundSms
 from treatments.models import (
     ClinicalPhoto,
     Procedure,
@@ -104,6 +105,11 @@ EXPECTED = {
     "treatments:photo_image": CLINICAL_READERS,
     "treatments:photo_thumbnail": CLINICAL_READERS,
     "treatments:lesion_compare": CLINICAL_READERS,
+    # Patients' texts: the providers' webhooks (signed, POST only) and the desk's inbox.
+    "treatments:sms_inbound_twilio": POST_ONLY,
+    "treatments:sms_inbound_vonage": POST_ONLY,
+    "treatments:sms_inbox": FRONT_DESK,
+    "treatments:sms_mark_handled": POST_ONLY,
 }
 
 
@@ -196,6 +202,14 @@ def clinic(dermatologist_client, private_media):
         "follow_up": procedure.follow_ups.get(),
         "dermatologist": dermatologist,
         "guardian": GuardianFactory(patient=patient),
+        "text": InboundSms.objects.create(
+            provider="twilio",
+            provider_message_id="SM" + "0" * 32,
+            sender=str(patient.phone),
+            body="Running late",
+            received_at=timezone.now(),
+            patient=patient,
+        ),
     }
 
 
@@ -229,6 +243,7 @@ def url_for(name: str, objects: dict) -> str:
         "treatments:photo_image": {"pk": objects["photo"].pk},
         "treatments:photo_thumbnail": {"pk": objects["photo"].pk},
         "treatments:lesion_compare": {"lesion_id": objects["lesion"].pk},
+        "treatments:sms_mark_handled": {"pk": objects["text"].pk},
     }
     for name_with_patient in (
         "treatments:patient_chart",

@@ -37,6 +37,8 @@ READ_ONLY_FOR_MANAGER = {
     ("otp_totp", "totpdevice"),
     # Staff accounts (issue 13): staff are invited through the staff member admin.
     ("auth", "user"),
+    # Patients' texts (issue 16): written by the providers' webhooks.
+    ("clinic", "inboundsms"),
 }
 
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.links import Action, link_token
+from clinic.models import InboundSms
 from treatments.models import Procedure, ProcedureType, WaitlistEntry
 from treatments.services import records
 from treatments.services.reminders import claim_subject_id
@@ -90,6 +91,14 @@ def clinic(dermatologist_client):
         ),
         "dermatologist": dermatologist,
         "guardian": GuardianFactory(patient=patient),
+        "text": InboundSms.objects.create(
+            provider="twilio",
+            provider_message_id="SM" + "1" * 32,
+            sender="+12125550123",
+            body="Running 10 minutes late & sorry <3",
+            received_at=timezone.now(),
+            patient=patient,
+        ),
     }
 
 
@@ -120,6 +129,7 @@ def staff_pages(clinic: dict) -> dict[str, list[str]]:
         reverse("treatments:waitlist"),
         reverse("treatments:waitlist_add") + f"?patient={patient}",
         reverse("treatments:follow_up_list"),
+        reverse("treatments:sms_inbox"),
         reverse("treatments:schedule_day_sheet"),
         reverse("treatments:schedule_day_sheet")
         + f"?date={timezone.localdate(clinic['upcoming'].starts_at)}"

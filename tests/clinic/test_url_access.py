@@ -17,6 +17,9 @@ PUBLIC = {
     "password_reset",
     "password_reset_sent",
     "password_reset_confirm",
+    # Providers' webhooks for patients' texts: the request's signature is the key.
+    "treatments:sms_inbound_twilio",
+    "treatments:sms_inbound_vonage",
 }  # a patient link: the token is the key
 # Any logged-in user, role or not: the home page tells a user without a role what to do.
 # The two-factor pages: the second step of logging in, for whoever passed the first.

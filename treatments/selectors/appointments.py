@@ -103,3 +103,17 @@ def patient_appointments(*, patient: Patient) -> QuerySet[Appointment]:
         .select_related("dermatologist__user", "room", "procedure_type")
         .order_by("starts_at")
     )
+
+
+def patient_next_visit(*, patient: Patient) -> Appointment | None:
+    """The patient's next visit still ahead that is booked or confirmed, or None."""
+    return (
+        Appointment.objects.filter(
+            patient=patient,
+            status__in=[Appointment.Status.BOOKED, Appointment.Status.CONFIRMED],
+            starts_at__gt=timezone.now(),
+        )
+        .select_related("procedure_type", "dermatologist")
+        .order_by("starts_at")
+        .first()
+    )

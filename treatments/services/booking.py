@@ -437,9 +437,12 @@ def _transition(
     )
 
 
-def appointment_confirm(*, appointment: Appointment, by: User | None = None) -> Appointment:
-    """Confirmed by the desk, or by the patient through a link (by=None)."""
-    return _transition(appointment, Action.CONFIRMED, by=by)
+def appointment_confirm(
+    *, appointment: Appointment, by: User | None = None, note: str = ""
+) -> Appointment:
+    """Confirmed by the desk, or by the patient through a link or a reply (by=None); the
+    `note` says how, in the appointment's history."""
+    return _transition(appointment, Action.CONFIRMED, by=by, note=note)
 
 
 def appointment_check_in(*, appointment: Appointment, by: User | None) -> Appointment:
