@@ -21,6 +21,7 @@ from clinic.admin import AccessLoggedAdminMixin
 from clinic.models import AccessLog, ChannelHealth, Heartbeat, UsedPatientLink
 from patients.models import Lesion, PatientAlert
 from treatments.models import (
+    AftercareText,
     Amendment,
     Appointment,
     ClinicalPhoto,
@@ -59,7 +60,8 @@ HEALTH_DATA_MODELS = {
     ClinicalPhoto,
 }
 # Written and read by the app itself; nobody needs a page for them.
-INTERNAL_MODELS = {Heartbeat, UsedPatientLink, ChannelHealth, ProcedureLesion}
+# Edited on their parent's admin page: aftercare texts on the procedure type's.
+INTERNAL_MODELS = {Heartbeat, UsedPatientLink, ChannelHealth, ProcedureLesion, AftercareText}
 # Pages that a GET must not be sent to (it would end the walk's session).
 NOT_WALKED = {"logout", "admin:logout"}
 

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.management.color import no_style
 from django.db import connection, transaction
-from django.db.models import Max, OuterRef, Subquery, Value
+from django.db.models import Max, OuterRef, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -389,7 +389,9 @@ def _appointments(writer, rng, sizes, staff, first_patient, lesion_ranges, ids, 
     types = {
         t.slug: t
         for t in ProcedureType.objects.filter(slug__in=SLOT_PROCEDURES + SLOT_VISITS).annotate(
-            aftercare_english=Coalesce(Subquery(english.values("text")[:1]), Value(""))
+            aftercare_english=Coalesce(
+                Subquery(english.values("text")[:1]), Value(""), output_field=TextField()
+            )
         )
     }
     procedure_total = sizes.lesions - int(sizes.lesions * LESION_SHARE)
