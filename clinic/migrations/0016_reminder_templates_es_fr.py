@@ -11,7 +11,7 @@ from django.db import migrations
 
 DAY = '{{ starts_at|date:"VISIT_DAY_FORMAT" }}'
 TIME = '{{ starts_at|time:"VISIT_TIME_FORMAT" }}'
-SHORT_DAY = '{{ starts_at|date:"D j M" }}'
+SHORT_DAY = '{{ starts_at|date:"D j b" }}'  # mar 8 dic, mar 8 déc (months in lower case)
 DUE = '{{ due_on|date:"PLAIN_DATE_FORMAT" }}'
 
 # --- Español -----------------------------------------------------------------------------
