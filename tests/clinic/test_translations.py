@@ -121,6 +121,14 @@ def test_the_catalogues_hold_the_same_msgids():
     assert es == fr
 
 
+@pytest.mark.parametrize("language", [code for code, _name in settings.LANGUAGES])
+def test_every_language_names_the_dates_patients_read(language):
+    """A named format missing for a language would print its name's letters as a date."""
+    with translation.override(language):
+        for name in NAMED_FORMATS:
+            assert formats.get_format(name) != name, f"{language} has no {name}"
+
+
 def test_the_default_language_is_one_of_the_clinics(monkeypatch):
     monkeypatch.setenv("CLINIC_DEFAULT_LANGUAGE", "de")
     with pytest.raises(ImproperlyConfigured, match="CLINIC_DEFAULT_LANGUAGE must be one of"):
@@ -159,14 +167,9 @@ def pseudo_locale(tmp_path):
         yield PSEUDO
 
 
-DATE_FORMATS = [
-    "VISIT_DATE_FORMAT",
-    "VISIT_DAY_FORMAT",
-    "PLAIN_DATE_FORMAT",
-    "VISIT_TIME_FORMAT",
-    "D j M",
-    "H:i",
-]
+# clinic/formats/<language>/formats.py
+NAMED_FORMATS = ["VISIT_DATE_FORMAT", "VISIT_DAY_FORMAT", "PLAIN_DATE_FORMAT", "VISIT_TIME_FORMAT"]
+DATE_FORMATS = [*NAMED_FORMATS, "D j M", "H:i"]
 
 
 def dates_as_written(*moments) -> list[str]:
