@@ -309,6 +309,21 @@ def test_every_patient_link_page_goes_through_the_catalogue(client, pseudo_visit
         assert untranslated(html, values=values + ["Keep it dry."]) == [], name
 
 
+def test_an_expired_or_used_link_answers_in_its_patients_language(client, settings):
+    patient = consenting_patient(language="fr")
+    used = url(Action.STOP, patient.pk)
+    client.post(used)
+    with time_machine.travel(timezone.now() - timedelta(seconds=settings.CLINIC_LINK_MAX_AGE + 60)):
+        expired = url(Action.STOP, patient.pk)
+
+    pages = [client.get(used), client.get(expired, HTTP_ACCEPT_LANGUAGE="es")]
+
+    assert [page.status_code for page in pages] == [410, 410]
+    assert "Ce lien a déjà été utilisé." in pages[0].content.decode()
+    assert "Ce lien a expiré." in pages[1].content.decode()
+    assert all('<html lang="fr">' in page.content.decode() for page in pages)
+
+
 def test_the_handout_goes_through_the_catalogue(dermatologist_client, pseudo_visit):
     patient, visit, procedure, follow_up, claim_id = pseudo_visit
 

@@ -76,10 +76,27 @@ def _refused(request, message, *, status, detail=""):
 
 def _link_refused(request, error: ServiceError, *, action: str = ""):
     """400 for a link we never made; 410 for one that was good once (expired, used, gone);
-    409 when what it acts on changed since the page was shown."""
-    return _refused(
-        request, str(error), status=error_status(error), detail=_still_waiting(action, str(error))
-    )
+    409 when what it acts on changed since the page was shown. An expired or used link
+    answers in the language of the patient it was for."""
+    with translation.override(_language_of_refused(error)):
+        return _refused(
+            request,
+            str(error),
+            status=error_status(error),
+            detail=_still_waiting(action, str(error)),
+        )
+
+
+def _language_of_refused(error: ServiceError) -> str:
+    """The language of the patient an expired or used link was for, if they still
+    exist; otherwise the language already active."""
+    link = getattr(error, "link", None)
+    if link is not None:
+        try:
+            return patient_link_language(patient_link_subject(link=link))
+        except LinkError:
+            pass
+    return translation.get_language()
 
 
 def _still_waiting(action: str, refusal: str) -> str:
