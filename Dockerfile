@@ -27,7 +27,7 @@ COPY --chown=clinic:clinic . .
 RUN export DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=build \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 CELERY_BROKER_URL=memory:// \
     && python manage.py collectstatic --noinput \
-    && python manage.py compilemessages --verbosity 0 \
+    && python manage.py compilemessages --ignore .venv --ignore node_modules --verbosity 0 \
     && mkdir -p /app/var/private-media && chown -R clinic:clinic /app/var
 
 USER clinic
