@@ -14,16 +14,20 @@ WORKDIR /app
 # pg_dump and pg_restore for `manage.py backup` / `restore`: Debian bookworm's are
 # PostgreSQL 15, the major version of the compose database (a dump tool must not be older
 # than its server).
+# gettext's msgfmt compiles the translations (locale/) below.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client \
+    && apt-get install -y --no-install-recommends postgresql-client gettext \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements/base.txt requirements/
 RUN pip install --require-hashes -r requirements/base.txt
 
 COPY --chown=clinic:clinic . .
-# collectstatic needs settings, not secrets: throwaway values for this build step only.
-RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=build DATABASE_URL=sqlite:////tmp/build.sqlite3 \
-    CELERY_BROKER_URL=memory:// python manage.py collectstatic --noinput \
+# collectstatic and compilemessages (the translations, locale/) need settings, not
+# secrets: throwaway values for this build step only.
+RUN export DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=build \
+    DATABASE_URL=sqlite:////tmp/build.sqlite3 CELERY_BROKER_URL=memory:// \
+    && python manage.py collectstatic --noinput \
+    && python manage.py compilemessages --ignore .venv --ignore node_modules --verbosity 0 \
     && mkdir -p /app/var/private-media && chown -R clinic:clinic /app/var
 
 USER clinic

@@ -6,7 +6,7 @@ PORT ?= 8000
 LOCKED := $(VENV)/.locked
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install lock lint format migrate clean bench backup restore deploy-check
+.PHONY: run test install messages lock lint format migrate clean bench backup restore deploy-check
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -24,7 +24,23 @@ $(INSTALLED): pyproject.toml requirements/dev.txt $(LOCKED)
 	@$(BIN)/python -m pip check || { echo "requirements/ is behind pyproject.toml: make lock"; exit 1; }
 	@touch $(INSTALLED)
 
-install: $(INSTALLED)
+# The translations (locale/<language>/LC_MESSAGES/django.po) compiled by GNU gettext, as
+# Django's compilemessages does, each again when its .po changes. The .mo files are built,
+# not committed.
+MESSAGES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+locale/%.mo: locale/%.po | $(INSTALLED)
+	@command -v msgfmt >/dev/null || apt-get install -y gettext
+	$(BIN)/python manage.py compilemessages --ignore .venv --ignore node_modules --verbosity 0
+
+install: $(INSTALLED) $(MESSAGES)
+
+# After marking or changing texts: every language's .po brought up to date with the code
+# and templates (then translate each new or changed entry; a test fails on an empty or
+# fuzzy one). Without locations, so that moving code does not rewrite the files.
+messages: $(INSTALLED)
+	$(BIN)/python manage.py makemessages --all --no-location \
+		--ignore .venv --ignore node_modules --ignore tests --ignore bench --ignore var \
+		--ignore staticfiles --ignore docs --ignore deploy
 
 # requirements/dev.txt (make install, CI) and base.txt (the image, no dev tools) from the
 # ranges in pyproject.toml: every version pinned, with hashes, for Python 3.11 and later.

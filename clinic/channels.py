@@ -141,7 +141,9 @@ def _one_click_url(reminder: Reminder) -> str:
 
 
 def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
-    """The words of a reminder in its language, or in English when there is none.
+    """The words of a reminder in its language; without a template in it, in the clinic's
+    default language (LANGUAGE_CODE), else in English. Rendered with that language active,
+    so dates and times read as its speakers write them ("martes 8 de diciembre, 14:00").
 
     A notice that a visit moved or was cancelled has fixed words (translated, not a
     template): the visit's time, the clinic's phone and the calendar file that updates or
@@ -149,8 +151,13 @@ def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
     """
     if reminder.context.get("change") in NOTICE_CHANGES:
         return _notice_message(reminder, cancelled=reminder.context["change"] == "cancelled")
-    template = templates.get((reminder.kind, reminder.channel, reminder.language)) or templates.get(
-        (reminder.kind, reminder.channel, "en")
+    template = next(
+        (
+            templates[key]
+            for language in (reminder.language, settings.LANGUAGE_CODE, "en")
+            if (key := (reminder.kind, reminder.channel, language)) in templates
+        ),
+        None,
     )
     if template is None:
         raise DeliveryError(
@@ -182,8 +189,8 @@ def _notice_message(reminder: Reminder, *, cancelled: bool) -> Message:
             "day": formats.date_format(starts_at, "D j M"),
             "when": _("%(day)s at %(time)s")
             % {
-                "day": formats.date_format(starts_at, "l j F"),
-                "time": formats.time_format(starts_at, "g:i A"),
+                "day": formats.date_format(starts_at, "VISIT_DAY_FORMAT"),
+                "time": formats.time_format(starts_at, "VISIT_TIME_FORMAT"),
             },
             "mail_name": settings.CLINIC_MAIL_NAME,
             "phone": settings.CLINIC_PHONE,

@@ -30,6 +30,7 @@ import struct
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,9 +41,13 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .errors import ServiceError
 from .models import UsedPatientLink
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 SALT = "clinic.patient-link"
 
@@ -88,6 +93,15 @@ class LinkError(ServiceError):
     was good once (expired, used, its subject gone) is 410 Gone."""
 
     status = HTTPStatus.GONE
+    # The link, when it could be read (expired, used): whose it was, so that the page can
+    # say so in that patient's language. Its message is then translated when shown.
+    link: "PatientLink | None" = None
+
+    @classmethod
+    def about(cls, link: "PatientLink", message: "StrOrPromise") -> "LinkError":
+        error = cls(message)
+        error.link = link
+        return error
 
 
 class LinkInvalid(LinkError):
@@ -172,13 +186,13 @@ def link_open(token: str) -> PatientLink:
     action_number, subject_id, made_at = PAYLOAD.unpack(payload)
     if action_number >= len(ACTION_NUMBERS):
         raise LinkInvalid(_("This link is not valid."))
-    if time.time() - made_at > settings.CLINIC_LINK_MAX_AGE:
-        raise LinkExpired(_("This link has expired."))
     link = PatientLink(
         action=ACTION_NUMBERS[action_number], subject_id=subject_id, nonce=_b64(nonce)
     )
+    if time.time() - made_at > settings.CLINIC_LINK_MAX_AGE:
+        raise LinkExpired.about(link, gettext_lazy("This link has expired."))
     if link.single_use and UsedPatientLink.objects.filter(nonce=link.nonce).exists():
-        raise LinkUsed(_("This link has already been used."))
+        raise LinkUsed.about(link, gettext_lazy("This link has already been used."))
     return link
 
 

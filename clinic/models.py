@@ -313,7 +313,8 @@ class Reminder(models.Model):
 class ReminderTemplate(models.Model):
     """The words of one kind of reminder on one channel in one language (Django template
     syntax). The clinic manager edits them in the admin; a missing language falls back
-    to English. SMS texts carry the minimum: no diagnosis, no procedure, no lesion."""
+    to the clinic's default language (LANGUAGE_CODE), then to English. SMS texts carry
+    the minimum: no diagnosis, no procedure, no lesion."""
 
     kind = models.CharField(max_length=20, choices=Reminder.Kind.choices)
     channel = models.CharField(max_length=5, choices=Channel.choices)

@@ -15,7 +15,7 @@ def grant_inbox(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinic", "0015_confirmations_and_short_sms"),
+        ("clinic", "0016_reminder_templates_es_fr"),
         ("patients", "0005_lesion_treated"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .environment import (
     env,
+    env_choice,
     env_database,
     env_email,
     env_flag,
@@ -121,11 +122,22 @@ LOGIN_REDIRECT_URL = "treatments:home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Time: aware datetimes everywhere, the clinic's zone for display and working hours --
-LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_time_zone("CLINIC_TIME_ZONE", default="America/New_York")
 USE_I18N = True
 USE_TZ = True
+
+# --- Languages: patients' texts in their own (docs: README, "Languages") ---------------
+# Every text a patient reads is rendered in the patient's language (for a minor, the
+# receiving guardian's: the patient's own). Staff pages stay in LANGUAGE_CODE.
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français")]
 PATIENT_LANGUAGES = [("en", "English"), ("es", "Spanish"), ("fr", "French")]
+LANGUAGE_CODE = env_choice(
+    "CLINIC_DEFAULT_LANGUAGE", default="en", choices=[code for code, _name in LANGUAGES]
+)
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Named date formats per language (clinic/formats/<language>/formats.py), such as
+# VISIT_DAY_FORMAT: "Tuesday 8 December", "martes 8 de diciembre", "mardi 8 décembre".
+FORMAT_MODULE_PATH = ["clinic.formats"]
 
 # --- Static files: vendored Bootstrap and htmx, served by WhiteNoise ------------------
 STATIC_URL = "static/"

@@ -37,6 +37,14 @@ def env_int(name: str, *, default: int, minimum: int = 0) -> int:
     return value
 
 
+def env_choice(name: str, *, default: str, choices: list[str]) -> str:
+    """One of a few words, e.g. a language code; anything else names the variable."""
+    value = env.str(name, default=default).strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def env_required(name: str) -> str:
     """A variable that has no default (production secrets): missing or empty stops start-up."""
     value = env.str(name, default="").strip()

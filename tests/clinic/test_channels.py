@@ -2,6 +2,7 @@
 calendar file, SMS to files and through Twilio's API (a local server that speaks it)."""
 
 import re
+import unicodedata
 from datetime import date, datetime
 
 import pytest
@@ -48,7 +49,37 @@ CLINICAL_WORDS = [
     "lidocaine",
     "blister",
     "procedure",
+    # Spanish and French, written without accents: an SMS may lose them (clinic/sms.py).
+    "milio",
+    "quiste",
+    "queratina",
+    "crioterapia",
+    "cryotherapie",
+    "extraccion",
+    "curetaje",
+    "legrado",
+    "curetage",
+    "electrodesecacion",
+    "electrodessiccation",
+    "diagnostico",
+    "diagnostic",
+    "parpado",
+    "paupiere",
+    "nitrogeno",
+    "azote liquide",
+    "lidocaina",
+    "ampolla",
+    "cloque",
+    "procedimiento",
+    "intervention",
+    "kyste",
 ]
+
+
+def without_accents(text: str) -> str:
+    return "".join(
+        char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char)
+    )
 
 
 @pytest.fixture
@@ -94,19 +125,23 @@ def all_reminder_kinds_for(patient, dermatologist) -> list[Reminder]:
     return list(Reminder.objects.filter(patient=patient))
 
 
-def test_every_sms_template_is_free_of_clinical_words(dermatologist, treatment_room):
-    patient = consenting_patient(email="", preferred_channel="sms", first_name="Maya")
+@pytest.mark.parametrize("language", ["en", "es", "fr"])
+def test_every_sms_template_is_free_of_clinical_words(dermatologist, treatment_room, language):
+    patient = consenting_patient(
+        email="", preferred_channel="sms", first_name="Maya", language=language
+    )
     with time_machine.travel(at(2026, 5, 4, 9, 0), tick=False):
         reminders = all_reminder_kinds_for(patient, dermatologist)
         templates = templates_load()
         texts = {r.kind: reminder_message(r, templates=templates).text for r in reminders}
 
     assert set(texts) == set(Reminder.Kind.values)
+    assert {(kind, "sms", language) for kind in texts} <= set(templates)  # no fallback
     forbidden = CLINICAL_WORDS + [
         name.lower() for name in ProcedureType.objects.values_list("name", flat=True)
     ]
     for kind, text in texts.items():
-        found = [word for word in forbidden if word in text.lower()]
+        found = [word for word in forbidden if word in without_accents(text.lower())]
         assert found == [], f"the {kind} SMS says {found}: {text}"
         assert "{{" not in text and "}}" not in text
 
@@ -117,18 +152,35 @@ LONG_SMS_NAME = "Riverside Family Health Centre"
 LONGEST_DAY = "2026-09-30T10:30:00-04:00"  # Wednesday 30 September at 10:30 AM
 
 
+# The longest day and time of LONGEST_DAY in each language, as the SMS says it.
+LONGEST_WHEN = {
+    "en": "Wednesday 30 September at 10:30 AM",
+    "es": "miércoles 30 de septiembre a las 10:30",
+    "fr": "mercredi 30 septembre à 10:30",
+}
+GUARDIANS_CONFIRMATION = {
+    "en": "Anastasia-Marguerite's visit is booked",
+    "es": "la visita de Anastasia-Marguerite queda reservada",
+    "fr": "la visite de Anastasia-Marguerite est réservée",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr"])
 @pytest.mark.parametrize("for_guardian", [False, True], ids=["patient", "guardian"])
 def test_every_sms_fits_two_gsm7_segments_with_one_short_link(
-    dermatologist, treatment_room, for_guardian
+    dermatologist, treatment_room, for_guardian, language
 ):
     names = {"first_name": "Maximiliana-Josefina", "last_name": "Vandenberghe-Oyelaran"}
     if for_guardian:
         patient = consenting_patient(
-            first_name="Anastasia-Marguerite", date_of_birth=date(2020, 1, 1), email=""
+            first_name="Anastasia-Marguerite",
+            date_of_birth=date(2020, 1, 1),
+            email="",
+            language=language,
         )
         GuardianFactory(patient=patient, email="", phone="+12125550123", **names)
     else:
-        patient = consenting_patient(email="", preferred_channel="sms", **names)
+        patient = consenting_patient(email="", preferred_channel="sms", language=language, **names)
     with (
         time_machine.travel(at(2026, 5, 4, 9, 0), tick=False),
         override_settings(CLINIC_BASE_URL=LONG_BASE_URL, CLINIC_SMS_NAME=LONG_SMS_NAME),
@@ -147,9 +199,9 @@ def test_every_sms_fits_two_gsm7_segments_with_one_short_link(
         assert sms_segments(text) <= 2, f"the {kind} SMS is {len(text)} characters: {text}"
         assert len(re.findall(r"https://", text)) == 1, text
         assert re.search(LONG_BASE_URL + r"/l/[A-Za-z0-9_-]{55}/", text), text
-    assert "Wednesday 30 September at 10:30 AM" in texts[Reminder.Kind.APPOINTMENT]
+    assert LONGEST_WHEN[language] in texts[Reminder.Kind.APPOINTMENT]
     if for_guardian:
-        assert "Anastasia-Marguerite's visit" in texts[Reminder.Kind.CONFIRMATION]
+        assert GUARDIANS_CONFIRMATION[language] in texts[Reminder.Kind.CONFIRMATION]
 
 
 @pytest.mark.parametrize(
@@ -253,6 +305,7 @@ def test_an_sms_is_written_to_a_file_of_its_own(tmp_path):
 
 
 def test_a_patient_without_a_text_in_their_language_gets_the_english_one(mailoutbox):
+    ReminderTemplate.objects.filter(kind="appointment", channel="email", language="es").delete()
     due_reminder(language="es")
 
     reminders_send_due()
@@ -260,11 +313,18 @@ def test_a_patient_without_a_text_in_their_language_gets_the_english_one(mailout
     assert mailoutbox[0].subject.startswith("Reminder: your visit on")
 
 
+@override_settings(LANGUAGE_CODE="fr")
+def test_without_a_text_in_their_language_the_clinics_default_language_comes_first(mailoutbox):
+    ReminderTemplate.objects.filter(kind="appointment", channel="email", language="es").delete()
+    due_reminder(language="es")
+
+    reminders_send_due()
+
+    assert mailoutbox[0].subject.startswith("Rappel : votre visite du")
+
+
 def test_a_text_in_the_patients_language_is_used_when_there_is_one(mailoutbox):
-    ReminderTemplate.objects.create(
-        kind="appointment",
-        channel="email",
-        language="es",
+    ReminderTemplate.objects.filter(kind="appointment", channel="email", language="es").update(
         subject="Recordatorio: su visita el {{ starts_at|date:'l j' }}",
         body_text="Hola {{ recipient_name }}",
     )

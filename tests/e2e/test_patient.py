@@ -9,7 +9,7 @@ from email.message import Message
 
 import pytest
 import time_machine
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from selenium.webdriver.common.by import By
 
 from clinic.models import Reminder, StaffMember
@@ -244,3 +244,48 @@ def test_two_patients_claim_one_freed_time_one_gets_it_the_other_is_told(
     assert booked.patient == entries[winner].patient
     assert entries[winner].status == WaitlistEntry.Status.BOOKED
     assert entries[loser].status == WaitlistEntry.Status.WAITING
+
+
+def test_a_french_patient_reads_and_confirms_her_visit_in_french(
+    browser, live_server, settings, smtp_server
+):
+    """Camille's language is French: the confirmation email, the visit's page (its
+    <html lang>) and the confirm page speak French, dates included."""
+    settings.CLINIC_BASE_URL = live_server.url
+    doctor = open_all_week(StaffMemberFactory())
+    RoomFactory()
+    camille = PatientFactory(
+        first_name="Camille",
+        email="camille@example.com",
+        preferred_channel=Channel.EMAIL,
+        language="fr",
+        reminder_consent=True,
+        reminder_consent_changed_at=timezone.now(),
+    )
+    day = timezone.localdate() + timedelta(days=2)
+    visit = appointment_book(
+        patient=camille,
+        dermatologist=doctor,
+        procedure_type=ProcedureType.objects.get(slug="cryotherapy"),
+        starts_at=timezone.make_aware(datetime.combine(day, time(10, 0))),
+        booked_by=None,
+    )
+    reminders_send_due()
+    [confirmation] = smtp_server.messages
+    visit_url = link_after(text_body(confirmation), "l’annuler :", live_server.url)
+    with translation.override("fr"):
+        french_day = formats.date_format(day, "VISIT_DATE_FORMAT")  # e.g. jeudi 10 décembre 2026
+
+    browser.get(visit_url)
+    wait_for_text(browser, "h1", "Votre visite")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert f"le {french_day} à 10:00 avec {doctor}" in page
+    assert "Des questions ? Appelez" in page
+    browser.find_element(By.LINK_TEXT, "Confirmer ma visite").click()
+    wait_for_text(browser, "h1", "Confirmez votre visite")
+    press(browser, "Confirmer ma visite")
+    wait_for_text(browser, "main", "est confirmée")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Merci"
+    visit.refresh_from_db()
+    assert visit.status == Appointment.Status.CONFIRMED

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic.errors import ServiceError, StateConflict
 from clinic.models import Room, StaffMember
@@ -130,17 +131,19 @@ CHECKED_RELATIONS = ["patient", "dermatologist", "room", "procedure_type", "crea
 def _check_bookable(
     *, dermatologist: StaffMember, procedure_type: ProcedureType, starts_at: datetime
 ) -> datetime:
+    """The visit's end; BookingError when it cannot be booked. Translated: a patient
+    claiming a freed time through a link reads these too."""
     if dermatologist.role != StaffMember.Role.DERMATOLOGIST or not dermatologist.is_active:
-        raise BookingError(f"{dermatologist} cannot be booked.")
+        raise BookingError(_("%(name)s cannot be booked.") % {"name": dermatologist})
     if not procedure_type.is_active:
-        raise BookingError(f"{procedure_type} is no longer offered.")
+        raise BookingError(_("%(name)s is no longer offered.") % {"name": procedure_type})
     if starts_at < timezone.now() - timedelta(minutes=5):
-        raise BookingError("That time has passed.")
+        raise BookingError(_("That time has passed."))
     ends_at = starts_at + timedelta(minutes=procedure_type.duration_minutes)
     if not slot_fits_working_time(
         dermatologist=dermatologist, starts_at=starts_at, ends_at=ends_at
     ):
-        raise BookingError(f"{dermatologist} is not working at that time.")
+        raise BookingError(_("%(name)s is not working at that time.") % {"name": dermatologist})
     return ends_at
 
 
@@ -155,9 +158,9 @@ def _room_for(
     """The room to use: the one asked for, or the first free treatment room if one is needed."""
     if room is not None:
         if not room.is_active:
-            raise BookingError(f"{room} is not in use.")
+            raise BookingError(_("%(name)s is not in use.") % {"name": room})
         if procedure_type.needs_treatment_room and room.kind != Room.Kind.TREATMENT:
-            raise BookingError(f"{procedure_type} needs a treatment room.")
+            raise BookingError(_("%(name)s needs a treatment room.") % {"name": procedure_type})
         return room
     if not procedure_type.needs_treatment_room:
         return None
@@ -175,7 +178,7 @@ def _room_for(
         .first()
     )
     if free is None:
-        raise SlotTaken("No treatment room is free at that time.")
+        raise SlotTaken(_("No treatment room is free at that time."))
     return free
 
 

@@ -13,8 +13,10 @@ overlap) and the other is told that the time is taken and stays on the waitlist.
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from clinic.links import Action, LinkError, LinkInvalid, PatientLink, link_use
 from patients.models import Patient
@@ -58,10 +60,11 @@ SUBJECTS: dict[str, type[Appointment | Procedure | FollowUp | Patient]] = {
 }
 
 
+# Translated where they are used, in the language active then (the patient's).
 FOLLOW_UP_CLOSED: dict[str, str] = {
-    FollowUp.Status.BOOKED: "This check-up is already booked.",
-    FollowUp.Status.DONE: "This check-up has already taken place.",
-    FollowUp.Status.CANCELLED: "This check-up has been called off by the clinic.",
+    FollowUp.Status.BOOKED: gettext_noop("This check-up is already booked."),
+    FollowUp.Status.DONE: gettext_noop("This check-up has already taken place."),
+    FollowUp.Status.CANCELLED: gettext_noop("This check-up has been called off by the clinic."),
 }
 
 
@@ -88,18 +91,30 @@ def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Subj
     if link.action == Action.CLAIM:
         return _claim_subject(link, for_update=for_update)
     model = SUBJECTS[link.action]
-    queryset = model.objects.all()
+    queryset: QuerySet[Appointment | Procedure | FollowUp | Patient] = model.objects.all()
+    if model is not Patient:  # its patient too: the page is in the patient's language
+        queryset = queryset.select_related("patient")
     if link.action == Action.VISIT:  # the page names the dermatologist, offers stop links
         queryset = Appointment.objects.select_related("dermatologist__user", "patient")
     if for_update:
-        queryset = queryset.select_for_update()
+        queryset = queryset.select_for_update(of=("self",))  # the subject, not its patient
     try:
         subject = queryset.get(pk=link.subject_id)
     except model.DoesNotExist:
-        raise LinkSubjectGone("What this link was for no longer exists.") from None
+        raise LinkSubjectGone(_("What this link was for no longer exists.")) from None
     if link.action == Action.AFTERCARE and isinstance(subject, Procedure) and not subject.is_signed:
-        raise LinkInvalid("This link is not valid.")
+        raise LinkInvalid(_("This link is not valid."))
     return subject
+
+
+def patient_link_language(subject: Subject) -> str:
+    """The language of the patient the link is for: its pages and refusals are in it (a
+    minor's guardian reads the patient's language, as in the reminders)."""
+    if isinstance(subject, Patient):
+        return subject.language
+    if isinstance(subject, WaitlistClaim):
+        return subject.entry.patient.language
+    return subject.patient.language
 
 
 def patient_link_refusal(*, link: PatientLink, subject: Subject) -> str | None:
@@ -107,12 +122,13 @@ def patient_link_refusal(*, link: PatientLink, subject: Subject) -> str | None:
     # Each isinstance() holds for its action (SUBJECTS); it tells the type checker so.
     if link.action in (Action.CONFIRM, Action.CANCEL) and isinstance(subject, Appointment):
         if subject.status == Appointment.Status.CANCELLED:
-            return "This visit has been cancelled."
+            return _("This visit has been cancelled.")
         # A visit that has begun is the desk's to close (checked in, no-show), not the patient's.
         if subject.status not in MOVABLE or subject.starts_at <= timezone.now():
-            return "The time of this visit has passed."
+            return _("The time of this visit has passed.")
     if link.action == Action.BOOK_CHECK and isinstance(subject, FollowUp):
-        return FOLLOW_UP_CLOSED.get(subject.status)
+        closed = FOLLOW_UP_CLOSED.get(subject.status)
+        return _(closed) if closed else None
     if link.action == Action.CLAIM and isinstance(subject, WaitlistClaim):
         return _claim_refusal(subject)
     return None
@@ -173,7 +189,7 @@ def follow_up_request_booking(*, follow_up: FollowUp) -> FollowUp:
     with transaction.atomic():
         current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
         if current.status != FollowUp.Status.OPEN:
-            raise TransitionNotAllowed(FOLLOW_UP_CLOSED[current.status])
+            raise TransitionNotAllowed(_(FOLLOW_UP_CLOSED[current.status]))
         current.booking_requested_at = timezone.now()
         current.full_clean()
         current.save(update_fields=["booking_requested_at"])

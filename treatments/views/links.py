@@ -3,6 +3,9 @@ calendar file), confirm or cancel a visit, read aftercare, ask for a check-up to
 booked, claim a freed time from the waitlist, stop reminders. No login: the token in the
 URL is the permission.
 
+Each page is in the language of the patient the link is for (for a minor's guardian, the
+patient's); a link that names nobody any more answers in the browser's language.
+
 GET only shows what a button would do, because mail scanners and link previews fetch
 links; the button POSTs, and that does it. A stop link also answers at /unsubscribe/, the
 one-click endpoint (RFC 8058) that reminder emails name in List-Unsubscribe.
@@ -14,7 +17,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -22,12 +25,14 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.channels import calendar_file, calendar_values
 from clinic.errors import ServiceError, error_status
-from clinic.links import Action, LinkError, LinkInvalid, link_open, link_token
+from clinic.links import Action, LinkError, LinkInvalid, PatientLink, link_open, link_token
 
 from ..models import Appointment
 from ..services.booking import MOVABLE
 from ..services.patient_links import (
+    Subject,
     patient_link_carry_out,
+    patient_link_language,
     patient_link_refusal,
     patient_link_subject,
 )
@@ -71,10 +76,27 @@ def _refused(request, message, *, status, detail=""):
 
 def _link_refused(request, error: ServiceError, *, action: str = ""):
     """400 for a link we never made; 410 for one that was good once (expired, used, gone);
-    409 when what it acts on changed since the page was shown."""
-    return _refused(
-        request, str(error), status=error_status(error), detail=_still_waiting(action, str(error))
-    )
+    409 when what it acts on changed since the page was shown. An expired or used link
+    answers in the language of the patient it was for."""
+    with translation.override(_language_of_refused(error)):
+        return _refused(
+            request,
+            str(error),
+            status=error_status(error),
+            detail=_still_waiting(action, str(error)),
+        )
+
+
+def _language_of_refused(error: ServiceError) -> str:
+    """The language of the patient an expired or used link was for, if they still
+    exist; otherwise the language already active."""
+    link = getattr(error, "link", None)
+    if link is not None:
+        try:
+            return patient_link_language(patient_link_subject(link=link))
+        except LinkError:
+            pass
+    return translation.get_language()
 
 
 def _still_waiting(action: str, refusal: str) -> str:
@@ -121,11 +143,24 @@ def _visit_page(request, token: str, appointment: Appointment):
 @require_http_methods(["GET", "HEAD", "POST"])
 def patient_link(request, token):
     """Show what the link does (GET), or do it (POST) and say that it is done."""
-    try:
-        link = link_open(token)
-        subject = patient_link_subject(link=link)
-    except LinkError as error:
-        return _link_refused(request, error)
+    with translation.override(_browser_language(request)):
+        try:
+            link = link_open(token)
+            subject = patient_link_subject(link=link)
+        except LinkError as error:
+            return _link_refused(request, error)
+    with translation.override(patient_link_language(subject)):
+        return _patient_link_answer(request, token, link, subject)
+
+
+def _browser_language(request) -> str:
+    """Of the clinic's languages, the one the browser asks for first (Accept-Language),
+    else the clinic's default: for pages that know no patient yet."""
+    return translation.get_language_from_request(request)
+
+
+def _patient_link_answer(request, token: str, link: PatientLink, subject: Subject):
+    """The page of an opened link, rendered in its patient's language."""
     if link.action in Action.READ_ONLY and request.method == "POST":
         response = _refused(request, _("This page only shows instructions."), status=405)
         response["Allow"] = "GET, HEAD"
@@ -152,18 +187,21 @@ def patient_link(request, token):
 def patient_link_calendar(request, token):
     """The visit's calendar file (.ics), from its page: the entry the reminder emails
     carry, so a calendar app that has it replaces it rather than adding a second one."""
-    try:
-        link = link_open(token)
-        if link.action != Action.VISIT:
-            raise LinkInvalid(_("This link is not valid."))
-        appointment = patient_link_subject(link=link)
-    except LinkError as error:
-        return _link_refused(request, error)
+    with translation.override(_browser_language(request)):
+        try:
+            link = link_open(token)
+            if link.action != Action.VISIT:
+                raise LinkInvalid(_("This link is not valid."))
+            appointment = patient_link_subject(link=link)
+        except LinkError as error:
+            return _link_refused(request, error)
     assert isinstance(appointment, Appointment)  # SUBJECTS[Action.VISIT]
+    language = appointment.patient.language
     if appointment.status not in MOVABLE or appointment.starts_at <= timezone.now():
-        return _refused(request, _("This visit is no longer ahead."), status=409)
+        with translation.override(language):
+            return _refused(request, _("This visit is no longer ahead."), status=409)
     values = calendar_values(appointment_calendar_context(appointment))
-    ics = calendar_file(values, language=appointment.patient.language)
+    ics = calendar_file(values, language=language)
     response = HttpResponse(ics, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="visit.ics"'
     return response
@@ -179,13 +217,20 @@ def patient_link_unsubscribe(request, token):
     """One-click unsubscribe (RFC 8058): a POST whose body is `List-Unsubscribe=One-Click`
     stops reminders as the stop link's button does, and answers 200. GET shows the stop
     link's page, whose button posts to the stop link itself."""
-    try:
-        link = link_open(token)
-        if link.action != Action.STOP:
-            raise LinkInvalid(_("This link is not valid."))
-        subject = patient_link_subject(link=link)
-    except LinkError as error:
-        return _link_refused(request, error)
+    with translation.override(_browser_language(request)):
+        try:
+            link = link_open(token)
+            if link.action != Action.STOP:
+                raise LinkInvalid(_("This link is not valid."))
+            subject = patient_link_subject(link=link)
+        except LinkError as error:
+            return _link_refused(request, error)
+    with translation.override(patient_link_language(subject)):
+        return _unsubscribe_answer(request, token, link, subject)
+
+
+def _unsubscribe_answer(request, token: str, link: PatientLink, subject: Subject):
+    """The stop page (GET) or the one-click stop (POST), in the patient's language."""
     if request.method != "POST":
         form_action = reverse("treatments:patient_link", args=[token])
         return _page(request, "links/stop.html", {"subject": subject, "form_action": form_action})

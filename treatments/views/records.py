@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.audit import audited, patient_of
@@ -395,13 +395,15 @@ def procedure_amend(request, pk):
 @require_GET
 @role_required(*CLINICAL_READERS)
 def procedure_handout(request, pk):
-    """The aftercare handout to print and give the patient: one clean page."""
+    """The aftercare handout to print and give the patient: one clean page, in the
+    patient's language (the aftercare text itself is the one stored with the record)."""
     procedure = _procedure(pk)
-    return render(
-        request,
-        "treatments/handout.html",
-        {"procedure": procedure, "follow_up": procedure.follow_ups.first()},
-    )
+    with translation.override(procedure.patient.language):
+        return render(
+            request,
+            "treatments/handout.html",
+            {"procedure": procedure, "follow_up": procedure.follow_ups.first()},
+        )
 
 
 @require_GET

@@ -540,7 +540,7 @@ def test_the_confirm_page_reads_the_link_and_the_visit_in_two_queries(
     client, visit, django_assert_num_queries
 ):
     url = link(Action.CONFIRM, visit.appointment.pk)
-    # 1. was the link used already  2. the appointment
+    # 1. was the link used already  2. the appointment, with its patient (the language)
     with django_assert_num_queries(2):
         assert client.get(url).status_code == 200
 

@@ -187,6 +187,20 @@ def test_the_handout_prints_the_aftercare_and_the_check_date(dermatologist_clien
     assert signed.follow_ups.get().due_on.strftime("%Y") in page
 
 
+def test_the_handout_is_in_the_patients_language(dermatologist_client, signed):
+    signed.patient.language = "es"
+    signed.patient.save()
+
+    page = dermatologist_client.get(
+        reverse("treatments:procedure_handout", args=[signed.pk])
+    ).content.decode()
+
+    assert '<html lang="es">' in page
+    assert "Instrucciones de cuidados posteriores" in page
+    assert "¿Preguntas, o signos de infección" in page
+    assert "A blister may form" in page  # the words the record was signed with
+
+
 def test_the_chart_shows_alerts_lesions_and_the_timeline(dermatologist_client, signed):
     records.alert_add(patient=signed.patient, kind="allergy", description="Lidocaine", by=None)
     page = dermatologist_client.get(
