@@ -170,11 +170,15 @@ def _patient_link_answer(request, token: str, link: PatientLink, subject: Subjec
         return _visit_page(request, token, subject)
     if link.action == Action.AFTERCARE:
         return _page(request, "links/aftercare.html", {"procedure": subject})
-    refusal = patient_link_refusal(link=link, subject=subject)
-    if refusal:
-        return _refused(request, refusal, status=409, detail=_still_waiting(link.action, refusal))
     if request.method != "POST":
+        refusal = patient_link_refusal(link=link, subject=subject)
+        if refusal:
+            detail = _still_waiting(link.action, refusal)
+            return _refused(request, refusal, status=409, detail=detail)
         return _page(request, QUESTION_PAGES[link.action], {"subject": subject})
+    # A POST is refused, if it is, by the service: after taking the link (so of two
+    # simultaneous clicks the second is told the link was used, not that the visit
+    # changed), under the subject's lock.
     try:
         done = patient_link_carry_out(link=link, reason=request.POST.get("reason", ""))
     except ServiceError as error:
