@@ -99,13 +99,15 @@ class Recipient:
     phone: str = ""
     for_guardian: bool = False
     missing: str = ""  # why there is nobody to send to
+    language: str = ""  # the language they read; empty: the patient's
 
 
 def reminder_recipient(patient: Patient) -> Recipient:
     """Who receives a patient's reminders, and on which channel.
 
-    A minor's go to the guardian who receives reminders. The preferred channel is used
-    when there is an address for it, otherwise the other one.
+    A minor's go to the guardian who receives reminders, in the guardian's language
+    (the patient's when the guardian has none set). The preferred channel is used when
+    there is an address for it, otherwise the other one.
     """
     person: Patient | Guardian = patient
     for_guardian = False
@@ -137,6 +139,7 @@ def reminder_recipient(patient: Patient) -> Recipient:
         email=email if channel == Channel.EMAIL else "",
         phone=phone if channel == Channel.SMS else "",
         for_guardian=for_guardian,
+        language=person.language if for_guardian else "",
     )
 
 
@@ -163,7 +166,7 @@ def reminder_plan(
         channel=recipient.channel,
         email=recipient.email,
         phone=recipient.phone,
-        language=patient.language,
+        language=recipient.language or patient.language,
         kind=kind,
         send_at=send_at,
         next_attempt_at=None if skip_reason else send_at,

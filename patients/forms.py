@@ -228,13 +228,14 @@ class GuardianForm(forms.ModelForm):
 
     class Meta:
         model = Guardian
-        fields = ["first_name", "last_name", "relationship", "email", "phone"]
+        fields = ["first_name", "last_name", "relationship", "email", "phone", "language"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = _form_helper(
             Row(Column("first_name"), Column("last_name")),
             Row(Column("relationship"), Column("email"), Column("phone")),
+            Row(Column("language")),
             *(["receives_reminders"] if "receives_reminders" in self.fields else []),
         )
 

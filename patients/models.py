@@ -165,6 +165,12 @@ class Guardian(models.Model):
     receives_reminders = models.BooleanField(
         default=True, help_text="The one guardian to whom the minor's reminders go."
     )
+    language = models.CharField(
+        max_length=8,
+        choices=settings.PATIENT_LANGUAGES,
+        blank=True,
+        help_text="The language of the messages and pages they receive; empty: the patient's.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).

@@ -217,3 +217,14 @@ def patients_reached_at(*, phone: str) -> list[Patient]:
             "last_name", "first_name", "pk"
         )
     )
+
+
+def patient_reader_language(patient: Patient) -> str:
+    """The language of whoever reads what the clinic sends about the patient: for a minor,
+    the guardian who receives the reminders, in their own language if it is set; else
+    the patient's. One query for a minor, none for an adult."""
+    if patient.is_minor:
+        guardian = patient.guardians.filter(receives_reminders=True).only("language").first()
+        if guardian is not None and guardian.language:
+            return guardian.language
+    return patient.language

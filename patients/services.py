@@ -200,7 +200,9 @@ def patient_update(
 
 
 # What guardian_update may change; which guardian receives reminders is guardian_make_recipient's.
-GUARDIAN_EDITABLE_FIELDS = frozenset({"first_name", "last_name", "relationship", "email", "phone"})
+GUARDIAN_EDITABLE_FIELDS = frozenset(
+    {"first_name", "last_name", "relationship", "email", "phone", "language"}
+)
 
 
 def _guardian_save(*, guardian: Guardian, by: User | None) -> Guardian:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop
 
 from clinic.links import Action, LinkError, LinkInvalid, PatientLink, link_use
 from patients.models import Patient
+from patients.selectors import patient_reader_language
 from patients.services import patient_set_reminder_consent
 
 from ..models import Appointment, FollowUp, Procedure, WaitlistEntry
@@ -108,13 +109,13 @@ def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Subj
 
 
 def patient_link_language(subject: Subject) -> str:
-    """The language of the patient the link is for: its pages and refusals are in it (a
-    minor's guardian reads the patient's language, as in the reminders)."""
+    """The language of whoever reads the link's pages and refusals: the patient's, or for
+    a minor the language of the guardian who receives the reminders, as in them."""
     if isinstance(subject, Patient):
-        return subject.language
+        return patient_reader_language(subject)
     if isinstance(subject, WaitlistClaim):
-        return subject.entry.patient.language
-    return subject.patient.language
+        return patient_reader_language(subject.entry.patient)
+    return patient_reader_language(subject.patient)
 
 
 def patient_link_refusal(*, link: PatientLink, subject: Subject) -> str | None:

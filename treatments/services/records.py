@@ -21,6 +21,7 @@ from clinic.constraint_checks import check_constraints_hold, violated_constraint
 from clinic.errors import ServiceError, StateConflict
 from clinic.models import StaffMember
 from patients.models import Lesion, Patient, PatientAlert
+from patients.selectors import patient_reader_language
 
 from ..models import (
     Amendment,
@@ -353,10 +354,10 @@ def procedure_record(
         performed_at=performed_at or timezone.now(),
         **fields,
         recorded_on_behalf=recorded_on_behalf,
-        # In the patient's language (a minor's too), in the words the record is signed with.
-        aftercare_text=aftercare_text_for(procedure_type=procedure_type, language=patient.language)[
-            0
-        ],
+        # In the reader's language (a minor's guardian's), in the words signed with.
+        aftercare_text=aftercare_text_for(
+            procedure_type=procedure_type, language=patient_reader_language(patient)
+        )[0],
         created_by=by,
     )
     _save_checked(procedure, by=by)

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods
 from clinic.channels import calendar_file, calendar_values
 from clinic.errors import ServiceError, error_status
 from clinic.links import Action, LinkError, LinkInvalid, PatientLink, link_open, link_token
+from patients.selectors import patient_reader_language
 
 from ..models import Appointment
 from ..services.booking import MOVABLE
@@ -200,7 +201,7 @@ def patient_link_calendar(request, token):
         except LinkError as error:
             return _link_refused(request, error)
     assert isinstance(appointment, Appointment)  # SUBJECTS[Action.VISIT]
-    language = appointment.patient.language
+    language = patient_reader_language(appointment.patient)
     if appointment.status not in MOVABLE or appointment.starts_at <= timezone.now():
         with translation.override(language):
             return _refused(request, _("This visit is no longer ahead."), status=409)

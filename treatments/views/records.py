@@ -28,6 +28,7 @@ from clinic.permissions import (
 )
 from patients.bodymap import body_map_context
 from patients.models import Lesion, Patient
+from patients.selectors import patient_reader_language
 
 from ..chart_lists import chart_lists
 from ..forms.records import (
@@ -398,7 +399,7 @@ def procedure_handout(request, pk):
     """The aftercare handout to print and give the patient: one clean page, in the
     patient's language (the aftercare text itself is the one stored with the record)."""
     procedure = _procedure(pk)
-    with translation.override(procedure.patient.language):
+    with translation.override(patient_reader_language(procedure.patient)):
         return render(
             request,
             "treatments/handout.html",
