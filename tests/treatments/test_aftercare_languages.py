@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Max
 from django.test import override_settings
 from django.urls import reverse
 
@@ -270,6 +271,7 @@ def migrate(targets):
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_moves_the_english_and_translates_only_the_untouched_defaults():
+    highest_id = AftercareText.objects.aggregate(highest=Max("id"))["highest"] or 0
     old = migrate(BEFORE)
     old_types = old.get_model("treatments", "ProcedureType").objects
     old_types.filter(slug="extraction").update(aftercare_text="Our own words.")
@@ -295,3 +297,18 @@ def test_the_migration_moves_the_english_and_translates_only_the_untouched_defau
     assert back_types.get(slug="extraction").aftercare_text == "Our own words."
     assert back_types.get(slug="cryotherapy").aftercare_text == cryotherapy_english
     migrate(AFTER)
+    _ids_after(highest_id)
+
+
+def _ids_after(highest_id: int) -> None:
+    """Migrating back and forth made the table anew, so PostgreSQL's id sequence starts
+    again; the rows the next test gets back keep their ids (up to highest_id): new rows
+    must be numbered after them. (SQLite numbers after the highest row anyway.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('treatments_aftercaretext', 'id'),"
+                " GREATEST(%s, (SELECT COALESCE(MAX(id), 0) FROM treatments_aftercaretext)) + 1,"
+                " false)",
+                [highest_id],
+            )
