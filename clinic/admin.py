@@ -236,13 +236,15 @@ class StaffMemberAdmin(admin.ModelAdmin):
         if obj is None:
             # Adding: who they are and their role; the invitation does the rest.
             kwargs["form"] = StaffInviteForm
-            kwargs["fields"] = ["username", "first_name", "last_name", "email", "role", "title"]
+            kwargs["fields"] = [
+                "username", "first_name", "last_name", "email", "role", "title", "language",
+            ]  # fmt: skip
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["username", "first_name", "last_name", "email", "role", "title"]
-        return ["user", "role", "title", "is_active"]
+            return ["username", "first_name", "last_name", "email", "role", "title", "language"]
+        return ["user", "role", "title", "language", "is_active"]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["user"]

@@ -23,7 +23,7 @@ class StaffInviteForm(forms.ModelForm):
 
     class Meta:
         model = StaffMember
-        fields = ["role", "title"]
+        fields = ["role", "title", "language"]
 
     def clean_username(self) -> str:
         username: str = self.cleaned_data["username"].strip()

@@ -34,6 +34,12 @@ class StaffMember(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices)
     title = models.CharField(max_length=20, blank=True, help_text="Shown before the name, e.g. Dr.")
+    language = models.CharField(
+        max_length=8,
+        choices=settings.STAFF_LANGUAGES,
+        blank=True,
+        help_text="The language of their pages; empty: the clinic's.",
+    )
     is_active = models.BooleanField(default=True, help_text="Inactive staff cannot be booked.")
 
     objects = StaffMemberQuerySet.as_manager()

@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): whether this session passed a one-time password.
     "django_otp.middleware.OTPMiddleware",
+    # Staff pages in the staff member's language (patient pages choose their own).
+    "clinic.middleware.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session limits, then the two-factor gate (admin included).
     "clinic.middleware.SessionLimitsMiddleware",
@@ -131,6 +133,8 @@ USE_TZ = True
 # receiving guardian's: the patient's own). Staff pages stay in LANGUAGE_CODE.
 LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français")]
 PATIENT_LANGUAGES = [("en", "English"), ("es", "Spanish"), ("fr", "French")]
+# The languages of the staff pages, chosen per staff member (clinic.middleware).
+STAFF_LANGUAGES = [("en", "English"), ("es", "Spanish")]
 LANGUAGE_CODE = env_choice(
     "CLINIC_DEFAULT_LANGUAGE", default="en", choices=[code for code, _name in LANGUAGES]
 )

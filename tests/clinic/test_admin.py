@@ -154,12 +154,13 @@ def test_the_templates_by_language_page_costs_the_same_for_few_templates_and_man
 ):
     url = reverse("admin:clinic_remindertemplate_by_language")
 
-    # session, user, the user's own and their groups' permissions (may view), the templates
-    with django_assert_num_queries(5):
+    # session, user, their staff member (the language of their pages), the user's own and
+    # their groups' permissions (may view), the templates
+    with django_assert_num_queries(6):
         manager_client.get(url)
     for kind in ("appointment", "aftercare", "recurrence_check", "waitlist_offer"):
         ReminderTemplate.objects.update_or_create(
             kind=kind, channel="sms", language="fr", defaults={"body_text": "{{ when }}"}
         )
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         manager_client.get(url)
