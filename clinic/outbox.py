@@ -36,7 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Min, QuerySet
 from django.utils import timezone
 
@@ -373,8 +373,9 @@ class _ChannelTally:
         self.last_failure_at = timezone.now()
 
     def write(self) -> None:
-        """One UPDATE (an INSERT the first time the channel is used); none for a batch
-        that never reached the channel."""
+        """One UPDATE (an INSERT the first time the channel is used, in a savepoint: two
+        sweeps may both find no row, and the second then adds to the first's); none for a
+        batch that never reached the channel."""
         if self.last_success_at is None and self.last_failure_at is None:
             return
         values: dict[str, Any] = {"last_failure_at": self.last_failure_at} if self.failures else {}
@@ -383,9 +384,14 @@ class _ChannelTally:
             values |= {"failures_in_a_row": self.failures, "last_success_at": self.last_success_at}
         else:
             values["failures_in_a_row"] = F("failures_in_a_row") + self.failures
-        if not ChannelHealth.objects.filter(channel=self.channel).update(**values):
-            values["failures_in_a_row"] = self.failures
-            ChannelHealth.objects.create(channel=self.channel, **values)
+        if ChannelHealth.objects.filter(channel=self.channel).update(**values):
+            return
+        try:
+            with transaction.atomic():
+                first = {**values, "failures_in_a_row": self.failures}
+                ChannelHealth.objects.create(channel=self.channel, **first)
+        except IntegrityError:  # another sweep wrote the channel's first row meanwhile
+            ChannelHealth.objects.filter(channel=self.channel).update(**values)
 
 
 def _deliver_one(

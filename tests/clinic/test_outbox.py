@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from itertools import count
 
+import psycopg
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
@@ -610,3 +611,30 @@ def test_a_silent_smtp_server_releases_the_batch_after_one_timeout_and_it_goes_l
     with time_machine.travel(latest + timedelta(seconds=1), tick=False):
         assert reminders_send_due()["sent"] == 5
     assert smtp_server.recipients() == {reminder.email: 1 for reminder in reminders}
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="another sweep's connection writing meanwhile; SQLite serialises writers",
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_channels_first_row_written_meanwhile_by_another_sweep_is_added_to():
+    from django.db.models import signals
+
+    from clinic.outbox import _ChannelTally
+
+    def other_sweep_first(sender, instance, **kwargs):
+        signals.pre_save.disconnect(other_sweep_first, sender=ChannelHealth)
+        params = connection.get_connection_params()
+        with psycopg.connect(**params, autocommit=True) as other:
+            other.execute(
+                "INSERT INTO clinic_channelhealth (channel, failures_in_a_row) VALUES ('email', 2)"
+            )
+
+    signals.pre_save.connect(other_sweep_first, sender=ChannelHealth)
+    tally = _ChannelTally("email")
+    tally.failure()
+
+    tally.write()  # finds no row, inserts, meets the other's, adds to it
+
+    assert ChannelHealth.objects.get(channel="email").failures_in_a_row == 3
