@@ -144,14 +144,27 @@ def _visit_page(request, token: str, appointment: Appointment):
 @require_http_methods(["GET", "HEAD", "POST"])
 def patient_link(request, token):
     """Show what the link does (GET), or do it (POST) and say that it is done."""
+    opened = _opened(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, subject = opened
+    with translation.override(patient_link_language(subject)):
+        return _patient_link_answer(request, token, link, subject)
+
+
+def _opened(
+    request, token: str, *, only: str | None = None
+) -> tuple[PatientLink, Subject] | HttpResponse:
+    """The link and what it acts on, or the page refusing it, in the browser's language
+    (no patient is known yet). `only`: the one action this address serves."""
     with translation.override(_browser_language(request)):
         try:
             link = link_open(token)
-            subject = patient_link_subject(link=link)
+            if only is not None and link.action != only:
+                raise LinkInvalid(_("This link is not valid."))
+            return link, patient_link_subject(link=link)
         except LinkError as error:
             return _link_refused(request, error)
-    with translation.override(patient_link_language(subject)):
-        return _patient_link_answer(request, token, link, subject)
 
 
 def _browser_language(request) -> str:
@@ -192,14 +205,10 @@ def _patient_link_answer(request, token: str, link: PatientLink, subject: Subjec
 def patient_link_calendar(request, token):
     """The visit's calendar file (.ics), from its page: the entry the reminder emails
     carry, so a calendar app that has it replaces it rather than adding a second one."""
-    with translation.override(_browser_language(request)):
-        try:
-            link = link_open(token)
-            if link.action != Action.VISIT:
-                raise LinkInvalid(_("This link is not valid."))
-            appointment = patient_link_subject(link=link)
-        except LinkError as error:
-            return _link_refused(request, error)
+    opened = _opened(request, token, only=Action.VISIT)
+    if isinstance(opened, HttpResponse):
+        return opened
+    _link, appointment = opened
     assert isinstance(appointment, Appointment)  # SUBJECTS[Action.VISIT]
     language = patient_reader_language(appointment.patient)
     if appointment.status not in MOVABLE or appointment.starts_at <= timezone.now():
@@ -222,14 +231,10 @@ def patient_link_unsubscribe(request, token):
     """One-click unsubscribe (RFC 8058): a POST whose body is `List-Unsubscribe=One-Click`
     stops reminders as the stop link's button does, and answers 200. GET shows the stop
     link's page, whose button posts to the stop link itself."""
-    with translation.override(_browser_language(request)):
-        try:
-            link = link_open(token)
-            if link.action != Action.STOP:
-                raise LinkInvalid(_("This link is not valid."))
-            subject = patient_link_subject(link=link)
-        except LinkError as error:
-            return _link_refused(request, error)
+    opened = _opened(request, token, only=Action.STOP)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, subject = opened
     with translation.override(patient_link_language(subject)):
         return _unsubscribe_answer(request, token, link, subject)
 
