@@ -371,7 +371,10 @@ class ReminderTemplate(models.Model):
 class AccessLog(models.Model):
     """One look at health data: who opened which patient's chart, photo, record or handout,
     or exported records, when, from where. Written by `clinic.audit`, read by the manager
-    in the admin; nobody adds, changes or deletes a row through the app."""
+    in the admin; nobody adds, changes or deletes a row through the app.
+
+    The viewer is a staff user, or a patient or guardian in the patient portal (portal/),
+    who has no user: then `online_viewer` names the contact they verified."""
 
     class Action(models.TextChoices):
         CHART_VIEW = "chart_view", "Chart view"
@@ -379,11 +382,18 @@ class AccessLog(models.Model):
         RECORD_VIEW = "record_view", "Record view"
         HANDOUT_VIEW = "handout_view", "Handout view"
         EXPORT = "export", "Export"
+        PORTAL_VIEW = "portal_view", "Portal view (patient or guardian online)"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_log"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="access_log",
     )
+    # The email address or phone number a patient or guardian verified to open the portal.
+    online_viewer = models.CharField(max_length=254, blank=True, default="")
     action = models.CharField(max_length=20, choices=Action.choices)
     # Empty for an export of many patients at once.
     patient = models.ForeignKey(
@@ -405,14 +415,22 @@ class AccessLog(models.Model):
                         "record_view",
                         "handout_view",
                         "export",
+                        "portal_view",
                     ]
                 ),
                 name="accesslog_action_valid",
             ),
+            # Someone saw it: a staff user, or a verified contact in the portal.
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, online_viewer="")
+                | Q(user__isnull=True) & ~Q(online_viewer=""),
+                name="accesslog_one_viewer",
+            ),
         ]
 
     def __str__(self):
-        return f"{self.get_action_display()} by {self.user} at {self.at:%Y-%m-%d %H:%M}"
+        viewer = self.user or self.online_viewer
+        return f"{self.get_action_display()} by {viewer} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class InboundSms(models.Model):

@@ -96,6 +96,14 @@ class Patient(models.Model):
     insurance_member_id = models.CharField(
         "Member ID", max_length=50, blank=True, default="", db_default=""
     )
+    # Set when the patient (or a guardian) registered on the public booking page: the desk
+    # checks the record at the first visit and clears it.
+    registered_online = models.BooleanField(
+        "Registered online, to verify",
+        default=False,
+        db_default=False,
+        help_text="Registered on the public booking page; the desk clears it once checked.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

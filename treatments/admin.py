@@ -96,6 +96,8 @@ class ProcedureTypeAdminForm(forms.ModelForm):
             "reminder_offsets",
             "is_active",
             "sort_order",
+            "bookable_online",
+            "online_returning_only",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -131,8 +133,15 @@ class ProcedureTypeAdmin(admin.ModelAdmin):
         "follow_up_weeks",
         "reminder_offsets",
         "is_active",
+        "bookable_online",
     ]
-    list_filter = ["is_active", "is_procedure", "needs_treatment_room", "anesthesia"]
+    list_filter = [
+        "is_active",
+        "is_procedure",
+        "needs_treatment_room",
+        "anesthesia",
+        "bookable_online",
+    ]
     search_fields = ["name", "code"]
     prepopulated_fields = {"slug": ["name"]}
 

@@ -78,6 +78,15 @@ class ProcedureType(models.Model):
     )
     is_active = models.BooleanField(default=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
+    # The public booking page (portal/) offers only these.
+    bookable_online = models.BooleanField(
+        default=False, help_text="Patients may book this visit type on the public booking page."
+    )
+    online_returning_only = models.BooleanField(
+        default=False,
+        help_text="Online, only patients the clinic already knows may book it "
+        "(a named procedure after a consultation).",
+    )
 
     class Meta:
         ordering = ["sort_order", "name"]

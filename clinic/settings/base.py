@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "patients",
     "clinic",
     "treatments",
+    "portal",
 ]
 
 MIDDLEWARE = [
