@@ -90,6 +90,27 @@ def access_log_record_patients(
     return AccessLog.objects.bulk_create(entries)
 
 
+def access_log_record_online(
+    *, request: HttpRequest, viewer: str, patient_ids: list[int], detail: str
+) -> list[AccessLog]:
+    """One portal-view row per patient shown to a patient or guardian online: they have no
+    user, so `viewer` is the email address or phone number they verified."""
+    entries = [
+        AccessLog(
+            online_viewer=viewer,
+            action=AccessLog.Action.PORTAL_VIEW,
+            patient_id=patient_id,
+            path=request.get_full_path()[:500],
+            ip_address=client_ip_address(request),
+            detail=detail[:200],
+        )
+        for patient_id in dict.fromkeys(patient_ids)
+    ]
+    for entry in entries:
+        entry.full_clean(exclude=["user", "patient"], validate_constraints=False)
+    return AccessLog.objects.bulk_create(entries)
+
+
 def access_log_record_export(
     *, request: HttpRequest, patient_ids: list[int], detail: str
 ) -> list[AccessLog]:

@@ -22,6 +22,8 @@ urlpatterns = [
         views_auth.password_reset_confirm,
         name="password_reset_confirm",
     ),
+    # The public booking page and the patient portal (issue 15): no login.
+    path("", include("portal.urls")),
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]

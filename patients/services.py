@@ -172,10 +172,16 @@ def _locked(patient: Patient) -> Patient:
 
 
 def patient_update(
-    *, patient: Patient, by: User, seen_at: datetime | None = None, **changes: Any
+    *,
+    patient: Patient,
+    by: User | None,
+    seen_at: datetime | None = None,
+    reason: str = "",
+    **changes: Any,
 ) -> Patient:
     """Change a patient's record at the desk; the change is kept in their history, naming
-    `by` (and, for reminder consent, in who-and-when fields of its own).
+    `by` (and, for reminder consent, in who-and-when fields of its own). Without `by`
+    (the patient online) the history row keeps `reason`, who did it.
 
     Choosing self-pay clears the insurer. Refused with a ValidationError naming the
     fields, writing nothing: see _patient_check. Refused with ConcurrentChange when
@@ -195,6 +201,7 @@ def patient_update(
             setattr(current, name, changes[name])
         _patient_check(current)
         if changed:
+            current._change_reason = reason
             patient_save(patient=current, changed_fields=changed, by=by)
     return current
 

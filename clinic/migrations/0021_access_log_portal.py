@@ -6,39 +6,78 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0018_staff_language'),
-        ('patients', '0007_registered_online'),
+        ("clinic", "0018_staff_language"),
+        ("patients", "0007_registered_online"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='accesslog',
-            name='accesslog_action_valid',
+            model_name="accesslog",
+            name="accesslog_action_valid",
         ),
         migrations.AddField(
-            model_name='accesslog',
-            name='online_viewer',
-            field=models.CharField(blank=True, default='', max_length=254),
+            model_name="accesslog",
+            name="online_viewer",
+            field=models.CharField(blank=True, default="", max_length=254),
         ),
         migrations.AlterField(
-            model_name='accesslog',
-            name='action',
-            field=models.CharField(choices=[('chart_view', 'Chart view'), ('photo_view', 'Photo view'), ('record_view', 'Record view'), ('handout_view', 'Handout view'), ('export', 'Export'), ('portal_view', 'Portal view (patient or guardian online)')], max_length=20),
+            model_name="accesslog",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("chart_view", "Chart view"),
+                    ("photo_view", "Photo view"),
+                    ("record_view", "Record view"),
+                    ("handout_view", "Handout view"),
+                    ("export", "Export"),
+                    ("portal_view", "Portal view (patient or guardian online)"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='accesslog',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='access_log', to=settings.AUTH_USER_MODEL),
+            model_name="accesslog",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="access_log",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accesslog',
-            constraint=models.CheckConstraint(condition=models.Q(('action__in', ['chart_view', 'photo_view', 'record_view', 'handout_view', 'export', 'portal_view'])), name='accesslog_action_valid'),
+            model_name="accesslog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "action__in",
+                        [
+                            "chart_view",
+                            "photo_view",
+                            "record_view",
+                            "handout_view",
+                            "export",
+                            "portal_view",
+                        ],
+                    )
+                ),
+                name="accesslog_action_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accesslog',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('online_viewer', ''), ('user__isnull', False)), models.Q(('user__isnull', True), models.Q(('online_viewer', ''), _negated=True)), _connector='OR'), name='accesslog_one_viewer'),
+            model_name="accesslog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("online_viewer", ""), ("user__isnull", False)),
+                    models.Q(
+                        ("user__isnull", True), models.Q(("online_viewer", ""), _negated=True)
+                    ),
+                    _connector="OR",
+                ),
+                name="accesslog_one_viewer",
+            ),
         ),
     ]

@@ -393,6 +393,17 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     # A cache that does not answer must not hold a request for long.
     CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
 
+# Patients online (portal/): the public booking page and the patient portal. A portal
+# session ends after CLINIC_PORTAL_IDLE_MINUTES without a request. The limits are counted
+# in the cache above (per process unless CLINIC_CACHE_URL names Redis): public pages per
+# client address per 10 minutes; codes asked for per address and per email or phone per
+# hour; codes typed per address per hour (each code also allows only five tries).
+CLINIC_PORTAL_IDLE_MINUTES = env_int("CLINIC_PORTAL_IDLE_MINUTES", default=15, minimum=1)
+CLINIC_PUBLIC_PAGES_PER_IP = env_int("CLINIC_PUBLIC_PAGES_PER_IP", default=300, minimum=10)
+CLINIC_CODES_PER_IP = env_int("CLINIC_CODES_PER_IP", default=10, minimum=1)
+CLINIC_CODES_PER_CONTACT = env_int("CLINIC_CODES_PER_CONTACT", default=5, minimum=1)
+CLINIC_CODE_CHECKS_PER_IP = env_int("CLINIC_CODE_CHECKS_PER_IP", default=30, minimum=5)
+
 # Two-factor login (TOTP, django-otp): every staff user passes a one-time code after the
 # password, the admin included. Off in the demo, on in production.
 CLINIC_REQUIRE_2FA = env_flag("CLINIC_REQUIRE_2FA", default=False)

@@ -4,20 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0006_guardian_language'),
+        ("patients", "0006_guardian_language"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='historicalpatient',
-            name='registered_online',
-            field=models.BooleanField(db_default=False, default=False, help_text='Registered on the public booking page; the desk clears it once checked.', verbose_name='Registered online, to verify'),
+            model_name="historicalpatient",
+            name="registered_online",
+            field=models.BooleanField(
+                db_default=False,
+                default=False,
+                help_text="Registered on the public booking page; the desk clears it once checked.",
+                verbose_name="Registered online, to verify",
+            ),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='registered_online',
-            field=models.BooleanField(db_default=False, default=False, help_text='Registered on the public booking page; the desk clears it once checked.', verbose_name='Registered online, to verify'),
+            model_name="patient",
+            name="registered_online",
+            field=models.BooleanField(
+                db_default=False,
+                default=False,
+                help_text="Registered on the public booking page; the desk clears it once checked.",
+                verbose_name="Registered online, to verify",
+            ),
         ),
     ]

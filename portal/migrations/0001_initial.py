@@ -4,44 +4,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PortalSession',
+            name="PortalSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_hash', models.CharField(max_length=64, unique=True)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=5)),
-                ('contact', models.CharField(max_length=254)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('last_seen_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key_hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=5),
+                ),
+                ("contact", models.CharField(max_length=254)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("last_seen_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='OneTimeCode',
+            name="OneTimeCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=32, unique=True)),
-                ('purpose', models.CharField(choices=[('booking', 'Online booking'), ('portal', 'Patient portal')], max_length=8)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=5)),
-                ('contact', models.CharField(max_length=254)),
-                ('code_hash', models.CharField(max_length=64)),
-                ('tries', models.PositiveSmallIntegerField(default=0)),
-                ('status', models.CharField(choices=[('pending', 'Sent, waiting for the code'), ('verified', 'Verified'), ('used', 'Used'), ('refused', 'Refused: too many wrong tries')], default='pending', max_length=8)),
-                ('request', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reference", models.CharField(max_length=32, unique=True)),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[("booking", "Online booking"), ("portal", "Patient portal")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=5),
+                ),
+                ("contact", models.CharField(max_length=254)),
+                ("code_hash", models.CharField(max_length=64)),
+                ("tries", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Sent, waiting for the code"),
+                            ("verified", "Verified"),
+                            ("used", "Used"),
+                            ("refused", "Refused: too many wrong tries"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("request", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['contact', 'created_at'], name='code_contact_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('tries__lte', 5)), name='code_tries_at_most_five'), models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'verified', 'used', 'refused'])), name='code_status_valid'), models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'refused']), ('verified_at__isnull', False), _connector='OR'), name='code_verified_has_time')],
+                "indexes": [
+                    models.Index(fields=["contact", "created_at"], name="code_contact_idx")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("tries__lte", 5)), name="code_tries_at_most_five"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("status__in", ["pending", "verified", "used", "refused"])
+                        ),
+                        name="code_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("status__in", ["pending", "refused"]),
+                            ("verified_at__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="code_verified_has_time",
+                    ),
+                ],
             },
         ),
     ]

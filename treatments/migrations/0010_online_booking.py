@@ -4,20 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('treatments', '0009_aftercare_per_language'),
+        ("treatments", "0009_aftercare_per_language"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='proceduretype',
-            name='bookable_online',
-            field=models.BooleanField(default=False, help_text='Patients may book this visit type on the public booking page.'),
+            model_name="proceduretype",
+            name="bookable_online",
+            field=models.BooleanField(
+                default=False,
+                help_text="Patients may book this visit type on the public booking page.",
+            ),
         ),
         migrations.AddField(
-            model_name='proceduretype',
-            name='online_returning_only',
-            field=models.BooleanField(default=False, help_text='Online, only patients the clinic already knows may book it (a named procedure after a consultation).'),
+            model_name="proceduretype",
+            name="online_returning_only",
+            field=models.BooleanField(
+                default=False,
+                help_text="Online, only patients the clinic already knows may book it (a named procedure after a consultation).",
+            ),
         ),
     ]

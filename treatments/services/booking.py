@@ -260,8 +260,11 @@ def appointment_book(
     reason: str = "",
     waitlist_entry: WaitlistEntry | None = None,
     follow_up: FollowUp | None = None,
+    note: str = "",
 ) -> Appointment:
     """Book a visit. Raises SlotTaken (with alternatives) when the time is taken.
+
+    `note` says how it was booked in the visit's history ("Booked online").
 
     The booking's confirmation and reminders are written with it (reminders_for_booked_
     appointment), whoever books: the desk, the API, a patient claiming a waitlist offer.
@@ -291,7 +294,7 @@ def appointment_book(
         appointment.full_clean(exclude=CHECKED_RELATIONS, validate_constraints=False)
         appointment.save()
         AppointmentEvent.objects.create(
-            appointment=appointment, action=Action.BOOKED, actor=booked_by
+            appointment=appointment, action=Action.BOOKED, actor=booked_by, note=note
         )
         if waitlist_entry is not None:
             _waitlist_entry_close(waitlist_entry, appointment=appointment)
