@@ -8,6 +8,7 @@ engines and caches.
 """
 
 from functools import wraps
+from urllib.parse import urlencode
 from typing import Any
 
 from django.conf import settings
@@ -91,8 +92,9 @@ def book_start(request: HttpRequest) -> HttpResponse:
     slots = []
     if form.is_valid():
         dermatologists = {member.pk: member for member in bookable_dermatologists()}
+        procedure_type = form.cleaned_data["procedure_type"]
         slots = [
-            (slot, dermatologists.get(slot.dermatologist_id))
+            (slot, dermatologists.get(slot.dermatologist_id), _slot_query(procedure_type, slot))
             for slot in online_free_slots(
                 procedure_type=form.cleaned_data["procedure_type"],
                 dermatologist=form.cleaned_data["dermatologist"],
@@ -136,6 +138,17 @@ def book_details(request: HttpRequest) -> HttpResponse:
     chosen = SlotForm(request.POST)
     chosen.is_valid()
     return _page(request, "portal/book_details.html", _details_context(form, chosen), status=status)
+
+
+def _slot_query(procedure_type, slot) -> str:
+    """The details page's query for a free time, in the clinic's local time."""
+    return urlencode(
+        {
+            "procedure_type": procedure_type.pk,
+            "dermatologist": slot.dermatologist_id,
+            "starts_at": timezone.localtime(slot.starts_at).isoformat(),
+        }
+    )
 
 
 def _details_context(form: BookingDetailsForm, chosen: SlotForm) -> dict:
