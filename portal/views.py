@@ -72,8 +72,10 @@ def public_page(view):
     return wrapped
 
 
-def _refused(request: HttpRequest, error: ServiceError, **context: Any) -> HttpResponse:
-    status = error_status(error)
+def _refused(
+    request: HttpRequest, error: ServiceError, *, status: int | None = None, **context: Any
+) -> HttpResponse:
+    status = status or error_status(error)
     context = {"message": str(error), **context}
     response = _page(request, "portal/refused.html", context, status=status)
     if status == 429:
@@ -350,7 +352,8 @@ def portal_preferences(request: HttpRequest, patient_id: int) -> HttpResponse:
         return _without_session(redirect("portal:portal_home"))
     patient = portal_patient(contact=session.contact, patient_id=patient_id)
     if patient is None:
-        return _refused(request, ServiceError(_("There is no such patient here.")), portal=True)
+        refusal = ServiceError(_("There is no such patient here."))
+        return _refused(request, refusal, status=404, portal=True)
     form = PreferencesForm(request.POST, prefix=f"patient-{patient.pk}")
     if form.is_valid():
         try:
