@@ -110,6 +110,16 @@ EXPECTED = {
     "treatments:sms_inbound_vonage": POST_ONLY,
     "treatments:sms_inbox": FRONT_DESK,
     "treatments:sms_mark_handled": POST_ONLY,
+    # Patients online (issue 15): public, no login; a staff login changes nothing.
+    "portal:robots_txt": (200, 200, 200, 200),
+    "portal:book_start": (200, 200, 200, 200),
+    "portal:book_details": (400, 400, 400, 400),  # no time chosen: "Choose a time first"
+    "portal:booking_verify": (200, 200, 200, 200),  # the code form; a POST checks the code
+    "portal:booking_choose": POST_ONLY,
+    "portal:portal_home": (200, 200, 200, 200),  # no portal session: the code form
+    "portal:portal_verify": (200, 200, 200, 200),
+    "portal:portal_preferences": POST_ONLY,
+    "portal:portal_logout": POST_ONLY,
 }
 
 
@@ -244,6 +254,10 @@ def url_for(name: str, objects: dict) -> str:
         "treatments:photo_thumbnail": {"pk": objects["photo"].pk},
         "treatments:lesion_compare": {"lesion_id": objects["lesion"].pk},
         "treatments:sms_mark_handled": {"pk": objects["text"].pk},
+        "portal:booking_verify": {"reference": "not-a-real-one"},
+        "portal:booking_choose": {"reference": "not-a-real-one"},
+        "portal:portal_verify": {"reference": "not-a-real-one"},
+        "portal:portal_preferences": {"patient_id": objects["patient"].pk},
     }
     for name_with_patient in (
         "treatments:patient_chart",

@@ -20,6 +20,18 @@ PUBLIC = {
     # Providers' webhooks for patients' texts: the request's signature is the key.
     "treatments:sms_inbound_twilio",
     "treatments:sms_inbound_vonage",
+    # Patients online (issue 15): no account; a one-time code to the contact given is the
+    # key to anything about a patient, and every page is rate-limited per address.
+    "portal:robots_txt",
+    "portal:book_start",
+    "portal:book_details",
+    "portal:booking_verify",
+    "portal:booking_choose",
+    # The portal: its own session cookie, opened by a code, shows only that contact's family.
+    "portal:portal_home",
+    "portal:portal_verify",
+    "portal:portal_preferences",
+    "portal:portal_logout",
 }  # a patient link: the token is the key
 # Any logged-in user, role or not: the home page tells a user without a role what to do.
 # The two-factor pages: the second step of logging in, for whoever passed the first.
