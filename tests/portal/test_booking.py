@@ -5,13 +5,14 @@ from datetime import date, timedelta
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
 from clinic.models import AccessLog, Reminder
 from patients.models import Guardian, Patient
 from portal.models import OneTimeCode
-from treatments.models import Appointment, AppointmentEvent
+from treatments.models import Appointment, AppointmentEvent, ProcedureType
 
 from ..factories import AppointmentFactory, GuardianFactory, PatientFactory
 from .conftest import MONDAY_9, TUESDAY_10, last_code, local
@@ -282,3 +283,13 @@ def test_an_alternative_needs_a_verified_code(client, monday, dermatologist, con
 
     assert response.status_code == 409
     assert Appointment.objects.count() == 0
+
+
+def test_the_demo_offers_a_consultation_and_a_recurrence_check_online(client):
+    call_command("seed_demo")
+
+    page = client.get(reverse("portal:book_start")).content.decode()
+
+    assert "Consultation" in page and "Recurrence check" in page and "Extraction" in page
+    assert "Cryotherapy" not in page
+    assert ProcedureType.objects.get(slug="extraction").online_returning_only

@@ -393,9 +393,40 @@ def seed_clinical_records(*, today: date) -> None:
         )
 
 
+# Visit types patients may book on the public page (/book/): a first consultation and a
+# recurrence check for anyone, an extraction for patients the clinic already knows.
+ONLINE_VISIT_TYPES = [
+    {"slug": "consultation", "name": "Consultation", "duration_minutes": 20, "sort_order": 0},
+    {
+        "slug": "recurrence-check",
+        "name": "Recurrence check",
+        "duration_minutes": 15,
+        "sort_order": 1,
+    },
+]
+
+
+def seed_online_booking() -> None:
+    for entry in ONLINE_VISIT_TYPES:
+        ProcedureType.objects.update_or_create(
+            slug=entry["slug"],
+            defaults={
+                **entry,
+                "is_procedure": False,
+                "needs_treatment_room": False,
+                "bookable_online": True,
+                "online_returning_only": False,
+            },
+        )
+    ProcedureType.objects.filter(slug="extraction").update(
+        bookable_online=True, online_returning_only=True
+    )
+
+
 @transaction.atomic
 def seed_demo(*, today: date | None = None) -> None:
     today = today or timezone.localdate()
+    seed_online_booking()  # first: the demo's visits draw on every active visit type
     dermatologists = seed_staff()
     patients = seed_patients(today=today)
     reception = get_user_model().objects.get(username="reception")
