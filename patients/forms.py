@@ -168,7 +168,7 @@ class PatientEditForm(forms.ModelForm):
             "first_name", "last_name", "date_of_birth", "sex",
             "address_line_1", "address_line_2", "city", "region", "postal_code", "country",
             "email", "phone", "preferred_channel", "language", "reminder_consent",
-            "payer", "insurer_name", "insurance_member_id",
+            "payer", "insurer_name", "insurance_member_id", "registered_online",
         ]  # fmt: skip
         widgets = {
             "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -177,7 +177,8 @@ class PatientEditForm(forms.ModelForm):
         labels = {"reminder_consent": "Agrees to receive reminders"}
         help_texts = {
             "reminder_consent": "Turn back on when the patient asks again, e.g. after using "
-            "the stop link of a reminder."
+            "the stop link of a reminder.",
+            "registered_online": "Clear it once the record is checked with the patient.",
         }
 
     def __init__(self, *args, **kwargs):
@@ -207,6 +208,7 @@ class PatientEditForm(forms.ModelForm):
                 "payer",
                 Row(Column("insurer_name"), Column("insurance_member_id")),
             ),
+            "registered_online",
             "seen_at",
         )
 

@@ -228,3 +228,9 @@ def patient_reader_language(patient: Patient) -> str:
         if guardian is not None and guardian.language:
             return guardian.language
     return patient.language
+
+
+def patients_registered_online(*, limit: int = 20) -> list[Patient]:
+    """Patients who registered on the public booking page and whose record the desk has
+    not checked yet, the newest first."""
+    return list(Patient.objects.filter(registered_online=True).order_by("-created_at")[:limit])

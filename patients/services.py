@@ -134,7 +134,7 @@ PATIENT_EDITABLE_FIELDS = frozenset({
     "first_name", "last_name", "date_of_birth", "sex",
     "address_line_1", "address_line_2", "city", "region", "postal_code", "country",
     "email", "phone", "preferred_channel", "language", "reminder_consent",
-    "payer", "insurer_name", "insurance_member_id",
+    "payer", "insurer_name", "insurance_member_id", "registered_online",
 })  # fmt: skip
 
 
