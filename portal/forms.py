@@ -108,7 +108,8 @@ class BookingDetailsForm(SlotForm):
     )
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         born: date | None = data.get("date_of_birth")
         if born is None:
             return data
