@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import formats, timezone, translation
+from django.utils.translation.template import templatize
 from icalendar import Calendar
 
 from clinic.channels import reminder_message, templates_load
@@ -25,6 +27,7 @@ from clinic.links import Action, link_token
 from clinic.models import Reminder
 from clinic.outbox import reminders_send_due
 from clinic.settings.environment import env_choice
+from patients.models import Patient
 from treatments.models import Appointment, FollowUp, ProcedureType, WaitlistEntry
 from treatments.services import appointment_book, appointment_cancel, appointment_reschedule
 
@@ -153,14 +156,43 @@ def po_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+# Sources whose texts may be newer than the catalogue (`make messages` adds them at the
+# merge): their msgids are read from the source itself, as makemessages does.
+NEWER_SOURCES = ["portal/*.py", "templates/portal/*.html"]
+XGETTEXT_KEYWORDS = ["gettext_noop", "gettext_lazy", "ngettext_lazy:1,2", "pgettext:1c,2"]
+
+
+def source_msgids(folder: Path) -> list[str]:
+    """The msgids of NEWER_SOURCES: templates turned into Python by Django's templatize,
+    then everything read by xgettext with makemessages' keywords."""
+    sources = []
+    for pattern in NEWER_SOURCES:
+        for path in sorted(Path(settings.BASE_DIR).glob(pattern)):
+            if path.suffix == ".html":
+                python = folder / f"{path.parent.name}-{path.name}.py"
+                python.write_text(templatize(path.read_text(), origin=str(path)))
+                path = python
+            sources.append(str(path))
+    pot = folder / "sources.pot"
+    keywords = [f"--keyword={keyword}" for keyword in XGETTEXT_KEYWORDS]
+    subprocess.run(
+        ["xgettext", "--language=Python", "--from-code=UTF-8", *keywords, "-o", str(pot)] + sources,
+        check=True,
+        timeout=60,
+    )
+    return [entry.msgid for entry in po_entries(pot)]
+
+
 @pytest.fixture
 def pseudo_locale(tmp_path):
-    """LOCALE_PATHS holding only the pseudo catalogue, compiled by msgfmt."""
+    """LOCALE_PATHS holding only the pseudo catalogue, compiled by msgfmt: the Spanish
+    catalogue's msgids and those of NEWER_SOURCES."""
     folder = tmp_path / PSEUDO / "LC_MESSAGES"
     folder.mkdir(parents=True)
     lines = ['msgid ""', 'msgstr "Content-Type: text/plain; charset=UTF-8\\n"', ""]
-    for entry in po_entries(LOCALE / "es" / "LC_MESSAGES" / "django.po"):
-        lines += [f"msgid {po_quote(entry.msgid)}", f"msgstr {po_quote(f'⟦{entry.msgid}⟧')}", ""]
+    msgids = [entry.msgid for entry in po_entries(LOCALE / "es" / "LC_MESSAGES" / "django.po")]
+    for msgid in dict.fromkeys(msgids + source_msgids(tmp_path)):
+        lines += [f"msgid {po_quote(msgid)}", f"msgstr {po_quote(f'⟦{msgid}⟧')}", ""]
     (folder / "django.po").write_text("\n".join(lines), encoding="utf-8")
     subprocess.run(
         ["msgfmt", "-o", str(folder / "django.mo"), str(folder / "django.po")],
@@ -474,3 +506,84 @@ def test_a_spanish_guardian_gets_spanish_emails_calendar_files_and_sms(
     assert "recordatorio de la visita de Mateo el martes 8 de diciembre a las 15:00" in (
         "".join(sms)
     )
+
+
+# --- The public pages (issue 15): online booking and the patient portal -------------------
+
+
+def test_every_public_booking_and_portal_page_goes_through_the_catalogue(
+    pseudo_locale, dermatologist, settings, mailoutbox
+):
+    """Each page as a browser asking for the pseudo-locale sees it: none of its words
+    outside the catalogue but the clinic's, the patient's and the visit type's names."""
+    cache.clear()
+    client = Client(HTTP_ACCEPT_LANGUAGE=PSEUDO)
+    consultation = ProcedureType.objects.create(
+        slug="consultation", name="Consultation", duration_minutes=20,
+        needs_treatment_room=False, is_procedure=False, bookable_online=True,
+    )  # fmt: skip
+    starts_at = at(2026, 5, 5, 10, 0)
+    slot = {
+        "procedure_type": consultation.pk,
+        "dermatologist": dermatologist.pk,
+        "starts_at": timezone.localtime(starts_at).isoformat(),
+    }
+    person = {
+        "booking_for": "me", "first_name": "Grace", "last_name": "Okoye",
+        "date_of_birth": "1990-03-02", "contact": "grace@example.com", "reminders": "on",
+    }  # fmt: skip
+
+    def code() -> str:
+        return re.search(r"\b([0-9]{6})\b", mailoutbox[-1].body).group(1)
+
+    with time_machine.travel(at(2026, 5, 4, 9, 0), tick=False):
+        book = reverse("portal:book_start")
+        pages = {
+            "book": client.get(book),
+            "book-times": client.get(book, {"procedure_type": consultation.pk}),
+            "details": client.get(reverse("portal:book_details"), slot),
+            "details-refused": client.post(
+                reverse("portal:book_details"), {**slot, **person, "date_of_birth": "2015-01-01"}
+            ),
+        }
+        verify = client.post(reverse("portal:book_details"), {**slot, **person})["Location"]
+        pages["code"] = client.get(verify)
+        pages["code-wrong"] = client.post(verify, {"code": f"{(int(code()) + 1) % 10**6:06d}"})
+        AppointmentFactory(dermatologist=dermatologist, starts_at=starts_at, room=None)
+        pages["taken"] = client.post(verify, {"code": code()})
+        later = timezone.localtime(starts_at + timedelta(minutes=30)).isoformat()
+        pages["booked"] = client.post(
+            verify + "choose/", {"dermatologist": dermatologist.pk, "starts_at": later}
+        )
+        pages["refused"] = client.post(verify, {"code": "000000"})
+        pages["portal"] = client.get(reverse("portal:portal_home"))
+        asked = client.post(reverse("portal:portal_home"), {"contact": "grace@example.com"})
+        pages["portal-code"] = client.get(asked["Location"])
+        client.post(asked["Location"], {"code": code()})
+        pages["portal-home"] = client.get(reverse("portal:portal_home"))
+        pages["logged-out"] = client.post(reverse("portal:portal_logout"))
+        settings.CLINIC_PUBLIC_PAGES_PER_IP = 10
+        cache.clear()
+        for _ in range(10):
+            client.get(book)
+        pages["too-many"] = client.get(book)
+
+    assert {name: page.status_code for name, page in pages.items()} == {
+        **dict.fromkeys(pages, 200),
+        "details-refused": 400,
+        "code-wrong": 400,
+        "taken": 409,
+        "refused": 409,
+        "too-many": 429,
+    }
+    patient = Patient.objects.get(first_name="Grace")
+    shown = [starts_at + timedelta(minutes=minutes) for minutes in range(-2880, 21600, 15)]
+    values = [
+        settings.CLINIC_NAME, settings.CLINIC_PHONE, patient.full_name,
+        str(dermatologist), "Consultation", "grace@example.com",
+    ]  # fmt: skip
+    values += dates_as_written(*shown, at(2026, 5, 4, 9, 0).date())
+    for name, page in pages.items():
+        html = page.content.decode()
+        assert f'<html lang="{PSEUDO}">' in html, name
+        assert untranslated(html, values=values) == [], name
