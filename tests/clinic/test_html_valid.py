@@ -198,6 +198,11 @@ def rendered_pages(clinic: dict, as_role) -> dict[str, str]:
     for name, (url, status) in patient_link_pages(clinic).items():
         fetch(f"link-{name}.html", anonymous, url, status)
     fetch("link-done.html", anonymous, link(Action.CONFIRM, clinic["upcoming"].pk), method="post")
+    # The public booking page and the patient portal (issue 15), before a code is verified.
+    for name in ("book_start", "portal_home"):
+        fetch(f"public-{name}.html", anonymous, reverse(f"portal:{name}"))
+    for name in ("booking_verify", "portal_verify"):
+        fetch(f"public-{name}.html", anonymous, reverse(f"portal:{name}", args=["a-reference"]))
     fetch("login.html", anonymous, reverse("login"))
     fetch("password-reset.html", anonymous, reverse("password_reset"))
     pages["503.html"] = render_to_string("503.html", {"message": "Back soon."})
