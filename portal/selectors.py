@@ -54,6 +54,20 @@ class PortalPatient:
     handouts: list[Procedure]
 
 
+def _of_contact(contact: str) -> Q:
+    """Patients whose own email or phone is `contact`, or whose guardian's is."""
+    return (
+        Q(email__iexact=contact)
+        | Q(phone=contact)
+        | Q(guardians__email__iexact=contact)
+        | Q(guardians__phone=contact)
+    )
+
+
+def portal_contact_known(*, contact: str) -> bool:
+    return Patient.objects.filter(_of_contact(contact)).exists()
+
+
 def portal_patients(*, contact: str, now: datetime | None = None) -> list[PortalPatient]:
     """The patients whose own or whose guardian's email or phone is `contact`, each with
     upcoming visits and the aftercare of signed procedures. Three queries, however many
@@ -71,12 +85,7 @@ def portal_patients(*, contact: str, now: datetime | None = None) -> list[Portal
         .order_by("-performed_at")
     )
     patients = (
-        Patient.objects.filter(
-            Q(email__iexact=contact)
-            | Q(phone=contact)
-            | Q(guardians__email__iexact=contact)
-            | Q(guardians__phone=contact)
-        )
+        Patient.objects.filter(_of_contact(contact))
         .distinct()
         .order_by("date_of_birth", "pk")
         .prefetch_related(
@@ -99,14 +108,4 @@ def portal_patients(*, contact: str, now: datetime | None = None) -> list[Portal
 
 def portal_patient(*, contact: str, patient_id: int) -> Patient | None:
     """The patient, if `contact` may see them in the portal; None otherwise."""
-    return (
-        Patient.objects.filter(
-            Q(email__iexact=contact)
-            | Q(phone=contact)
-            | Q(guardians__email__iexact=contact)
-            | Q(guardians__phone=contact),
-            pk=patient_id,
-        )
-        .distinct()
-        .first()
-    )
+    return Patient.objects.filter(_of_contact(contact), pk=patient_id).distinct().first()

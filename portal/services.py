@@ -40,6 +40,7 @@ from treatments.services.booking import BookingError, appointment_book
 
 from .limits import limit_count
 from .models import CODE_DIGITS, CODE_MINUTES, CODE_TRIES, OneTimeCode, PortalSession
+from .selectors import portal_contact_known
 
 logger = logging.getLogger(__name__)
 Purpose = OneTimeCode.Purpose
@@ -304,25 +305,15 @@ def online_booking_choose(
 # --- Portal sessions ------------------------------------------------------------------
 
 
-def _portal_patients_q(contact: str) -> Q:
-    return (
-        Q(email__iexact=contact)
-        | Q(phone=contact)
-        | Q(guardians__email__iexact=contact)
-        | Q(guardians__phone=contact)
-    )
-
-
 def portal_code_send(*, channel: str, contact: str, ip_address: str | None) -> OneTimeCode:
     """A portal code for `contact`: sent only if a patient or guardian has it, but made
     either way, so that the answer and the next page say nothing of who is known."""
-    known = Patient.objects.filter(_portal_patients_q(contact)).exists()
     return code_send(
         purpose=Purpose.PORTAL,
         channel=channel,
         contact=contact,
         ip_address=ip_address,
-        deliver=known,
+        deliver=portal_contact_known(contact=contact),
     )
 
 
