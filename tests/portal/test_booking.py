@@ -6,7 +6,9 @@ from datetime import date, timedelta
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.models import AccessLog, Reminder
@@ -14,7 +16,8 @@ from patients.models import Guardian, Patient
 from portal.models import OneTimeCode
 from treatments.models import Appointment, AppointmentEvent, ProcedureType
 
-from ..factories import AppointmentFactory, GuardianFactory, PatientFactory
+from ..factories import AppointmentFactory, GuardianFactory, PatientFactory, StaffMemberFactory
+from ..treatments.conftest import open_all_week
 from .conftest import MONDAY_9, TUESDAY_10, last_code, local
 
 pytestmark = pytest.mark.django_db
@@ -293,3 +296,24 @@ def test_the_demo_offers_a_consultation_and_a_recurrence_check_online(client):
     assert "Consultation" in page and "Recurrence check" in page and "Extraction" in page
     assert "Cryotherapy" not in page
     assert ProcedureType.objects.get(slug="extraction").online_returning_only
+
+
+def test_the_free_times_cost_the_same_queries_for_one_dermatologist_and_several(
+    client, monday, dermatologist, consultation
+):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(reverse("portal:book_start"), {"procedure_type": consultation.pk})
+        assert page.status_code == 200
+        return len(captured)
+
+    one = queries()
+    for _ in range(3):
+        open_all_week(StaffMemberFactory())
+    AppointmentFactory(dermatologist=dermatologist, procedure_type=consultation, room=None)
+    several = queries()
+
+    # The visit type asked for; the dermatologists' names; the availability search (working
+    # hours, time off, appointments; no treatment room needed, so no room query); the
+    # form's two lists shown again (visit types, dermatologists).
+    assert one == several == 7
