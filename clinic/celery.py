@@ -28,4 +28,10 @@ app.conf.beat_schedule = {
         # Sweeps that queued up while no worker ran add nothing to the next one.
         "options": {"expires": 55},
     },
+    # Patients online: one-time codes and portal sessions are deleted a day after use.
+    "portal-records-purge": {
+        "task": "portal.tasks.portal_records_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
 }

@@ -380,3 +380,20 @@ def portal_patient_preferences_change(
         language=language,
         reminder_consent=reminder_consent,
     )
+
+
+# Codes (and the booking details they carry) and ended sessions are kept this long, for
+# the desk's questions about a booking that went wrong, then deleted.
+KEPT_AFTER_EXPIRY = timedelta(days=1)
+
+
+def portal_records_purge() -> tuple[int, int]:
+    """Delete codes that expired more than KEPT_AFTER_EXPIRY ago, and sessions ended (or
+    idle) that long; returns how many of each. A booked visit keeps nothing of its code."""
+    cutoff = timezone.now() - KEPT_AFTER_EXPIRY
+    codes, _ = OneTimeCode.objects.filter(expires_at__lt=cutoff).delete()
+    idle_since = cutoff - timedelta(minutes=settings.CLINIC_PORTAL_IDLE_MINUTES)
+    sessions, _ = PortalSession.objects.filter(
+        Q(ended_at__lt=cutoff) | Q(ended_at__isnull=True, last_seen_at__lt=idle_since)
+    ).delete()
+    return codes, sessions

@@ -9,7 +9,9 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from portal.models import OneTimeCode
+from clinic.celery import app
+from portal.models import OneTimeCode, PortalSession
+from portal.tasks import portal_records_purge as purge_task
 from treatments.models import Appointment
 
 from ..factories import PatientFactory
@@ -175,3 +177,22 @@ def test_asking_for_a_portal_code_answers_the_same_for_a_known_and_an_unknown_co
     assert pages[0] == pages[1]
     assert [message.to for message in mail.outbox] == [["known@example.com"]]
     assert OneTimeCode.objects.count() == 2  # the unknown contact's is never sent
+
+
+def test_codes_and_sessions_are_deleted_a_day_after_they_end(
+    client, monday, dermatologist, consultation
+):
+    ask_for_code(client, details(consultation, dermatologist))
+    PatientFactory(email="known@example.com")
+    verify = client.post(reverse("portal:portal_home"), {"contact": "known@example.com"})
+    client.post(verify["Location"], {"code": last_code()})
+    monday.shift(timedelta(days=1, minutes=10))
+    kept = purge_task()
+    monday.shift(timedelta(minutes=16))
+
+    deleted = purge_task()
+
+    assert kept == {"codes": 0, "sessions": 0}
+    assert deleted == {"codes": 2, "sessions": 1}
+    assert OneTimeCode.objects.count() == PortalSession.objects.count() == 0
+    assert app.conf.beat_schedule["portal-records-purge"]["task"] == purge_task.name
