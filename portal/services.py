@@ -106,7 +106,8 @@ def _send_code(*, code: OneTimeCode, digits: str) -> None:
             finally:
                 backend.close()
     except (OSError, smtplib.SMTPException, ServiceError) as error:
-        logger.warning("A one-time code could not be sent by %s: %s", code.channel, error)
+        # The error's kind only: its text may name the address.
+        logger.warning("A one-time code could not be sent by %s: %s", code.channel, type(error))
         raise CodeNotSent(
             _("We could not send the code just now. Please try again in a few minutes.")
         ) from None

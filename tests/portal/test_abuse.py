@@ -196,3 +196,16 @@ def test_codes_and_sessions_are_deleted_a_day_after_they_end(
     assert deleted == {"codes": 2, "sessions": 1}
     assert OneTimeCode.objects.count() == PortalSession.objects.count() == 0
     assert app.conf.beat_schedule["portal-records-purge"]["task"] == purge_task.name
+
+
+def test_a_code_that_cannot_be_sent_answers_503_and_logs_no_address(
+    client, monday, dermatologist, consultation, settings, caplog
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens there
+
+    response = client.post(DETAILS, details(consultation, dermatologist))
+
+    assert response.status_code == 503
+    assert "could not send the code" in response.content.decode()
+    assert "ana.lima" not in caplog.text.lower() and "could not be sent by email" in caplog.text
