@@ -232,7 +232,8 @@ def _new_patient(request: dict[str, Any], code: OneTimeCode) -> Patient:
             relationship=Guardian.Relationship.PARENT,
             email=code.contact if by_email else "",
             phone=code.contact if not by_email else "",
-            language=request["language"],
+            # Empty: the child's language, which the portal lets the guardian change.
+            language="",
         )
     else:
         patient.email = code.contact if by_email else ""

@@ -185,10 +185,12 @@ def test_a_guardian_books_for_a_child_and_receives_the_reminders(
         guardian_last_name="Lima",
         contact="marta@example.com",
     )
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "es"  # the page in Spanish
     client.post(ask_for_code(client, data), {"code": last_code()})
 
     child = Patient.objects.get()
     guardian = Guardian.objects.get()
+    assert (child.language, guardian.language) == ("es", "")  # the guardian reads the child's
     assert (child.full_name, child.email, child.registered_online) == ("Leo Lima", "", True)
     assert (guardian.patient, guardian.email, guardian.receives_reminders) == (
         child,
