@@ -23,6 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinic.audit import access_log_record_online, client_ip_address
 from clinic.errors import ServiceError, error_status, form_add_error
+from treatments.models import ProcedureType
+from treatments.selectors.availability import Slot
 from treatments.services.booking import SlotTaken
 
 from . import services
@@ -98,7 +100,7 @@ def book_start(request: HttpRequest) -> HttpResponse:
         slots = [
             (slot, dermatologists.get(slot.dermatologist_id), _slot_query(procedure_type, slot))
             for slot in online_free_slots(
-                procedure_type=form.cleaned_data["procedure_type"],
+                procedure_type=procedure_type,
                 dermatologist=form.cleaned_data["dermatologist"],
                 day=form.cleaned_data["day"] or timezone.localdate(),
             )
@@ -142,7 +144,7 @@ def book_details(request: HttpRequest) -> HttpResponse:
     return _page(request, "portal/book_details.html", _details_context(form, chosen), status=status)
 
 
-def _slot_query(procedure_type, slot) -> str:
+def _slot_query(procedure_type: ProcedureType, slot: Slot) -> str:
     """The details page's query for a free time, in the clinic's local time."""
     return urlencode(
         {
