@@ -244,10 +244,12 @@ def _new_patient(request: dict[str, Any], code: OneTimeCode) -> Patient:
 
 def _book(code: OneTimeCode, *, starts_at: datetime, dermatologist_id: int) -> OnlineBooking:
     request = code.request
-    procedure_type = ProcedureType.objects.get(pk=request["procedure_type"])
-    if not (procedure_type.bookable_online and procedure_type.is_active):
-        raise BookingError(_("%(name)s cannot be booked online.") % {"name": procedure_type})
-    dermatologist = StaffMember.objects.select_related("user").get(pk=dermatologist_id)
+    procedure_type = ProcedureType.objects.filter(pk=request["procedure_type"]).first()
+    if procedure_type is None or not (procedure_type.bookable_online and procedure_type.is_active):
+        raise BookingError(_("This visit type cannot be booked online any more."))
+    dermatologist = StaffMember.objects.select_related("user").filter(pk=dermatologist_id).first()
+    if dermatologist is None:
+        raise BookingError(_("This dermatologist cannot be booked."))
     existing = _matching_patients(request, code.contact).first()
     if existing is None and procedure_type.online_returning_only:
         raise BookingError(

@@ -319,3 +319,17 @@ def test_the_free_times_cost_the_same_queries_for_one_dermatologist_and_several(
     # hours, time off, appointments; no treatment room needed, so no room query); the
     # form's two lists shown again (visit types, dermatologists).
     assert one == several == 7
+
+
+def test_a_visit_type_taken_off_the_page_meanwhile_is_refused_with_a_reason(
+    client, monday, dermatologist, consultation
+):
+    verify = ask_for_code(client, details(consultation, dermatologist))
+    consultation.bookable_online = False
+    consultation.save()
+
+    response = client.post(verify, {"code": last_code()})
+
+    assert response.status_code == 400
+    assert "cannot be booked online any more" in response.content.decode()
+    assert Patient.objects.count() == 0
