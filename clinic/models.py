@@ -379,6 +379,7 @@ class AccessLog(models.Model):
         RECORD_VIEW = "record_view", "Record view"
         HANDOUT_VIEW = "handout_view", "Handout view"
         EXPORT = "export", "Export"
+        API_READ = "api_read", "API read"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -388,6 +389,14 @@ class AccessLog(models.Model):
     # Empty for an export of many patients at once.
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="access_log"
+    )
+    # The API client that read it (fhir/), whose service account is `user`; empty for a page.
+    client = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     path = models.CharField(max_length=500)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
@@ -405,6 +414,7 @@ class AccessLog(models.Model):
                         "record_view",
                         "handout_view",
                         "export",
+                        "api_read",
                     ]
                 ),
                 name="accesslog_action_valid",

@@ -47,9 +47,11 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
+    "oauth2_provider",
     "patients",
     "clinic",
     "treatments",
+    "fhir",
 ]
 
 MIDDLEWARE = [
@@ -426,3 +428,18 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     }
 }
+
+# The FHIR R4 API (fhir/): OAuth 2 client credentials (django-oauth-toolkit), SMART v2-style
+# scopes granted per client by the manager (fhir.models.ApiClient), a fixed-window rate
+# limit per client in the cache above (Redis in production, so every worker counts together).
+OAUTH2_PROVIDER = {
+    "SCOPES_BACKEND_CLASS": "fhir.scopes.GrantedScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("FHIR_ACCESS_TOKEN_SECONDS", default=3600, minimum=60),
+}
+# DOT's own models; named here so the models that point at them (fhir.ApiClient,
+# clinic.AccessLog.client) can say so before DOT's settings load.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+FHIR_RATE_LIMIT_PER_MINUTE = env_int("FHIR_RATE_LIMIT_PER_MINUTE", default=300, minimum=1)
+# Bulk Data exports ($export): NDJSON files in private storage, never under a public path.
+FHIR_EXPORT_ROOT = Path(env.str("FHIR_EXPORT_ROOT", default=str(VAR_DIR / "fhir-exports")))
