@@ -390,7 +390,7 @@ class AccessLog(models.Model):
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="access_log"
     )
-    # The API client that read it (fhir/), whose service account is `user`; empty for a page.
+    # The API client that read it (fhir_api/), whose service account is `user`; empty for a page.
     client = models.ForeignKey(
         settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
         on_delete=models.PROTECT,

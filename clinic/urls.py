@@ -22,7 +22,7 @@ urlpatterns = [
         views_auth.password_reset_confirm,
         name="password_reset_confirm",
     ),
-    path("fhir/", include("fhir.urls")),
+    path("fhir/", include("fhir_api.urls")),
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]

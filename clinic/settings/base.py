@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "patients",
     "clinic",
     "treatments",
-    "fhir",
+    "fhir_api",
 ]
 
 MIDDLEWARE = [
@@ -429,14 +429,14 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# The FHIR R4 API (fhir/): OAuth 2 client credentials (django-oauth-toolkit), SMART v2-style
-# scopes granted per client by the manager (fhir.models.ApiClient), a fixed-window rate
+# The FHIR R4 API (fhir_api/): OAuth 2 client credentials (django-oauth-toolkit), SMART v2-style
+# scopes granted per client by the manager (fhir_api.models.ApiClient), a fixed-window rate
 # limit per client in the cache above (Redis in production, so every worker counts together).
 OAUTH2_PROVIDER = {
-    "SCOPES_BACKEND_CLASS": "fhir.scopes.GrantedScopes",
+    "SCOPES_BACKEND_CLASS": "fhir_api.scopes.GrantedScopes",
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("FHIR_ACCESS_TOKEN_SECONDS", default=3600, minimum=60),
 }
-# DOT's own models; named here so the models that point at them (fhir.ApiClient,
+# DOT's own models; named here so the models that point at them (fhir_api.ApiClient,
 # clinic.AccessLog.client) can say so before DOT's settings load.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"

@@ -1,5 +1,5 @@
 """Model rows → FHIR R4 resources (JSON dicts). Reads only; the querysets that load the
-rows with what these functions touch are in fhir/search.py.
+rows with what these functions touch are in fhir_api/search.py.
 
 Ids: a row's primary key, except Location (`clinic`, `room-<id>`) and Slot, whose id
 encodes what booking it needs (`slot_id`)."""

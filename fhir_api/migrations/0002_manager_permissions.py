@@ -7,8 +7,8 @@ from clinic.migrations._grants import grant
 
 GRANTS = {
     "Clinic managers": {
-        "fhir.apiclient": ["view", "add", "change", "delete"],
-        "fhir.bulkexport": ["view", "add"],
+        "fhir_api.apiclient": ["view", "add", "change", "delete"],
+        "fhir_api.bulkexport": ["view", "add"],
     },
 }
 
@@ -19,7 +19,7 @@ def grant_managers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fhir", "0001_api_clients_and_exports"),
+        ("fhir_api", "0001_api_clients_and_exports"),
         ("clinic", "0019_access_log_client"),
     ]
 

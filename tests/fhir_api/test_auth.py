@@ -3,7 +3,7 @@ checks the token (401) and the scope of its resource and interaction (403)."""
 
 import pytest
 
-from fhir.services import api_client_register
+from fhir_api.services import api_client_register
 
 from ..factories import PatientFactory
 from .conftest import token_for

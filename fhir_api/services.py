@@ -81,7 +81,7 @@ def api_client_grant(
     *, api_client: ApiClient, scopes: str, rate_limit_per_minute: int | None
 ) -> ApiClient:
     """Change what a client may do; tokens issued before keep their scopes until they
-    expire, but never beyond the client's grant: `fhir.auth` checks both."""
+    expire, but never beyond the client's grant: `fhir_api.auth` checks both."""
     api_client.granted_scopes = " ".join(scopes.split())
     api_client.rate_limit_per_minute = rate_limit_per_minute
     api_client.full_clean()

@@ -4,7 +4,7 @@ import json
 import pytest
 from django.test import Client
 
-from fhir.services import api_client_register
+from fhir_api.services import api_client_register
 
 from ..treatments.conftest import cryotherapy, dermatologist, tomorrow_at, treatment_room  # noqa: F401
 
@@ -15,9 +15,7 @@ def token_for(client_id: str, secret: str, scope: str = "") -> dict:
     """A token from the token endpoint, by the client-credentials grant (HTTP Basic)."""
     credentials = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     data = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
-    response = Client().post(
-        "/fhir/auth/token", data, HTTP_AUTHORIZATION=f"Basic {credentials}"
-    )
+    response = Client().post("/fhir/auth/token", data, HTTP_AUTHORIZATION=f"Basic {credentials}")
     return {"status": response.status_code, **json.loads(response.content)}
 
 

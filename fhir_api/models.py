@@ -13,7 +13,7 @@ class ApiClient(models.Model):
     """A program allowed to use the FHIR API: a client-credentials Application of
     django-oauth-toolkit, the scopes the manager granted it, and its rate limit.
 
-    Its Application's user is a service account of its own (fhir.services.api_client_register):
+    Its Application's user is a service account of its own (fhir_api.services.api_client_register):
     the client's writes name it in the records' history and its reads in the access log."""
 
     application = models.OneToOneField(

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-# The resource types the API serves (fhir/resources.py), in the CapabilityStatement's order.
+# The resource types the API serves (fhir_api/resources.py), in the CapabilityStatement's order.
 RESOURCE_TYPES = (
     "Patient",
     "RelatedPerson",
