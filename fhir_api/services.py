@@ -41,18 +41,24 @@ class NewClient:
 
 
 def api_client_register(
-    *, name: str, scopes: str, rate_limit_per_minute: int | None = None
+    *,
+    name: str,
+    scopes: str,
+    rate_limit_per_minute: int | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
 ) -> NewClient:
     """A new API client with the scopes granted: a client-credentials Application and
     its service account (`api-<name>`, which cannot log in), named in the history of
-    what the client writes and in the access log of what it reads."""
+    what the client writes and in the access log of what it reads. The id and secret are
+    generated unless given (the demo's are fixed)."""
     validate_scopes(scopes)
     username = f"api-{slugify(name)}"[:150]
     if not slugify(name):
         raise ServiceError({"name": "Give the client a name with letters or digits."})
     if User.objects.filter(username=username).exists():
         raise ServiceError({"name": f"A client or user named {username} exists already."})
-    secret = generate_client_secret()
+    secret = client_secret or generate_client_secret()
     with transaction.atomic():
         user = User(username=username, first_name=name[:150], is_active=False)
         user.set_unusable_password()
@@ -65,6 +71,8 @@ def api_client_register(
             client_secret=secret,
             hash_client_secret=True,
         )
+        if client_id:
+            application.client_id = client_id
         application.full_clean()
         application.save()
         api_client = ApiClient(
@@ -75,6 +83,23 @@ def api_client_register(
         api_client.full_clean()
         api_client.save()
     return NewClient(api_client, application.client_id, secret)
+
+
+DEMO_CLIENT_ID = "demo-fhir-client"
+DEMO_CLIENT_SECRET = "demo-fhir-secret"  # the demo's only: seed_demo refuses production
+DEMO_SCOPES = "system/*.rs system/Appointment.cu system/Patient.cu"
+
+
+def api_client_seed_demo() -> tuple[str, str]:
+    """The demo clinic's API client (idempotent): its id and secret, to print."""
+    if not Application.objects.filter(client_id=DEMO_CLIENT_ID).exists():
+        api_client_register(
+            name="Demo client",
+            scopes=DEMO_SCOPES,
+            client_id=DEMO_CLIENT_ID,
+            client_secret=DEMO_CLIENT_SECRET,
+        )
+    return DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
 
 def api_client_grant(

@@ -50,8 +50,9 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "patients",
     "clinic",
-    "treatments",
+    # Before treatments: its seed_demo adds the demo API client to the clinic's.
     "fhir_api",
+    "treatments",
 ]
 
 MIDDLEWARE = [
