@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[1]
-APPS = ("clinic", "patients", "treatments")
+APPS = ("clinic", "patients", "treatments", "fhir_api")
 # app: the apps it must not import
-FORBIDDEN = {"patients": {"clinic", "treatments"}, "clinic": {"treatments"}}
+FORBIDDEN = {
+    "patients": {"clinic", "treatments", "fhir_api"},
+    "clinic": {"treatments", "fhir_api"},
+    "treatments": {"fhir_api"},
+}
 # Methods that write to the database whatever they are called on...
 ALWAYS_WRITES = {"save", "delete", "bulk_create", "bulk_update", "get_or_create"}
 ALWAYS_WRITES |= {"update_or_create"}

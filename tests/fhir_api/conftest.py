@@ -6,6 +6,10 @@ from django.test import Client
 
 from fhir_api.services import api_client_register
 
+# Fixtures of other folders: the booking tests' clinic hours, the access matrix's small
+# clinic (a patient with a signed record, a lesion and a photo), a real Celery worker.
+from ..clinic.test_access_matrix import clinic, private_media  # noqa: F401
+from ..clinic.test_celery import celery_worker_process  # noqa: F401
 from ..treatments.conftest import cryotherapy, dermatologist, tomorrow_at, treatment_room  # noqa: F401
 
 ALL_SCOPES = "system/*.cruds"

@@ -12,8 +12,6 @@ from clinic.models import AccessLog
 from fhir_api.models import BulkExport
 from fhir_api.services import bulk_export_request, bulk_export_run
 
-from ..clinic.test_access_matrix import clinic, private_media  # noqa: F401
-from ..clinic.test_celery import celery_worker_process  # noqa: F401
 from ..factories import PatientFactory, UserFactory
 from .test_resources import valid
 
@@ -22,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def test_everything_is_the_patients_record_of_the_types_the_token_may_read(
     clinic,
-    api_client_with,  # noqa: F811
+    api_client_with,
 ):
     patient = clinic["patient"]
     PatientFactory()  # another patient's record is not in it
@@ -76,7 +74,7 @@ def wait_for_manifest(fhir_client, status_url: str, worker) -> dict:
 def test_a_bulk_export_is_written_by_the_worker_and_downloaded_as_ndjson(
     export_root,
     api_client_with,
-    celery_worker_process,  # noqa: F811
+    celery_worker_process,
 ):
     patients = [PatientFactory() for _ in range(3)]
     exporter = api_client_with("system/*.rs")

@@ -7,7 +7,6 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from clinic.models import AccessLog
 
-from ..clinic.test_access_matrix import clinic, private_media  # noqa: F401
 from ..treatments.conftest import open_all_week
 from .conftest import ALL_SCOPES
 
@@ -44,7 +43,7 @@ SEARCHES = [
 
 
 @pytest.mark.parametrize("path", SEARCHES)
-def test_every_search_and_read_returns_valid_r4_resources(clinic, api_client_with, path):  # noqa: F811
+def test_every_search_and_read_returns_valid_r4_resources(clinic, api_client_with, path):
     fhir_client = api_client_with(ALL_SCOPES)
     open_all_week(clinic["dermatologist"])  # free slots, and hours for PractitionerRole
 
@@ -73,7 +72,7 @@ def test_the_capability_statement_is_valid_and_public(client):
     assert {i["code"] for i in types["Condition"]["interaction"]} == {"read", "search-type"}
 
 
-def test_a_patient_shows_name_birth_date_mrn_and_phone(clinic, fhir_client):  # noqa: F811
+def test_a_patient_shows_name_birth_date_mrn_and_phone(clinic, fhir_client):
     patient = clinic["patient"]
 
     resource = fhir_client.get(f"/fhir/Patient/{patient.pk}").json()
@@ -88,7 +87,7 @@ def test_a_patient_shows_name_birth_date_mrn_and_phone(clinic, fhir_client):  # 
     assert {"system": "phone", "value": str(patient.phone), "use": "mobile"} in resource["telecom"]
 
 
-def test_a_lesion_is_a_milia_condition_with_its_body_site(clinic, fhir_client):  # noqa: F811
+def test_a_lesion_is_a_milia_condition_with_its_body_site(clinic, fhir_client):
     lesion = clinic["lesion"]
 
     resource = fhir_client.get(f"/fhir/Condition/{lesion.pk}").json()
@@ -101,7 +100,7 @@ def test_a_lesion_is_a_milia_condition_with_its_body_site(clinic, fhir_client): 
     assert resource["subject"] == {"reference": f"Patient/{lesion.patient_id}"}
 
 
-def test_a_signed_procedure_names_its_code_site_performer_and_note(clinic, fhir_client):  # noqa: F811
+def test_a_signed_procedure_names_its_code_site_performer_and_note(clinic, fhir_client):
     procedure = clinic["procedure"]
 
     resource = fhir_client.get(f"/fhir/Procedure/{procedure.pk}").json()
@@ -134,7 +133,7 @@ def test_a_signed_procedure_names_its_code_site_performer_and_note(clinic, fhir_
         ("Appointment?_include=Appointment:practitioner", 400),
     ],
 )
-def test_bad_reads_and_searches_answer_an_operation_outcome(clinic, fhir_client, path, status):  # noqa: F811
+def test_bad_reads_and_searches_answer_an_operation_outcome(clinic, fhir_client, path, status):
     response = fhir_client.get(f"/fhir/{path}")
 
     assert response.status_code == status
@@ -143,7 +142,7 @@ def test_bad_reads_and_searches_answer_an_operation_outcome(clinic, fhir_client,
     assert outcome["issue"][0]["diagnostics"]
 
 
-def test_reads_of_health_data_are_logged_naming_the_client(clinic, fhir_client):  # noqa: F811
+def test_reads_of_health_data_are_logged_naming_the_client(clinic, fhir_client):
     patient = clinic["patient"]
     AccessLog.objects.all().delete()
 
