@@ -5,9 +5,24 @@ from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from oauth2_provider import models as oauth_models
 
 from .models import ApiClient, BulkExport
 from .services import api_client_grant, api_client_register, bulk_export_request
+
+# django-oauth-toolkit's own admins are off: clients are registered and granted through
+# ApiClient (which makes the Application and its service account), and tokens are secrets
+# nobody needs to browse.
+for oauth_model in (
+    oauth_models.get_application_model(),
+    oauth_models.get_access_token_model(),
+    oauth_models.get_refresh_token_model(),
+    oauth_models.get_grant_model(),
+    oauth_models.get_id_token_model(),
+):
+    if admin.site.is_registered(oauth_model):
+        admin.site.unregister(oauth_model)
 
 
 class ApiClientAddForm(forms.ModelForm):
@@ -63,8 +78,11 @@ class ApiClientAdmin(admin.ModelAdmin):
         obj.pk, obj.application = new.api_client.pk, new.api_client.application
         messages.warning(
             request,
-            f"Client id {new.client_id}, secret {new.client_secret} — copy the secret now: "
-            "it is stored hashed and cannot be shown again.",
+            gettext(
+                "Client id %(id)s, secret %(secret)s — copy the secret now: it is stored "
+                "hashed and cannot be shown again."
+            )
+            % {"id": new.client_id, "secret": new.client_secret},
         )
 
 
@@ -76,7 +94,7 @@ class BulkExportAdmin(admin.ModelAdmin):
     list_display = ["created_at", "status", "requested_by", "client", "finished_at"]
     list_filter = ["status"]
     list_select_related = ["requested_by", "client"]
-    fields = ["status", "requested_by", "client", "created_at", "finished_at", "downloads", "error"]
+    fields = ("status", "requested_by", "client", "created_at", "finished_at", "downloads", "error")
     readonly_fields = fields
 
     def get_fields(self, request, obj=None):

@@ -11,7 +11,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import AccessToken, Application
 
@@ -21,7 +22,7 @@ from .models import ApiClient
 from .outcomes import FhirError, outcome_response
 from .scopes import RESOURCE_TYPES, Scope, scopes_parse
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def fhir_api(
     def decorator(view: View) -> View:
         @csrf_exempt  # a bearer token, not a cookie: there is no session to forge requests with
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             try:
                 caller = caller_of(request)
                 type_ = resource_type or kwargs.get("resource_type", "")

@@ -106,7 +106,8 @@ def booking_request(body: Body) -> BookingRequest:
         key = fhir.slot_key(_reference(slots[0], "Slot") or "") if len(slots) == 1 else None
         if key is None:
             raise FhirError(400, "slot must be one Slot reference from a Slot search.")
-        dermatologist_id, procedure_type_id = str(key.dermatologist_id), str(key.procedure_type_id)
+        dermatologist_id: str | None = str(key.dermatologist_id)
+        procedure_type_id: str | None = str(key.procedure_type_id)
         starts_at = key.starts_at
     else:
         dermatologist_id = _actor(body, "Practitioner")

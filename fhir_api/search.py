@@ -20,7 +20,7 @@ from clinic.clock import day_bounds
 from clinic.models import Room, StaffMember
 from patients.models import Guardian, Lesion, Patient
 from treatments.models import Appointment, ClinicalPhoto, Procedure, ProcedureType
-from treatments.selectors.availability import free_slots
+from treatments.selectors.availability import Slot, free_slots
 
 from . import resources as fhir
 from .outcomes import FhirError
@@ -101,6 +101,7 @@ def date_range(values: Iterable[str]) -> tuple[datetime | None, datetime | None]
         assert match is not None  # `.+` matches any non-empty text
         prefix, text = match[1] or "eq", match[2]
         first, after = _date_bounds(text)
+        bounds: tuple[datetime | None, datetime | None]
         if prefix == "eq":
             bounds = (first, after)
         elif prefix == "ge":
@@ -120,7 +121,7 @@ def date_range(values: Iterable[str]) -> tuple[datetime | None, datetime | None]
     return lower, upper
 
 
-def _paging(params: QueryDict) -> tuple[int, int]:
+def paging(params: QueryDict) -> tuple[int, int]:
     count_text, offset_text = _one(params, "_count"), _one(params, "_offset")
     count = DEFAULT_COUNT if count_text is None else _int(count_text, "_count")
     offset = 0 if offset_text is None else _int(offset_text, "_offset")
@@ -415,7 +416,7 @@ def search(resource_type: str, params: QueryDict) -> SearchPage:
     includes = set(params.getlist("_include"))
     if not includes <= INCLUDES.get(resource_type, set()):
         raise FhirError(400, f"Unsupported _include: {', '.join(sorted(includes))}.")
-    count, offset = _paging(params)
+    count, offset = paging(params)
     queryset = _filtered(resource_type, params)
     total = queryset.count()
     rows = list(queryset[offset : offset + count]) if count else []
@@ -456,7 +457,7 @@ def _locations() -> list[Resource]:
 
 def _location_search(params: QueryDict) -> SearchPage:
     _check_names(params, ["_id"])
-    count, offset = _paging(params)
+    count, offset = paging(params)
     locations = _locations()
     wanted = params.getlist("_id")
     if wanted:
@@ -500,7 +501,7 @@ def slot_search(params: QueryDict, *, now: datetime | None = None) -> SearchPage
     status = params.getlist("status")
     if status and status != ["free"]:
         raise FhirError(400, "Slots are searched by status=free: busy time is in Appointment.")
-    count, offset = _paging(params)
+    count, offset = paging(params)
     procedure_type = _procedure_type_of(params.getlist("service-type"))
     now = now or timezone.now()
     lower, upper = date_range(params.getlist("start"))
@@ -528,10 +529,14 @@ def slot_search(params: QueryDict, *, now: datetime | None = None) -> SearchPage
         if lower <= slot.starts_at < upper
     ]
     wanted = set(",".join(params.getlist("_id")).split(",")) - {""}
-    resources = [fhir.slot_resource(slot, procedure_type) for slot in slots]
     if wanted:
-        resources = [resource for resource in resources if resource["id"] in wanted]
-    return SearchPage(resources[offset : offset + count], len(resources))
+        slots = [slot for slot in slots if fhir.slot_id(_key(slot, procedure_type)) in wanted]
+    page = slots[offset : offset + count]  # only the page's slots become resources
+    return SearchPage([fhir.slot_resource(slot, procedure_type) for slot in page], len(slots))
+
+
+def _key(slot: Slot, procedure_type: ProcedureType) -> fhir.SlotKey:
+    return fhir.SlotKey(slot.dermatologist_id, procedure_type.pk, slot.starts_at)
 
 
 def slot_read(resource_id: str) -> Resource:

