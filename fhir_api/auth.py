@@ -20,7 +20,7 @@ from clinic.errors import error_status
 
 from .models import ApiClient
 from .outcomes import FhirError, outcome_response
-from .scopes import RESOURCE_TYPES, Scope, scopes_parse
+from .scopes import RESOURCE_TYPES, Scope, requestable, scopes_parse
 
 View = Callable[..., HttpResponseBase]
 
@@ -70,7 +70,10 @@ def caller_of(request: HttpRequest) -> ApiCaller:
     api_client = getattr(application, "api_client", None)
     if api_client is None or application.user is None:
         raise FhirError(401, "The token's client is not registered for this API.", code="login")
-    return ApiCaller(application, api_client, scopes_parse(access_token.scope))
+    # A grant the manager narrowed since the token was issued applies at once.
+    granted = requestable(scopes_parse(api_client.granted_scopes))
+    scopes = [scope for scope in scopes_parse(access_token.scope) if str(scope) in granted]
+    return ApiCaller(application, api_client, scopes)
 
 
 def _rate_limit(caller: ApiCaller) -> None:

@@ -457,5 +457,8 @@ OAUTH2_PROVIDER = {
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
 FHIR_RATE_LIMIT_PER_MINUTE = env_int("FHIR_RATE_LIMIT_PER_MINUTE", default=300, minimum=1)
-# Bulk Data exports ($export): NDJSON files in private storage, never under a public path.
-FHIR_EXPORT_ROOT = Path(env.str("FHIR_EXPORT_ROOT", default=str(VAR_DIR / "fhir-exports")))
+# Bulk Data exports ($export): NDJSON files in the private storage beside the clinical
+# photos (the volume the web and worker containers share), never under a public path.
+FHIR_EXPORT_ROOT = Path(
+    env.str("FHIR_EXPORT_ROOT", default=str(CLINIC_PRIVATE_MEDIA_ROOT / "fhir-exports"))
+)

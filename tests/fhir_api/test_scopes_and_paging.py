@@ -197,3 +197,15 @@ def test_sixty_days_of_free_slots_are_searched_within_two_seconds(
     print(f"Slot?status=free, 60 days: {bundle['total']} slots in {took * 1000:.0f} ms")
     assert bundle["total"] > 60 * 3 * 30
     assert took < 2
+
+
+def test_a_narrowed_grant_applies_to_tokens_issued_before_it(api_client_with):
+    from fhir_api.services import api_client_grant
+
+    patient = PatientFactory()
+    fhir_client = api_client_with("system/Patient.rs system/Slot.rs")
+    api_client = fhir_client.registered.api_client
+
+    api_client_grant(api_client=api_client, scopes="system/Slot.rs", rate_limit_per_minute=None)
+
+    assert fhir_client.get(f"/fhir/Patient/{patient.pk}").status_code == 403
