@@ -64,3 +64,24 @@ def test_seed_demo_creates_the_demo_client_once_and_prints_it(capsys):
 
     assert ApiClient.objects.filter(application__client_id=DEMO_CLIENT_ID).count() == 1
     assert f"Demo FHIR API client: id {DEMO_CLIENT_ID}" in capsys.readouterr().out
+
+
+def test_fhir_client_create_prints_an_id_and_secret_that_get_a_token(capsys):
+    from django.core.management import call_command
+
+    call_command("fhir_client_create", "--name", "Billing", "--scopes", "system/Appointment.rs")
+
+    printed = dict(
+        line.split("=", 1) for line in capsys.readouterr().out.splitlines() if "=" in line
+    )
+    token = token_for(printed["client_id"], printed["client_secret"])
+    assert token["status"] == 200 and token["scope"] == "system/Appointment.rs"
+
+
+def test_fhir_client_create_refuses_an_unknown_scope():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Not a scope of this API"):
+        call_command("fhir_client_create", "--name", "Billing", "--scopes", "user/*.*")
+    assert not ApiClient.objects.exists()
