@@ -198,7 +198,16 @@ class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who looked at which patient's health data. Read-only for everyone, superusers too:
     a log that its readers could edit would prove nothing."""
 
-    list_display = ["at", "user", "online_viewer", "action", "patient", "ip_address", "path"]
+    list_display = [
+        "at",
+        "user",
+        "online_viewer",
+        "client",
+        "action",
+        "patient",
+        "ip_address",
+        "path",
+    ]
     list_filter = ["action", ("user", admin.RelatedOnlyFieldListFilter), "at"]
     search_fields = [
         "patient__last_name",
@@ -211,11 +220,21 @@ class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "Search by the patient's name, a user name, a portal contact or an address in the app"
     )
     date_hierarchy = "at"
-    list_select_related = ["user", "patient"]
+    list_select_related = ["user", "patient", "client"]
     ordering = ["-at", "-id"]
     # A tuple: one sequence serves as fields and readonly_fields, whose types differ in the
     # stubs; lists are invariant, so only a tuple fits both.
-    fields = ("at", "user", "online_viewer", "action", "patient", "path", "ip_address", "detail")
+    fields = (
+        "at",
+        "user",
+        "online_viewer",
+        "client",
+        "action",
+        "patient",
+        "path",
+        "ip_address",
+        "detail",
+    )
     readonly_fields = fields
 
 

@@ -70,13 +70,21 @@ def access_log_record(
 
 
 def access_log_record_patients(
-    *, request: HttpRequest, action: str, patient_ids: list[int | None], detail: str
+    *,
+    request: HttpRequest,
+    action: str,
+    patient_ids: list[int | None],
+    detail: str,
+    client_id: int | None = None,
 ) -> list[AccessLog]:
     """One row per patient among `patient_ids` (each once), for a page or an export that
-    shows several patients' data, such as an admin list; none when it names no patient."""
+    shows several patients' data, such as an admin list; none when it names no patient.
+    `client_id` names the API client (an OAuth Application) that read them, if one did:
+    `request.user` is then its service account."""
     entries = [
         AccessLog(
             user=_viewer(request),
+            client_id=client_id,
             action=action,
             patient_id=patient_id,
             path=request.get_full_path()[:500],
@@ -86,7 +94,7 @@ def access_log_record_patients(
         for patient_id in dict.fromkeys(patient_ids)  # each once, in the page's order
     ]
     for entry in entries:
-        entry.full_clean(exclude=["user", "patient"], validate_constraints=False)
+        entry.full_clean(exclude=["user", "patient", "client"], validate_constraints=False)
     return AccessLog.objects.bulk_create(entries)
 
 
@@ -112,13 +120,17 @@ def access_log_record_online(
 
 
 def access_log_record_export(
-    *, request: HttpRequest, patient_ids: list[int], detail: str
+    *, request: HttpRequest, patient_ids: list[int], detail: str, client_id: int | None = None
 ) -> list[AccessLog]:
     """An export: one row per patient in it, so "who has seen this patient's data?" finds
     exports too. An export that names no patient still leaves one row (patient empty)."""
     ids: list[int | None] = [*patient_ids] or [None]
     return access_log_record_patients(
-        request=request, action=AccessLog.Action.EXPORT, patient_ids=ids, detail=detail
+        request=request,
+        action=AccessLog.Action.EXPORT,
+        patient_ids=ids,
+        detail=detail,
+        client_id=client_id,
     )
 
 

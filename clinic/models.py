@@ -383,6 +383,7 @@ class AccessLog(models.Model):
         HANDOUT_VIEW = "handout_view", "Handout view"
         EXPORT = "export", "Export"
         PORTAL_VIEW = "portal_view", "Portal view (patient or guardian online)"
+        API_READ = "api_read", "API read"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -398,6 +399,14 @@ class AccessLog(models.Model):
     # Empty for an export of many patients at once.
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="access_log"
+    )
+    # The API client that read it (fhir_api/), whose service account is `user`; empty for a page.
+    client = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     path = models.CharField(max_length=500)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
@@ -416,6 +425,7 @@ class AccessLog(models.Model):
                         "handout_view",
                         "export",
                         "portal_view",
+                        "api_read",
                     ]
                 ),
                 name="accesslog_action_valid",

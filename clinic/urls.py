@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     # The public booking page and the patient portal (issue 15): no login.
     path("", include("portal.urls")),
+    path("fhir/", include("fhir_api.urls")),
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[1]
-APPS = ("clinic", "patients", "treatments", "portal")
+APPS = ("clinic", "patients", "treatments", "portal", "fhir_api")
 # app: the apps it must not import
 FORBIDDEN = {
-    "patients": {"clinic", "treatments", "portal"},
-    "clinic": {"treatments", "portal"},
-    "treatments": {"portal"},
+    "patients": {"clinic", "treatments", "portal", "fhir_api"},
+    "clinic": {"treatments", "portal", "fhir_api"},
+    "treatments": {"portal", "fhir_api"},
+    "portal": {"fhir_api"},
+    "fhir_api": {"portal"},
 }
 # Methods that write to the database whatever they are called on...
 ALWAYS_WRITES = {"save", "delete", "bulk_create", "bulk_update", "get_or_create"}

@@ -47,8 +47,11 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
+    "oauth2_provider",
     "patients",
     "clinic",
+    # Before treatments: its seed_demo adds the demo API client to the clinic's.
+    "fhir_api",
     "treatments",
     "portal",
 ]
@@ -438,3 +441,36 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     }
 }
+
+# The FHIR R4 API (fhir_api/): OAuth 2 client credentials (django-oauth-toolkit), SMART v2-style
+# scopes granted per client by the manager (fhir_api.models.ApiClient), a fixed-window rate
+# limit per client in the cache above (Redis in production, so every worker counts together).
+OAUTH2_PROVIDER = {
+    "SCOPES_BACKEND_CLASS": "fhir_api.scopes.GrantedScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("FHIR_ACCESS_TOKEN_SECONDS", default=3600, minimum=60),
+    # The OAuth 2.0 Security BCP (RFC 9700) in full: tokens stored hashed and taken only
+    # from the Authorization header; no implicit or password grant, no "plain" PKCE, https
+    # redirects. Only client credentials are used here; the rest is refused outright.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+# DOT's own models; named here so the models that point at them (fhir_api.ApiClient,
+# clinic.AccessLog.client) can say so before DOT's settings load.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+FHIR_RATE_LIMIT_PER_MINUTE = env_int("FHIR_RATE_LIMIT_PER_MINUTE", default=300, minimum=1)
+# Bulk Data exports ($export): NDJSON files in the private storage beside the clinical
+# photos (the volume the web and worker containers share), never under a public path.
+FHIR_EXPORT_ROOT = Path(
+    env.str("FHIR_EXPORT_ROOT", default=str(CLINIC_PRIVATE_MEDIA_ROOT / "fhir-exports"))
+)

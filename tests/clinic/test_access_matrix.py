@@ -37,6 +37,7 @@ FRONT_DESK = (302, 200, 403, 200)
 CLINICIANS = (302, 403, 200, 403)
 CLINICAL_READERS = (302, 403, 200, 200)
 POST_ONLY = (405, 405, 405, 405)
+MISSING_EXPORT = "00000000-0000-4000-8000-000000000000"
 
 # url name: statuses of a GET for (anonymous, receptionist, dermatologist, manager)
 EXPECTED = {
@@ -83,6 +84,18 @@ EXPECTED = {
     "treatments:appointment_action": POST_ONLY,
     "treatments:appointment_book_api": POST_ONLY,
     "treatments:first_available_api": (302, 400, 403, 400),  # no procedure: a 400 in JSON
+    # The FHIR API: a session is no token (401); the scope tables of each role a token can
+    # hold are in tests/fhir_api/test_scopes_and_paging.py.
+    "fhir:metadata": (200, 200, 200, 200),
+    "fhir:token": POST_ONLY,
+    "fhir:type": (401, 401, 401, 401),
+    "fhir:instance": (401, 401, 401, 401),
+    "fhir:everything": (401, 401, 401, 401),
+    "fhir:export": (401, 401, 401, 401),
+    "fhir:export_status": (401, 401, 401, 401),
+    "fhir:export_file": (401, 401, 401, 401),
+    # The manager's download of an export's file; no such export here: 404.
+    "fhir:export_download": (302, 403, 403, 404),
     "treatments:arrivals": ANY_STAFF,
     "treatments:waitlist": ANY_STAFF,
     "treatments:waitlist_add": FRONT_DESK,
@@ -258,6 +271,12 @@ def url_for(name: str, objects: dict) -> str:
         "portal:booking_choose": {"reference": "not-a-real-one"},
         "portal:portal_verify": {"reference": "not-a-real-one"},
         "portal:portal_preferences": {"patient_id": objects["patient"].pk},
+        "fhir:type": {"resource_type": "Patient"},
+        "fhir:instance": {"resource_type": "Patient", "resource_id": objects["patient"].pk},
+        "fhir:everything": {"resource_id": objects["patient"].pk},
+        "fhir:export_status": {"export_id": MISSING_EXPORT},
+        "fhir:export_file": {"export_id": MISSING_EXPORT, "file_name": "Patient.ndjson"},
+        "fhir:export_download": {"export_id": MISSING_EXPORT, "file_name": "Patient.ndjson"},
     }
     for name_with_patient in (
         "treatments:patient_chart",

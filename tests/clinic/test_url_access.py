@@ -32,10 +32,24 @@ PUBLIC = {
     "portal:portal_verify",
     "portal:portal_preferences",
     "portal:portal_logout",
+    # The FHIR API's CapabilityStatement (about no patient), and its token endpoint: the
+    # client's id and secret are the key.
+    "fhir:metadata",
+    "fhir:token",
 }  # a patient link: the token is the key
 # Any logged-in user, role or not: the home page tells a user without a role what to do.
 # The two-factor pages: the second step of logging in, for whoever passed the first.
 LOGIN_ONLY = {"treatments:home", "two_factor_verify", "two_factor_enrol"}
+# The FHIR API: a bearer token and its scopes open each one (fhir_api.auth.fhir_api), no
+# session: a logged-in staff member without a token is refused (test_access_matrix).
+TOKEN_ONLY = {
+    "fhir:type",
+    "fhir:instance",
+    "fhir:everything",
+    "fhir:export",
+    "fhir:export_status",
+    "fhir:export_file",
+}
 
 
 def app_patterns(patterns, prefix="", namespace=""):
@@ -63,6 +77,9 @@ def test_the_app_has_pages_to_check():
 )
 def test_every_page_declares_its_roles_or_is_public(route, pattern, name):
     if name in PUBLIC:
+        return
+    if name in TOKEN_ONLY:
+        assert getattr(pattern.callback, "token_required", False), f"{route} checks no token"
         return
     if name in LOGIN_ONLY:
         assert Client().get("/" + route)["Location"].startswith("/login/")
