@@ -20,6 +20,7 @@ from .models import (
     Procedure,
     ProcedureLesion,
     ProcedureType,
+    SelfServicePolicy,
     WaitlistEntry,
 )
 from .selectors.appointments import appointment_overlaps
@@ -373,3 +374,25 @@ class ClinicalPhotoAdmin(ReadOnlyClinicalAdmin):
     date_hierarchy = "taken_on"
     list_select_related = ["patient", "lesion", "uploaded_by"]
     exclude = ["image", "thumbnail"]  # shown only through the app's checked photo view
+
+
+@admin.register(SelfServicePolicy)
+class SelfServicePolicyAdmin(admin.ModelAdmin):
+    """The one policy row: the manager adds it once (the defaults apply until then) and then
+    changes it; it is never deleted."""
+
+    list_display = [
+        "__str__",
+        "patients_may_reschedule",
+        "cutoff_hours",
+        "days_ahead",
+        "moves_per_visit",
+        "same_dermatologist",
+    ]
+
+    def has_add_permission(self, request):
+        exists = SelfServicePolicy.objects.filter(pk=SelfServicePolicy.SINGLETON_ID).exists()
+        return not exists and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
