@@ -45,6 +45,7 @@ from ..selectors.records import (
     procedure_for_page,
     procedure_of_visit,
 )
+from ..selectors.photo_checks import photo_checks_waiting_count
 from ..selectors.records import my_day as my_day_appointments
 from ..services import records
 from ..services.records import technique_fields
@@ -92,6 +93,7 @@ def my_day(request):
             "today": timezone.localdate(),
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1),
+            "photo_checks_waiting": photo_checks_waiting_count(),
         },
     )
 
