@@ -17,6 +17,7 @@ from .models import (
     ClinicalPhoto,
     FollowUp,
     FollowUpOutcome,
+    PhotoCheck,
     Procedure,
     ProcedureLesion,
     ProcedureType,
@@ -374,6 +375,17 @@ class ClinicalPhotoAdmin(ReadOnlyClinicalAdmin):
     date_hierarchy = "taken_on"
     list_select_related = ["patient", "lesion", "uploaded_by"]
     exclude = ["image", "thumbnail"]  # shown only through the app's checked photo view
+
+
+@admin.register(PhotoCheck)
+class PhotoCheckAdmin(AccessLoggedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What patients sent for a check-up by photo: read-only (the review is the app's), its
+    images shown only through the app's checked view."""
+
+    list_display = ["submitted_at", "patient", "new_bumps", "status", "result", "reviewed_by"]
+    list_filter = ["status", "result"]
+    date_hierarchy = "submitted_at"
+    list_select_related = ["patient", "reviewed_by"]
 
 
 @admin.register(SelfServicePolicy)

@@ -39,13 +39,13 @@ from ..forms.records import (
     ProcedureReviseForm,
 )
 from ..models import Appointment, FollowUp, Procedure, ProcedureType
+from ..selectors.photo_checks import photo_checks_waiting_count
 from ..selectors.records import (
     chart_for_patient,
     follow_ups_due_page,
     procedure_for_page,
     procedure_of_visit,
 )
-from ..selectors.photo_checks import photo_checks_waiting_count
 from ..selectors.records import my_day as my_day_appointments
 from ..services import records
 from ..services.records import technique_fields
