@@ -1,9 +1,10 @@
 """The clinic's self-service policy (one row, edited by the manager in the admin) and the
-count of a visit's moves by the patient."""
+count of a visit's moves by the patient (and, on SQLite, the overlap triggers again)."""
 
 from django.db import migrations, models
 
 from clinic.migrations._grants import grant
+from treatments.constraints import create_sqlite_overlap_triggers
 
 
 def let_managers_edit_the_policy(apps, schema_editor):
@@ -27,6 +28,8 @@ class Migration(migrations.Migration):
             name="self_moves",
             field=models.PositiveSmallIntegerField(db_default=0, default=0, editable=False),
         ),
+        # Adding the column rebuilds the table on SQLite, which drops its overlap triggers.
+        create_sqlite_overlap_triggers(),
         migrations.CreateModel(
             name="SelfServicePolicy",
             fields=[
