@@ -390,8 +390,8 @@ class PhotoCheckAdmin(AccessLoggedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
 @admin.register(SelfServicePolicy)
 class SelfServicePolicyAdmin(admin.ModelAdmin):
-    """The one policy row: the manager adds it once (the defaults apply until then) and then
-    changes it; it is never deleted."""
+    """The one policy row, written with the defaults by its migration: the manager changes
+    it; nobody adds another or deletes it."""
 
     list_display = [
         "__str__",
@@ -403,8 +403,7 @@ class SelfServicePolicyAdmin(admin.ModelAdmin):
     ]
 
     def has_add_permission(self, request):
-        exists = SelfServicePolicy.objects.filter(pk=SelfServicePolicy.SINGLETON_ID).exists()
-        return not exists and super().has_add_permission(request)
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

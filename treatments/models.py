@@ -697,7 +697,8 @@ class ClinicalPhoto(models.Model):
 
 class SelfServicePolicy(models.Model):
     """What patients may do to a visit themselves, through the links in their reminders:
-    one row for the whole clinic (the manager edits it in the admin).
+    one row for the whole clinic, written with the defaults by its migration (the manager
+    edits it in the admin).
 
     Clinic-wide rather than per procedure type: the clinic states one rule at the desk and
     on the phone, and a move always keeps the visit's procedure type anyway (only its time,
@@ -741,7 +742,7 @@ class SelfServicePolicy(models.Model):
 
     @classmethod
     def current(cls) -> "SelfServicePolicy":
-        """The clinic's policy: the stored row, or the defaults until the manager saves one."""
+        """The clinic's policy: the stored row, or the defaults should it be missing."""
         return cls.objects.filter(pk=cls.SINGLETON_ID).first() or cls()
 
 

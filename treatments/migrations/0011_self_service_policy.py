@@ -8,7 +8,12 @@ from treatments.constraints import create_sqlite_overlap_triggers
 
 
 def let_managers_edit_the_policy(apps, schema_editor):
-    grant(apps, {"Clinic managers": {"treatments.selfservicepolicy": ["view", "add", "change"]}})
+    grant(apps, {"Clinic managers": {"treatments.selfservicepolicy": ["view", "change"]}})
+
+
+def write_the_default_policy(apps, schema_editor):
+    """The one row, with the defaults: the manager changes it, nobody adds another."""
+    apps.get_model("treatments", "SelfServicePolicy").objects.get_or_create(id=1)
 
 
 class Migration(migrations.Migration):
@@ -89,4 +94,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(let_managers_edit_the_policy, migrations.RunPython.noop),
+        migrations.RunPython(write_the_default_policy, migrations.RunPython.noop),
     ]

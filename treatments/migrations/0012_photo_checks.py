@@ -5,6 +5,12 @@ import treatments.models
 from django.conf import settings
 from django.db import migrations, models
 
+from clinic.migrations._grants import grant
+
+
+def let_managers_read_photo_checks(apps, schema_editor):
+    grant(apps, {"Clinic managers": {"treatments.photocheck": ["view"]}})
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -175,4 +181,5 @@ class Migration(migrations.Migration):
                 name="photo_check_image_jpeg_or_png",
             ),
         ),
+        migrations.RunPython(let_managers_read_photo_checks, migrations.RunPython.noop),
     ]

@@ -215,13 +215,10 @@ def photo_check_review(
 
 def _recheck_after(follow_up: FollowUp) -> FollowUp | None:
     """The recheck that follow_up_record_outcomes just added for a recurrence."""
-    return (
-        FollowUp.objects.filter(
-            patient_id=follow_up.patient_id,
-            procedure_id=follow_up.procedure_id,
-            kind=FollowUp.Kind.RECHECK,
-            status=FollowUp.Status.OPEN,
-        )
-        .order_by("-pk")
-        .first()
+    rechecks = FollowUp.objects.filter(
+        patient_id=follow_up.patient_id,
+        procedure=follow_up.procedure,
+        kind=FollowUp.Kind.RECHECK,
+        status=FollowUp.Status.OPEN,
     )
+    return rechecks.order_by("-pk").first()

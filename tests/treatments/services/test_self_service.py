@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -170,7 +171,7 @@ def test_a_new_time_inside_the_cut_off_or_past_the_horizon_is_refused(visit):
 
 
 def test_another_dermatologist_is_refused_when_the_policy_keeps_the_same_one(visit):
-    SelfServicePolicy.objects.create(same_dermatologist=True)
+    SelfServicePolicy.objects.filter(pk=1).update(same_dermatologist=True)
     other = open_all_week(StaffMemberFactory())
 
     with pytest.raises(SelfServiceRefused, match="same dermatologist"):
@@ -347,7 +348,7 @@ def test_outside_the_cut_off_the_cancel_link_still_cancels(visit, client):
 
 
 def test_a_turned_off_policy_offers_no_move(visit, client):
-    SelfServicePolicy.objects.create(patients_may_reschedule=False)
+    SelfServicePolicy.objects.filter(pk=1).update(patients_may_reschedule=False)
 
     page = client.get(link(Action.VISIT, visit.pk)).content.decode()
 
@@ -355,11 +356,33 @@ def test_a_turned_off_policy_offers_no_move(visit, client):
     assert client.get(link(Action.RESCHEDULE, visit.pk)).status_code == 409
 
 
-def test_the_policy_is_one_row():
-    SelfServicePolicy.objects.create(cutoff_hours=48)
+def test_the_policy_is_one_row_written_with_the_defaults():
+    policy = SelfServicePolicy.objects.get()
+    assert (
+        policy.cutoff_hours,
+        policy.days_ahead,
+        policy.moves_per_visit,
+        policy.same_dermatologist,
+        policy.patients_may_reschedule,
+    ) == (24, 90, 2, False, True)
+    SelfServicePolicy.objects.filter(pk=1).update(cutoff_hours=48)
     assert SelfServicePolicy.current().cutoff_hours == 48
-    with pytest.raises(Exception):  # noqa: B017 - the database's check or primary key
+    with pytest.raises(IntegrityError), transaction.atomic():
         SelfServicePolicy.objects.create(id=2)
+
+
+def test_the_manager_changes_the_policy_in_the_admin_but_adds_none(manager_client):
+    url = reverse("admin:treatments_selfservicepolicy_change", args=[1])
+    form = {
+        "patients_may_reschedule": "on",
+        "cutoff_hours": "48",
+        "days_ahead": "60",
+        "moves_per_visit": "1",
+    }
+    assert manager_client.post(url, form).status_code == 302
+    assert SelfServicePolicy.current().cutoff_hours == 48
+    add = manager_client.get(reverse("admin:treatments_selfservicepolicy_add"))
+    assert add.status_code == 403
 
 
 def test_the_move_page_is_private_and_not_indexed(visit):
