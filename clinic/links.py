@@ -4,7 +4,8 @@ A link carries an action, the id of what it acts on and when it was made, encryp
 authenticated with AES-GCM (the `cryptography` package) under a key derived from the
 secret key, so that the token shows nothing of what it points at (no id, no action, no
 JSON) and a changed token is refused. An old link expires. Links that change something
-(confirm, cancel, stop reminders, ask for a booking, claim a freed time) work once: their
+(confirm, cancel, stop reminders, ask for a booking, claim a freed time, move a visit,
+send photos for a check) work once: their
 nonce is recorded when used, and a unique constraint settles a race.
 
 The token is base64url without padding of nonce ‖ ciphertext ‖ tag, 41 bytes in
@@ -64,9 +65,14 @@ class Action:
     # A freed time offered to a waitlist entry: the freed visit and the entry (see
     # treatments/services/patient_links.py, claim_subject_id).
     CLAIM = "claim"
+    # An appointment: move it to another free time, within the clinic's self-service
+    # policy (treatments/services/self_service.py).
+    RESCHEDULE = "reschedule"
+    # A follow-up: send photos of the treated area instead of coming in for the check.
+    PHOTO_CHECK = "photo-check"
 
     READ_ONLY = {AFTERCARE, VISIT}
-    ALL = {CONFIRM, CANCEL, AFTERCARE, BOOK_CHECK, STOP, VISIT, CLAIM}
+    ALL = {CONFIRM, CANCEL, AFTERCARE, BOOK_CHECK, STOP, VISIT, CLAIM, RESCHEDULE, PHOTO_CHECK}
 
 
 # Each action's number inside a token: append new actions, never reorder (links in
@@ -79,6 +85,8 @@ ACTION_NUMBERS = (
     Action.STOP,
     Action.VISIT,
     Action.CLAIM,
+    Action.RESCHEDULE,
+    Action.PHOTO_CHECK,
 )
 NONCE_BYTES = 12
 TAG_BYTES = 16

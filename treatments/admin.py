@@ -17,9 +17,11 @@ from .models import (
     ClinicalPhoto,
     FollowUp,
     FollowUpOutcome,
+    PhotoCheck,
     Procedure,
     ProcedureLesion,
     ProcedureType,
+    SelfServicePolicy,
     WaitlistEntry,
 )
 from .selectors.appointments import appointment_overlaps
@@ -382,3 +384,35 @@ class ClinicalPhotoAdmin(ReadOnlyClinicalAdmin):
     date_hierarchy = "taken_on"
     list_select_related = ["patient", "lesion", "uploaded_by"]
     exclude = ["image", "thumbnail"]  # shown only through the app's checked photo view
+
+
+@admin.register(PhotoCheck)
+class PhotoCheckAdmin(AccessLoggedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What patients sent for a check-up by photo: read-only (the review is the app's), its
+    images shown only through the app's checked view."""
+
+    list_display = ["submitted_at", "patient", "new_bumps", "status", "result", "reviewed_by"]
+    list_filter = ["status", "result"]
+    date_hierarchy = "submitted_at"
+    list_select_related = ["patient", "reviewed_by"]
+
+
+@admin.register(SelfServicePolicy)
+class SelfServicePolicyAdmin(admin.ModelAdmin):
+    """The one policy row, written with the defaults by its migration: the manager changes
+    it; nobody adds another or deletes it."""
+
+    list_display = [
+        "__str__",
+        "patients_may_reschedule",
+        "cutoff_hours",
+        "days_ahead",
+        "moves_per_visit",
+        "same_dermatologist",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

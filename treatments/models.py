@@ -197,6 +197,8 @@ class Appointment(models.Model):
     # so a calendar app replaces the entry it holds rather than keeping the old time.
     # Scale seeds COPY rows without naming it: a default in the database too.
     sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    # How often the patient moved it themselves, through a link: SelfServicePolicy caps it.
+    self_moves = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -700,3 +702,146 @@ class ClinicalPhoto(models.Model):
 
     def __str__(self):
         return f"Photo of {self.patient.full_name}, {self.taken_on}"
+
+
+class SelfServicePolicy(models.Model):
+    """What patients may do to a visit themselves, through the links in their reminders:
+    one row for the whole clinic, written with the defaults by its migration (the manager
+    edits it in the admin).
+
+    Clinic-wide rather than per procedure type: the clinic states one rule at the desk and
+    on the phone, and a move always keeps the visit's procedure type anyway (only its time,
+    and perhaps its dermatologist, change), so procedure visits move only to the same type.
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    patients_may_reschedule = models.BooleanField(
+        default=True, help_text="Offer “Move my visit” on the visit page of every reminder."
+    )
+    cutoff_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text="No moving or cancelling online within this many hours of the visit; the "
+        "page gives the clinic's phone instead.",
+    )
+    days_ahead = models.PositiveSmallIntegerField(
+        default=90, help_text="How far ahead of today a visit may be moved, in days."
+    )
+    moves_per_visit = models.PositiveSmallIntegerField(
+        default=2, help_text="How many times a patient may move one visit online."
+    )
+    same_dermatologist = models.BooleanField(
+        default=False,
+        help_text="Only to a time with the same dermatologist; otherwise with any of them.",
+    )
+
+    class Meta:
+        verbose_name = "self-service policy"
+        verbose_name_plural = "self-service policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="self_service_policy_singleton"),
+            models.CheckConstraint(
+                condition=Q(days_ahead__gte=1), name="self_service_policy_days_ahead_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return "Self-service policy"
+
+    @classmethod
+    def current(cls) -> "SelfServicePolicy":
+        """The clinic's policy: the stored row, or the defaults should it be missing."""
+        return cls.objects.filter(pk=cls.SINGLETON_ID).first() or cls()
+
+
+class PhotoCheck(models.Model):
+    """A recurrence check done by photo: what the patient sent through the check's link,
+    and the dermatologist's review. One per follow-up (the link works once)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Waiting for review"
+        REVIEWED = "reviewed", "Reviewed"
+
+    class NewBumps(models.TextChoices):
+        NO = "no", "No"
+        YES = "yes", "Yes"
+        NOT_SURE = "not_sure", "Not sure"
+
+    class Result(models.TextChoices):
+        RESOLVED = "resolved", "Resolved: follow-up closed"
+        RECURRED = "recurred", "Recurred: invited to book"
+        NEEDS_VISIT = "needs_visit", "Needs a visit: invited to book"
+
+    follow_up = models.OneToOneField(FollowUp, on_delete=models.PROTECT, related_name="photo_check")
+    # The follow-up's patient, kept here for the queue and the access log.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="photo_checks")
+    submitted_at = models.DateTimeField()
+    new_bumps = models.CharField(max_length=8, choices=NewBumps.choices)
+    where = models.CharField(max_length=200, blank=True, help_text="Where, in the patient's words")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
+    result = models.CharField(max_length=12, choices=Result.choices, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["submitted_at"],
+                condition=Q(status="submitted"),
+                name="photo_check_waiting_idx",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["submitted", "reviewed"]), name="photo_check_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(new_bumps__in=["no", "yes", "not_sure"]),
+                name="photo_check_new_bumps_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="submitted", reviewed_at__isnull=True, result="")
+                    | (
+                        Q(status="reviewed", reviewed_at__isnull=False, reviewed_by__isnull=False)
+                        & ~Q(result="")
+                    )
+                ),
+                name="photo_check_reviewed_by_someone",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Photo check of follow-up {self.follow_up_id}, {self.submitted_at:%Y-%m-%d}"
+
+
+def photo_check_path(image, filename: str) -> str:
+    return f"photo-checks/{image.photo_check_id}/{filename}"
+
+
+class PhotoCheckImage(models.Model):
+    """A photo a patient sent for a photo check: cleaned as staff photos are
+    (treatments/services/photos.py), stored beside them, served only to clinical readers."""
+
+    photo_check = models.ForeignKey(PhotoCheck, on_delete=models.CASCADE, related_name="images")
+    image = models.FileField(storage=private_photo_storage, upload_to=photo_check_path)
+    thumbnail = models.FileField(storage=private_photo_storage, upload_to=photo_check_path)
+    content_type = models.CharField(max_length=20)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(content_type__in=["image/jpeg", "image/png"]),
+                name="photo_check_image_jpeg_or_png",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Image {self.pk} of {self.photo_check}"

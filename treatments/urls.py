@@ -3,6 +3,7 @@ from django.urls import path
 from clinic.audit import audited, patient_from, patient_of
 from clinic.models import AccessLog
 
+from .models import PhotoCheckImage
 from .views import (
     api,
     appointments,
@@ -13,6 +14,7 @@ from .views import (
     lesions,
     links,
     patients,
+    photo_checks,
     photos,
     records,
     sms,
@@ -23,6 +25,17 @@ app_name = "treatments"
 
 # Every look at a chart, a photo, a record or a handout is written to the access log.
 _photo_patient = patient_of("treatments.ClinicalPhoto", "pk")
+
+
+def _photo_check_image_patient(kwargs) -> int | None:
+    """The patient who sent the photo-check image the URL names."""
+    rows = PhotoCheckImage.objects.filter(pk=kwargs["pk"]).values_list(
+        "photo_check__patient_id", flat=True
+    )
+    return rows.first()
+
+
+_photo_check_image_viewed = audited(AccessLog.Action.PHOTO_VIEW, patient=_photo_check_image_patient)
 _shown_on_refusal = audited(
     AccessLog.Action.RECORD_VIEW,
     patient=patient_of("patients.Guardian", "pk"),
@@ -157,5 +170,26 @@ urlpatterns = [
             photos.lesion_compare
         ),
         name="lesion_compare",
+    ),
+    # Recurrence checks by photo: the dermatologists' queue, one check and its review
+    path("photo-checks/", photo_checks.photo_check_list, name="photo_check_list"),
+    path(
+        "photo-checks/<int:pk>/",
+        audited(
+            AccessLog.Action.PHOTO_VIEW,
+            patient=patient_of("treatments.PhotoCheck", "pk"),
+            shown_with_errors=True,
+        )(photo_checks.photo_check_detail),
+        name="photo_check_detail",
+    ),
+    path(
+        "photo-checks/images/<int:pk>/",
+        _photo_check_image_viewed(photo_checks.photo_check_image),
+        name="photo_check_image",
+    ),
+    path(
+        "photo-checks/images/<int:pk>/thumbnail/",
+        _photo_check_image_viewed(photo_checks.photo_check_thumbnail),
+        name="photo_check_thumbnail",
     ),
 ]

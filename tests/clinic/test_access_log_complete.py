@@ -27,6 +27,8 @@ from treatments.models import (
     ClinicalPhoto,
     FollowUp,
     FollowUpOutcome,
+    PhotoCheck,
+    PhotoCheckImage,
     Procedure,
     ProcedureLesion,
 )
@@ -48,6 +50,7 @@ MARKERS = {
     "amendment reason": "Qx7 wrong lesion count dictated",
     "amendment text": "Qx7 four lesions treated, not three",
     "outcome note": "Qx7 no recurrence, skin smooth",
+    "photo check answer": "Qx7 a new bump beside the left nostril",
 }
 # The models whose rows are a patient's health data: their admins log every page.
 HEALTH_DATA_MODELS = {
@@ -58,10 +61,19 @@ HEALTH_DATA_MODELS = {
     FollowUp,
     FollowUpOutcome,
     ClinicalPhoto,
+    PhotoCheck,
 }
 # Written and read by the app itself; nobody needs a page for them.
 # Edited on their parent's admin page: aftercare texts on the procedure type's.
-INTERNAL_MODELS = {Heartbeat, UsedPatientLink, ChannelHealth, ProcedureLesion, AftercareText}
+# A patient's photo-check images: shown only through the app's checked views.
+INTERNAL_MODELS = {
+    Heartbeat,
+    UsedPatientLink,
+    ChannelHealth,
+    ProcedureLesion,
+    AftercareText,
+    PhotoCheckImage,
+}
 # Pages that a GET must not be sent to (it would end the walk's session).
 NOT_WALKED = {"logout", "admin:logout"}
 
@@ -73,6 +85,9 @@ def marked(clinic):  # noqa: F811
     patient, lesion, user = clinic["patient"], clinic["lesion"], clinic["dermatologist"].user
     lesion.note = MARKERS["lesion note"]
     lesion.save()
+    PhotoCheck.objects.filter(pk=clinic["photo_check"].pk).update(
+        where=MARKERS["photo check answer"]
+    )
     Procedure.objects.filter(pk=clinic["procedure"].pk).update(
         note=MARKERS["procedure note"],
         diagnosis_code=MARKERS["diagnosis"],
@@ -182,6 +197,8 @@ def test_every_app_page_that_shows_clinical_data_logs_it(marked, as_role):
         "treatments:lesion_edit",
         "treatments:procedure_record",
         "treatments:schedule_day_sheet",
+        "treatments:photo_check_list",
+        "treatments:photo_check_detail",
     } <= showing
 
 

@@ -11,15 +11,19 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from PIL import Image
 
+from clinic.links import Action, link_open, link_token
 from clinic.models import InboundSms
 from treatments.models import (
     ClinicalPhoto,
+    PhotoCheck,
+    PhotoCheckImage,
     Procedure,
     ProcedureType,
     WaitlistEntry,
     private_photo_storage,
 )
 from treatments.services import records
+from treatments.services.photo_checks import photo_check_submit
 from treatments.services.photos import photo_add
 
 from ..factories import (
@@ -133,6 +137,11 @@ EXPECTED = {
     "portal:portal_verify": (200, 200, 200, 200),
     "portal:portal_preferences": POST_ONLY,
     "portal:portal_logout": POST_ONLY,
+    # Recurrence checks by photo: dermatologists review, managers read (issue 15).
+    "treatments:photo_check_list": CLINICAL_READERS,
+    "treatments:photo_check_detail": CLINICAL_READERS,
+    "treatments:photo_check_image": CLINICAL_READERS,
+    "treatments:photo_check_thumbnail": CLINICAL_READERS,
 }
 
 
@@ -164,8 +173,9 @@ def image_upload() -> SimpleUploadedFile:
 @pytest.fixture
 def private_media(settings, tmp_path, monkeypatch):
     settings.CLINIC_PRIVATE_MEDIA_ROOT = tmp_path / "private-media"
-    for name in ("image", "thumbnail"):
-        monkeypatch.setattr(ClinicalPhoto._meta.get_field(name), "storage", private_photo_storage())
+    for model in (ClinicalPhoto, PhotoCheckImage):
+        for name in ("image", "thumbnail"):
+            monkeypatch.setattr(model._meta.get_field(name), "storage", private_photo_storage())
 
 
 @pytest.fixture
@@ -214,15 +224,24 @@ def clinic(dermatologist_client, private_media):
         earliest_date=tomorrow.date(),
         latest_date=tomorrow.date() + timedelta(days=14),
     )
+    follow_up = procedure.follow_ups.get()
+    photo_check = photo_check_submit(
+        link=link_open(link_token(action=Action.PHOTO_CHECK, subject_id=follow_up.pk)),
+        follow_up=follow_up,
+        photos=[image_upload()],
+        new_bumps=PhotoCheck.NewBumps.NO,
+    )
     return {
         "patient": patient,
         "lesion": lesion,
         "procedure": procedure,
         "photo": photo,
+        "photo_check": photo_check,
+        "photo_check_image": photo_check.images.get(),
         "visit": visit,
         "upcoming": upcoming,
         "waiting": waiting,
-        "follow_up": procedure.follow_ups.get(),
+        "follow_up": follow_up,
         "dermatologist": dermatologist,
         "guardian": GuardianFactory(patient=patient),
         "text": InboundSms.objects.create(
@@ -277,6 +296,9 @@ def url_for(name: str, objects: dict) -> str:
         "fhir:export_status": {"export_id": MISSING_EXPORT},
         "fhir:export_file": {"export_id": MISSING_EXPORT, "file_name": "Patient.ndjson"},
         "fhir:export_download": {"export_id": MISSING_EXPORT, "file_name": "Patient.ndjson"},
+        "treatments:photo_check_detail": {"pk": objects["photo_check"].pk},
+        "treatments:photo_check_image": {"pk": objects["photo_check_image"].pk},
+        "treatments:photo_check_thumbnail": {"pk": objects["photo_check_image"].pk},
     }
     for name_with_patient in (
         "treatments:patient_chart",
@@ -347,3 +369,27 @@ def test_another_patients_waitlist_entry_cannot_be_used_for_this_one(receptionis
         + f"?patient={other.pk}&waitlist_entry={clinic['waiting'].pk}"
     )
     assert f'value="{clinic["waiting"].pk}" selected' not in page.content.decode()
+
+
+# --- Photo checks: an id that does not exist ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "treatments:photo_check_detail",
+        "treatments:photo_check_image",
+        "treatments:photo_check_thumbnail",
+    ],
+)
+def test_a_photo_check_that_does_not_exist_is_404(dermatologist_client, name):
+    assert dermatologist_client.get(reverse(name, args=[987654])).status_code == 404
+
+
+def test_a_manager_reads_a_photo_check_but_cannot_review_it(manager_client, clinic):
+    lesion = clinic["lesion"]
+    url = reverse("treatments:photo_check_detail", args=[clinic["photo_check"].pk])
+    response = manager_client.post(url, {f"lesion-{lesion.pk}-decision": "resolved"})
+    assert response.status_code == 403
+    clinic["photo_check"].refresh_from_db()
+    assert clinic["photo_check"].status == PhotoCheck.Status.SUBMITTED

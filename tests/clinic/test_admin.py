@@ -28,6 +28,8 @@ READ_ONLY_FOR_MANAGER = {
     ("treatments", "followup"),
     ("treatments", "followupoutcome"),
     ("treatments", "clinicalphoto"),
+    ("treatments", "photocheck"),  # sent by patients, reviewed in the app (issue 15)
+    ("treatments", "selfservicepolicy"),  # one row, written by its migration (issue 15)
     ("treatments", "appointmentevent"),
     # Security (issue 6): written by the app, django-axes and enrolment, never by hand.
     ("clinic", "accesslog"),
@@ -58,13 +60,15 @@ def test_every_add_page_renders_for_the_manager(manager_client, app_label, model
 # Internal tables, written by the app alone and kept off the admin index (issue 13): the
 # sweep's channel health and beat's heartbeat (both read by /healthz), used patient
 # links, and the rows that tie a procedure to its lesions (shown on the procedure); the
-# aftercare texts per language are edited side by side on their procedure type's page.
+# aftercare texts per language are edited side by side on their procedure type's page;
+# the photos patients send for a photo check are shown only through the app's views.
 INTERNAL_TABLES = {
     "clinic.ChannelHealth",
     "clinic.Heartbeat",
     "clinic.UsedPatientLink",
     "treatments.ProcedureLesion",
     "treatments.AftercareText",
+    "treatments.PhotoCheckImage",
 }
 
 

@@ -41,7 +41,8 @@ HEAD_TAGS = ('<link rel="icon" href="/static/favicon.svg"', '<meta name="descrip
 @pytest.fixture
 def clinic(dermatologist_client):
     """A patient with a signed cryotherapy (so a follow-up is due), a lesion, a visit
-    checked in and waiting to be recorded, a visit tomorrow, and free times every day."""
+    checked in and waiting to be recorded, a visit in two days (outside the 24-hour cut-off
+    for changing it online), and free times every day."""
     dermatologist = dermatologist_client.staff_member
     for weekday in range(7):
         WorkingHoursFactory(staff_member=dermatologist, weekday=weekday)
@@ -62,7 +63,7 @@ def clinic(dermatologist_client):
     )
     procedure = Procedure.objects.get()
     records.procedure_sign(procedure=procedure, by=dermatologist.user)
-    tomorrow = timezone.now().replace(microsecond=0) + timedelta(days=1)
+    tomorrow = timezone.now().replace(microsecond=0) + timedelta(days=2)
     common = {"patient": patient, "dermatologist": dermatologist, "room": room}
     return {
         "patient": patient,
@@ -171,6 +172,8 @@ def patient_link_pages(clinic: dict) -> dict[str, tuple[str, int]]:
         "book-check": (link(Action.BOOK_CHECK, clinic["follow_up"].pk), 200),
         "stop": (link(Action.STOP, clinic["patient"].pk), 200),
         "visit": (link(Action.VISIT, clinic["upcoming"].pk), 200),
+        "reschedule": (link(Action.RESCHEDULE, clinic["upcoming"].pk), 200),
+        "photo-check": (link(Action.PHOTO_CHECK, clinic["follow_up"].pk), 200),
         "claim": (
             link(
                 Action.CLAIM,

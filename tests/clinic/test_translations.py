@@ -301,6 +301,8 @@ def test_every_patient_link_page_goes_through_the_catalogue(client, pseudo_visit
         "book-check": client.get(url(Action.BOOK_CHECK, follow_up.pk)),
         "stop": client.get(url(Action.STOP, patient.pk)),
         "claim": client.get(url(Action.CLAIM, claim_id)),
+        "reschedule": client.get(url(Action.RESCHEDULE, visit.pk) + "?day=2026-05-06"),
+        "photo-check": client.get(url(Action.PHOTO_CHECK, follow_up.pk)),
         # A link that names nobody: the browser's language.
         "invalid": client.get(
             reverse("treatments:patient_link", args=["x" * 55]), HTTP_ACCEPT_LANGUAGE="es"
@@ -339,6 +341,8 @@ def test_every_patient_link_page_goes_through_the_catalogue(client, pseudo_visit
     values = page_values(patient, visit) + dates_as_written(
         visit.starts_at, at(2026, 5, 5, 12, 0), procedure.performed_at, follow_up.due_on
     )
+    # The move page: the day shown and the days it may move to (the policy's window).
+    values += dates_as_written(date(2026, 5, 6), date(2026, 5, 5), date(2026, 8, 2))
     for name, page in pages.items():
         html = page.content.decode()
         assert f'<html lang="{PSEUDO}">' in html, name

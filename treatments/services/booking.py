@@ -347,8 +347,14 @@ def appointment_reschedule(
     by: User | None,
     dermatologist: StaffMember | None = None,
     room: Room | None = None,
+    by_patient: bool = False,
+    check: Callable[[Appointment], None] | None = None,
 ) -> Appointment:
-    """Move a booked or confirmed appointment; the new time passes the same guarantee."""
+    """Move a booked or confirmed appointment; the new time passes the same guarantee.
+
+    `by_patient`: the patient moved it online (by=None); the history says so and the
+    visit's self-move count goes up. `check(current)` runs on the locked row before the
+    move and raises (a ServiceError) to refuse it: the self-service policy."""
     dermatologist = dermatologist or appointment.dermatologist
     procedure_type = appointment.procedure_type
     ends_at = _check_bookable(
@@ -361,6 +367,8 @@ def appointment_reschedule(
             raise TransitionNotAllowed(
                 f"A {current.get_status_display().lower()} appointment cannot be moved."
             )
+        if check is not None:
+            check(current)
         before = timezone.localtime(current.starts_at)
         current.room = _room_for(
             procedure_type=procedure_type,
@@ -372,13 +380,16 @@ def appointment_reschedule(
         current.dermatologist = dermatologist
         current.starts_at, current.ends_at = starts_at, ends_at
         current.sequence += 1  # calendar apps replace the entry of a lower SEQUENCE
+        if by_patient:
+            current.self_moves += 1
         current.full_clean(exclude=CHECKED_RELATIONS, validate_constraints=False)
         current.save()
+        moved = f"from {before:%Y-%m-%d %H:%M} to {timezone.localtime(starts_at):%Y-%m-%d %H:%M}"
         AppointmentEvent.objects.create(
             appointment=current,
             action=Action.RESCHEDULED,
             actor=by,
-            note=f"from {before:%Y-%m-%d %H:%M} to {timezone.localtime(starts_at):%Y-%m-%d %H:%M}",
+            note=f"moved by the patient online {moved}" if by_patient else moved,
         )
         reminders_for_moved_appointment(appointment=current)  # the pending ones move along
         return current

@@ -23,7 +23,7 @@ from patients.models import Patient
 from patients.selectors import patient_reader_language
 from patients.services import patient_set_reminder_consent
 
-from ..models import Appointment, FollowUp, Procedure, WaitlistEntry
+from ..models import Appointment, FollowUp, Procedure, SelfServicePolicy, WaitlistEntry
 from .booking import (
     MOVABLE,
     SlotTaken,
@@ -32,7 +32,9 @@ from .booking import (
     appointment_cancel,
     appointment_confirm,
 )
+from .photo_checks import photo_check_refusal
 from .reminders import CLAIM_ID_BITS
+from .self_service import reschedule_refusal, self_service_refusal
 
 CANCEL_REASON = "Cancelled by the patient through a reminder link"
 # Kept in the patient's history as why consent was withdrawn; nobody at the clinic did it.
@@ -55,8 +57,10 @@ SUBJECTS: dict[str, type[Appointment | Procedure | FollowUp | Patient]] = {
     Action.CONFIRM: Appointment,
     Action.CANCEL: Appointment,
     Action.VISIT: Appointment,
+    Action.RESCHEDULE: Appointment,
     Action.AFTERCARE: Procedure,
     Action.BOOK_CHECK: FollowUp,
+    Action.PHOTO_CHECK: FollowUp,
     Action.STOP: Patient,
 }
 
@@ -95,8 +99,10 @@ def patient_link_subject(*, link: PatientLink, for_update: bool = False) -> Subj
     queryset: QuerySet[Appointment | Procedure | FollowUp | Patient] = model.objects.all()
     if model is not Patient:  # its patient too: the page is in the patient's language
         queryset = queryset.select_related("patient")
-    if link.action == Action.VISIT:  # the page names the dermatologist, offers stop links
-        queryset = Appointment.objects.select_related("dermatologist__user", "patient")
+    if link.action in (Action.VISIT, Action.RESCHEDULE):  # the page names the dermatologist
+        queryset = Appointment.objects.select_related(
+            "dermatologist__user", "patient", "procedure_type"
+        )
     if for_update:
         queryset = queryset.select_for_update(of=("self",))  # the subject, not its patient
     try:
@@ -127,6 +133,12 @@ def patient_link_refusal(*, link: PatientLink, subject: Subject) -> str | None:
         # A visit that has begun is the desk's to close (checked in, no-show), not the patient's.
         if subject.status not in MOVABLE or subject.starts_at <= timezone.now():
             return _("The time of this visit has passed.")
+        if link.action == Action.CANCEL:  # within the cut-off, the patient calls the clinic
+            return self_service_refusal(appointment=subject, policy=SelfServicePolicy.current())
+    if link.action == Action.RESCHEDULE and isinstance(subject, Appointment):
+        return reschedule_refusal(appointment=subject, policy=SelfServicePolicy.current())
+    if link.action == Action.PHOTO_CHECK and isinstance(subject, FollowUp):
+        return photo_check_refusal(follow_up=subject)
     if link.action == Action.BOOK_CHECK and isinstance(subject, FollowUp):
         closed = FOLLOW_UP_CLOSED.get(subject.status)
         return _(closed) if closed else None
@@ -206,6 +218,8 @@ def patient_link_carry_out(*, link: PatientLink, reason: str = "") -> Subject:
     """
     if not link.single_use:
         raise ValueError(f"{link.action!r} links only show something")
+    if link.action in (Action.RESCHEDULE, Action.PHOTO_CHECK):
+        raise ValueError(f"{link.action!r} links have a service of their own")
     with transaction.atomic():
         # First, so that of two simultaneous uses the second waits on the unique nonce here
         # and fails as "already used" rather than tripping over the first one's change.

@@ -336,3 +336,25 @@ def reminders_for_recurrence_check(*, follow_up: FollowUp) -> list[Reminder]:
         },
     )
     return reminders_add([reminder])
+
+
+def reminders_for_photo_check_invitation(*, follow_up: FollowUp) -> list[Reminder]:
+    """After photos that show the patient should come in: an invitation to book the check,
+    at once (quiet hours still apply). The recurrence-check message with its book link:
+    no diagnosis, no finding, only that it is time for a check-up visit."""
+    source_key = f"follow-up:{follow_up.pk}"
+    reminder = reminder_plan(
+        patient=follow_up.patient,
+        kind=Kind.RECURRENCE_CHECK,
+        source_key=source_key,
+        key=f"{source_key}:photo-check-invitation",
+        send_at=timezone.now(),
+        context={
+            "due_on": follow_up.due_on.isoformat(),
+            "links": {
+                "book_url": [Action.BOOK_CHECK, follow_up.pk],
+                "stop_url": [Action.STOP, follow_up.patient_id],
+            },
+        },
+    )
+    return reminders_add([reminder])

@@ -86,17 +86,17 @@ def _initial_from_query(request, patient) -> dict:
 def photo_image(request, pk):
     """The photo itself, for an authorised reader only: never cached, never sniffed."""
     photo = get_object_or_404(ClinicalPhoto, pk=pk)
-    return _serve(photo.image, photo.content_type)
+    return serve_photo_file(photo.image, photo.content_type)
 
 
 @require_safe
 @role_required(*CLINICAL_READERS)
 def photo_thumbnail(request, pk):
     photo = get_object_or_404(ClinicalPhoto, pk=pk)
-    return _serve(photo.thumbnail, photo.content_type)
+    return serve_photo_file(photo.thumbnail, photo.content_type)
 
 
-def _serve(field_file, content_type: str) -> FileResponse:
+def serve_photo_file(field_file, content_type: str) -> FileResponse:
     try:
         handle = field_file.storage.open(field_file.name, "rb")
     except FileNotFoundError:

@@ -39,6 +39,7 @@ from ..forms.records import (
     ProcedureReviseForm,
 )
 from ..models import Appointment, FollowUp, Procedure, ProcedureType
+from ..selectors.photo_checks import photo_checks_waiting_count
 from ..selectors.records import (
     chart_for_patient,
     follow_ups_due_page,
@@ -92,6 +93,7 @@ def my_day(request):
             "today": timezone.localdate(),
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1),
+            "photo_checks_waiting": photo_checks_waiting_count(),
         },
     )
 

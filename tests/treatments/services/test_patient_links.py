@@ -97,6 +97,8 @@ def subject_of(visit, action) -> int:
         Action.BOOK_CHECK: visit.follow_up.pk,
         Action.STOP: visit.patient.pk,
         Action.VISIT: visit.appointment.pk,
+        Action.RESCHEDULE: visit.appointment.pk,
+        Action.PHOTO_CHECK: visit.follow_up.pk,
         # A freed visit and a waitlist entry (claim_subject_id); refused before either is read.
         Action.CLAIM: (visit.appointment.pk << 32) | 1,
     }[action]

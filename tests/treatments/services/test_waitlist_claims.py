@@ -363,8 +363,9 @@ def test_a_calendar_file_needs_a_visit_link(client, booked):
     assert response.status_code == 400
 
 
-def test_the_visit_page_reads_in_one_query(client, booked, django_assert_num_queries):
+def test_the_visit_page_reads_in_two_queries(client, booked, django_assert_num_queries):
     url = link(Action.VISIT, booked.pk)
     # 1. the appointment with its dermatologist (and their name) and its patient (consent)
-    with django_assert_num_queries(1):
+    # 2. the clinic's self-service policy (may it still be moved or cancelled online?)
+    with django_assert_num_queries(2):
         assert client.get(url).status_code == 200
