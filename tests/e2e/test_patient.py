@@ -168,9 +168,11 @@ def test_a_patient_follows_the_links_in_her_reminders(
 
 
 @pytest.fixture
-def freed_time():
+def freed_time(settings):
     """A visit at 10:00 the day after tomorrow, cancelled: its time is offered to Ana and
-    Ben, both on the waitlist for such a time by email."""
+    Ben, both on the waitlist for such a time by email, at once, at any hour the suite
+    runs (quiet hours are tests/clinic/test_outbox.py's)."""
+    settings.CLINIC_QUIET_HOURS = None
     doctor = open_all_week(StaffMemberFactory())
     RoomFactory(name="Treatment room 1")
     cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
@@ -252,6 +254,9 @@ def test_a_french_patient_reads_and_confirms_her_visit_in_french(
     """Camille's language is French: the confirmation email, the visit's page (its
     <html lang>) and the confirm page speak French, dates included."""
     settings.CLINIC_BASE_URL = live_server.url
+    # The confirmation goes out now, at any hour the suite runs (quiet hours are
+    # tests/clinic/test_outbox.py's).
+    settings.CLINIC_QUIET_HOURS = None
     doctor = open_all_week(StaffMemberFactory())
     RoomFactory()
     camille = PatientFactory(
