@@ -336,6 +336,8 @@ class WaitlistEntry(models.Model):
 
 
 DIAGNOSIS_MILIA = "L72.0"
+# A claim form (CMS-1500, item 21) carries twelve diagnoses, A to L.
+MAX_DIAGNOSES = 12
 # A CPT code: five digits (Category I, 17110), or four digits and F (Category II, 3008F)
 # or T (Category III, 0479T). ASCII digits only, and the whole value (\A…\Z, which both
 # Python and PostgreSQL read so): Python's \d and $ would also take other scripts' digits
@@ -418,7 +420,11 @@ class Procedure(models.Model):
     complication_pain = models.BooleanField(default=False)
     complication_note = models.CharField(max_length=300, blank=True)
     note = models.TextField(blank=True)
+    # The principal diagnosis, a billable ICD-10-CM code; the others follow it in order
+    # (a claim carries at most MAX_DIAGNOSES). `diagnosis_codes` reads them all in order.
     diagnosis_code = models.CharField(max_length=10, default=DIAGNOSIS_MILIA)
+    # A default in the database too, for bulk loads that name their columns (seed_scale).
+    secondary_diagnosis_codes = models.JSONField(default=list, db_default=[], blank=True)
     procedure_code = models.CharField(max_length=10, blank=True, validators=[cpt_code_validator])
     procedure_code_overridden = models.BooleanField(default=False)
     # Written by another dermatologist (created_by) for the visit's dermatologist, who
@@ -495,6 +501,11 @@ class Procedure(models.Model):
 
     def __str__(self):
         return f"{self.procedure_type} for {self.patient.full_name} on {self.performed_at:%Y-%m-%d}"
+
+    @property
+    def diagnosis_codes(self) -> list[str]:
+        """Every diagnosis of the record in order, the principal one first."""
+        return [self.diagnosis_code, *self.secondary_diagnosis_codes]
 
     @property
     def is_signed(self) -> bool:

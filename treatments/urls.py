@@ -9,6 +9,7 @@ from .views import (
     availability,
     calendar,
     dashboard,
+    diagnoses,
     home,
     lesions,
     links,
@@ -134,6 +135,7 @@ urlpatterns = [
         ),
         name="procedure_handout",
     ),
+    path("diagnoses/search/", diagnoses.diagnosis_search, name="diagnosis_search"),
     path("follow-ups/", records.follow_up_list, name="follow_up_list"),
     path("follow-ups/<int:pk>/outcome/", records.follow_up_outcome, name="follow_up_outcome"),
     # Lesions on the body map

@@ -97,6 +97,7 @@ EXPECTED = {
     "treatments:procedure_revise": (302, 403, 409, 403),
     "treatments:procedure_amend": CLINICIANS,
     "treatments:procedure_handout": CLINICAL_READERS,
+    "treatments:diagnosis_search": CLINICAL_READERS,  # codes only, no patient data
     "treatments:follow_up_list": ANY_STAFF,
     "treatments:follow_up_outcome": CLINICIANS,
     "treatments:lesion_add": CLINICIANS,

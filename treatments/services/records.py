@@ -6,7 +6,7 @@ correction is an Amendment, kept beside the original.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from clinic.constraint_checks import check_constraints_hold, violated_constraint
@@ -24,6 +25,8 @@ from patients.models import Lesion, Patient, PatientAlert
 from patients.selectors import patient_reader_language
 
 from ..models import (
+    DIAGNOSIS_MILIA,
+    MAX_DIAGNOSES,
     Amendment,
     Appointment,
     FollowUp,
@@ -33,6 +36,7 @@ from ..models import (
     ProcedureType,
 )
 from ..selectors.catalogue import aftercare_text_for
+from ..selectors.diagnoses import icd10_billable
 from .booking import appointment_complete
 from .reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
@@ -208,6 +212,30 @@ def _lesions_of(patient: Patient, lesions: Iterable[Lesion]) -> list[Lesion]:
     return chosen
 
 
+def _diagnoses_checked(principal: str, secondary: Sequence[str]) -> dict[str, Any]:
+    """The record's diagnoses as billable ICD-10-CM codes, written as the code set writes
+    them (L72.0); a RecordError names an unknown or non-billable code, a repeated one, or
+    more than a claim carries."""
+    written: dict[str, list[str]] = {"diagnosis_code": [], "secondary_diagnosis_codes": []}
+    for field, values in (
+        ("diagnosis_code", [principal]),
+        ("secondary_diagnosis_codes", secondary),
+    ):
+        for value in values:
+            code = icd10_billable(code=value)
+            if code is None:
+                message = _("%(code)s is not a billable ICD-10-CM code.") % {"code": value}
+                raise RecordError({field: message})
+            written[field].append(code.code)
+    codes = written["diagnosis_code"] + written["secondary_diagnosis_codes"]
+    if len(set(codes)) != len(codes):
+        raise RecordError({"secondary_diagnosis_codes": _("Each diagnosis is listed once.")})
+    if len(codes) > MAX_DIAGNOSES:
+        message = _("A claim carries at most %(count)d diagnoses.") % {"count": MAX_DIAGNOSES}
+        raise RecordError({"secondary_diagnosis_codes": message})
+    return {"diagnosis_code": codes[0], "secondary_diagnosis_codes": codes[1:]}
+
+
 def _record_fields(
     *,
     procedure_type: ProcedureType,
@@ -218,6 +246,7 @@ def _record_fields(
     complications: dict[str, Any],
     note: str,
     diagnosis_code: str,
+    secondary_diagnosis_codes: Sequence[str],
     procedure_code: str,
 ) -> tuple[dict[str, Any], list[Lesion]]:
     """A record's checked values (technique, consent, complications, note, codes) and its
@@ -235,7 +264,7 @@ def _record_fields(
         **_validate_consent(procedure_type=procedure_type, patient=patient, consent=consent),
         **complications,
         "note": note,
-        "diagnosis_code": diagnosis_code or Procedure._meta.get_field("diagnosis_code").default,
+        **_diagnoses_checked(diagnosis_code or DIAGNOSIS_MILIA, secondary_diagnosis_codes),
         "procedure_code": procedure_code or suggested,
         "procedure_code_overridden": bool(procedure_code) and procedure_code != suggested,
     }
@@ -306,6 +335,7 @@ def procedure_record(
     on_behalf: bool = False,
     procedure_code: str = "",
     diagnosis_code: str = "",
+    secondary_diagnosis_codes: Sequence[str] = (),
     performed_at: datetime | None = None,
 ) -> Procedure:
     """Record what was done at a checked-in visit, as a draft for the dermatologist to sign.
@@ -344,6 +374,7 @@ def procedure_record(
         complications=complications,
         note=note,
         diagnosis_code=diagnosis_code,
+        secondary_diagnosis_codes=secondary_diagnosis_codes,
         procedure_code=procedure_code,
     )
     procedure = Procedure(
@@ -433,6 +464,7 @@ def procedure_revise(
     by: User,
     procedure_code: str = "",
     diagnosis_code: str = "",
+    secondary_diagnosis_codes: Sequence[str] = (),
 ) -> Procedure:
     """Change a draft before it is signed: its lesions, technique, consent, complications,
     note and codes, checked as when it was recorded (the procedure type, the visit and the
@@ -450,6 +482,7 @@ def procedure_revise(
         complications=complications,
         note=note,
         diagnosis_code=diagnosis_code,
+        secondary_diagnosis_codes=secondary_diagnosis_codes,
         procedure_code=procedure_code,
     )
     for name, value in fields.items():

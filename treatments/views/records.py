@@ -172,6 +172,7 @@ def procedure_record(request, pk):
                 complications=form.complications(),
                 note=form.cleaned_data["note"],
                 diagnosis_code=form.cleaned_data["diagnosis_code"],
+                secondary_diagnosis_codes=form.cleaned_data["secondary_diagnosis_codes"],
                 procedure_code=form.cleaned_data["procedure_code"].strip(),
                 by=request.user,
                 on_behalf=form.cleaned_data.get("on_behalf", False),
@@ -333,6 +334,7 @@ def procedure_revise(request, pk):
                 complications=form.complications(),
                 note=form.cleaned_data["note"],
                 diagnosis_code=form.cleaned_data["diagnosis_code"],
+                secondary_diagnosis_codes=form.cleaned_data["secondary_diagnosis_codes"],
                 procedure_code=form.cleaned_data["procedure_code"].strip(),
                 by=request.user,
             )
