@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from clinic.npi import npi_is_valid
+
 from .environment import (
     env,
     env_choice,
@@ -260,6 +262,12 @@ CLINIC_LINK_MAX_AGE = env_int("CLINIC_LINK_MAX_AGE_DAYS", default=14, minimum=1)
 # Shown to patients on link pages and in messages.
 CLINIC_NAME = env.str("CLINIC_NAME", default="Milia Clinic")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="+1 212 555 0100")
+# On invoices, receipts and superbills: the clinic's NPI (type 2, the organisation; empty:
+# not printed) and its tax id (an EIN such as 12-3456789; empty: not printed).
+CLINIC_NPI = env.str("CLINIC_NPI", default="")
+if CLINIC_NPI and not npi_is_valid(CLINIC_NPI):
+    raise ImproperlyConfigured("CLINIC_NPI is not an NPI: ten digits with a valid check digit.")
+CLINIC_TAX_ID = env.str("CLINIC_TAX_ID", default="")
 
 # --- Reminders: an outbox in the database, swept by beat every minute -----------------
 
