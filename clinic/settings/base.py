@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from .environment import (
     env,
     env_choice,
+    env_currency,
     env_database,
     env_email,
     env_flag,
@@ -260,6 +261,8 @@ CLINIC_LINK_MAX_AGE = env_int("CLINIC_LINK_MAX_AGE_DAYS", default=14, minimum=1)
 # Shown to patients on link pages and in messages.
 CLINIC_NAME = env.str("CLINIC_NAME", default="Milia Clinic")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="+1 212 555 0100")
+# Billing (docs/billing.md): the one currency of every price, charge and payment.
+CLINIC_CURRENCY = env_currency("CLINIC_CURRENCY", default="USD")
 
 # --- Reminders: an outbox in the database, swept by beat every minute -----------------
 
