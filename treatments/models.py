@@ -532,6 +532,18 @@ class Amendment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     reason = models.CharField(max_length=300)
     text = models.TextField(help_text="The correction, as it should read")
+    # Codes the amendment corrects (empty: unchanged); the record's charge lines follow them.
+    procedure_code = models.CharField(
+        "CPT code",
+        max_length=10,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[cpt_code_validator],
+    )
+    diagnosis_code = models.CharField(
+        "ICD-10-CM code", max_length=10, blank=True, default="", db_default=""
+    )
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).
     _history_user: "User | None"
@@ -541,6 +553,10 @@ class Amendment(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(reason="") & ~Q(text=""), name="amendment_has_reason_and_text"
+            ),
+            models.CheckConstraint(
+                condition=Q(procedure_code="") | Q(procedure_code__regex=CPT_CODE_PATTERN),
+                name="amendment_code_is_cpt",
             ),
         ]
 
