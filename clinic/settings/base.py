@@ -17,6 +17,7 @@ from clinic.npi import npi_is_valid
 from .environment import (
     env,
     env_choice,
+    env_currency,
     env_database,
     env_email,
     env_flag,
@@ -268,6 +269,8 @@ CLINIC_NPI = env.str("CLINIC_NPI", default="")
 if CLINIC_NPI and not npi_is_valid(CLINIC_NPI):
     raise ImproperlyConfigured("CLINIC_NPI is not an NPI: ten digits with a valid check digit.")
 CLINIC_TAX_ID = env.str("CLINIC_TAX_ID", default="")
+# Billing (docs/billing.md): the one currency of every price, charge and payment.
+CLINIC_CURRENCY = env_currency("CLINIC_CURRENCY", default="USD")
 
 # --- Reminders: an outbox in the database, swept by beat every minute -----------------
 

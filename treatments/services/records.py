@@ -35,8 +35,10 @@ from ..models import (
     ProcedureLesion,
     ProcedureType,
 )
+from ..selectors.billing import record_codes
 from ..selectors.catalogue import aftercare_text_for
 from ..selectors.diagnoses import icd10_billable
+from .billing import charges_after_amendment, charges_for_signed_record
 from .booking import appointment_complete
 from .reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
@@ -504,7 +506,8 @@ def procedure_revise(
 
 @transaction.atomic
 def procedure_sign(*, procedure: Procedure, by: User) -> Procedure:
-    """Sign and lock the record; only the dermatologist who did the procedure signs it."""
+    """Sign and lock the record; only the dermatologist who did the procedure signs it.
+    The record's charge line is written in the same transaction."""
     draft = _editable(procedure)
     staff_member = getattr(by, "staff_member", None)
     if staff_member is None or staff_member.pk != draft.dermatologist_id:
@@ -514,21 +517,47 @@ def procedure_sign(*, procedure: Procedure, by: User) -> Procedure:
     draft.signed_by = by
     draft._history_user = by
     draft.save(update_fields=["status", "signed_at", "signed_by", "updated_at"])
+    # Its charge line is written with the signature, or not at all (docs/billing.md).
+    charges_for_signed_record(procedure=draft, by=by)
     # The aftercare message goes out once the record is signed (the outbox sends it).
     reminders_for_aftercare(procedure=draft)
     return draft
 
 
 @transaction.atomic
-def procedure_amend(*, procedure: Procedure, reason: str, text: str, by: User) -> Amendment:
-    """Correct a signed record: the original stays, the amendment sits beside it."""
+def procedure_amend(
+    *,
+    procedure: Procedure,
+    reason: str,
+    text: str,
+    by: User,
+    procedure_code: str = "",
+    diagnosis_code: str = "",
+) -> Amendment:
+    """Correct a signed record: the original stays, the amendment sits beside it. An
+    amendment may correct the CPT or the principal ICD-10-CM code (billable; a code equal
+    to the current one is no correction); then the record's charge line is voided and
+    replaced in the same transaction (docs/billing.md)."""
     current = Procedure.objects.select_for_update().get(pk=procedure.pk)
     if not current.is_signed:
         raise RecordConflict("A draft is corrected directly; amendments are for signed records.")
-    amendment = Amendment(procedure=current, author=by, reason=reason.strip(), text=text.strip())
+    codes_now = record_codes(current)
+    procedure_code = procedure_code.strip().upper()
+    diagnosis_code = diagnosis_code.strip().upper()
+    if diagnosis_code:  # a correction to a billable code, written as the code set writes it
+        diagnosis_code = _diagnoses_checked(diagnosis_code, [])["diagnosis_code"]
+    amendment = Amendment(
+        procedure=current,
+        author=by,
+        reason=reason.strip(),
+        text=text.strip(),
+        procedure_code="" if procedure_code == codes_now[0] else procedure_code,
+        diagnosis_code="" if diagnosis_code == codes_now[1] else diagnosis_code,
+    )
     amendment.full_clean()
     amendment._history_user = by
     amendment.save()
+    charges_after_amendment(amendment=amendment, by=by)
     return amendment
 
 
