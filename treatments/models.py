@@ -805,7 +805,7 @@ class FeeScheduleEntry(models.Model):
             models.CheckConstraint(
                 condition=Q(tax_rate__gte=0) & Q(tax_rate__lte=MAX_TAX_RATE_PERCENT),
                 name="fee_entry_tax_rate_range",
-                violation_error_message=f"A tax rate is 0–{MAX_TAX_RATE_PERCENT}%.",
+                violation_error_message=f"A tax rate is from 0 to {MAX_TAX_RATE_PERCENT} percent.",
             ),
             models.CheckConstraint(
                 condition=Q(effective_to__isnull=True) | Q(effective_to__gte=F("effective_from")),

@@ -570,7 +570,7 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(
                 condition=models.Q(("tax_rate__gte", 0), ("tax_rate__lte", 30)),
                 name="fee_entry_tax_rate_range",
-                violation_error_message="A tax rate is 0–30%.",
+                violation_error_message="A tax rate is from 0 to 30 percent.",
             ),
         ),
         migrations.AddConstraint(

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet, Sum
 from patients.models import Patient
 
 from ..models import Charge, FeeScheduleEntry, Invoice, Payment, Procedure, ProcedureType
-from ..money import ZERO, LineAmounts, line_amounts
+from ..money import ZERO, LineAmounts, line_amounts, to_cents
 
 
 def price_on(
@@ -74,10 +74,11 @@ def patient_balance(*, patient_id: int) -> Balance:
         paid=Sum("amount", filter=Q(kind=Payment.Kind.PAYMENT)),
         refunded=Sum("amount", filter=Q(kind=Payment.Kind.REFUND)),
     )
+    # SQLite sums decimals as floats: back to cents (each term is whole cents).
     return Balance(
-        charged=charged["sum"] or ZERO,
-        paid=received["paid"] or ZERO,
-        refunded=received["refunded"] or ZERO,
+        charged=to_cents(charged["sum"] or ZERO),
+        paid=to_cents(received["paid"] or ZERO),
+        refunded=to_cents(received["refunded"] or ZERO),
     )
 
 

@@ -10,6 +10,7 @@ receptionists taking the last payment at once cannot both take it.
 
 import logging
 import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -125,6 +126,14 @@ def _modifiers_with(modifiers: str, modifier: str, *, present: bool) -> str:
     return ",".join(codes)
 
 
+def _procedure_that_day(patient_id: int, service_date: date) -> bool:
+    return (
+        Charge.objects.active()
+        .filter(patient_id=patient_id, service_date=service_date, kind=Charge.Kind.PROCEDURE)
+        .exists()
+    )
+
+
 def _charge_write(
     *,
     procedure: Procedure,
@@ -143,11 +152,14 @@ def _charge_write(
     unit_price = entry.price_for(payer) if entry else ZERO
     tax_rate = entry.tax_rate if entry else ZERO
     amounts = line_amounts(units=units, unit_price=unit_price, tax_rate=tax_rate)
+    kind = Charge.Kind.EVALUATION if is_evaluation_code(cpt_code) else Charge.Kind.PROCEDURE
+    if kind == Charge.Kind.EVALUATION and _procedure_that_day(procedure.patient_id, service_date):
+        modifiers = _modifiers_with(modifiers, SAME_DAY_EVALUATION_MODIFIER, present=True)
     charge = Charge(
         patient_id=procedure.patient_id,
         appointment_id=procedure.appointment_id,
         procedure=procedure,
-        kind=Charge.Kind.EVALUATION if is_evaluation_code(cpt_code) else Charge.Kind.PROCEDURE,
+        kind=kind,
         service_date=service_date,
         cpt_code=cpt_code,
         modifiers=modifiers,
@@ -198,7 +210,7 @@ def _replace(charge: Charge, *, reason: str, by: User, **changes: str) -> Charge
     return successor
 
 
-def _same_day_modifier_25(*, patient_id: int, service_date, by: User) -> None:
+def _same_day_modifier_25(*, patient_id: int, service_date: date, by: User) -> None:
     """An E/M line carries modifier 25 exactly when the patient has an active procedure
     line on its date of service; a line that does not is replaced by one that does."""
     lines = list(Charge.objects.active().filter(patient_id=patient_id, service_date=service_date))
