@@ -14,6 +14,7 @@ from .models import (
     Amendment,
     Appointment,
     AppointmentEvent,
+    BillingEmail,
     ClinicalPhoto,
     FollowUp,
     FollowUpOutcome,
@@ -283,6 +284,17 @@ class AppointmentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["action"]
     date_hierarchy = "at"
     list_select_related = ["appointment__patient", "appointment__dermatologist__user", "actor"]
+
+
+@admin.register(BillingEmail)
+class BillingEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Billing documents emailed at the desk's request: who asked, to whom, and whether
+    it went. Read-only: the desk sends again from the patient's page."""
+
+    list_display = ["requested_at", "patient", "document", "email", "status", "requested_by"]
+    list_filter = ["document", "status"]
+    date_hierarchy = "requested_at"
+    list_select_related = ["patient", "requested_by"]
 
 
 @admin.register(WaitlistEntry)

@@ -1123,3 +1123,72 @@ class Payment(models.Model):
     def net_received(self) -> Decimal:
         """The amount for a payment, minus the amount for a refund."""
         return -self.amount if self.kind == self.Kind.REFUND else self.amount
+
+
+class BillingEmail(models.Model):
+    """A billing document emailed at the desk's request to the patient, or to the
+    guardian who receives a minor's messages: who asked, to whom, and whether it went.
+    The PDF is made when it is sent (treatments.tasks.billing_email_send); the email's
+    body names no diagnosis, procedure or code."""
+
+    class Document(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        RECEIPT = "receipt", "Receipt"
+        SUPERBILL = "superbill", "Superbill"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="billing_emails")
+    document = models.CharField(max_length=10, choices=Document.choices)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    service_date = models.DateField(null=True, blank=True, help_text="A superbill's day")
+    email = models.EmailField()
+    recipient_name = models.CharField(max_length=201)
+    language = models.CharField(max_length=8)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(document="invoice", invoice__isnull=False)
+                    & Q(payment__isnull=True, service_date__isnull=True)
+                )
+                | (
+                    Q(document="receipt", payment__isnull=False)
+                    & Q(invoice__isnull=True, service_date__isnull=True)
+                )
+                | (
+                    Q(document="superbill", service_date__isnull=False)
+                    & Q(invoice__isnull=True, payment__isnull=True)
+                ),
+                name="billing_email_names_its_document",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "failed"]),
+                name="billing_email_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="sent", sent_at__isnull=False)
+                | (~Q(status="sent") & Q(sent_at__isnull=True)),
+                name="billing_email_sent_has_when",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_document_display()} to {self.email} ({self.status})"
