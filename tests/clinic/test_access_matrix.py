@@ -110,6 +110,11 @@ EXPECTED = {
     "treatments:sms_inbound_vonage": POST_ONLY,
     "treatments:sms_inbox": FRONT_DESK,
     "treatments:sms_mark_handled": POST_ONLY,
+    # Billing (issue 20): the desk's page; its forms post.
+    "treatments:patient_billing": FRONT_DESK,
+    "treatments:payment_take": POST_ONLY,
+    "treatments:payment_refund": POST_ONLY,
+    "treatments:invoice_issue": POST_ONLY,
 }
 
 
@@ -250,6 +255,10 @@ def url_for(name: str, objects: dict) -> str:
         "treatments:alert_add",
         "treatments:lesion_add",
         "treatments:photo_upload",
+        "treatments:patient_billing",
+        "treatments:payment_take",
+        "treatments:payment_refund",
+        "treatments:invoice_issue",
     ):
         kwargs_by_name[name_with_patient] = {"patient_id": objects["patient"].pk}
     query = {
