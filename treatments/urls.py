@@ -7,6 +7,7 @@ from .views import (
     api,
     appointments,
     availability,
+    billing,
     billing_documents,
     billing_reports,
     calendar,
@@ -31,6 +32,13 @@ _shown_on_refusal = audited(
     patient=patient_of("patients.Guardian", "pk"),
     shown_with_errors=True,
     detail="patient record, edit page",
+)
+
+_billing_page_shown = audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_from("patient_id"),
+    shown_with_errors=True,
+    detail="billing page",
 )
 
 
@@ -76,6 +84,27 @@ urlpatterns = [
         name="patient_edit",
     ),
     path("patients/<int:patient_id>/guardians/new/", patients.guardian_add, name="guardian_add"),
+    # Billing at the desk: the page shows the codes billed, so every look is logged.
+    path(
+        "patients/<int:patient_id>/billing/",
+        _billing_page_shown(billing.patient_billing_page),
+        name="patient_billing",
+    ),
+    path(
+        "patients/<int:patient_id>/billing/payments/",
+        _billing_page_shown(billing.payment_take),
+        name="payment_take",
+    ),
+    path(
+        "patients/<int:patient_id>/billing/refunds/",
+        _billing_page_shown(billing.payment_refund),
+        name="payment_refund",
+    ),
+    path(
+        "patients/<int:patient_id>/billing/invoices/",
+        _billing_page_shown(billing.invoice_issue),
+        name="invoice_issue",
+    ),
     path("guardians/<int:pk>/edit/", patients.guardian_edit, name="guardian_edit"),
     # A refused guardian step shows the record's edit page with the reason.
     path(
@@ -145,11 +174,6 @@ urlpatterns = [
     ),
     path("diagnoses/search/", diagnoses.diagnosis_search, name="diagnosis_search"),
     # Billing documents (PDF) and reports; a download is an export in the access log.
-    path(
-        "patients/<int:patient_id>/invoices/new/",
-        billing_documents.invoice_issue,
-        name="invoice_issue",
-    ),
     path(
         "invoices/<int:pk>/pdf/",
         _export("treatments.Invoice", "invoice")(billing_documents.invoice_pdf),

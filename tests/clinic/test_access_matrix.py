@@ -103,7 +103,6 @@ EXPECTED = {
     "treatments:procedure_handout": CLINICAL_READERS,
     "treatments:diagnosis_search": CLINICAL_READERS,  # codes only, no patient data
     # Billing documents (PDF) and the manager's reports (issue 20).
-    "treatments:invoice_issue": POST_ONLY,
     "treatments:invoice_pdf": FRONT_DESK,
     "treatments:receipt_pdf": FRONT_DESK,
     "treatments:superbill_pdf": ANY_STAFF,
@@ -124,6 +123,11 @@ EXPECTED = {
     "treatments:sms_inbound_vonage": POST_ONLY,
     "treatments:sms_inbox": FRONT_DESK,
     "treatments:sms_mark_handled": POST_ONLY,
+    # Billing (issue 20): the desk's page; its forms post.
+    "treatments:patient_billing": FRONT_DESK,
+    "treatments:payment_take": POST_ONLY,
+    "treatments:payment_refund": POST_ONLY,
+    "treatments:invoice_issue": POST_ONLY,
 }
 
 
@@ -273,6 +277,9 @@ def url_for(name: str, objects: dict) -> str:
         "treatments:alert_add",
         "treatments:lesion_add",
         "treatments:photo_upload",
+        "treatments:patient_billing",
+        "treatments:payment_take",
+        "treatments:payment_refund",
         "treatments:invoice_issue",
         "treatments:superbill_pdf",
         "treatments:billing_email",

@@ -39,6 +39,11 @@ READ_ONLY_FOR_MANAGER = {
     ("auth", "user"),
     # Patients' texts (issue 16): written by the providers' webhooks.
     ("clinic", "inboundsms"),
+    # Billing (issue 20): written by the billing services, never edited by hand.
+    ("treatments", "charge"),
+    ("treatments", "payment"),
+    ("treatments", "invoice"),
+    ("treatments", "appointmentestimate"),
 }
 
 
@@ -65,6 +70,8 @@ INTERNAL_TABLES = {
     "clinic.UsedPatientLink",
     "treatments.ProcedureLesion",
     "treatments.AftercareText",
+    # The last number of each billing document series (invoices, receipts).
+    "treatments.BillingSequence",
 }
 
 

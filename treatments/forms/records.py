@@ -212,6 +212,18 @@ REVISED_FIELDS = [
 class AmendmentForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Why the correction")
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="The correction")
+    procedure_code = forms.CharField(
+        max_length=10,
+        required=False,
+        label="Corrected CPT code",
+        help_text="Only if the code was wrong: the record's charge line is then replaced.",
+    )
+    diagnosis_code = forms.CharField(
+        max_length=10,
+        required=False,
+        label="Corrected ICD-10-CM code",
+        help_text="Only if the diagnosis code was wrong.",
+    )
 
 
 class OutcomeForm(forms.Form):

@@ -30,6 +30,24 @@ def price_on(
     )
 
 
+def fee_entry_overlaps(*, entry: FeeScheduleEntry) -> bool:
+    """Whether another entry for the same key applies on a day of this one's period (the
+    admin form's check; the database refuses it in any case)."""
+    if entry.procedure_type_id is not None:
+        others = FeeScheduleEntry.objects.filter(procedure_type_id=entry.procedure_type_id)
+    elif entry.cpt_code:
+        others = FeeScheduleEntry.objects.filter(cpt_code=entry.cpt_code)
+    else:
+        return False
+    if entry.effective_to is not None:
+        others = others.filter(effective_from__lte=entry.effective_to)
+    return (
+        others.exclude(pk=entry.pk)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=entry.effective_from))
+        .exists()
+    )
+
+
 @dataclass(frozen=True)
 class Estimate:
     """What a visit of a type costs a self-paying patient on a day, tax included."""

@@ -1,5 +1,5 @@
-"""Billing documents at the desk: issue an invoice, download an invoice, a receipt or a
-superbill as PDF, email one to the patient. Every download is written to the access log
+"""Billing documents at the desk: download an invoice, a receipt or a superbill as PDF,
+email one to the patient. Every download is written to the access log
 as an export (the URL configuration wraps the views): they print codes and amounts."""
 
 from datetime import date
@@ -17,7 +17,6 @@ from patients.models import Patient
 from ..forms.billing_documents import BillingEmailForm, ServiceDateForm
 from ..models import Invoice, Payment
 from ..selectors.billing_documents import BillingDocument
-from ..services import billing
 from ..services.billing_documents import (
     billing_document,
     billing_document_pdf,
@@ -36,25 +35,6 @@ def _pdf_response(doc: BillingDocument, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-@require_POST
-@role_required(*FRONT_DESK)
-def invoice_issue(request, patient_id):
-    """Invoice the patient's charges not yet invoiced, under the next number; then the PDF."""
-    patient = get_object_or_404(Patient, pk=patient_id)
-    try:
-        invoice = billing.invoice_issue(patient=patient, by=request.user)
-    except ServiceError as error:
-        return _problem(
-            request,
-            title=_("No invoice issued"),
-            message=str(error),
-            patient=patient,
-            status=error_status(error),
-        )
-    messages.success(request, _("Invoice %(number)s issued.") % {"number": invoice.number})
-    return redirect("treatments:invoice_pdf", pk=invoice.pk)
 
 
 @require_GET

@@ -39,6 +39,7 @@ from ..forms.records import (
     ProcedureReviseForm,
 )
 from ..models import Appointment, FollowUp, Procedure, ProcedureType
+from ..selectors.billing import charges_of_record
 from ..selectors.records import (
     chart_for_patient,
     follow_ups_due_page,
@@ -245,6 +246,8 @@ def procedure_detail(request, pk):
             "amendment_form": AmendmentForm(),
             "follow_up": procedure.follow_ups.all()[:1],
             "history": _record_history(procedure),
+            # Read-only here: the lines signing wrote, and the trail of their amendments.
+            "charges": charges_of_record(procedure=procedure),
         },
     )
 

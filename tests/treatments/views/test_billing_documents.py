@@ -3,6 +3,7 @@
 bills them; their access rules, their access-log rows, and emailing one."""
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.test import override_settings
@@ -10,7 +11,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from clinic.models import AccessLog
-from treatments.models import Invoice, Payment
+from treatments.models import FeeScheduleEntry, Invoice, Payment
 from treatments.services.billing import invoice_issue, payment_record, payment_refund
 
 from ...factories import GuardianFactory, PatientFactory
@@ -102,14 +103,18 @@ def test_the_superbill_prints_codes_units_modifiers_diagnoses_and_totals(
     assert 'filename="superbill-' in response["Content-Disposition"]
 
 
-def test_issuing_an_invoice_numbers_it_and_prints_its_frozen_totals(receptionist_client, visit_day):
+def test_an_issued_invoice_prints_its_number_lines_frozen_totals_and_payments(
+    receptionist_client, visit_day
+):
     patient = visit_day["patient"]
-    response = receptionist_client.post(reverse("treatments:invoice_issue", args=[patient.pk]))
+    receptionist_client.post(reverse("treatments:invoice_issue", args=[patient.pk]))
     invoice = Invoice.objects.get(patient=patient)
-    assert response.status_code == 302
-    assert response["Location"] == reverse("treatments:invoice_pdf", args=[invoice.pk])
+    page = receptionist_client.get(reverse("treatments:patient_billing", args=[patient.pk]))
+    pdf_url = reverse("treatments:invoice_pdf", args=[invoice.pk])
+    assert f'href="{pdf_url}"' in page.content.decode()
 
-    text = pdf_text(receptionist_client.get(response["Location"]))
+    response = receptionist_client.get(pdf_url)
+    text = pdf_text(response)
     assert f"Invoice {invoice.number}" in text
     assert "17111" in text and "99213 25" in text
     assert "Subtotal 370.00 USD" in text
@@ -117,15 +122,15 @@ def test_issuing_an_invoice_numbers_it_and_prints_its_frozen_totals(receptionist
     assert "Invoice total 392.19 USD" in text
     assert "T-4471" in text and "100.00" in text  # the card payment
     assert "292.19 USD" in text  # the balance
+    assert response["Content-Disposition"] == f'inline; filename="invoice-{invoice.number}.pdf"'
 
 
-def test_nothing_left_to_invoice_is_a_409_page_and_no_invoice(receptionist_client, visit_day):
-    patient = visit_day["patient"]
-    invoice_issue(patient=patient, by=receptionist_client.staff_member.user)
-    response = receptionist_client.post(reverse("treatments:invoice_issue", args=[patient.pk]))
-    assert response.status_code == 400
-    assert "nothing to invoice" in response.content.decode()
-    assert Invoice.objects.filter(patient=patient).count() == 1
+def test_an_invoice_keeps_its_lines_and_totals_after_a_price_change(receptionist_client, visit_day):
+    invoice = invoice_issue(patient=visit_day["patient"], by=receptionist_client.staff_member.user)
+    FeeScheduleEntry.objects.filter(cpt_code="17111").update(self_pay_price=Decimal("999.00"))
+    text = pdf_text(receptionist_client.get(reverse("treatments:invoice_pdf", args=[invoice.pk])))
+    assert "Invoice total 392.19 USD" in text
+    assert "999.00" not in text
 
 
 def test_a_receipt_and_a_refund_receipt_print_what_was_taken(receptionist_client, visit_day):
