@@ -11,6 +11,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from clinic.models import AccessLog
+from patients.models import mrn_for
 from treatments.models import FeeScheduleEntry, Invoice, Payment
 from treatments.services.billing import invoice_issue, payment_record, payment_refund
 
@@ -57,6 +58,8 @@ def visit_day(
     patient = PatientFactory(
         first_name="Maya", last_name="Lindqvist", address_line_1="4 Elm Road", city="Springfield"
     )
+    patient.mrn = mrn_for(patient.pk)  # as registering at the desk numbers them
+    patient.save()
     signed(checked_in(patient, dermatologist, consultation, clinic_time(today, 9)))
     signed(
         checked_in(patient, dermatologist, cryotherapy, clinic_time(today, 9, 30), treatment_room),
@@ -86,7 +89,7 @@ def test_the_superbill_prints_codes_units_modifiers_diagnoses_and_totals(
     assert "Superbill" in text
     assert "Milia Clinic" in text and "12 Main Street, Springfield" in text
     assert "NPI 1234567893" in text and "Tax ID 12-3456789" in text
-    assert "Maya Lindqvist" in text and f"MRN {patient.mrn}" in text
+    assert "Maya Lindqvist" in text and f"MRN {patient.mrn}" in text and patient.mrn
     # The diagnoses lettered in order: the record's principal one first.
     assert "A L72.0 Epidermal cyst" in text
     assert "B L70.0 Acne vulgaris" in text
