@@ -285,7 +285,7 @@ def _amount(value: Decimal | str) -> Decimal:
         raise BillingError({"amount": "Give the amount to the cent."})
     if amount > MAX_AMOUNT:
         raise BillingError({"amount": "That amount is too large."})
-    return amount
+    return to_cents(amount)  # 20 → 20.00, as stored
 
 
 def _reference(method: str, reference: str) -> str:
