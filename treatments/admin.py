@@ -399,7 +399,7 @@ class FeeScheduleEntryForm(forms.ModelForm):
         ]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         entry = FeeScheduleEntry(

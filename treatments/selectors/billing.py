@@ -84,7 +84,7 @@ class Balance:
         return self.paid - self.refunded
 
 
-def _sum_of(rows: QuerySet, field: str) -> Subquery:
+def _sum_of(rows: QuerySet[Charge] | QuerySet[Payment], field: str) -> Subquery:
     """The sum of a field over rows correlated to the outer patient, as one subquery."""
     return Subquery(
         rows.filter(patient_id=OuterRef("pk"))
