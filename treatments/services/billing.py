@@ -12,6 +12,7 @@ import logging
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -45,6 +46,7 @@ SAME_DAY_EVALUATION_MODIFIER = "25"
 VOID_AMENDED = "Amended"
 VOID_MODIFIER_25_ADDED = "Modifier 25: a procedure the same day"
 VOID_MODIFIER_25_REMOVED = "Modifier 25: no procedure the same day any more"
+VOID_PRICED = "Priced from the fee schedule"
 INVOICE_SERIES, INVOICE_PREFIX = "invoice", "INV"
 RECEIPT_SERIES, RECEIPT_PREFIX = "receipt", "RCT"
 MAX_AMOUNT = Decimal("99999999.99")  # what a DecimalField(10, 2) holds
@@ -190,7 +192,7 @@ def _void(charge: Charge, *, reason: str, by: User) -> None:
         raise StateConflict(_("This charge line was voided meanwhile."))
 
 
-def _replace(charge: Charge, *, reason: str, by: User, **changes: str) -> Charge:
+def _replace(charge: Charge, *, reason: str, by: User, **changes: Any) -> Charge:
     """Void a line and write its successor: the same line with `changes`."""
     _void(charge, reason=reason, by=by)
     successor = Charge(
@@ -270,6 +272,37 @@ def charges_after_amendment(*, amendment: Amendment, by: User) -> list[Charge]:
     )
     _same_day_modifier_25(patient_id=procedure.patient_id, service_date=charge.service_date, by=by)
     return list(Charge.objects.active().filter(procedure=procedure))
+
+
+@transaction.atomic
+def charge_price_from_schedule(*, charge: Charge, by: User) -> Charge:
+    """Price a line written without a price (price_missing) now that the fee schedule has
+    one for its code on its date of service: the line is voided ("Priced from the fee
+    schedule") and replaced by the same line at that price, for its payer."""
+    _lock_patient(charge.patient_id)
+    current = Charge.objects.get(pk=charge.pk)
+    if not (current.is_active and current.price_missing):
+        raise StateConflict(_("This line is priced or voided already."))
+    entry = price_on(cpt_code=current.cpt_code, day=current.service_date)
+    if entry is None:
+        raise BillingError(
+            _("The fee schedule has no price for CPT %(code)s on %(day)s yet.")
+            % {"code": current.cpt_code, "day": current.service_date}
+        )
+    unit_price = entry.price_for(current.payer)
+    amounts = line_amounts(units=current.units, unit_price=unit_price, tax_rate=entry.tax_rate)
+    return _replace(
+        current,
+        reason=VOID_PRICED,
+        by=by,
+        description=entry.description,
+        unit_price=unit_price,
+        tax_rate=entry.tax_rate,
+        tax_amount=amounts.tax,
+        total=amounts.total,
+        fee_entry=entry,
+        price_missing=False,
+    )
 
 
 # --- Payments and refunds --------------------------------------------------------------

@@ -430,3 +430,29 @@ def test_the_demo_seed_prices_every_billed_code(db):
         assert price_on(cpt_code=code, day=today) is not None
     for procedure_type in ProcedureType.objects.filter(is_active=True):
         assert price_on(procedure_type=procedure_type, day=today) is not None
+
+
+def test_the_manager_prices_a_line_written_without_a_price_and_the_trail_stays(
+    manager_client, dermatologist
+):
+    patient = PatientFactory()
+    signed_cryotherapy(patient, dermatologist)
+    unpriced = Charge.objects.get(patient=patient)
+    assert (unpriced.price_missing, unpriced.total) == (True, Decimal("0.00"))
+    url = reverse("admin:treatments_charge_changelist")
+    action = {"action": "price_from_schedule", "_selected_action": [unpriced.pk]}
+
+    still_none = manager_client.post(url, action, follow=True)
+    assert "has no price for CPT 17110" in still_none.content.decode()
+    FeeScheduleEntryFactory(cpt_code="17110", self_pay_price=Decimal("180.00"))
+    manager_client.post(url, action)
+
+    unpriced.refresh_from_db()
+    priced = Charge.objects.active().get(patient=patient)
+    assert (unpriced.status, unpriced.void_reason) == ("voided", "Priced from the fee schedule")
+    assert (priced.total, priced.price_missing, priced.replaces) == (
+        Decimal("180.00"),
+        False,
+        unpriced,
+    )
+    assert priced.created_by == manager_client.staff_member.user
