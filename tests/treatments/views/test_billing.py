@@ -456,3 +456,19 @@ def test_the_manager_prices_a_line_written_without_a_price_and_the_trail_stays(
         unpriced,
     )
     assert priced.created_by == manager_client.staff_member.user
+
+
+def test_a_patient_claiming_a_waitlist_offer_gets_the_estimate_stored_too(
+    client, cryotherapy, clock
+):
+    from ..services.test_waitlist_claims import MONDAY_9, booked_for, claim_url, freed_time
+
+    clock.move_to(MONDAY_9)
+    FeeScheduleEntryFactory(
+        cpt_code="", procedure_type=cryotherapy, self_pay_price=Decimal("180.00")
+    )
+    _, ana, _ = freed_time(cryotherapy)
+
+    assert client.post(claim_url(ana)).status_code == 200
+    [booked] = booked_for(ana)
+    assert AppointmentEstimate.objects.get(appointment=booked).total == Decimal("180.00")
