@@ -1112,8 +1112,3 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"{self.receipt_number}: {self.get_kind_display()} {self.amount}"
-
-    @property
-    def net_received(self) -> Decimal:
-        """The amount for a payment, minus the amount for a refund."""
-        return -self.amount if self.kind == self.Kind.REFUND else self.amount

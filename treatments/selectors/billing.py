@@ -160,9 +160,3 @@ def record_codes(procedure: Procedure) -> tuple[str, str]:
 def charges_of_record(*, procedure: Procedure) -> list[Charge]:
     """A record's charge lines, voided ones too (the trail of its amendments), oldest first."""
     return list(_charges_with_people().filter(procedure=procedure))
-
-
-def unpriced_charges() -> QuerySet[Charge]:
-    """Active lines written without a price (none in the fee schedule that day), for the
-    manager to price."""
-    return Charge.objects.active().filter(price_missing=True).select_related("patient")

@@ -448,17 +448,17 @@ def invoice_issue(*, patient: Patient, by: User) -> Invoice:
     lines = list(Charge.objects.active().filter(patient=patient, invoice__isnull=True))
     if not lines:
         raise BillingError(_("There is nothing to invoice: every charge is invoiced already."))
+    subtotal = money_sum(line.net_amount for line in lines)
     tax_total = money_sum(line.tax_amount for line in lines)
-    total = money_sum(line.total for line in lines)
     invoice = Invoice(
         number=_next_number(INVOICE_SERIES, INVOICE_PREFIX),
         patient=patient,
         issued_at=timezone.now(),
         issued_by=by,
         currency=settings.CLINIC_CURRENCY,
-        subtotal=total - tax_total,
+        subtotal=subtotal,
         tax_total=tax_total,
-        total=total,
+        total=subtotal + tax_total,
     )
     _save(invoice)
     covered = Charge.objects.filter(
