@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -31,6 +32,7 @@ from .models import (
 from .selectors.appointments import appointment_overlaps
 from .selectors.billing import fee_entry_overlaps
 from .selectors.catalogue import aftercare_texts_of
+from .services.billing import charge_price_from_schedule
 from .services.booking import BookingError, appointment_cancel, appointment_mark_no_show
 from .services.catalogue import aftercare_texts_save
 
@@ -411,7 +413,7 @@ class FeeScheduleEntryForm(forms.ModelForm):
         ]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         entry = FeeScheduleEntry(
@@ -498,6 +500,26 @@ class ChargeAdmin(ReadOnlyBillingAdmin):
     search_fields = ["patient__last_name", "patient__first_name", "cpt_code"]
     date_hierarchy = "service_date"
     list_select_related = ["patient"]
+    actions = ["price_from_schedule"]
+
+    @admin.action(
+        description="Price the lines written without a price, from the fee schedule",
+        permissions=["view"],
+    )
+    def price_from_schedule(self, request, queryset):
+        """Lines flagged "no price" get the price the manager has since added; each is
+        voided and replaced (the billing service), so the change keeps its trail."""
+        priced, refused = 0, []
+        for charge in queryset.filter(status=Charge.Status.ACTIVE, price_missing=True):
+            try:
+                charge_price_from_schedule(charge=charge, by=request.user)
+            except ValidationError as error:
+                refused.append(" ".join(error.messages))
+            else:
+                priced += 1
+        self.message_user(request, f"{priced} line(s) priced.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
 
 
 @admin.register(Payment)

@@ -736,8 +736,6 @@ class ClinicalPhoto(models.Model):
 # the desk, and invoices that freeze what they cover. Money is Decimal to the cent in the
 # clinic's one currency (settings.CLINIC_CURRENCY); a tax rate is a percentage.
 
-MONEY = {"max_digits": 10, "decimal_places": 2}
-TAX_RATE = {"max_digits": 6, "decimal_places": 3}
 MAX_TAX_RATE_PERCENT = 30
 # A CPT modifier is two letters or digits (25, 59, XS); a line carries a few, comma-separated.
 MODIFIERS_PATTERN = r"\A([0-9A-Z]{2})(,[0-9A-Z]{2}){0,3}\Z"
@@ -768,10 +766,13 @@ class FeeScheduleEntry(models.Model):
         help_text="For the charge lines of this code; or give a procedure type instead.",
     )
     description = models.CharField(max_length=200)
-    self_pay_price = models.DecimalField(**MONEY)
-    insured_price = models.DecimalField(**MONEY)
+    self_pay_price = models.DecimalField(max_digits=10, decimal_places=2)
+    insured_price = models.DecimalField(max_digits=10, decimal_places=2)
     tax_rate = models.DecimalField(
-        **TAX_RATE, default=Decimal("0"), help_text="Percent added to the price, e.g. 8.875"
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("0"),
+        help_text="Percent added to the price, e.g. 8.875",
     )
     effective_from = models.DateField()
     effective_to = models.DateField(
@@ -834,10 +835,10 @@ class AppointmentEstimate(models.Model):
         Appointment, on_delete=models.CASCADE, related_name="estimate"
     )
     fee_entry = models.ForeignKey(FeeScheduleEntry, on_delete=models.PROTECT, related_name="+")
-    price = models.DecimalField(**MONEY)
-    tax_rate = models.DecimalField(**TAX_RATE)
-    tax_amount = models.DecimalField(**MONEY)
-    total = models.DecimalField(**MONEY)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3)
+    tax_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3)
     priced_on = models.DateField(help_text="The day whose price this is")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -877,9 +878,9 @@ class Invoice(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     currency = models.CharField(max_length=3)
-    subtotal = models.DecimalField(**MONEY)
-    tax_total = models.DecimalField(**MONEY)
-    total = models.DecimalField(**MONEY)
+    subtotal = models.DecimalField(max_digits=10, decimal_places=2)
+    tax_total = models.DecimalField(max_digits=10, decimal_places=2)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
 
     class Meta:
         ordering = ["-issued_at", "-id"]
@@ -932,10 +933,12 @@ class Charge(models.Model):
     )
     description = models.CharField(max_length=200)
     units = models.PositiveSmallIntegerField(default=1)
-    unit_price = models.DecimalField(**MONEY)
-    tax_rate = models.DecimalField(**TAX_RATE, default=Decimal("0"))
-    tax_amount = models.DecimalField(**MONEY)
-    total = models.DecimalField(**MONEY, help_text="Units × unit price, plus tax")
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0"))
+    tax_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    total = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="Units × unit price, plus tax"
+    )
     payer = models.CharField(
         max_length=10, choices=Patient.Payer.choices, help_text="The patient's payer then"
     )
@@ -1073,7 +1076,9 @@ class Payment(models.Model):
     receipt_number = models.CharField(max_length=20, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="payments")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAYMENT)
-    amount = models.DecimalField(**MONEY, help_text="Always positive; a refund's kind says so")
+    amount = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="Always positive; a refund's kind says so"
+    )
     method = models.CharField(max_length=14, choices=Method.choices)
     reference = models.CharField(
         max_length=100, blank=True, help_text="The card terminal's or the bank transfer's"

@@ -6,12 +6,12 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
 from patients.models import Patient
 
 from ..models import Charge, FeeScheduleEntry, Invoice, Payment, Procedure, ProcedureType
-from ..money import ZERO, LineAmounts, line_amounts, to_cents
+from ..money import LineAmounts, line_amounts, to_cents
 
 
 def price_on(
@@ -84,20 +84,32 @@ class Balance:
         return self.paid - self.refunded
 
 
+def _sum_of(rows: QuerySet[Charge] | QuerySet[Payment], field: str) -> Subquery:
+    """The sum of a field over rows correlated to the outer patient, as one subquery."""
+    return Subquery(
+        rows.filter(patient_id=OuterRef("pk"))
+        .order_by()
+        .values("patient_id")
+        .annotate(sum=Sum(field))
+        .values("sum")[:1]
+    )
+
+
 def patient_balance(*, patient_id: int) -> Balance:
-    """The patient's balance from their active charge lines, payments and refunds (two
-    queries)."""
-    charged = Charge.objects.active().filter(patient_id=patient_id).aggregate(sum=Sum("total"))
-    received = Payment.objects.filter(patient_id=patient_id).aggregate(
-        paid=Sum("amount", filter=Q(kind=Payment.Kind.PAYMENT)),
-        refunded=Sum("amount", filter=Q(kind=Payment.Kind.REFUND)),
+    """The patient's balance from their active charge lines, payments and refunds, in
+    one query."""
+    sums = (
+        Patient.objects.filter(pk=patient_id)
+        .annotate(
+            charged=_sum_of(Charge.objects.active(), "total"),
+            paid=_sum_of(Payment.objects.payments(), "amount"),
+            refunded=_sum_of(Payment.objects.refunds(), "amount"),
+        )
+        .values("charged", "paid", "refunded")
+        .get()
     )
     # SQLite sums decimals as floats: back to cents (each term is whole cents).
-    return Balance(
-        charged=to_cents(charged["sum"] or ZERO),
-        paid=to_cents(received["paid"] or ZERO),
-        refunded=to_cents(received["refunded"] or ZERO),
-    )
+    return Balance(**{name: to_cents(Decimal(str(value or 0))) for name, value in sums.items()})
 
 
 def _charges_with_people() -> QuerySet[Charge]:
@@ -148,9 +160,3 @@ def record_codes(procedure: Procedure) -> tuple[str, str]:
 def charges_of_record(*, procedure: Procedure) -> list[Charge]:
     """A record's charge lines, voided ones too (the trail of its amendments), oldest first."""
     return list(_charges_with_people().filter(procedure=procedure))
-
-
-def unpriced_charges() -> QuerySet[Charge]:
-    """Active lines written without a price (none in the fee schedule that day), for the
-    manager to price."""
-    return Charge.objects.active().filter(price_missing=True).select_related("patient")

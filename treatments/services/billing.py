@@ -12,11 +12,13 @@ import logging
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic.constraint_checks import check_constraints_hold, violated_constraint
 from clinic.errors import ServiceError, StateConflict
@@ -44,6 +46,7 @@ SAME_DAY_EVALUATION_MODIFIER = "25"
 VOID_AMENDED = "Amended"
 VOID_MODIFIER_25_ADDED = "Modifier 25: a procedure the same day"
 VOID_MODIFIER_25_REMOVED = "Modifier 25: no procedure the same day any more"
+VOID_PRICED = "Priced from the fee schedule"
 INVOICE_SERIES, INVOICE_PREFIX = "invoice", "INV"
 RECEIPT_SERIES, RECEIPT_PREFIX = "receipt", "RCT"
 MAX_AMOUNT = Decimal("99999999.99")  # what a DecimalField(10, 2) holds
@@ -89,7 +92,7 @@ def _save(row: Charge | Payment | Invoice | AppointmentEstimate) -> None:
             row.save()
     except IntegrityError as error:
         logger.error("A billing row broke %s", violated_constraint(error))
-        raise BillingError("This breaks one of the clinic's billing rules.") from None
+        raise BillingError(_("This breaks one of the clinic's billing rules.")) from None
 
 
 # --- Estimates ------------------------------------------------------------------------
@@ -186,10 +189,10 @@ def _void(charge: Charge, *, reason: str, by: User) -> None:
         status=Charge.Status.VOIDED, voided_by=by, voided_at=timezone.now(), void_reason=reason
     )
     if changed != 1:
-        raise StateConflict("This charge line was voided meanwhile.")
+        raise StateConflict(_("This charge line was voided meanwhile."))
 
 
-def _replace(charge: Charge, *, reason: str, by: User, **changes: str) -> Charge:
+def _replace(charge: Charge, *, reason: str, by: User, **changes: Any) -> Charge:
     """Void a line and write its successor: the same line with `changes`."""
     _void(charge, reason=reason, by=by)
     successor = Charge(
@@ -276,6 +279,37 @@ def charges_after_amendment(*, amendment: Amendment, by: User) -> list[Charge]:
     return list(Charge.objects.active().filter(procedure=procedure))
 
 
+@transaction.atomic
+def charge_price_from_schedule(*, charge: Charge, by: User) -> Charge:
+    """Price a line written without a price (price_missing) now that the fee schedule has
+    one for its code on its date of service: the line is voided ("Priced from the fee
+    schedule") and replaced by the same line at that price, for its payer."""
+    _lock_patient(charge.patient_id)
+    current = Charge.objects.get(pk=charge.pk)
+    if not (current.is_active and current.price_missing):
+        raise StateConflict(_("This line is priced or voided already."))
+    entry = price_on(cpt_code=current.cpt_code, day=current.service_date)
+    if entry is None:
+        raise BillingError(
+            _("The fee schedule has no price for CPT %(code)s on %(day)s yet.")
+            % {"code": current.cpt_code, "day": current.service_date}
+        )
+    unit_price = entry.price_for(current.payer)
+    amounts = line_amounts(units=current.units, unit_price=unit_price, tax_rate=entry.tax_rate)
+    return _replace(
+        current,
+        reason=VOID_PRICED,
+        by=by,
+        description=entry.description,
+        unit_price=unit_price,
+        tax_rate=entry.tax_rate,
+        tax_amount=amounts.tax,
+        total=amounts.total,
+        fee_entry=entry,
+        price_missing=False,
+    )
+
+
 # --- Payments and refunds --------------------------------------------------------------
 
 
@@ -283,23 +317,24 @@ def _amount(value: Decimal | str) -> Decimal:
     try:
         amount = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
-        raise BillingError({"amount": "Give an amount such as 25.00."}) from None
+        raise BillingError({"amount": _("Give an amount such as 25.00.")}) from None
     if not amount.is_finite() or amount <= 0:
-        raise BillingError({"amount": "Give an amount above zero."})
+        raise BillingError({"amount": _("Give an amount above zero.")})
     if amount != to_cents(amount):
-        raise BillingError({"amount": "Give the amount to the cent."})
+        raise BillingError({"amount": _("Give the amount to the cent.")})
     if amount > MAX_AMOUNT:
-        raise BillingError({"amount": "That amount is too large."})
-    return amount
+        raise BillingError({"amount": _("That amount is too large.")})
+    return to_cents(amount)  # 20 → 20.00, as stored
 
 
 def _reference(method: str, reference: str) -> str:
     if method not in Payment.Method.values:
-        raise BillingError({"method": "Choose cash, card or bank transfer."})
+        raise BillingError({"method": _("Choose cash, card or bank transfer.")})
     reference = re.sub(r"\s+", " ", reference).strip()
-    if method != Payment.Method.CASH and not reference:
-        label = Payment.Method(method).label.lower()
-        raise BillingError({"reference": f"Give the {label}'s reference."})
+    if method == Payment.Method.CARD and not reference:
+        raise BillingError({"reference": _("Give the card's reference.")})
+    if method == Payment.Method.BANK_TRANSFER and not reference:
+        raise BillingError({"reference": _("Give the bank transfer's reference.")})
     return reference
 
 
@@ -315,7 +350,7 @@ def _money_row(
     appointment: Appointment | None,
 ) -> Payment:
     if appointment is not None and appointment.patient_id != patient.pk:
-        raise BillingError("That visit is another patient's.")
+        raise BillingError(_("That visit is another patient's."))
     payment = Payment(
         receipt_number=_next_number(RECEIPT_SERIES, RECEIPT_PREFIX),
         patient=patient,
@@ -351,7 +386,10 @@ def payment_record(
     owed = patient_balance(patient_id=patient.pk).owed
     if amount > owed:
         raise BalanceChanged(
-            {"amount": f"The patient owes {max(owed, ZERO)} {settings.CLINIC_CURRENCY}."}
+            {
+                "amount": _("The patient owes %(amount)s %(currency)s.")
+                % {"amount": max(owed, ZERO), "currency": settings.CLINIC_CURRENCY}
+            }
         )
     return _money_row(
         kind=Payment.Kind.PAYMENT,
@@ -382,12 +420,15 @@ def payment_refund(
     reference = _reference(method, reference)
     reason = re.sub(r"\s+", " ", reason).strip()
     if not reason:
-        raise BillingError({"reason": "Give the reason for the refund."})
+        raise BillingError({"reason": _("Give the reason for the refund.")})
     _lock_patient(patient.pk)
     refundable = patient_balance(patient_id=patient.pk).refundable
     if amount > refundable:
         raise BalanceChanged(
-            {"amount": f"At most {refundable} {settings.CLINIC_CURRENCY} can be refunded."}
+            {
+                "amount": _("At most %(amount)s %(currency)s can be refunded.")
+                % {"amount": refundable, "currency": settings.CLINIC_CURRENCY}
+            }
         )
     return _money_row(
         kind=Payment.Kind.REFUND,
@@ -411,23 +452,23 @@ def invoice_issue(*, patient: Patient, by: User) -> Invoice:
     _lock_patient(patient.pk)
     lines = list(Charge.objects.active().filter(patient=patient, invoice__isnull=True))
     if not lines:
-        raise BillingError("There is nothing to invoice: every charge is invoiced already.")
+        raise BillingError(_("There is nothing to invoice: every charge is invoiced already."))
+    subtotal = money_sum(line.net_amount for line in lines)
     tax_total = money_sum(line.tax_amount for line in lines)
-    total = money_sum(line.total for line in lines)
     invoice = Invoice(
         number=_next_number(INVOICE_SERIES, INVOICE_PREFIX),
         patient=patient,
         issued_at=timezone.now(),
         issued_by=by,
         currency=settings.CLINIC_CURRENCY,
-        subtotal=total - tax_total,
+        subtotal=subtotal,
         tax_total=tax_total,
-        total=total,
+        total=subtotal + tax_total,
     )
     _save(invoice)
     covered = Charge.objects.filter(
         pk__in=[line.pk for line in lines], status=Charge.Status.ACTIVE, invoice__isnull=True
     ).update(invoice=invoice)
     if covered != len(lines):  # a line was voided meanwhile (the patient's row is locked)
-        raise StateConflict("The charges changed meanwhile; issue the invoice again.")
+        raise StateConflict(_("The charges changed meanwhile; issue the invoice again."))
     return invoice
