@@ -44,6 +44,8 @@ READ_ONLY_FOR_MANAGER = {
     ("treatments", "payment"),
     ("treatments", "invoice"),
     ("treatments", "appointmentestimate"),
+    # Billing documents emailed (issue 20): written by the desk's request and the task.
+    ("treatments", "billingemail"),
 }
 
 
