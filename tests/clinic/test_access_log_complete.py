@@ -24,6 +24,8 @@ from treatments.models import (
     AftercareText,
     Amendment,
     Appointment,
+    BillingSequence,
+    Charge,
     ClinicalPhoto,
     FollowUp,
     FollowUpOutcome,
@@ -58,10 +60,19 @@ HEALTH_DATA_MODELS = {
     FollowUp,
     FollowUpOutcome,
     ClinicalPhoto,
+    Charge,  # the codes billed, with their diagnoses
 }
-# Written and read by the app itself; nobody needs a page for them.
-# Edited on their parent's admin page: aftercare texts on the procedure type's.
-INTERNAL_MODELS = {Heartbeat, UsedPatientLink, ChannelHealth, ProcedureLesion, AftercareText}
+# Written and read by the app itself; nobody needs a page for them (the billing number
+# series among them). Edited on their parent's admin page: aftercare texts on the
+# procedure type's.
+INTERNAL_MODELS = {
+    Heartbeat,
+    UsedPatientLink,
+    ChannelHealth,
+    ProcedureLesion,
+    AftercareText,
+    BillingSequence,
+}
 # Pages that a GET must not be sent to (it would end the walk's session).
 NOT_WALKED = {"logout", "admin:logout"}
 
