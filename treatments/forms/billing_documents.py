@@ -33,7 +33,8 @@ class BillingEmailForm(forms.Form):
         self.fields["payment"].queryset = Payment.objects.filter(patient=patient)  # type: ignore[attr-defined]
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what clean() returned; typed, never None
         needs = {
             BillingEmail.Document.INVOICE: "invoice",
             BillingEmail.Document.RECEIPT: "payment",
@@ -61,7 +62,8 @@ class ChargesExportForm(forms.Form):
     last_day = forms.DateField(input_formats=["%Y-%m-%d"], label=gettext_lazy("To"))
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what clean() returned; typed, never None
         first_day, last_day = cleaned.get("first_day"), cleaned.get("last_day")
         if first_day and last_day:
             if last_day < first_day:

@@ -67,7 +67,7 @@ def superbill_pdf(request, patient_id):
         return _problem(
             request,
             title=_("No superbill"),
-            message=" ".join(form.errors.get("date", [])),
+            message=" ".join(str(error) for error in form.errors.get("date", [])),
             patient=patient,
             status=400,
         )
