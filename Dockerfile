@@ -15,8 +15,11 @@ WORKDIR /app
 # PostgreSQL 15, the major version of the compose database (a dump tool must not be older
 # than its server).
 # gettext's msgfmt compiles the translations (locale/) below.
+# WeasyPrint (invoices, receipts, superbills as PDF) lays text out with Pango, in the
+# local DejaVu fonts: a PDF never fetches a font.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client gettext \
+       libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements/base.txt requirements/
 RUN pip install --require-hashes -r requirements/base.txt

@@ -271,7 +271,7 @@ class StaffMemberAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["username", "first_name", "last_name", "email", "role", "title", "language"]
-        return ["user", "role", "title", "language", "is_active"]
+        return ["user", "role", "title", "language", "npi", "is_active"]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["user"]

@@ -10,6 +10,15 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from patients.models import E164, Channel, Patient
 
+from .npi import NPI_PATTERN, npi_is_valid
+
+
+def validate_npi(value: str) -> None:
+    if not npi_is_valid(value):
+        raise ValidationError(
+            "An NPI is ten digits with a valid check digit.", code="npi", params={"value": value}
+        )
+
 
 class StaffMemberQuerySet(models.QuerySet["StaffMember"]):
     def dermatologists(self) -> "StaffMemberQuerySet":
@@ -41,6 +50,17 @@ class StaffMember(models.Model):
         help_text="The language of their pages; empty: the clinic's.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive staff cannot be booked.")
+    # On superbills and claims as the rendering provider. A default in the database too,
+    # for bulk loads that name their columns (seed_scale).
+    npi = models.CharField(
+        "NPI",
+        max_length=10,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_npi],
+        help_text="National Provider Identifier (10 digits) of a dermatologist",
+    )
 
     objects = StaffMemberQuerySet.as_manager()
 
@@ -50,6 +70,9 @@ class StaffMember(models.Model):
             models.CheckConstraint(
                 condition=Q(role__in=["dermatologist", "receptionist", "manager"]),
                 name="staff_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(npi="") | Q(npi__regex=NPI_PATTERN), name="staff_npi_ten_digits"
             ),
         ]
 

@@ -1,6 +1,7 @@
 """factory_boy factories for the clinic's models."""
 
 from datetime import date, time, timedelta
+from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
@@ -9,7 +10,7 @@ from django.utils import timezone
 from clinic.models import Room, StaffMember, TimeOff, WorkingHours
 from clinic.services import staff_member_save
 from patients.models import Guardian, Lesion, Patient
-from treatments.models import Appointment, ProcedureType
+from treatments.models import Appointment, FeeScheduleEntry, ProcedureType
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -130,3 +131,17 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     ends_at = factory.LazyAttribute(
         lambda a: a.starts_at + timedelta(minutes=a.procedure_type.duration_minutes)
     )
+
+
+class FeeScheduleEntryFactory(factory.django.DjangoModelFactory):
+    """A price for a CPT code (give procedure_type and cpt_code="" for a visit type's)."""
+
+    class Meta:
+        model = FeeScheduleEntry
+
+    cpt_code = "17110"
+    description = factory.LazyAttribute(lambda e: f"CPT {e.cpt_code}" if e.cpt_code else "Visit")
+    self_pay_price = Decimal("100.00")
+    insured_price = Decimal("80.00")
+    tax_rate = Decimal("0")
+    effective_from = date(2020, 1, 1)

@@ -2,21 +2,28 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db import IntegrityError
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
 
-from .constraints import is_overlap_violation
+from .constraints import is_fee_overlap_violation, is_overlap_violation
 from .models import (
     Amendment,
     Appointment,
+    AppointmentEstimate,
     AppointmentEvent,
+    BillingEmail,
+    Charge,
     ClinicalPhoto,
+    FeeScheduleEntry,
     FollowUp,
     FollowUpOutcome,
+    Invoice,
+    Payment,
     PhotoCheck,
     Procedure,
     ProcedureLesion,
@@ -25,7 +32,9 @@ from .models import (
     WaitlistEntry,
 )
 from .selectors.appointments import appointment_overlaps
+from .selectors.billing import fee_entry_overlaps
 from .selectors.catalogue import aftercare_texts_of
+from .services.billing import charge_price_from_schedule
 from .services.booking import BookingError, appointment_cancel, appointment_mark_no_show
 from .services.catalogue import aftercare_texts_save
 
@@ -296,6 +305,17 @@ class AppointmentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["appointment__patient", "appointment__dermatologist__user", "actor"]
 
 
+@admin.register(BillingEmail)
+class BillingEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Billing documents emailed at the desk's request: who asked, to whom, and whether
+    it went. Read-only: the desk sends again from the patient's page."""
+
+    list_display = ["requested_at", "patient", "document", "email", "status", "requested_by"]
+    list_filter = ["document", "status"]
+    date_hierarchy = "requested_at"
+    list_select_related = ["patient", "requested_by"]
+
+
 @admin.register(WaitlistEntry)
 class WaitlistEntryAdmin(admin.ModelAdmin):
     list_display = [
@@ -416,3 +436,162 @@ class SelfServicePolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Billing (docs/billing.md) ---------------------------------------------------------
+
+
+class FeeScheduleEntryForm(forms.ModelForm):
+    class Meta:
+        model = FeeScheduleEntry
+        fields = [
+            "procedure_type",
+            "cpt_code",
+            "description",
+            "self_pay_price",
+            "insured_price",
+            "tax_rate",
+            "effective_from",
+            "effective_to",
+        ]
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        entry = FeeScheduleEntry(
+            pk=self.instance.pk, **{name: cleaned.get(name) for name in self.Meta.fields}
+        )
+        entry.cpt_code = entry.cpt_code or ""
+        if fee_entry_overlaps(entry=entry):
+            raise forms.ValidationError(FEE_OVERLAP_MESSAGE)
+        return cleaned
+
+
+FEE_OVERLAP_MESSAGE = (
+    "Another price for this procedure type or code applies on some of these days: "
+    "end it the day before this one starts."
+)
+
+
+class FeeOverlap(Exception):
+    """Another manager saved an overlapping price between this form's check and its save."""
+
+
+@admin.register(FeeScheduleEntry)
+class FeeScheduleEntryAdmin(SimpleHistoryAdmin):
+    """The manager's prices. A new price is a new entry from a later day (end the old one
+    the day before): charges and invoices keep the price of their day. An overlapping
+    period is the form's error; one saved meanwhile by someone else, which the database
+    refuses (an exclusion constraint, or SQLite's trigger), is a 409 page."""
+
+    form = FeeScheduleEntryForm
+    list_display = [
+        "__str__",
+        "description",
+        "self_pay_price",
+        "insured_price",
+        "tax_rate",
+        "effective_from",
+        "effective_to",
+    ]
+    list_filter = ["procedure_type"]
+    search_fields = ["cpt_code", "description", "procedure_type__name"]
+    list_select_related = ["procedure_type"]
+    date_hierarchy = "effective_from"
+
+    def save_model(self, request, obj, form, change):
+        try:
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+        except IntegrityError as error:
+            if not is_fee_overlap_violation(error):
+                raise
+            raise FeeOverlap from None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except FeeOverlap:
+            return TemplateResponse(
+                request,
+                "treatments/billing/fee_overlap.html",
+                {**self.admin_site.each_context(request), "message": FEE_OVERLAP_MESSAGE},
+                status=409,
+            )
+
+
+class ReadOnlyBillingAdmin(AccessLoggedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Charges, payments, invoices and estimates are written by the billing services alone
+    (never edited: voided or refunded with who, when and why); the manager reads them."""
+
+
+@admin.register(Charge)
+class ChargeAdmin(ReadOnlyBillingAdmin):
+    list_display = [
+        "service_date",
+        "patient",
+        "cpt_code",
+        "modifiers",
+        "units",
+        "total",
+        "payer",
+        "price_missing",
+        "status",
+    ]
+    list_filter = ["status", "price_missing", "payer", "kind"]
+    search_fields = ["patient__last_name", "patient__first_name", "cpt_code"]
+    date_hierarchy = "service_date"
+    list_select_related = ["patient"]
+    actions = ["price_from_schedule"]
+
+    @admin.action(
+        description="Price the lines written without a price, from the fee schedule",
+        permissions=["view"],
+    )
+    def price_from_schedule(self, request, queryset):
+        """Lines flagged "no price" get the price the manager has since added; each is
+        voided and replaced (the billing service), so the change keeps its trail."""
+        priced, refused = 0, []
+        for charge in queryset.filter(status=Charge.Status.ACTIVE, price_missing=True):
+            try:
+                charge_price_from_schedule(charge=charge, by=request.user)
+            except ValidationError as error:
+                refused.append(" ".join(error.messages))
+            else:
+                priced += 1
+        self.message_user(request, f"{priced} line(s) priced.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyBillingAdmin):
+    list_display = [
+        "receipt_number",
+        "received_at",
+        "patient",
+        "kind",
+        "method",
+        "amount",
+        "received_by",
+    ]
+    list_filter = ["kind", "method"]
+    search_fields = ["receipt_number", "patient__last_name", "reference"]
+    date_hierarchy = "received_at"
+    list_select_related = ["patient", "received_by"]
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyBillingAdmin):
+    list_display = ["number", "issued_at", "patient", "total", "currency", "issued_by"]
+    search_fields = ["number", "patient__last_name"]
+    date_hierarchy = "issued_at"
+    list_select_related = ["patient", "issued_by"]
+
+
+@admin.register(AppointmentEstimate)
+class AppointmentEstimateAdmin(ReadOnlyBillingAdmin):
+    patient_lookup = "appointment__patient"
+    list_display = ["appointment", "total", "currency", "priced_on"]
+    list_select_related = ["appointment__patient", "appointment__dermatologist__user"]

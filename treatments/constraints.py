@@ -9,7 +9,12 @@ insert cannot interleave with another writer's.
 """
 
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
+from django.contrib.postgres.fields import (
+    DateRangeField,
+    DateTimeRangeField,
+    RangeBoundary,
+    RangeOperators,
+)
 from django.db import connections, migrations
 from django.db.models import Func, Q
 
@@ -118,6 +123,91 @@ def is_concurrent_write_conflict(error: Exception) -> bool:
     loser may try again: two bookings of one time, each checking the other's row under
     two exclusion constraints (the dermatologist's and the room's), can deadlock."""
     return getattr(error.__cause__, "sqlstate", None) in CONCURRENT_WRITE_SQLSTATES
+
+
+# The fee schedule: one price per procedure type, and per CPT code, on any day.
+FEE_TYPE_OVERLAP = "fee_entry_no_type_overlap"
+FEE_CODE_OVERLAP = "fee_entry_no_code_overlap"
+FEE_OVERLAP_CONSTRAINTS = (FEE_TYPE_OVERLAP, FEE_CODE_OVERLAP)
+# The key column of each rule, and the condition under which an entry has that key.
+_FEE_KEYS = {
+    FEE_TYPE_OVERLAP: ("procedure_type_id", "NEW.procedure_type_id IS NOT NULL"),
+    FEE_CODE_OVERLAP: ("cpt_code", "NEW.cpt_code != ''"),
+}
+
+
+class DateRange(Func):
+    function = "DATERANGE"
+    output_field = DateRangeField()
+
+
+def fee_periods_do_not_overlap(name: str, key: str) -> PostgresExclusionConstraint:
+    """No two fee schedule entries for one key (a procedure type, or a CPT code) whose
+    periods [effective_from, effective_to] share a day; an empty effective_to is open."""
+    condition = Q(procedure_type__isnull=False) if key == "procedure_type" else ~Q(cpt_code="")
+    return PostgresExclusionConstraint(
+        name=name,
+        expressions=[
+            (
+                DateRange("effective_from", "effective_to", RangeBoundary(inclusive_upper=True)),
+                RangeOperators.OVERLAPS,
+            ),
+            (key, RangeOperators.EQUAL),
+        ],
+        condition=condition,
+        violation_error_message="Another price for this applies on some of these days.",
+    )
+
+
+def _sqlite_fee_trigger_sql(name: str, event: str) -> str:
+    column, has_key = _FEE_KEYS[name]
+    other_row = "" if event == "INSERT" else "AND other.id != NEW.id"
+    # NULL effective_to is open-ended: compare with a date after every real one.
+    return f"""
+        CREATE TRIGGER IF NOT EXISTS {name}_{event.lower()}
+        BEFORE {event} ON treatments_feescheduleentry
+        WHEN {has_key}
+        BEGIN
+            SELECT RAISE(ABORT, '{name}')
+            WHERE EXISTS (
+                SELECT 1 FROM treatments_feescheduleentry AS other
+                WHERE other.{column} = NEW.{column} {other_row}
+                  AND other.effective_from <= COALESCE(NEW.effective_to, '9999-12-31')
+                  AND NEW.effective_from <= COALESCE(other.effective_to, '9999-12-31')
+            );
+        END
+    """
+
+
+SQLITE_FEE_TRIGGERS = {
+    f"{name}_{event.lower()}": _sqlite_fee_trigger_sql(name, event)
+    for name in FEE_OVERLAP_CONSTRAINTS
+    for event in ("INSERT", "UPDATE")
+}
+
+
+def _create_sqlite_fee_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for sql in SQLITE_FEE_TRIGGERS.values():
+            schema_editor.execute(sql)
+
+
+def _drop_sqlite_fee_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for name in SQLITE_FEE_TRIGGERS:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def create_sqlite_fee_triggers() -> migrations.RunPython:
+    """A migration operation: the fee schedule's overlap rule on SQLite. As with the
+    appointment triggers, a later migration that rebuilds the fee schedule's table must
+    run this again (tests/treatments/test_billing_fee_schedule.py checks they exist)."""
+    return migrations.RunPython(_create_sqlite_fee_triggers, _drop_sqlite_fee_triggers)
+
+
+def is_fee_overlap_violation(error: Exception) -> bool:
+    """Whether an IntegrityError is the fee schedule's overlap rule refusing an entry."""
+    return any(name in str(error) for name in FEE_OVERLAP_CONSTRAINTS)
 
 
 def is_overlap_violation(error: Exception) -> str | None:

@@ -1,6 +1,7 @@
 """The procedure catalogue and appointments: booking a treatment with a dermatologist."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -9,12 +10,21 @@ from django.core.files.storage import FileSystemStorage
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from clinic.models import Room, StaffMember
 from patients.models import Lesion, Patient
 
-from .constraints import ACTIVE_STATUSES, DERMATOLOGIST_OVERLAP, ROOM_OVERLAP, no_overlap
+from .constraints import (
+    ACTIVE_STATUSES,
+    DERMATOLOGIST_OVERLAP,
+    FEE_CODE_OVERLAP,
+    FEE_TYPE_OVERLAP,
+    ROOM_OVERLAP,
+    fee_periods_do_not_overlap,
+    no_overlap,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -347,6 +357,8 @@ class WaitlistEntry(models.Model):
 
 
 DIAGNOSIS_MILIA = "L72.0"
+# A claim form (CMS-1500, item 21) carries twelve diagnoses, A to L.
+MAX_DIAGNOSES = 12
 # A CPT code: five digits (Category I, 17110), or four digits and F (Category II, 3008F)
 # or T (Category III, 0479T). ASCII digits only, and the whole value (\A…\Z, which both
 # Python and PostgreSQL read so): Python's \d and $ would also take other scripts' digits
@@ -429,7 +441,11 @@ class Procedure(models.Model):
     complication_pain = models.BooleanField(default=False)
     complication_note = models.CharField(max_length=300, blank=True)
     note = models.TextField(blank=True)
+    # The principal diagnosis, a billable ICD-10-CM code; the others follow it in order
+    # (a claim carries at most MAX_DIAGNOSES). `diagnosis_codes` reads them all in order.
     diagnosis_code = models.CharField(max_length=10, default=DIAGNOSIS_MILIA)
+    # A default in the database too, for bulk loads that name their columns (seed_scale).
+    secondary_diagnosis_codes = models.JSONField(default=list, db_default=[], blank=True)
     procedure_code = models.CharField(max_length=10, blank=True, validators=[cpt_code_validator])
     procedure_code_overridden = models.BooleanField(default=False)
     # Written by another dermatologist (created_by) for the visit's dermatologist, who
@@ -508,6 +524,11 @@ class Procedure(models.Model):
         return f"{self.procedure_type} for {self.patient.full_name} on {self.performed_at:%Y-%m-%d}"
 
     @property
+    def diagnosis_codes(self) -> list[str]:
+        """Every diagnosis of the record in order, the principal one first."""
+        return [self.diagnosis_code, *self.secondary_diagnosis_codes]
+
+    @property
     def is_signed(self) -> bool:
         return self.status == self.Status.SIGNED
 
@@ -533,6 +554,18 @@ class Amendment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     reason = models.CharField(max_length=300)
     text = models.TextField(help_text="The correction, as it should read")
+    # Codes the amendment corrects (empty: unchanged); the record's charge lines follow them.
+    procedure_code = models.CharField(
+        "CPT code",
+        max_length=10,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[cpt_code_validator],
+    )
+    diagnosis_code = models.CharField(
+        "ICD-10-CM code", max_length=10, blank=True, default="", db_default=""
+    )
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).
     _history_user: "User | None"
@@ -542,6 +575,10 @@ class Amendment(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(reason="") & ~Q(text=""), name="amendment_has_reason_and_text"
+            ),
+            models.CheckConstraint(
+                condition=Q(procedure_code="") | Q(procedure_code__regex=CPT_CODE_PATTERN),
+                name="amendment_code_is_cpt",
             ),
         ]
 
@@ -845,3 +882,472 @@ class PhotoCheckImage(models.Model):
 
     def __str__(self):
         return f"Image {self.pk} of {self.photo_check}"
+
+
+# --- Billing -------------------------------------------------------------------------
+# The money side of a visit (docs/billing.md): the fee schedule, the estimate stored at
+# booking, charge lines written when a record is signed, payments and refunds taken at
+# the desk, and invoices that freeze what they cover. Money is Decimal to the cent in the
+# clinic's one currency (settings.CLINIC_CURRENCY); a tax rate is a percentage.
+
+MAX_TAX_RATE_PERCENT = 30
+# A CPT modifier is two letters or digits (25, 59, XS); a line carries a few, comma-separated.
+MODIFIERS_PATTERN = r"\A([0-9A-Z]{2})(,[0-9A-Z]{2}){0,3}\Z"
+modifiers_validator = RegexValidator(
+    MODIFIERS_PATTERN, "Modifiers are two characters each, comma-separated (25, 59).", "modifiers"
+)
+
+
+class FeeScheduleEntry(models.Model):
+    """The clinic's price for a procedure type (a visit's estimate) or for a CPT code (a
+    charge line), from one day to another. A new price is a new entry from a later day,
+    so charges and invoices made before keep theirs. Prices exclude tax; `tax_rate` is
+    the percentage the clinic adds (0 where the service is not taxed)."""
+
+    procedure_type = models.ForeignKey(
+        ProcedureType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="fee_entries",
+        help_text="For the estimate of a visit of this type; or give a CPT code instead.",
+    )
+    cpt_code = models.CharField(
+        "CPT code",
+        max_length=5,
+        blank=True,
+        validators=[cpt_code_validator],
+        help_text="For the charge lines of this code; or give a procedure type instead.",
+    )
+    description = models.CharField(max_length=200)
+    self_pay_price = models.DecimalField(max_digits=10, decimal_places=2)
+    insured_price = models.DecimalField(max_digits=10, decimal_places=2)
+    tax_rate = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("0"),
+        help_text="Percent added to the price, e.g. 8.875",
+    )
+    effective_from = models.DateField()
+    effective_to = models.DateField(
+        null=True, blank=True, help_text="The last day of this price; empty: until changed"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "fee schedule entries"
+        ordering = ["procedure_type", "cpt_code", "effective_from"]
+        indexes = [
+            models.Index(fields=["cpt_code", "effective_from"], name="fee_cpt_from_idx"),
+            models.Index(fields=["procedure_type", "effective_from"], name="fee_type_from_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(procedure_type__isnull=False) & Q(cpt_code=""))
+                | (Q(procedure_type__isnull=True) & ~Q(cpt_code="")),
+                name="fee_entry_one_key",
+                violation_error_message="Give either a procedure type or a CPT code.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cpt_code="") | Q(cpt_code__regex=CPT_CODE_PATTERN),
+                name="fee_entry_code_is_cpt",
+            ),
+            models.CheckConstraint(
+                condition=Q(self_pay_price__gte=0) & Q(insured_price__gte=0),
+                name="fee_entry_prices_not_negative",
+                violation_error_message="A price cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_rate__gte=0) & Q(tax_rate__lte=MAX_TAX_RATE_PERCENT),
+                name="fee_entry_tax_rate_range",
+                violation_error_message=f"A tax rate is from 0 to {MAX_TAX_RATE_PERCENT} percent.",
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=F("effective_from")),
+                name="fee_entry_dates_in_order",
+                violation_error_message="The last day comes on or after the first.",
+            ),
+            fee_periods_do_not_overlap(FEE_TYPE_OVERLAP, "procedure_type"),
+            fee_periods_do_not_overlap(FEE_CODE_OVERLAP, "cpt_code"),
+        ]
+
+    def __str__(self):
+        key = self.procedure_type or self.cpt_code
+        return f"{key} from {self.effective_from}"
+
+    def price_for(self, payer: str) -> Decimal:
+        """The price (before tax) for a patient with this payer (Patient.Payer)."""
+        return self.insured_price if payer == Patient.Payer.INSURANCE else self.self_pay_price
+
+
+class AppointmentEstimate(models.Model):
+    """The self-pay estimate of a visit, at the fee schedule's price on the day it was
+    booked: what the desk told the patient. Written with the booking; a price change
+    later does not change it."""
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.CASCADE, related_name="estimate"
+    )
+    fee_entry = models.ForeignKey(FeeScheduleEntry, on_delete=models.PROTECT, related_name="+")
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3)
+    tax_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    priced_on = models.DateField(help_text="The day whose price this is")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price__gte=0) & Q(tax_amount__gte=0) & Q(total__gte=0),
+                name="estimate_amounts_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.total} {self.currency} for appointment {self.appointment_id}"
+
+
+class BillingSequence(models.Model):
+    """The last number given out of a document series (invoices, receipts): the row is
+    locked by the transaction that issues the next number, so numbers are unique and
+    follow each other without gaps."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name}: {self.last_number}"
+
+
+class Invoice(models.Model):
+    """A patient's invoice: a sequential number, and the charge lines it covers, with the
+    totals frozen when it was issued (a later price change or void leaves it as issued)."""
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="invoices")
+    issued_at = models.DateTimeField()
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(max_digits=10, decimal_places=2)
+    tax_total = models.DecimalField(max_digits=10, decimal_places=2)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        indexes = [models.Index(fields=["patient", "issued_at"], name="invoice_patient_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0) & Q(tax_total__gte=0) & Q(total__gte=0),
+                name="invoice_totals_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+class ChargeQuerySet(models.QuerySet["Charge"]):
+    def active(self) -> "ChargeQuerySet":
+        """Lines that count towards the balance: not voided."""
+        return self.filter(status=Charge.Status.ACTIVE)
+
+
+class Charge(models.Model):
+    """One line of what a patient owes: a CPT code with units and modifiers at the fee
+    schedule's price on the date of service, written when a record is signed. Never
+    edited: a correction voids the line (who, when, why) and a new line `replaces` it."""
+
+    class Kind(models.TextChoices):
+        PROCEDURE = "procedure", "Procedure"
+        EVALUATION = "evaluation", "Evaluation and management visit"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        VOIDED = "voided", "Voided"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="charges")
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="charges")
+    procedure = models.ForeignKey(
+        Procedure,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="charges",
+        help_text="The signed record the line comes from",
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    service_date = models.DateField(help_text="Date of service, in the clinic's time zone")
+    cpt_code = models.CharField("CPT code", max_length=5, validators=[cpt_code_validator])
+    modifiers = models.CharField(
+        max_length=11, blank=True, validators=[modifiers_validator], help_text="e.g. 25"
+    )
+    description = models.CharField(max_length=200)
+    units = models.PositiveSmallIntegerField(default=1)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0"))
+    tax_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    total = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="Units × unit price, plus tax"
+    )
+    payer = models.CharField(
+        max_length=10, choices=Patient.Payer.choices, help_text="The patient's payer then"
+    )
+    fee_entry = models.ForeignKey(
+        FeeScheduleEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    price_missing = models.BooleanField(
+        default=False, help_text="The fee schedule had no price for the code that day"
+    )
+    # ICD-10-CM codes in order, the record's chosen diagnosis first.
+    diagnosis_codes = models.JSONField(default=list)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=200, blank=True)
+    replaces = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        help_text="The voided line this one corrects",
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="charges"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ChargeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["service_date", "created_at", "id"]
+        indexes = [
+            models.Index(fields=["patient", "service_date"], name="charge_patient_day_idx"),
+            models.Index(
+                fields=["price_missing"],
+                condition=Q(price_missing=True),
+                name="charge_unpriced_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["procedure", "evaluation"]), name="charge_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "voided"]), name="charge_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(payer__in=["self_pay", "insurance"]), name="charge_payer_valid"
+            ),
+            models.CheckConstraint(condition=Q(units__gte=1), name="charge_units_positive"),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0) & Q(tax_amount__gte=0) & Q(total__gte=0),
+                name="charge_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_rate__gte=0) & Q(tax_rate__lte=MAX_TAX_RATE_PERCENT),
+                name="charge_tax_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(cpt_code__regex=CPT_CODE_PATTERN), name="charge_code_is_cpt"
+            ),
+            models.CheckConstraint(
+                condition=Q(modifiers="") | Q(modifiers__regex=MODIFIERS_PATTERN),
+                name="charge_modifiers_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_missing=False) | (Q(unit_price=0) & Q(fee_entry__isnull=True)),
+                name="charge_unpriced_has_no_price",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="active")
+                    & Q(voided_by__isnull=True)
+                    & Q(voided_at__isnull=True)
+                    & Q(void_reason="")
+                )
+                | (
+                    Q(status="voided")
+                    & Q(voided_by__isnull=False)
+                    & Q(voided_at__isnull=False)
+                    & ~Q(void_reason="")
+                ),
+                name="charge_void_has_who_when_why",
+            ),
+            # A signed record has one active line of each kind: signing twice at once,
+            # or an amendment racing another, cannot bill it twice.
+            models.UniqueConstraint(
+                fields=["procedure", "kind"],
+                condition=Q(status="active") & Q(procedure__isnull=False),
+                name="charge_active_once_per_record",
+            ),
+        ]
+
+    def __str__(self):
+        modifiers = f"-{self.modifiers}" if self.modifiers else ""
+        return f"{self.cpt_code}{modifiers} × {self.units} on {self.service_date}"
+
+    @property
+    def net_amount(self) -> Decimal:
+        """Units × unit price, before tax."""
+        return self.units * self.unit_price
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class PaymentQuerySet(models.QuerySet["Payment"]):
+    def payments(self) -> "PaymentQuerySet":
+        return self.filter(kind=Payment.Kind.PAYMENT)
+
+    def refunds(self) -> "PaymentQuerySet":
+        return self.filter(kind=Payment.Kind.REFUND)
+
+
+class Payment(models.Model):
+    """Money received from (PAYMENT) or given back to (REFUND) a patient at the desk.
+    Never edited: a mistake is corrected by a refund with its reason."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        REFUND = "refund", "Refund"
+
+    class Method(models.TextChoices):
+        CASH = "cash", "Cash"
+        CARD = "card", "Card"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+
+    receipt_number = models.CharField(max_length=20, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAYMENT)
+    amount = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="Always positive; a refund's kind says so"
+    )
+    method = models.CharField(max_length=14, choices=Method.choices)
+    reference = models.CharField(
+        max_length=100, blank=True, help_text="The card terminal's or the bank transfer's"
+    )
+    reason = models.CharField(max_length=200, blank=True, help_text="Why, for a refund")
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects = PaymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [
+            models.Index(fields=["patient", "received_at"], name="payment_patient_idx"),
+            models.Index(fields=["received_at"], name="payment_received_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["payment", "refund"]), name="payment_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(method__in=["cash", "card", "bank_transfer"]),
+                name="payment_method_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(method="cash") | ~Q(reference=""),
+                name="payment_card_or_transfer_has_reference",
+                violation_error_message="A card or bank transfer needs its reference.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="refund") | ~Q(reason=""),
+                name="payment_refund_has_reason",
+                violation_error_message="A refund needs a reason.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.receipt_number}: {self.get_kind_display()} {self.amount}"
+
+    @property
+    def net_received(self) -> Decimal:
+        """The amount for a payment, minus the amount for a refund."""
+        return -self.amount if self.kind == self.Kind.REFUND else self.amount
+
+
+class BillingEmail(models.Model):
+    """A billing document emailed at the desk's request to the patient, or to the
+    guardian who receives a minor's messages: who asked, to whom, and whether it went.
+    The PDF is made when it is sent (treatments.tasks.billing_email_send); the email's
+    body names no diagnosis, procedure or code."""
+
+    class Document(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        RECEIPT = "receipt", "Receipt"
+        SUPERBILL = "superbill", "Superbill"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="billing_emails")
+    document = models.CharField(max_length=10, choices=Document.choices)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    service_date = models.DateField(null=True, blank=True, help_text="A superbill's day")
+    email = models.EmailField()
+    recipient_name = models.CharField(max_length=201)
+    language = models.CharField(max_length=8)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(document="invoice", invoice__isnull=False)
+                    & Q(payment__isnull=True, service_date__isnull=True)
+                )
+                | (
+                    Q(document="receipt", payment__isnull=False)
+                    & Q(invoice__isnull=True, service_date__isnull=True)
+                )
+                | (
+                    Q(document="superbill", service_date__isnull=False)
+                    & Q(invoice__isnull=True, payment__isnull=True)
+                ),
+                name="billing_email_names_its_document",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "failed"]),
+                name="billing_email_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="sent", sent_at__isnull=False)
+                | (~Q(status="sent") & Q(sent_at__isnull=True)),
+                name="billing_email_sent_has_when",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_document_display()} to {self.email} ({self.status})"

@@ -8,8 +8,12 @@ from .views import (
     api,
     appointments,
     availability,
+    billing,
+    billing_documents,
+    billing_reports,
     calendar,
     dashboard,
+    diagnoses,
     home,
     lesions,
     links,
@@ -42,6 +46,19 @@ _shown_on_refusal = audited(
     shown_with_errors=True,
     detail="patient record, edit page",
 )
+
+_billing_page_shown = audited(
+    AccessLog.Action.RECORD_VIEW,
+    patient=patient_from("patient_id"),
+    shown_with_errors=True,
+    detail="billing page",
+)
+
+
+def _export(model_label: str, detail: str):
+    """A document download of the object the URL's pk names: an export of its patient."""
+    return audited(AccessLog.Action.EXPORT, patient=patient_of(model_label, "pk"), detail=detail)
+
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -80,6 +97,27 @@ urlpatterns = [
         name="patient_edit",
     ),
     path("patients/<int:patient_id>/guardians/new/", patients.guardian_add, name="guardian_add"),
+    # Billing at the desk: the page shows the codes billed, so every look is logged.
+    path(
+        "patients/<int:patient_id>/billing/",
+        _billing_page_shown(billing.patient_billing_page),
+        name="patient_billing",
+    ),
+    path(
+        "patients/<int:patient_id>/billing/payments/",
+        _billing_page_shown(billing.payment_take),
+        name="payment_take",
+    ),
+    path(
+        "patients/<int:patient_id>/billing/refunds/",
+        _billing_page_shown(billing.payment_refund),
+        name="payment_refund",
+    ),
+    path(
+        "patients/<int:patient_id>/billing/invoices/",
+        _billing_page_shown(billing.invoice_issue),
+        name="invoice_issue",
+    ),
     path("guardians/<int:pk>/edit/", patients.guardian_edit, name="guardian_edit"),
     # A refused guardian step shows the record's edit page with the reason.
     path(
@@ -147,6 +185,33 @@ urlpatterns = [
         ),
         name="procedure_handout",
     ),
+    path("diagnoses/search/", diagnoses.diagnosis_search, name="diagnosis_search"),
+    # Billing documents (PDF) and reports; a download is an export in the access log.
+    path(
+        "invoices/<int:pk>/pdf/",
+        _export("treatments.Invoice", "invoice")(billing_documents.invoice_pdf),
+        name="invoice_pdf",
+    ),
+    path(
+        "payments/<int:pk>/receipt/",
+        _export("treatments.Payment", "receipt")(billing_documents.receipt_pdf),
+        name="receipt_pdf",
+    ),
+    path(
+        "patients/<int:patient_id>/superbill/",
+        audited(AccessLog.Action.EXPORT, patient=patient_from("patient_id"), detail="superbill")(
+            billing_documents.superbill_pdf
+        ),
+        name="superbill_pdf",
+    ),
+    path(
+        "patients/<int:patient_id>/billing-email/",
+        billing_documents.billing_email,
+        name="billing_email",
+    ),
+    path("billing/takings/", billing_reports.takings, name="takings"),
+    path("billing/takings.csv", billing_reports.takings_csv, name="takings_csv"),
+    path("billing/charges.csv", billing_reports.charges_csv, name="charges_csv"),
     path("follow-ups/", records.follow_up_list, name="follow_up_list"),
     path("follow-ups/<int:pk>/outcome/", records.follow_up_outcome, name="follow_up_outcome"),
     # Lesions on the body map

@@ -12,9 +12,12 @@ from urllib.parse import urlparse
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from clinic.npi import npi_is_valid
+
 from .environment import (
     env,
     env_choice,
+    env_currency,
     env_database,
     env_email,
     env_flag,
@@ -264,6 +267,14 @@ CLINIC_LINK_MAX_AGE = env_int("CLINIC_LINK_MAX_AGE_DAYS", default=14, minimum=1)
 # Shown to patients on link pages and in messages.
 CLINIC_NAME = env.str("CLINIC_NAME", default="Milia Clinic")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="+1 212 555 0100")
+# On invoices, receipts and superbills: the clinic's NPI (type 2, the organisation; empty:
+# not printed) and its tax id (an EIN such as 12-3456789; empty: not printed).
+CLINIC_NPI = env.str("CLINIC_NPI", default="")
+if CLINIC_NPI and not npi_is_valid(CLINIC_NPI):
+    raise ImproperlyConfigured("CLINIC_NPI is not an NPI: ten digits with a valid check digit.")
+CLINIC_TAX_ID = env.str("CLINIC_TAX_ID", default="")
+# Billing (docs/billing.md): the one currency of every price, charge and payment.
+CLINIC_CURRENCY = env_currency("CLINIC_CURRENCY", default="USD")
 
 # --- Reminders: an outbox in the database, swept by beat every minute -----------------
 

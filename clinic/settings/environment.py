@@ -4,6 +4,7 @@ django-environ does the parsing; these helpers make a bad value stop start-up wi
 message that names the variable, instead of silently becoming a default.
 """
 
+import re
 import zoneinfo
 from pathlib import Path
 
@@ -42,6 +43,16 @@ def env_choice(name: str, *, default: str, choices: list[str]) -> str:
     value = env.str(name, default=default).strip()
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def env_currency(name: str, *, default: str) -> str:
+    """An ISO 4217 currency code: three capital letters (USD, EUR)."""
+    value = env.str(name, default=default).strip()
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ImproperlyConfigured(
+            f"{name} must be an ISO 4217 currency code such as USD or EUR, not {value!r}"
+        )
     return value
 
 

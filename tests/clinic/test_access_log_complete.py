@@ -24,6 +24,8 @@ from treatments.models import (
     AftercareText,
     Amendment,
     Appointment,
+    BillingSequence,
+    Charge,
     ClinicalPhoto,
     FollowUp,
     FollowUpOutcome,
@@ -62,16 +64,19 @@ HEALTH_DATA_MODELS = {
     FollowUpOutcome,
     ClinicalPhoto,
     PhotoCheck,
+    Charge,  # the codes billed, with their diagnoses
 }
-# Written and read by the app itself; nobody needs a page for them.
-# Edited on their parent's admin page: aftercare texts on the procedure type's.
-# A patient's photo-check images: shown only through the app's checked views.
+# Written and read by the app itself; nobody needs a page for them (the billing number
+# series among them). Edited on their parent's admin page: aftercare texts on the
+# procedure type's. A patient's photo-check images: shown only through the app's checked
+# views.
 INTERNAL_MODELS = {
     Heartbeat,
     UsedPatientLink,
     ChannelHealth,
     ProcedureLesion,
     AftercareText,
+    BillingSequence,
     PhotoCheckImage,
 }
 # Pages that a GET must not be sent to (it would end the walk's session).

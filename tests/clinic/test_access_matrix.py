@@ -4,6 +4,7 @@ here fails `test_every_url_pattern_has_an_expectation`."""
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -23,11 +24,13 @@ from treatments.models import (
     private_photo_storage,
 )
 from treatments.services import records
+from treatments.services.billing import invoice_issue, payment_record
 from treatments.services.photo_checks import photo_check_submit
 from treatments.services.photos import photo_add
 
 from ..factories import (
     AppointmentFactory,
+    FeeScheduleEntryFactory,
     GuardianFactory,
     LesionFactory,
     PatientFactory,
@@ -42,6 +45,7 @@ CLINICIANS = (302, 403, 200, 403)
 CLINICAL_READERS = (302, 403, 200, 200)
 POST_ONLY = (405, 405, 405, 405)
 MISSING_EXPORT = "00000000-0000-4000-8000-000000000000"
+MANAGER_ONLY = (302, 403, 403, 200)
 
 # url name: statuses of a GET for (anonymous, receptionist, dermatologist, manager)
 EXPECTED = {
@@ -114,6 +118,15 @@ EXPECTED = {
     "treatments:procedure_revise": (302, 403, 409, 403),
     "treatments:procedure_amend": CLINICIANS,
     "treatments:procedure_handout": CLINICAL_READERS,
+    "treatments:diagnosis_search": CLINICAL_READERS,  # codes only, no patient data
+    # Billing documents (PDF) and the manager's reports (issue 20).
+    "treatments:invoice_pdf": FRONT_DESK,
+    "treatments:receipt_pdf": FRONT_DESK,
+    "treatments:superbill_pdf": ANY_STAFF,
+    "treatments:billing_email": POST_ONLY,
+    "treatments:takings": MANAGER_ONLY,
+    "treatments:takings_csv": MANAGER_ONLY,
+    "treatments:charges_csv": (302, 403, 403, 400),  # no period asked: a 400 with the form
     "treatments:follow_up_list": ANY_STAFF,
     "treatments:follow_up_outcome": CLINICIANS,
     "treatments:lesion_add": CLINICIANS,
@@ -142,6 +155,11 @@ EXPECTED = {
     "treatments:photo_check_detail": CLINICAL_READERS,
     "treatments:photo_check_image": CLINICAL_READERS,
     "treatments:photo_check_thumbnail": CLINICAL_READERS,
+    # Billing (issue 20): the desk's page; its forms post.
+    "treatments:patient_billing": FRONT_DESK,
+    "treatments:payment_take": POST_ONLY,
+    "treatments:payment_refund": POST_ONLY,
+    "treatments:invoice_issue": POST_ONLY,
 }
 
 
@@ -184,6 +202,7 @@ def clinic(dermatologist_client, private_media):
     waitlist entry, an appointment tomorrow that can still be moved, and a guardian."""
     dermatologist = dermatologist_client.staff_member
     cryotherapy = ProcedureType.objects.get(slug="cryotherapy")
+    FeeScheduleEntryFactory(cpt_code="17110", self_pay_price=Decimal("180.00"))
     room = RoomFactory()
     visit = AppointmentFactory(
         dermatologist=dermatologist, room=room, procedure_type=cryotherapy, status="checked_in"
@@ -206,7 +225,11 @@ def clinic(dermatologist_client, private_media):
         },
     )
     procedure = Procedure.objects.get()
-    records.procedure_sign(procedure=procedure, by=dermatologist.user)
+    records.procedure_sign(procedure=procedure, by=dermatologist.user)  # its charge: 17110
+    payment = payment_record(
+        patient=patient, amount="50.00", method="cash", reference="", by=dermatologist.user
+    )
+    invoice = invoice_issue(patient=patient, by=dermatologist.user)
     photo = photo_add(
         patient=patient, uploaded_file=image_upload(), uploaded_by=dermatologist.user, lesion=lesion
     )
@@ -244,6 +267,8 @@ def clinic(dermatologist_client, private_media):
         "follow_up": follow_up,
         "dermatologist": dermatologist,
         "guardian": GuardianFactory(patient=patient),
+        "payment": payment,
+        "invoice": invoice,
         "text": InboundSms.objects.create(
             provider="twilio",
             provider_message_id="SM" + "0" * 32,
@@ -299,12 +324,20 @@ def url_for(name: str, objects: dict) -> str:
         "treatments:photo_check_detail": {"pk": objects["photo_check"].pk},
         "treatments:photo_check_image": {"pk": objects["photo_check_image"].pk},
         "treatments:photo_check_thumbnail": {"pk": objects["photo_check_image"].pk},
+        "treatments:invoice_pdf": {"pk": objects["invoice"].pk},
+        "treatments:receipt_pdf": {"pk": objects["payment"].pk},
     }
     for name_with_patient in (
         "treatments:patient_chart",
         "treatments:alert_add",
         "treatments:lesion_add",
         "treatments:photo_upload",
+        "treatments:patient_billing",
+        "treatments:payment_take",
+        "treatments:payment_refund",
+        "treatments:invoice_issue",
+        "treatments:superbill_pdf",
+        "treatments:billing_email",
     ):
         kwargs_by_name[name_with_patient] = {"patient_id": objects["patient"].pk}
     query = {
@@ -314,6 +347,8 @@ def url_for(name: str, objects: dict) -> str:
     }.get(name, "")
     if query:
         query += str(objects["patient"].pk)
+    if name == "treatments:superbill_pdf":  # the visit's day
+        query = f"?date={timezone.localdate(objects['visit'].starts_at)}"
     if name == "treatments:schedule_day_sheet":  # the sheet of the visit's day
         day = timezone.localdate(objects["visit"].starts_at)
         query = f"?date={day}&dermatologist={objects['dermatologist'].pk}"

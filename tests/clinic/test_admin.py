@@ -41,6 +41,13 @@ READ_ONLY_FOR_MANAGER = {
     ("auth", "user"),
     # Patients' texts (issue 16): written by the providers' webhooks.
     ("clinic", "inboundsms"),
+    # Billing (issue 20): written by the billing services, never edited by hand.
+    ("treatments", "charge"),
+    ("treatments", "payment"),
+    ("treatments", "invoice"),
+    ("treatments", "appointmentestimate"),
+    # Billing documents emailed (issue 20): written by the desk's request and the task.
+    ("treatments", "billingemail"),
 }
 
 
@@ -69,6 +76,8 @@ INTERNAL_TABLES = {
     "treatments.ProcedureLesion",
     "treatments.AftercareText",
     "treatments.PhotoCheckImage",
+    # The last number of each billing document series (invoices, receipts).
+    "treatments.BillingSequence",
 }
 
 

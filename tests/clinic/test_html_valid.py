@@ -136,6 +136,7 @@ def staff_pages(clinic: dict) -> dict[str, list[str]]:
         + f"?date={timezone.localdate(clinic['upcoming'].starts_at)}"
         + f"&dermatologist={clinic['dermatologist'].pk}",
         reverse("treatments:appointment_book") + "?date=2030-03-04&time=09:15&q=" + "a",
+        reverse("treatments:patient_billing", args=[patient]),
     ]
     return {
         "receptionist": desk_and_manager,

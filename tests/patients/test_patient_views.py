@@ -169,8 +169,9 @@ def test_the_page_takes_the_same_queries_for_one_or_many_appointments(
         appointment_at(patient, start + timedelta(days=day))
     # 1 session, 2 user, 3 the user's staff member (role check), 4 the patient with who
     # last changed their consent, 5 the appointments with dermatologist, user, room and
-    # procedure type, 6 the record's history with its users, 7 the guardians' history with
-    # theirs, 8 the guardians, 9 the access-log row.
-    with django_assert_num_queries(9):
+    # procedure type, 6 the balance (the desk's: charges, payments and refunds summed in
+    # one query), 7 the record's history with its users, 8 the guardians' history with
+    # theirs, 9 the guardians, 10 the access-log row.
+    with django_assert_num_queries(10):
         response = receptionist_client.get(url(patient.pk))
     assert len(response.context["upcoming"]) + len(response.context["past"]) == count

@@ -346,9 +346,9 @@ def test_the_patient_page_costs_the_same_however_long_the_history(
         )
         patient.refresh_from_db()
     # 1 session, 2 user, 3 staff member, 4 the patient with who changed their consent,
-    # 5 appointments, 6 the record's history with its users, 7 the guardians' history,
-    # 8 the guardians, 9 the access-log row.
-    with django_assert_num_queries(9):
+    # 5 appointments, 6 the balance (for the desk), 7 the record's history with its
+    # users, 8 the guardians' history, 9 the guardians, 10 the access-log row.
+    with django_assert_num_queries(10):
         response = receptionist_client.get(detail_url(patient))
     # Registered, the link's withdrawal, and each change.
     assert len(response.context["history"]) == 2 + changes

@@ -4,20 +4,56 @@ from typing import cast
 
 from django import forms
 from django.db.models import Q
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from clinic.models import StaffMember
 from patients.models import Lesion, PatientAlert
 
-from ..models import FollowUpOutcome, Procedure, ProcedureType, cpt_code_validator
+from ..models import (
+    DIAGNOSIS_MILIA,
+    FollowUpOutcome,
+    Procedure,
+    ProcedureType,
+    cpt_code_validator,
+)
+from ..selectors.diagnoses import SEARCH_LIMIT_MAX, icd10_billable
 from ..services.records import ALL_TECHNIQUE_FIELDS
 
-DIAGNOSES = [
-    ("L72.0", "L72.0 Epidermal cyst (milium)"),
-    ("L74.0", "L74.0 Miliaria rubra"),
-    ("L70.0", "L70.0 Acne vulgaris"),
-    ("D23.9", "D23.9 Benign neoplasm of skin (e.g. syringoma)"),
-    ("H02.60", "H02.60 Xanthelasma of eyelid"),
-]
+
+def _billable(value: str) -> str:
+    """The ICD-10-CM code as the code set writes it (l720 → L72.0), or a form error."""
+    code = icd10_billable(code=value)
+    if code is None:
+        raise forms.ValidationError(
+            _("%(code)s is not a billable ICD-10-CM code: search by code or by words."),
+            params={"code": value},
+            code="icd10_not_billable",
+        )
+    return code.code
+
+
+class DiagnosisSearchInput(forms.TextInput):
+    """A code box whose suggestions (a datalist) the diagnosis search fills as one types."""
+
+    def __init__(self, attrs=None):
+        super().__init__(
+            {
+                "list": "icd10-codes",
+                "autocomplete": "off",
+                "data-hx-get": reverse_lazy("treatments:diagnosis_search"),
+                "data-hx-trigger": "input changed delay:300ms",
+                "data-hx-target": "#icd10-codes",
+                "data-hx-swap": "innerHTML",
+                **(attrs or {}),
+            }
+        )
+
+
+class DiagnosisSearchForm(forms.Form):
+    q = forms.CharField(max_length=100, required=False, label=gettext_lazy("Code or words"))
+    limit = forms.IntegerField(min_value=1, max_value=SEARCH_LIMIT_MAX, required=False)
 
 
 class ProcedureForm(forms.Form):
@@ -65,7 +101,19 @@ class ProcedureForm(forms.Form):
         required=False, max_length=300, label="Complications, details"
     )
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Note")
-    diagnosis_code = forms.ChoiceField(choices=DIAGNOSES, initial="L72.0", label="Diagnosis")
+    diagnosis_code = forms.CharField(
+        max_length=10,
+        initial=DIAGNOSIS_MILIA,
+        label=gettext_lazy("Diagnosis (ICD-10-CM)"),
+        help_text=gettext_lazy("A billable code; type a code or words to search, e.g. milia."),
+        widget=DiagnosisSearchInput,
+    )
+    secondary_diagnosis_codes = forms.CharField(
+        required=False,
+        max_length=200,
+        label=gettext_lazy("Other diagnoses, in order"),
+        help_text=gettext_lazy("Billable ICD-10-CM codes separated by commas, e.g. L70.0, L74.0."),
+    )
     procedure_code = forms.CharField(
         required=False,
         max_length=10,
@@ -105,6 +153,13 @@ class ProcedureForm(forms.Form):
             cpt_code_validator(code)
         return code
 
+    def clean_diagnosis_code(self) -> str:
+        return _billable(self.cleaned_data["diagnosis_code"])
+
+    def clean_secondary_diagnosis_codes(self) -> list[str]:
+        values = self.cleaned_data["secondary_diagnosis_codes"].replace(",", " ").split()
+        return [_billable(value) for value in values]
+
     def technique(self) -> dict:
         return {name: self.cleaned_data.get(name) for name in ALL_TECHNIQUE_FIELDS}
 
@@ -126,6 +181,7 @@ class ProcedureReviseForm(ProcedureForm):
 
     def __init__(self, *args, procedure: Procedure, **kwargs):
         initial = {name: getattr(procedure, name) for name in REVISED_FIELDS}
+        initial["secondary_diagnosis_codes"] = ", ".join(procedure.secondary_diagnosis_codes)
         initial["lesions"] = [lesion.pk for lesion in procedure.lesions.all()]
         super().__init__(*args, patient=procedure.patient, initial=initial, **kwargs)
         del self.fields["procedure_type"]
@@ -148,6 +204,7 @@ REVISED_FIELDS = [
     "complication_note",
     "note",
     "diagnosis_code",
+    "secondary_diagnosis_codes",
     "procedure_code",
 ]
 
@@ -155,6 +212,18 @@ REVISED_FIELDS = [
 class AmendmentForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Why the correction")
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="The correction")
+    procedure_code = forms.CharField(
+        max_length=10,
+        required=False,
+        label="Corrected CPT code",
+        help_text="Only if the code was wrong: the record's charge line is then replaced.",
+    )
+    diagnosis_code = forms.CharField(
+        max_length=10,
+        required=False,
+        label="Corrected ICD-10-CM code",
+        help_text="Only if the diagnosis code was wrong.",
+    )
 
 
 class OutcomeForm(forms.Form):

@@ -19,8 +19,15 @@ from clinic.services import staff_member_save
 from patients.models import Channel, Guardian, Lesion, Patient, PatientAlert
 from patients.services import patient_save
 
-from ..models import Appointment, FollowUp, Procedure, ProcedureType
+from ..models import (
+    Appointment,
+    FeeScheduleEntry,
+    FollowUp,
+    Procedure,
+    ProcedureType,
+)
 from ..services import records
+from ..services.billing import appointment_estimate_store
 
 DEMO_PASSWORD = "clinic-demo"  # noqa: S105 - documented demo logins, never in production
 DAYS_AROUND_TODAY = 3
@@ -423,6 +430,62 @@ def seed_online_booking() -> None:
     )
 
 
+# The demo clinic's prices (USD, before tax; self-pay, insured), in force since 2020: per
+# procedure type for the estimate at booking, per CPT code for the charge lines.
+PRICES_SINCE = date(2020, 1, 1)
+VISIT_PRICES = {
+    "extraction": ("150.00", "110.00"),
+    "de-roofing": ("150.00", "110.00"),
+    "cryotherapy": ("180.00", "140.00"),
+    "curettage": ("250.00", "190.00"),
+    "electrodesiccation": ("200.00", "150.00"),
+    "watchful-waiting": ("90.00", "70.00"),
+    "topical-therapy": ("90.00", "70.00"),
+}
+CODE_PRICES = {
+    "10040": ("Acne surgery (milia extraction, de-roofing)", "150.00", "110.00"),
+    "17110": ("Destruction of benign lesions, up to 14", "180.00", "140.00"),
+    "17111": ("Destruction of benign lesions, 15 or more", "250.00", "180.00"),
+    "99202": ("Office visit, new patient, straightforward", "110.00", "85.00"),
+    "99203": ("Office visit, new patient, low complexity", "160.00", "120.00"),
+    "99212": ("Office visit, established patient, straightforward", "90.00", "70.00"),
+    "99213": ("Office visit, established patient, low complexity", "120.00", "95.00"),
+}
+
+
+def fee_schedule_seed() -> None:
+    """The demo prices, once: an entry is only added when its key has none from that day."""
+    for procedure_type in ProcedureType.objects.filter(slug__in=VISIT_PRICES):
+        self_pay, insured = VISIT_PRICES[procedure_type.slug]
+        FeeScheduleEntry.objects.get_or_create(
+            procedure_type=procedure_type,
+            effective_from=PRICES_SINCE,
+            defaults={
+                "description": procedure_type.name,
+                "self_pay_price": Decimal(self_pay),
+                "insured_price": Decimal(insured),
+            },
+        )
+    for code, (description, self_pay, insured) in CODE_PRICES.items():
+        FeeScheduleEntry.objects.get_or_create(
+            cpt_code=code,
+            effective_from=PRICES_SINCE,
+            defaults={
+                "description": description,
+                "self_pay_price": Decimal(self_pay),
+                "insured_price": Decimal(insured),
+            },
+        )
+
+
+def seed_estimates() -> None:
+    """The estimate each demo visit would have been given at booking."""
+    for appointment in Appointment.objects.filter(estimate__isnull=True).select_related(
+        "procedure_type"
+    ):
+        appointment_estimate_store(appointment=appointment)
+
+
 @transaction.atomic
 def seed_demo(*, today: date | None = None) -> None:
     today = today or timezone.localdate()
@@ -430,7 +493,9 @@ def seed_demo(*, today: date | None = None) -> None:
     dermatologists = seed_staff()
     patients = seed_patients(today=today)
     reception = get_user_model().objects.get(username="reception")
+    fee_schedule_seed()
     seed_appointments(
         dermatologists=dermatologists, patients=patients, today=today, created_by=reception
     )
+    seed_estimates()
     seed_clinical_records(today=today)

@@ -29,7 +29,7 @@ def appointments_of_day(*, day: date | None = None) -> AppointmentQuerySet:
 def appointment_for_page(*, pk: int) -> Appointment:
     """One appointment with what its page shows; raises Appointment.DoesNotExist."""
     return Appointment.objects.select_related(
-        "patient", "dermatologist__user", "room", "procedure_type", "created_by"
+        "patient", "dermatologist__user", "room", "procedure_type", "created_by", "estimate"
     ).get(pk=pk)
 
 

@@ -28,6 +28,7 @@ from ..constraints import (
 )
 from ..models import Appointment, AppointmentEvent, FollowUp, ProcedureType, WaitlistEntry
 from ..selectors.availability import Slot, nearest_free_slots, slot_fits_working_time
+from .billing import appointment_estimate_store
 from .reminders import (
     reminders_for_booked_appointment,
     reminders_for_cancelled_appointment,
@@ -266,8 +267,9 @@ def appointment_book(
 
     `note` says how it was booked in the visit's history ("Booked online").
 
-    The booking's confirmation and reminders are written with it (reminders_for_booked_
-    appointment), whoever books: the desk, the API, a patient claiming a waitlist offer.
+    The booking's confirmation and reminders, and its self-pay estimate (billing), are
+    written with it (reminders_for_booked_appointment), whoever books: the desk, the API,
+    a patient claiming a waitlist offer, a patient online.
 
     A booking that answers the patient's waitlist entry or follow-up closes it in the
     same transaction: the entry is booked, the follow-up booked and linked to the visit.
@@ -300,6 +302,7 @@ def appointment_book(
             _waitlist_entry_close(waitlist_entry, appointment=appointment)
         if follow_up is not None:
             _follow_up_close(follow_up, appointment=appointment, by=booked_by)
+        appointment_estimate_store(appointment=appointment)
         reminders_for_booked_appointment(appointment=appointment)
         return appointment
 

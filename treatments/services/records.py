@@ -6,7 +6,7 @@ correction is an Amendment, kept beside the original.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from clinic.constraint_checks import check_constraints_hold, violated_constraint
@@ -24,6 +25,8 @@ from patients.models import Lesion, Patient, PatientAlert
 from patients.selectors import patient_reader_language
 
 from ..models import (
+    DIAGNOSIS_MILIA,
+    MAX_DIAGNOSES,
     Amendment,
     Appointment,
     FollowUp,
@@ -32,7 +35,10 @@ from ..models import (
     ProcedureLesion,
     ProcedureType,
 )
+from ..selectors.billing import record_codes
 from ..selectors.catalogue import aftercare_text_for
+from ..selectors.diagnoses import icd10_billable
+from .billing import charges_after_amendment, charges_for_signed_record
 from .booking import appointment_complete
 from .reminders import reminders_for_aftercare, reminders_for_recurrence_check
 
@@ -208,6 +214,30 @@ def _lesions_of(patient: Patient, lesions: Iterable[Lesion]) -> list[Lesion]:
     return chosen
 
 
+def _diagnoses_checked(principal: str, secondary: Sequence[str]) -> dict[str, Any]:
+    """The record's diagnoses as billable ICD-10-CM codes, written as the code set writes
+    them (L72.0); a RecordError names an unknown or non-billable code, a repeated one, or
+    more than a claim carries."""
+    written: dict[str, list[str]] = {"diagnosis_code": [], "secondary_diagnosis_codes": []}
+    for field, values in (
+        ("diagnosis_code", [principal]),
+        ("secondary_diagnosis_codes", secondary),
+    ):
+        for value in values:
+            code = icd10_billable(code=value)
+            if code is None:
+                message = _("%(code)s is not a billable ICD-10-CM code.") % {"code": value}
+                raise RecordError({field: message})
+            written[field].append(code.code)
+    codes = written["diagnosis_code"] + written["secondary_diagnosis_codes"]
+    if len(set(codes)) != len(codes):
+        raise RecordError({"secondary_diagnosis_codes": _("Each diagnosis is listed once.")})
+    if len(codes) > MAX_DIAGNOSES:
+        message = _("A claim carries at most %(count)d diagnoses.") % {"count": MAX_DIAGNOSES}
+        raise RecordError({"secondary_diagnosis_codes": message})
+    return {"diagnosis_code": codes[0], "secondary_diagnosis_codes": codes[1:]}
+
+
 def _record_fields(
     *,
     procedure_type: ProcedureType,
@@ -218,6 +248,7 @@ def _record_fields(
     complications: dict[str, Any],
     note: str,
     diagnosis_code: str,
+    secondary_diagnosis_codes: Sequence[str],
     procedure_code: str,
 ) -> tuple[dict[str, Any], list[Lesion]]:
     """A record's checked values (technique, consent, complications, note, codes) and its
@@ -235,7 +266,7 @@ def _record_fields(
         **_validate_consent(procedure_type=procedure_type, patient=patient, consent=consent),
         **complications,
         "note": note,
-        "diagnosis_code": diagnosis_code or Procedure._meta.get_field("diagnosis_code").default,
+        **_diagnoses_checked(diagnosis_code or DIAGNOSIS_MILIA, secondary_diagnosis_codes),
         "procedure_code": procedure_code or suggested,
         "procedure_code_overridden": bool(procedure_code) and procedure_code != suggested,
     }
@@ -306,6 +337,7 @@ def procedure_record(
     on_behalf: bool = False,
     procedure_code: str = "",
     diagnosis_code: str = "",
+    secondary_diagnosis_codes: Sequence[str] = (),
     performed_at: datetime | None = None,
 ) -> Procedure:
     """Record what was done at a checked-in visit, as a draft for the dermatologist to sign.
@@ -344,6 +376,7 @@ def procedure_record(
         complications=complications,
         note=note,
         diagnosis_code=diagnosis_code,
+        secondary_diagnosis_codes=secondary_diagnosis_codes,
         procedure_code=procedure_code,
     )
     procedure = Procedure(
@@ -433,6 +466,7 @@ def procedure_revise(
     by: User,
     procedure_code: str = "",
     diagnosis_code: str = "",
+    secondary_diagnosis_codes: Sequence[str] = (),
 ) -> Procedure:
     """Change a draft before it is signed: its lesions, technique, consent, complications,
     note and codes, checked as when it was recorded (the procedure type, the visit and the
@@ -450,6 +484,7 @@ def procedure_revise(
         complications=complications,
         note=note,
         diagnosis_code=diagnosis_code,
+        secondary_diagnosis_codes=secondary_diagnosis_codes,
         procedure_code=procedure_code,
     )
     for name, value in fields.items():
@@ -471,7 +506,8 @@ def procedure_revise(
 
 @transaction.atomic
 def procedure_sign(*, procedure: Procedure, by: User) -> Procedure:
-    """Sign and lock the record; only the dermatologist who did the procedure signs it."""
+    """Sign and lock the record; only the dermatologist who did the procedure signs it.
+    The record's charge line is written in the same transaction."""
     draft = _editable(procedure)
     staff_member = getattr(by, "staff_member", None)
     if staff_member is None or staff_member.pk != draft.dermatologist_id:
@@ -481,21 +517,47 @@ def procedure_sign(*, procedure: Procedure, by: User) -> Procedure:
     draft.signed_by = by
     draft._history_user = by
     draft.save(update_fields=["status", "signed_at", "signed_by", "updated_at"])
+    # Its charge line is written with the signature, or not at all (docs/billing.md).
+    charges_for_signed_record(procedure=draft, by=by)
     # The aftercare message goes out once the record is signed (the outbox sends it).
     reminders_for_aftercare(procedure=draft)
     return draft
 
 
 @transaction.atomic
-def procedure_amend(*, procedure: Procedure, reason: str, text: str, by: User) -> Amendment:
-    """Correct a signed record: the original stays, the amendment sits beside it."""
+def procedure_amend(
+    *,
+    procedure: Procedure,
+    reason: str,
+    text: str,
+    by: User,
+    procedure_code: str = "",
+    diagnosis_code: str = "",
+) -> Amendment:
+    """Correct a signed record: the original stays, the amendment sits beside it. An
+    amendment may correct the CPT or the principal ICD-10-CM code (billable; a code equal
+    to the current one is no correction); then the record's charge line is voided and
+    replaced in the same transaction (docs/billing.md)."""
     current = Procedure.objects.select_for_update().get(pk=procedure.pk)
     if not current.is_signed:
         raise RecordConflict("A draft is corrected directly; amendments are for signed records.")
-    amendment = Amendment(procedure=current, author=by, reason=reason.strip(), text=text.strip())
+    codes_now = record_codes(current)
+    procedure_code = procedure_code.strip().upper()
+    diagnosis_code = diagnosis_code.strip().upper()
+    if diagnosis_code:  # a correction to a billable code, written as the code set writes it
+        diagnosis_code = _diagnoses_checked(diagnosis_code, [])["diagnosis_code"]
+    amendment = Amendment(
+        procedure=current,
+        author=by,
+        reason=reason.strip(),
+        text=text.strip(),
+        procedure_code="" if procedure_code == codes_now[0] else procedure_code,
+        diagnosis_code="" if diagnosis_code == codes_now[1] else diagnosis_code,
+    )
     amendment.full_clean()
     amendment._history_user = by
     amendment.save()
+    charges_after_amendment(amendment=amendment, by=by)
     return amendment
 
 

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import form_add_error
@@ -20,9 +21,10 @@ from patients.selectors import patient_search
 
 from .. import services
 from ..forms.appointments import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
-from ..models import Appointment, AppointmentEvent, ProcedureType
+from ..models import Appointment, AppointmentEstimate, AppointmentEvent, ProcedureType
 from ..selectors.appointments import appointment_for_page, arrivals_of_day, waitlist_offers_for
 from ..selectors.availability import PartOfDay, free_slots, nearest_free_slots, next_free_slot
+from ..selectors.billing import self_pay_estimate
 
 Action = AppointmentEvent.Action
 SLOTS_SHOWN = 40
@@ -68,6 +70,7 @@ def _picker_context(
         "more_later": len(slots) > SLOTS_SHOWN,
         "next_free": slot_described(following, names, rooms) if following else None,
         "day": day,
+        "estimate": self_pay_estimate(procedure_type=procedure_type, day=day),
         "selected_slot": next(
             (
                 slot["value"]
@@ -216,7 +219,7 @@ def appointment_book(request):
         except ValidationError as error:
             status = form_add_error(form, error, field="slot")
         else:
-            messages.success(request, f"Booked: {_when(appointment)}.")
+            messages.success(request, _booked_message(appointment))
             return redirect("treatments:appointment_detail", pk=appointment.pk)
     elif request.method == "POST":
         status = 400
@@ -261,6 +264,18 @@ def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None)
         exclude_appointment_id=exclude_appointment_id,
         preferred_time=form.preferred_time() if "time" in form.fields else None,
     )
+
+
+def _booked_message(appointment) -> str:
+    """The desk's confirmation: when, with whom, and the self-pay estimate stored."""
+    message = _("Booked: %(when)s.") % {"when": _when(appointment)}
+    estimate = AppointmentEstimate.objects.filter(appointment=appointment).first()
+    if estimate is not None:
+        message += " " + _("Self-pay estimate: %(total)s %(currency)s, tax included.") % {
+            "total": estimate.total,
+            "currency": estimate.currency,
+        }
+    return message
 
 
 def _when(appointment) -> str:

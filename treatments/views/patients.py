@@ -1,6 +1,7 @@
 """The front desk's patient pages: search, register, a patient's page, and their record
 edited at the desk (demographics, contact and reminders, payer, guardians)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from patients.forms import GuardianAddForm, GuardianForm, PatientEditForm, Patie
 from patients.models import Guardian, Patient
 
 from ..selectors.appointments import patient_appointments
+from ..selectors.billing import patient_balance
 
 SEARCH_PAGE_SIZE = 50
 # The "Next results" link carries where its page starts, signed so that a changed or made-up
@@ -120,6 +122,9 @@ def patient_detail(request, pk):
         "can_book": front_desk,
         "can_edit": front_desk,
         "can_read_chart": has_role(request.user, CLINICAL_READERS),
+        # The balance is the desk's; the billing page has the lines.
+        "balance": patient_balance(patient_id=patient.pk) if front_desk else None,
+        "currency": settings.CLINIC_CURRENCY,
     }
     return render(request, "patients/detail.html", context)
 

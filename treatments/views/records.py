@@ -39,6 +39,7 @@ from ..forms.records import (
     ProcedureReviseForm,
 )
 from ..models import Appointment, FollowUp, Procedure, ProcedureType
+from ..selectors.billing import charges_of_record
 from ..selectors.photo_checks import photo_checks_waiting_count
 from ..selectors.records import (
     chart_for_patient,
@@ -174,6 +175,7 @@ def procedure_record(request, pk):
                 complications=form.complications(),
                 note=form.cleaned_data["note"],
                 diagnosis_code=form.cleaned_data["diagnosis_code"],
+                secondary_diagnosis_codes=form.cleaned_data["secondary_diagnosis_codes"],
                 procedure_code=form.cleaned_data["procedure_code"].strip(),
                 by=request.user,
                 on_behalf=form.cleaned_data.get("on_behalf", False),
@@ -246,6 +248,8 @@ def procedure_detail(request, pk):
             "amendment_form": AmendmentForm(),
             "follow_up": procedure.follow_ups.all()[:1],
             "history": _record_history(procedure),
+            # Read-only here: the lines signing wrote, and the trail of their amendments.
+            "charges": charges_of_record(procedure=procedure),
         },
     )
 
@@ -335,6 +339,7 @@ def procedure_revise(request, pk):
                 complications=form.complications(),
                 note=form.cleaned_data["note"],
                 diagnosis_code=form.cleaned_data["diagnosis_code"],
+                secondary_diagnosis_codes=form.cleaned_data["secondary_diagnosis_codes"],
                 procedure_code=form.cleaned_data["procedure_code"].strip(),
                 by=request.user,
             )
