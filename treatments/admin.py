@@ -5,6 +5,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
@@ -43,7 +44,8 @@ APPOINTMENT_COLUMNS = {
 
 class CancellationReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=200, help_text="Kept with each appointment and shown in its history."
+        max_length=200,
+        help_text=gettext_lazy("Kept with each appointment and shown in its history."),
     )
 
 
@@ -77,7 +79,7 @@ class ProcedureTypeAdminForm(forms.ModelForm):
 
     reminder_offsets = ReminderOffsetsField(
         required=False,
-        label="Reminder offsets (hours)",
+        label=gettext_lazy("Reminder offsets (hours)"),
         help_text=ProcedureType._meta.get_field("reminder_offsets").help_text,
     )
 
@@ -107,7 +109,7 @@ class ProcedureTypeAdminForm(forms.ModelForm):
                 required=False,
                 initial=texts.get(language, ""),
                 widget=forms.Textarea(attrs={"rows": 12, "cols": 36, "lang": language}),
-                help_text="Empty: the patient gets the clinic's default language.",
+                help_text=gettext_lazy("Empty: the patient gets the clinic's default language."),
             )
 
     def aftercare_texts(self) -> dict[str, str]:

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 
 from .environment import (
     env,
@@ -130,11 +131,16 @@ USE_TZ = True
 
 # --- Languages: patients' texts in their own (docs: README, "Languages") ---------------
 # Every text a patient reads is rendered in the patient's language (for a minor, the
-# receiving guardian's: the patient's own). Staff pages stay in LANGUAGE_CODE.
+# receiving guardian's: the patient's own). Staff pages are in each staff member's
+# language (STAFF_LANGUAGES), else LANGUAGE_CODE.
 LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français")]
-PATIENT_LANGUAGES = [("en", "English"), ("es", "Spanish"), ("fr", "French")]
+PATIENT_LANGUAGES = [
+    ("en", gettext_lazy("English")),
+    ("es", gettext_lazy("Spanish")),
+    ("fr", gettext_lazy("French")),
+]
 # The languages of the staff pages, chosen per staff member (clinic.middleware).
-STAFF_LANGUAGES = [("en", "English"), ("es", "Spanish")]
+STAFF_LANGUAGES = [("en", gettext_lazy("English")), ("es", gettext_lazy("Spanish"))]
 LANGUAGE_CODE = env_choice(
     "CLINIC_DEFAULT_LANGUAGE", default="en", choices=[code for code, _name in LANGUAGES]
 )
