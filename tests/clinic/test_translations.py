@@ -482,3 +482,41 @@ def test_a_spanish_guardian_gets_spanish_emails_calendar_files_and_sms(
     assert "recordatorio de la visita de Mateo el martes 8 de diciembre a las 15:00" in (
         "".join(sms)
     )
+
+
+# --- The language of a reminder is its reader's when it is sent -----------------------------
+
+
+@pytest.mark.parametrize("reader", ["patient", "guardian"])
+def test_a_reminder_goes_in_the_language_its_reader_has_when_it_is_sent(
+    reader, dermatologist, treatment_room, mailoutbox
+):
+    """Booked on Monday 7 December 2026 while the reader (an adult patient, or the
+    guardian who receives a minor's reminders) reads Spanish: the confirmation goes in
+    Spanish. The reader switches to French before the day-ahead reminder goes: it goes
+    in French, and its row says so."""
+    born = date(2019, 3, 1) if reader == "guardian" else date(1990, 3, 1)
+    patient = consenting_patient(first_name="Inès", date_of_birth=born, language="es")
+    guardian = GuardianFactory(patient=patient, language="es") if reader == "guardian" else None
+    with time_machine.travel(at(2026, 12, 7, 9, 0), tick=False):
+        appointment_book(
+            patient=patient,
+            dermatologist=dermatologist,
+            procedure_type=ProcedureType.objects.get(slug="cryotherapy"),
+            starts_at=at(2026, 12, 8, 14, 0),
+            booked_by=None,
+        )
+        reminders_send_due()
+    planned = Reminder.objects.get(kind=Reminder.Kind.APPOINTMENT)
+    (guardian or patient).language = "fr"
+    (guardian or patient).save()
+    with time_machine.travel(at(2026, 12, 7, 15, 1), tick=False):
+        reminders_send_due()
+
+    confirmation, reminder = mailoutbox
+    assert confirmation.subject.startswith("Reservada: ")
+    assert reminder.subject.startswith("Rappel : ")
+    assert "mardi 8 décembre" in reminder.body
+    assert planned.language == "es"  # as planned at booking
+    planned.refresh_from_db()
+    assert (planned.status, planned.language) == (Reminder.Status.SENT, "fr")
