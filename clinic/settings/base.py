@@ -324,10 +324,12 @@ CLINIC_HEALTH_CHANNEL_FAILURES = env_int("CLINIC_HEALTH_CHANNEL_FAILURES", defau
 CLINIC_HEALTH_FAILED_PER_HOUR = env_int("CLINIC_HEALTH_FAILED_PER_HOUR", default=1, minimum=1)
 
 # How SMS texts name the clinic: a lock screen shows them, so no word of what it treats.
-CLINIC_SMS_NAME = env.str("CLINIC_SMS_NAME", default="Your clinic")
+# Empty: "Your clinic" in the reader's language (clinic.channels.sms_name).
+CLINIC_SMS_NAME = env.str("CLINIC_SMS_NAME", default="")
 # How emails name the clinic (From, calendar entry, signature): an inbox preview and a
-# shared calendar show it, so by default no word of what it treats.
-CLINIC_MAIL_NAME = env.str("CLINIC_MAIL_NAME", default="Your clinic")
+# shared calendar show it, so by default no word of what it treats. Empty: "Your
+# clinic" in the reader's language (clinic.channels.mail_name).
+CLINIC_MAIL_NAME = env.str("CLINIC_MAIL_NAME", default="")
 # The calendar entry's LOCATION: the clinic's postal address, plus the room if asked.
 CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="")
 CLINIC_ICS_SHOW_ROOM = env.bool("CLINIC_ICS_SHOW_ROOM", default=False)

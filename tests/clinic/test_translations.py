@@ -213,8 +213,6 @@ def page_values(patient, visit) -> list[str]:
     return [
         settings.CLINIC_NAME,
         settings.CLINIC_PHONE,
-        settings.CLINIC_MAIL_NAME,
-        settings.CLINIC_SMS_NAME,
         patient.full_name,
         patient.first_name,
         str(visit.dermatologist),
@@ -368,7 +366,7 @@ def test_the_notices_and_calendar_files_go_through_the_catalogue(
         messages = [reminder_message(notice, templates=templates_load()) for notice in notices]
 
     assert len(messages) == 2
-    values = [patient.full_name, settings.CLINIC_MAIL_NAME, settings.CLINIC_PHONE]
+    values = [patient.full_name, settings.CLINIC_PHONE]
     values += dates_as_written(at(2026, 5, 8, 10, 0), at(2026, 5, 8, 11, 0))
     for message in messages:
         for text in (message.subject, message.text, message.html):
@@ -404,7 +402,7 @@ def test_every_reminder_in_spanish_and_french_has_its_own_words(
         messages = {r.kind: reminder_message(r, templates=templates) for r in reminders}
 
     assert set(messages) == set(Reminder.Kind.values)
-    values = [settings.CLINIC_MAIL_NAME, settings.CLINIC_SMS_NAME, patient.full_name]
+    values = [patient.full_name]  # not the clinic's name: unset, it is "Your clinic" translated
     for kind, message in messages.items():
         assert (kind, channel, language) in templates
         for text in (message.subject, message.text, message.html):
@@ -470,7 +468,7 @@ def test_a_spanish_guardian_gets_spanish_emails_calendar_files_and_sms(
     )
     for message in (confirmation, reminder):
         event = calendar_part(message).walk("VEVENT")[0]
-        assert str(event["summary"]) == f"Visita en {settings.CLINIC_MAIL_NAME}"
+        assert str(event["summary"]) == "Visita en Su clínica"  # CLINIC_MAIL_NAME unset
         assert str(event["description"]) == (
             f"Llame al {settings.CLINIC_PHONE} para cambiarla o cancelarla."
         )
