@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.dates import MONTHS_3
 from django.utils.translation import gettext
 
@@ -90,7 +90,7 @@ def _lesion_rows(lesions: list[Lesion], words: _Words, *, can_edit: bool) -> lis
             text += ", " + words.resolved % {"day": words.day(lesion.resolved_on)}
         else:
             if lesion.size_mm:
-                text += f", {lesion.size_mm} mm"
+                text += f", {formats.localize(lesion.size_mm)} mm"  # 1,5 mm in Spanish
             text += f", {words.colours[lesion.colour]}; "
             text += words.noted % {"day": words.day(lesion.first_noted)}
             if lesion.status == Lesion.Status.TREATED:

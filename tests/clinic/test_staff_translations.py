@@ -106,3 +106,37 @@ def test_every_staff_page_goes_through_the_catalogue_in_spanish(
         if words:
             left[name] = words
     assert left == {}, "\n".join(f"{name}: {' '.join(words)}" for name, words in left.items())
+
+
+def test_a_spanish_staff_members_form_errors_and_messages_are_spanish(
+    clinic,  # noqa: F811
+    receptionist_client,
+):
+    """The real catalogue, not the pseudo-locale: what the desk reads after a mistake and
+    after an action."""
+    StaffMember.objects.filter(pk=receptionist_client.staff_member.pk).update(language="es")
+
+    refused = receptionist_client.post(
+        reverse("treatments:patient_register"),
+        {"first_name": "Ana", "last_name": "Ruiz", "date_of_birth": "2999-01-01"},
+    )
+    confirmed = receptionist_client.post(
+        reverse("treatments:appointment_action", args=[clinic["upcoming"].pk, "confirm"]),
+        follow=True,
+    )
+    waiting_removed = receptionist_client.post(
+        reverse("treatments:waitlist_remove", args=[clinic["waiting"].pk]), follow=True
+    )
+
+    assert refused.status_code == 200  # the form again, with its errors
+    page = refused.content.decode()
+    assert '<html lang="es">' in page
+    assert "La fecha de nacimiento no puede ser futura." in page
+    assert "Este campo es obligatorio." in page  # Django's own words
+    assert "Registrar un paciente" in page
+    assert confirmed.status_code == 200
+    notes = [str(message) for message in confirmed.context["messages"]]
+    assert len(notes) == 1 and notes[0].startswith("Confirmada: ")
+    assert " con " in notes[0] and " with " not in notes[0]
+    assert waiting_removed.status_code == 200
+    assert "Lista de espera" in waiting_removed.content.decode()
