@@ -5,7 +5,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
@@ -65,7 +65,7 @@ class ReminderOffsetsField(forms.CharField):
             return [int(part) for part in parts]
         except ValueError:
             raise forms.ValidationError(
-                "Give whole hours separated by commas, e.g. 48, 24."
+                gettext("Give whole hours separated by commas, e.g. 48, 24.")
             ) from None
 
 
@@ -105,7 +105,7 @@ class ProcedureTypeAdminForm(forms.ModelForm):
         texts = aftercare_texts_of(self.instance) if self.instance.pk else {}
         for language, name in settings.PATIENT_LANGUAGES:
             self.fields[_aftercare_field(language)] = forms.CharField(
-                label=f"Aftercare ({name})",
+                label=gettext("Aftercare (%(language)s)") % {"language": name},
                 required=False,
                 initial=texts.get(language, ""),
                 widget=forms.Textarea(attrs={"rows": 12, "cols": 36, "lang": language}),
@@ -144,7 +144,7 @@ class ProcedureTypeAdmin(admin.ModelAdmin):
         languages = tuple(_aftercare_field(language) for language, _ in settings.PATIENT_LANGUAGES)
         return [
             (None, {"fields": catalogue}),
-            ("Aftercare, one text per language", {"fields": [languages]}),
+            (gettext("Aftercare, one text per language"), {"fields": [languages]}),
         ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -190,7 +190,10 @@ class AppointmentAdminForm(forms.ModelForm):
                 exclude_id=self.instance.pk,
             ).first()
             if clash is not None:
-                raise forms.ValidationError(f"This overlaps {clash}; that time is already taken.")
+                raise forms.ValidationError(
+                    gettext("This overlaps %(clash)s; that time is already taken.")
+                    % {"clash": clash}
+                )
         return cleaned
 
 
@@ -212,7 +215,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
         ),
     ]
 
-    @admin.action(description="Mark as no-show", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark as no-show"), permissions=["change"])
     def mark_no_show(self, request, queryset):
         self._apply(
             request,
@@ -220,7 +223,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
             lambda visit: appointment_mark_no_show(appointment=visit, by=request.user),
         )
 
-    @admin.action(description="Cancel with a reason…", permissions=["change"])
+    @admin.action(description=gettext_lazy("Cancel with a reason…"), permissions=["change"])
     def cancel_with_reason(self, request, queryset):
         """First a page asking for the reason; its submit comes back here with it."""
         form = CancellationReasonForm(request.POST if "apply" in request.POST else None)
@@ -237,7 +240,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
             "clinic/admin/appointment_cancel.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Cancel appointments",
+                "title": gettext("Cancel appointments"),
                 "opts": self.model._meta,
                 "appointments": queryset.select_related("patient", "dermatologist__user"),
                 "form": form,
@@ -254,9 +257,15 @@ class AppointmentAdmin(SimpleHistoryAdmin):
                 done += 1
             except BookingError as error:
                 refused.append(f"{visit}: {error}")
-        self.message_user(request, f"{done} appointment(s) changed.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("%(count)d appointment(s) changed.") % {"count": done},
+            messages.SUCCESS,
+        )
         for line in refused:
-            self.message_user(request, f"Not changed: {line}", messages.WARNING)
+            self.message_user(
+                request, gettext("Not changed: %(line)s") % {"line": line}, messages.WARNING
+            )
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -272,7 +281,9 @@ class AppointmentAdmin(SimpleHistoryAdmin):
             if not is_overlap_violation(error):
                 raise
             self.message_user(
-                request, "That time was taken meanwhile; nothing was saved.", messages.ERROR
+                request,
+                gettext("That time was taken meanwhile; nothing was saved."),
+                messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
 
