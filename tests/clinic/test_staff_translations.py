@@ -90,7 +90,9 @@ def test_the_data_left_out_holds_no_word_of_the_interface(clinic):  # noqa: F811
     text of the interface itself (a msgid), or it would hide that text untranslated."""
     msgids = {entry.msgid for entry in po_entries(LOCALE / "es" / "LC_MESSAGES" / "django.po")}
     assert len(msgids) > 1000
-    assert set(data_values()) & msgids == set()
+    # One word is both: the catalogue's procedure "Cryotherapy" and the record's heading
+    # of its technique (which stays in {% translate %}).
+    assert set(data_values()) & msgids == {"Cryotherapy"}
 
 
 @pytest.mark.parametrize("role", ["receptionist", "dermatologist", "manager"])
