@@ -372,7 +372,7 @@ def body_map_context(*, patient, lesions: Iterable[Lesion], can_edit: bool) -> d
     for site, label in Site.choices:
         view, count = REGIONS[site]["view"], active[site]
         region = REGION_LINKS[site] if can_edit else REGION_IMAGES[site]
-        title = _region_label(label, count, resolved[site])
+        title = _region_label(str(label), count, resolved[site])
         regions[view].append(
             region.format(
                 url=add_url,

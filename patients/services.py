@@ -11,12 +11,13 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import Channel, Guardian, Lesion, Patient, mrn_for
 from .selectors import patient_likely_duplicates
 
-CHANGED_MEANWHILE = _(
+CHANGED_MEANWHILE = gettext_lazy(
     "Someone else changed this patient's record meanwhile. Reload the page and try again."
 )
 
@@ -28,7 +29,7 @@ class ConcurrentChange(ValidationError):
     status = HTTPStatus.CONFLICT
 
     def __init__(self, message: str = ""):
-        super().__init__(message or CHANGED_MEANWHILE)
+        super().__init__(message or str(CHANGED_MEANWHILE))
 
 
 class LikelyDuplicate(Exception):
@@ -77,12 +78,12 @@ def patient_unreachable_reason(*, patient: Patient, guardian: Guardian | None) -
         return None
     if patient.preferred_channel == Channel.EMAIL and not contact.email:
         if patient.is_minor:
-            return str(_("Reminders by email need the guardian's email address."))
-        return str(_("Reminders by email need the patient's email address."))
+            return _("Reminders by email need the guardian's email address.")
+        return _("Reminders by email need the patient's email address.")
     if patient.preferred_channel == Channel.SMS and not contact.phone:
         if patient.is_minor:
-            return str(_("Reminders by SMS need the guardian's phone number."))
-        return str(_("Reminders by SMS need the patient's phone number."))
+            return _("Reminders by SMS need the guardian's phone number.")
+        return _("Reminders by SMS need the patient's phone number.")
     return None
 
 

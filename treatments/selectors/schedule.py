@@ -52,7 +52,7 @@ class ScheduleCard(NamedTuple):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return str(STATUS_LABELS.get(self.status, self.status))
 
     @property
     def holds_room(self) -> bool:

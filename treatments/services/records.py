@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from clinic.constraint_checks import check_constraints_hold, violated_constraint

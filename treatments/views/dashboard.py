@@ -99,7 +99,7 @@ def appointments_chart(*, today: date) -> Chart:
         },
         categories=[_day(day) for day in days],
         series=[
-            Series(status.label, [counts[day][status] for day in days], f"chart-{status}")
+            Series(str(status.label), [counts[day][status] for day in days], f"chart-{status}")
             for status in APPOINTMENT_STATUSES
         ],
         x_label=gettext("Day"),
@@ -168,7 +168,7 @@ def reminders_chart(*, today: date) -> Chart:
         },
         categories=[_day(day) for day in days],
         series=[
-            Series(status.label, [counts[day][status] for day in days], f"chart-{status}")
+            Series(str(status.label), [counts[day][status] for day in days], f"chart-{status}")
             for status in REMINDER_STATUSES
         ],
         x_label=gettext("Day"),
