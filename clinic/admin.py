@@ -59,7 +59,7 @@ def export_csv_action(columns: dict[str, Callable], *, patient_id: Callable, nam
     """An admin action that downloads the selected rows as CSV (`columns`: header to a
     function of the row) and writes an access-log row for every patient in it."""
 
-    @admin.action(description="Export the selection to CSV", permissions=["view"])
+    @admin.action(description=gettext_lazy("Export the selection to CSV"), permissions=["view"])
     def export_csv(modeladmin, request, queryset):
         rows = list(queryset)
         access_log_record_export(
@@ -446,7 +446,7 @@ class ReminderAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="error or reason")
+    @admin.display(description=gettext_lazy("error or reason"))
     def problem(self, reminder):
         return reminder.last_error or reminder.skip_reason
 
@@ -456,11 +456,11 @@ class ReminderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Retry now", permissions=["change"])
+    @admin.action(description=gettext_lazy("Retry now"), permissions=["change"])
     def retry_now(self, request, queryset):
         self._apply(request, queryset, lambda reminder: reminder_retry_now(reminder=reminder))
 
-    @admin.action(description="Cancel", permissions=["change"])
+    @admin.action(description=gettext_lazy("Cancel"), permissions=["change"])
     def cancel(self, request, queryset):
         self._apply(
             request, queryset, lambda reminder: reminder_cancel(reminder=reminder, by=request.user)
@@ -474,7 +474,9 @@ class ReminderAdmin(admin.ModelAdmin):
                 done += 1
             except ReminderStateError as error:
                 refused.append(f"#{reminder.pk}: {error}")
-        self.message_user(request, f"{done} reminder(s) changed.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("%(count)d reminder(s) changed.") % {"count": done}, messages.SUCCESS
+        )
         if refused:
             self.message_user(request, " ".join(refused), messages.WARNING)
 
@@ -506,7 +508,7 @@ class ReminderTemplateAdmin(admin.ModelAdmin):
             "clinic/admin/remindertemplate_by_language.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Reminder templates by language",
+                "title": gettext("Reminder templates by language"),
                 "opts": self.model._meta,
                 "languages": [name for _, name in settings.PATIENT_LANGUAGES],
                 "rows": [self._row_by_language(row) for row in reminder_templates_by_language()],

@@ -113,6 +113,18 @@ def _revive(key: str, value):
     return value
 
 
+def mail_name() -> str:
+    """How emails and calendar entries name the clinic: CLINIC_MAIL_NAME, or when it is
+    not set "Your clinic" in the active language (the reader's, while a message is made)."""
+    return settings.CLINIC_MAIL_NAME or _("Your clinic")
+
+
+def sms_name() -> str:
+    """How SMS texts name the clinic: CLINIC_SMS_NAME, or "Your clinic" in the active
+    language."""
+    return settings.CLINIC_SMS_NAME or _("Your clinic")
+
+
 def reminder_values(reminder: Reminder) -> dict:
     """The template's values: the row's context, with its patient links made now.
 
@@ -125,8 +137,8 @@ def reminder_values(reminder: Reminder) -> dict:
     values.update(
         recipient_name=reminder.recipient_name,
         clinic_name=settings.CLINIC_NAME,
-        sms_name=settings.CLINIC_SMS_NAME,
-        mail_name=settings.CLINIC_MAIL_NAME,
+        sms_name=sms_name(),
+        mail_name=mail_name(),
         clinic_phone=settings.CLINIC_PHONE,
     )
     return values
@@ -163,8 +175,8 @@ def reminder_message(reminder: Reminder, *, templates: Templates) -> Message:
         raise DeliveryError(
             f"There is no {reminder.kind} {reminder.channel} template.", permanent=True
         )
-    values = reminder_values(reminder)
     with translation.override(template.language):
+        values = reminder_values(reminder)
         subject = template.subject.render(Context(values, autoescape=False))
         text: str = template.text.render(Context(values, autoescape=False))
         html = template.html.render(Context(values)) if template.html else ""
@@ -192,7 +204,7 @@ def _notice_message(reminder: Reminder, *, cancelled: bool) -> Message:
                 "day": formats.date_format(starts_at, "VISIT_DAY_FORMAT"),
                 "time": formats.time_format(starts_at, "VISIT_TIME_FORMAT"),
             },
-            "mail_name": settings.CLINIC_MAIL_NAME,
+            "mail_name": mail_name(),
             "phone": settings.CLINIC_PHONE,
         }
         if cancelled:
@@ -210,7 +222,7 @@ def _notice_message(reminder: Reminder, *, cancelled: bool) -> Message:
             _("Hello %(name)s,") % words,
             news % words,
             calendar_note,
-            f"{settings.CLINIC_MAIL_NAME} · {settings.CLINIC_PHONE}\n"
+            f"{mail_name()} · {settings.CLINIC_PHONE}\n"
             + _("To stop reminders: %(url)s") % {"url": values["stop_url"]},
         ]
         html = format_html(
@@ -218,7 +230,7 @@ def _notice_message(reminder: Reminder, *, cancelled: bool) -> Message:
             lines[0],
             lines[1],
             lines[2],
-            settings.CLINIC_MAIL_NAME,
+            mail_name(),
             settings.CLINIC_PHONE,
             values["stop_url"],
             _("Stop reminders"),
@@ -269,9 +281,10 @@ def calendar_file(
     more on each move or cancellation) tells a calendar app which version is newest. The
     visit's page offers the same file for download (no attendee: nobody is named).
     """
-    mail_name = settings.CLINIC_MAIL_NAME
+    with translation.override(language):
+        name = mail_name()
     calendar = Calendar()
-    calendar.add("prodid", f"-//{mail_name}//Reminders//EN")
+    calendar.add("prodid", f"-//{name}//Reminders//EN")
     calendar.add("version", "2.0")
     calendar.add("method", method)
     event = Event()
@@ -285,7 +298,7 @@ def calendar_file(
     event.add("dtstart", starts_at)
     event.add("dtend", ends_at.astimezone(UTC))
     with translation.override(language):
-        event.add("summary", _("Visit at %(name)s") % {"name": mail_name})
+        event.add("summary", _("Visit at %(name)s") % {"name": name})
         if method == "CANCEL":
             description = _("This visit has been cancelled. Call %(phone)s to book another.")
         else:
@@ -294,7 +307,7 @@ def calendar_file(
     if location := _location(values):
         event.add("location", location)
     # iTIP (RFC 5546) wants an organizer and the attendee in a REQUEST and a CANCEL.
-    event.add("organizer", f"mailto:{_from_address()}", parameters={"cn": mail_name})
+    event.add("organizer", f"mailto:{_from_address()}", parameters={"cn": name})
     if email:
         event.add(
             "attendee",
@@ -309,9 +322,11 @@ def _from_address() -> str:
     return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
 
 
-def _from_header() -> str:
-    """DEFAULT_FROM_EMAIL's address under the neutral CLINIC_MAIL_NAME."""
-    return formataddr((settings.CLINIC_MAIL_NAME, _from_address()))
+def _from_header(language: str) -> str:
+    """DEFAULT_FROM_EMAIL's address under the neutral clinic name, in the reader's
+    language."""
+    with translation.override(language):
+        return formataddr((mail_name(), _from_address()))
 
 
 def _message_id_domain() -> str:
@@ -339,7 +354,7 @@ class EmailChannel:
         email = EmailMultiAlternatives(
             subject=message.subject,
             body=message.text,
-            from_email=_from_header(),
+            from_email=_from_header(reminder.language),
             to=[formataddr((reminder.recipient_name, reminder.email))],
             headers=headers,
             connection=self.connection,

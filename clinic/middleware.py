@@ -48,11 +48,14 @@ class SessionLimitsMiddleware:
         login_at = _read(session, LOGIN_AT) or request.user.last_login or now
         last_seen = _read(session, LAST_SEEN) or login_at
         if now - login_at > timedelta(hours=settings.CLINIC_SESSION_MAX_HOURS):
-            return (
-                "You were logged out: a session lasts at most a working day. Please log in again."
+            return str(
+                _(
+                    "You were logged out: a session lasts at most a working day. "
+                    "Please log in again."
+                )
             )
         if now - last_seen > timedelta(minutes=settings.CLINIC_SESSION_IDLE_MINUTES):
-            return "You were logged out after a time without activity. Please log in again."
+            return str(_("You were logged out after a time without activity. Please log in again."))
         if now - last_seen >= LAST_SEEN_RESOLUTION:
             session[LOGIN_AT] = login_at.timestamp()
             session[LAST_SEEN] = now.timestamp()

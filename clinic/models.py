@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.template import Template, TemplateSyntaxError
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from patients.models import E164, Channel, Patient
@@ -34,22 +35,33 @@ class StaffMember(models.Model):
     """A person who works at the clinic; their role decides what they may see and do."""
 
     class Role(models.TextChoices):
-        DERMATOLOGIST = "dermatologist", "Dermatologist"
-        RECEPTIONIST = "receptionist", "Receptionist"
-        MANAGER = "manager", "Clinic manager"
+        DERMATOLOGIST = "dermatologist", _("Dermatologist")
+        RECEPTIONIST = "receptionist", _("Receptionist")
+        MANAGER = "manager", _("Clinic manager")
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_member"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="staff_member",
+        verbose_name=_("user"),
     )
-    role = models.CharField(max_length=16, choices=Role.choices)
-    title = models.CharField(max_length=20, blank=True, help_text="Shown before the name, e.g. Dr.")
+    role = models.CharField(max_length=16, choices=Role.choices, verbose_name=_("role"))
+    title = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text=_("Shown before the name, e.g. Dr."),
+        verbose_name=_("title"),
+    )
     language = models.CharField(
         max_length=8,
         choices=settings.STAFF_LANGUAGES,
         blank=True,
-        help_text="The language of their pages; empty: the clinic's.",
+        help_text=_("The language of their pages; empty: the clinic's."),
+        verbose_name=_("language"),
     )
-    is_active = models.BooleanField(default=True, help_text="Inactive staff cannot be booked.")
+    is_active = models.BooleanField(
+        default=True, help_text=_("Inactive staff cannot be booked."), verbose_name=_("is active")
+    )
     # On superbills and claims as the rendering provider. A default in the database too,
     # for bulk loads that name their columns (seed_scale).
     npi = models.CharField(
@@ -83,12 +95,14 @@ class StaffMember(models.Model):
 
 class Room(models.Model):
     class Kind(models.TextChoices):
-        TREATMENT = "treatment", "Treatment room"
-        CONSULTATION = "consultation", "Consultation room"
+        TREATMENT = "treatment", _("Treatment room")
+        CONSULTATION = "consultation", _("Consultation room")
 
-    name = models.CharField(max_length=60, unique=True)
-    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TREATMENT)
-    is_active = models.BooleanField(default=True)
+    name = models.CharField(max_length=60, unique=True, verbose_name=_("name"))
+    kind = models.CharField(
+        max_length=12, choices=Kind.choices, default=Kind.TREATMENT, verbose_name=_("kind")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
 
     class Meta:
         ordering = ["name"]
@@ -103,13 +117,13 @@ class Room(models.Model):
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
 
 
 class WorkingHours(models.Model):
@@ -120,11 +134,14 @@ class WorkingHours(models.Model):
     """
 
     staff_member = models.ForeignKey(
-        StaffMember, on_delete=models.CASCADE, related_name="working_hours"
+        StaffMember,
+        on_delete=models.CASCADE,
+        related_name="working_hours",
+        verbose_name=_("staff member"),
     )
-    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
-    starts_at = models.TimeField()
-    ends_at = models.TimeField()
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, verbose_name=_("weekday"))
+    starts_at = models.TimeField(verbose_name=_("starts at"))
+    ends_at = models.TimeField(verbose_name=_("ends at"))
 
     class Meta:
         verbose_name_plural = "working hours"
@@ -146,10 +163,15 @@ class WorkingHours(models.Model):
 class TimeOff(models.Model):
     """Leave, a conference, a sick day: no bookings for this staff member in this span."""
 
-    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="time_off")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    reason = models.CharField(max_length=200, blank=True)
+    staff_member = models.ForeignKey(
+        StaffMember,
+        on_delete=models.CASCADE,
+        related_name="time_off",
+        verbose_name=_("staff member"),
+    )
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
 
     class Meta:
         verbose_name_plural = "time off"
@@ -177,10 +199,12 @@ class ChannelHealth(models.Model):
     an address the provider rejects is the recipient's problem, not an outage.
     """
 
-    channel = models.CharField(max_length=5, choices=Channel.choices, primary_key=True)
-    failures_in_a_row = models.PositiveIntegerField(default=0)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
+    channel = models.CharField(
+        max_length=5, choices=Channel.choices, primary_key=True, verbose_name=_("channel")
+    )
+    failures_in_a_row = models.PositiveIntegerField(default=0, verbose_name=_("failures in a row"))
+    last_success_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last success at"))
+    last_failure_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last failure at"))
 
     class Meta:
         verbose_name_plural = "channel health"
@@ -192,8 +216,8 @@ class ChannelHealth(models.Model):
 class Heartbeat(models.Model):
     """When a periodic job last ran, by name; /healthz reads the beat heartbeat."""
 
-    name = models.CharField(max_length=50, primary_key=True)
-    last_seen_at = models.DateTimeField()
+    name = models.CharField(max_length=50, primary_key=True, verbose_name=_("name"))
+    last_seen_at = models.DateTimeField(verbose_name=_("last seen at"))
 
     def __str__(self):
         return f"{self.name} at {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
@@ -202,10 +226,10 @@ class Heartbeat(models.Model):
 class UsedPatientLink(models.Model):
     """A patient link whose action was carried out: the link cannot be used again."""
 
-    nonce = models.CharField(max_length=32, unique=True)
-    action = models.CharField(max_length=20)
-    subject_id = models.BigIntegerField()
-    used_at = models.DateTimeField(auto_now_add=True)
+    nonce = models.CharField(max_length=32, unique=True, verbose_name=_("nonce"))
+    action = models.CharField(max_length=20, verbose_name=_("action"))
+    subject_id = models.BigIntegerField(verbose_name=_("subject id"))
+    used_at = models.DateTimeField(auto_now_add=True, verbose_name=_("used at"))
 
     def __str__(self):
         return f"{self.action} {self.subject_id} at {self.used_at:%Y-%m-%d %H:%M}"
@@ -221,47 +245,66 @@ class Reminder(models.Model):
     """
 
     class Kind(models.TextChoices):
-        APPOINTMENT = "appointment", "Appointment"
-        AFTERCARE = "aftercare", "Aftercare"
-        RECURRENCE_CHECK = "recurrence_check", "Recurrence check"
-        WAITLIST_OFFER = "waitlist_offer", "Waitlist offer"
-        CONFIRMATION = "confirmation", "Booking confirmation"
+        APPOINTMENT = "appointment", _("Appointment")
+        AFTERCARE = "aftercare", _("Aftercare")
+        RECURRENCE_CHECK = "recurrence_check", _("Recurrence check")
+        WAITLIST_OFFER = "waitlist_offer", _("Waitlist offer")
+        CONFIRMATION = "confirmation", _("Booking confirmation")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        SKIPPED = "skipped", _("Skipped")
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
-    recipient_name = models.CharField(max_length=200)
-    channel = models.CharField(max_length=5, choices=Channel.choices)
-    email = models.EmailField(blank=True)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("patient")
+    )
+    recipient_name = models.CharField(max_length=200, verbose_name=_("recipient name"))
+    channel = models.CharField(max_length=5, choices=Channel.choices, verbose_name=_("channel"))
+    email = models.EmailField(blank=True, verbose_name=_("email"))
     phone = PhoneNumberField(blank=True)
-    language = models.CharField(max_length=8, default="en")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    send_at = models.DateTimeField(help_text="When it is planned to go out")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    language = models.CharField(max_length=8, default="en", verbose_name=_("language"))
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    send_at = models.DateTimeField(
+        help_text=_("When it is planned to go out"), verbose_name=_("send at")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
     next_attempt_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a sweep may take it next (pending only)"
+        null=True,
+        blank=True,
+        help_text=_("When a sweep may take it next (pending only)"),
+        verbose_name=_("next attempt at"),
     )
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    skip_reason = models.CharField(max_length=200, blank=True)
-    provider_message_id = models.CharField(max_length=200, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    skip_reason = models.CharField(max_length=200, blank=True, verbose_name=_("skip reason"))
+    provider_message_id = models.CharField(
+        max_length=200, blank=True, verbose_name=_("provider message id")
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
     failed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When it was given up on (failed only)"
+        null=True,
+        blank=True,
+        help_text=_("When it was given up on (failed only)"),
+        verbose_name=_("failed at"),
     )
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    source_key = models.CharField(max_length=100, db_index=True)
+    idempotency_key = models.CharField(
+        max_length=200, unique=True, verbose_name=_("idempotency key")
+    )
+    source_key = models.CharField(max_length=100, db_index=True, verbose_name=_("source key"))
     context = models.JSONField(
-        default=dict, blank=True, help_text="Values for the template: times, names, link specs"
+        default=dict,
+        blank=True,
+        help_text=_("Values for the template: times, names, link specs"),
+        verbose_name=_("context"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-send_at", "-id"]
@@ -345,13 +388,21 @@ class ReminderTemplate(models.Model):
     to the clinic's default language (LANGUAGE_CODE), then to English. SMS texts carry
     the minimum: no diagnosis, no procedure, no lesion."""
 
-    kind = models.CharField(max_length=20, choices=Reminder.Kind.choices)
-    channel = models.CharField(max_length=5, choices=Channel.choices)
-    language = models.CharField(max_length=8, choices=settings.PATIENT_LANGUAGES, default="en")
-    subject = models.CharField(max_length=200, blank=True, help_text="Email only")
-    body_text = models.TextField(help_text="Plain text; the whole message for an SMS")
-    body_html = models.TextField(blank=True, help_text="Email only: an HTML version")
-    updated_at = models.DateTimeField(auto_now=True)
+    kind = models.CharField(max_length=20, choices=Reminder.Kind.choices, verbose_name=_("kind"))
+    channel = models.CharField(max_length=5, choices=Channel.choices, verbose_name=_("channel"))
+    language = models.CharField(
+        max_length=8, choices=settings.PATIENT_LANGUAGES, default="en", verbose_name=_("language")
+    )
+    subject = models.CharField(
+        max_length=200, blank=True, help_text=_("Email only"), verbose_name=_("subject")
+    )
+    body_text = models.TextField(
+        help_text=_("Plain text; the whole message for an SMS"), verbose_name=_("body text")
+    )
+    body_html = models.TextField(
+        blank=True, help_text=_("Email only: an HTML version"), verbose_name=_("body html")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["kind", "channel", "language"]
@@ -400,29 +451,38 @@ class AccessLog(models.Model):
     who has no user: then `online_viewer` names the contact they verified."""
 
     class Action(models.TextChoices):
-        CHART_VIEW = "chart_view", "Chart view"
-        PHOTO_VIEW = "photo_view", "Photo view"
-        RECORD_VIEW = "record_view", "Record view"
-        HANDOUT_VIEW = "handout_view", "Handout view"
-        EXPORT = "export", "Export"
+        CHART_VIEW = "chart_view", _("Chart view")
+        PHOTO_VIEW = "photo_view", _("Photo view")
+        RECORD_VIEW = "record_view", _("Record view")
+        HANDOUT_VIEW = "handout_view", _("Handout view")
+        EXPORT = "export", _("Export")
         PORTAL_VIEW = "portal_view", "Portal view (patient or guardian online)"
         API_READ = "api_read", "API read"
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("at"))
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="access_log",
+        verbose_name=_("user"),
     )
+    action = models.CharField(max_length=20, choices=Action.choices, verbose_name=_("action"))
     # The email address or phone number a patient or guardian verified to open the portal.
     online_viewer = models.CharField(max_length=254, blank=True, default="")
-    action = models.CharField(max_length=20, choices=Action.choices)
     # Empty for an export of many patients at once.
     patient = models.ForeignKey(
-        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="access_log"
+        Patient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="access_log",
+        verbose_name=_("patient"),
     )
+    path = models.CharField(max_length=500, verbose_name=_("path"))
+    ip_address = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("ip address"))
+    detail = models.CharField(max_length=200, blank=True, verbose_name=_("detail"))
     # The API client that read it (fhir_api/), whose service account is `user`; empty for a page.
     client = models.ForeignKey(
         settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
@@ -431,9 +491,6 @@ class AccessLog(models.Model):
         blank=True,
         related_name="+",
     )
-    path = models.CharField(max_length=500)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    detail = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -473,37 +530,47 @@ class InboundSms(models.Model):
     it handled. One row per provider message: a webhook delivered twice is stored once."""
 
     class Provider(models.TextChoices):
-        TWILIO = "twilio", "Twilio"
-        VONAGE = "vonage", "Vonage"
+        TWILIO = "twilio", _("Twilio")
+        VONAGE = "vonage", _("Vonage")
 
     class Action(models.TextChoices):
-        VISIT_CONFIRMED = "visit_confirmed", "Next visit confirmed"
-        REMINDERS_STOPPED = "reminders_stopped", "Reminders stopped"
-        REMINDERS_RESTARTED = "reminders_restarted", "Reminders restarted"
-        NOTHING_TO_CHANGE = "nothing_to_change", "Nothing to change"
-        FOR_THE_DESK = "for_the_desk", "Kept for the desk"
+        VISIT_CONFIRMED = "visit_confirmed", _("Next visit confirmed")
+        REMINDERS_STOPPED = "reminders_stopped", _("Reminders stopped")
+        REMINDERS_RESTARTED = "reminders_restarted", _("Reminders restarted")
+        NOTHING_TO_CHANGE = "nothing_to_change", _("Nothing to change")
+        FOR_THE_DESK = "for_the_desk", _("Kept for the desk")
 
-    provider = models.CharField(max_length=10, choices=Provider.choices)
-    provider_message_id = models.CharField(max_length=64)
+    provider = models.CharField(max_length=10, choices=Provider.choices, verbose_name=_("provider"))
+    provider_message_id = models.CharField(max_length=64, verbose_name=_("provider message id"))
     # E.164 when the provider's number parses as a phone number, else as it came.
-    sender = models.CharField(max_length=32)
-    recipient = models.CharField(max_length=32, blank=True)
-    body = models.TextField(blank=True)
-    received_at = models.DateTimeField(db_index=True)
+    sender = models.CharField(max_length=32, verbose_name=_("sender"))
+    recipient = models.CharField(max_length=32, blank=True, verbose_name=_("recipient"))
+    body = models.TextField(blank=True, verbose_name=_("body"))
+    received_at = models.DateTimeField(db_index=True, verbose_name=_("received at"))
     # Set when exactly one patient is reached at the sender's number.
     patient = models.ForeignKey(
-        Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_sms"
+        Patient,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbound_sms",
+        verbose_name=_("patient"),
     )
-    action = models.CharField(max_length=20, choices=Action.choices, default=Action.FOR_THE_DESK)
-    note = models.CharField(max_length=200, blank=True, help_text="Why nothing was done")
+    action = models.CharField(
+        max_length=20, choices=Action.choices, default=Action.FOR_THE_DESK, verbose_name=_("action")
+    )
+    note = models.CharField(
+        max_length=200, blank=True, help_text=_("Why nothing was done"), verbose_name=_("note")
+    )
     # A keyword reply is handled when it arrives (by nobody); the desk handles the rest.
-    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("handled at"))
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("handled by"),
     )
 
     class Meta:

@@ -27,7 +27,7 @@ could forget a mark, and the message would then be sent twice, never lost.
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -438,8 +438,36 @@ def _commits_without_waiting_for_disk() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
+def _languages_at_sending(reminders: list[Reminder]) -> None:
+    """Each reminder in the language its reader has now, not when it was planned: the
+    patient's, or for a minor's the receiving guardian's (the patient's when the guardian
+    has none). A row whose language changed is written with it, so it records the
+    language it went out in. Costs one query for the guardians, only when a row goes to
+    one, and one UPDATE per language that changed."""
+    minors = {reminder.patient_id for reminder in reminders if reminder.context.get("for_guardian")}
+    guardians = dict(
+        Guardian.objects.filter(patient_id__in=minors, receives_reminders=True).values_list(
+            "patient_id", "language"
+        )
+        if minors
+        else []
+    )
+    changed: defaultdict[str, list[int]] = defaultdict(list)
+    for reminder in reminders:
+        reader = (
+            guardians.get(reminder.patient_id, "") if reminder.context.get("for_guardian") else ""
+        )
+        language = reader or reminder.patient.language
+        if language != reminder.language:
+            reminder.language = language
+            changed[language].append(reminder.pk)
+    for language, pks in changed.items():
+        Reminder.objects.filter(pk__in=pks).update(language=language)
+
+
 def reminders_deliver(ids: list[int]) -> Counter[str]:
-    """Send claimed reminders, one open channel per kind of channel for the batch."""
+    """Send claimed reminders, one open channel per kind of channel for the batch, each
+    in the language its reader has at sending."""
     outcomes: Counter[str] = Counter()
     templates = templates_load()
     claimed = list(
@@ -447,6 +475,7 @@ def reminders_deliver(ids: list[int]) -> Counter[str]:
         .select_related("patient")
         .order_by("channel", "next_attempt_at", "id")
     )
+    _languages_at_sending(claimed)
     pause = settings.CLINIC_REMINDER_SEND_INTERVAL_MS / 1000
     marks = _SentMarks()
     with _commits_without_waiting_for_disk():

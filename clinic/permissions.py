@@ -9,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils.translation import gettext
 
 from .models import StaffMember
 
@@ -47,7 +48,7 @@ def role_required(*roles: str) -> Callable[[View], View]:
         @login_required
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, roles):
-                raise PermissionDenied("Your role does not allow this.")
+                raise PermissionDenied(gettext("Your role does not allow this."))
             return view(request, *args, **kwargs)
 
         # Which roles a view admits, for the tests that check every view names them; mypy

@@ -18,7 +18,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 from django.utils.translation import gettext
@@ -145,10 +145,14 @@ def _link(url_name: str, tokens: StaffLinkTokens, user: User) -> str:
 
 def _send_account_email(*, user: User, template: str, link: str) -> None:
     """Send after the transaction commits, so a rolled-back change mails nobody. A failed
-    send is logged (without the link); the manager can send the invitation again."""
+    send is logged (without the link); the manager can send the invitation again. Written
+    in the staff member's language (else the clinic's)."""
     context = {"user": user, "link": link, "clinic_name": settings.CLINIC_NAME}
-    subject = render_to_string(f"clinic/email/{template}_subject.txt", context).strip()
-    body = render_to_string(f"clinic/email/{template}.txt", context)
+    # In the reader's language (the one the manager set for them), not the sender's.
+    staff_member = getattr(user, "staff_member", None)
+    with translation.override(getattr(staff_member, "language", "") or settings.LANGUAGE_CODE):
+        subject = render_to_string(f"clinic/email/{template}_subject.txt", context).strip()
+        body = render_to_string(f"clinic/email/{template}.txt", context)
 
     def send() -> None:
         try:

@@ -34,7 +34,7 @@ ENROLMENT_ALLOWED = "clinic_enrolment_allowed_for"
 
 class TokenForm(forms.Form):
     token = forms.CharField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
@@ -65,7 +65,7 @@ def two_factor_verify(request):
         if device.verify_token(form.cleaned_data["token"].strip()):
             otp_login(request, device)
             return redirect(_next_url(request))
-        form.add_error("token", "That code is not right, or it has expired. Try the next one.")
+        form.add_error("token", _("That code is not right, or it has expired. Try the next one."))
     return render(
         request, "clinic/two_factor_verify.html", {"form": form, "next": _next_url(request)}
     )
@@ -91,7 +91,7 @@ def two_factor_enrol(request):
         if services.totp_device_confirm(device=device, token=form.cleaned_data["token"]):
             otp_login(request, device)
             return redirect(_next_url(request))
-        form.add_error("token", "That code is not right. Check the phone's clock and try again.")
+        form.add_error("token", _("That code is not right. Check the phone's clock and try again."))
     return render(
         request,
         "clinic/two_factor_enrol.html",

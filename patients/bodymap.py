@@ -14,6 +14,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, gettext_lazy
 
 from patients.models import Lesion
 
@@ -21,9 +22,9 @@ Site = Lesion.Site
 
 VIEWS = {
     # key: (heading, viewBox width, viewBox height, the patient's side on the viewer's left)
-    "face": ("Face", 320, 380, "R"),
-    "front": ("Body, front", 240, 460, "R"),
-    "back": ("Body, back", 240, 460, "L"),
+    "face": (gettext_lazy("Face"), 320, 380, "R"),
+    "front": (gettext_lazy("Body, front"), 240, 460, "R"),
+    "back": (gettext_lazy("Body, back"), 240, 460, "L"),
 }
 FACE_WIDTH = VIEWS["face"][1]
 
@@ -250,8 +251,8 @@ DECOR = {
 }
 NOTES = {
     "face": "",
-    "front": "The face is charted on the face view.",
-    "back": "Arms, hands and legs are charted on the front view.",
+    "front": gettext_lazy("The face is charted on the face view."),
+    "back": gettext_lazy("Arms, hands and legs are charted on the front view."),
 }
 
 
@@ -290,21 +291,30 @@ def _marker_radius(count: int) -> int:
 def _region_label(label: str, active: int, resolved: int) -> str:
     parts = []
     if active:
-        parts.append(f"{active} active {'milium' if active == 1 else 'milia'}")
+        parts.append(
+            gettext("1 active milium")
+            if active == 1
+            else gettext("%(count)s active milia") % {"count": active}
+        )
     if resolved:
-        parts.append(f"{resolved} resolved {'lesion' if resolved == 1 else 'lesions'}")
-    return f"{label}: {', '.join(parts)}" if parts else label
+        parts.append(
+            gettext("1 resolved lesion")
+            if resolved == 1
+            else gettext("%(count)s resolved lesions") % {"count": resolved}
+        )
+    return f"{label}: {', '.join(parts)}" if parts else str(label)
 
 
 def _region_markup(site: str, *, link: bool) -> str:
     """A region as a link to chart a lesion there, or as a labelled image, with {title}
-    (escaped), {active} (the shape's extra class) and, for a link, {url} to fill in."""
+    (escaped), {active} (the shape's extra class) and, for a link, {url} and {link_label}
+    (escaped) to fill in."""
     element, attrs = SHAPES[site]
     shape = f'<{element} class="body-map-shape{{active}}"{attrs}/>'
     if link:
         return (
             f'<a class="body-map-region" href="{{url}}?site={site}" role="link"'
-            f' aria-label="{{title}}. Chart a lesion here." data-site="{site}">'
+            f' aria-label="{{link_label}}" data-site="{site}">'
             f"<title>{{title}}</title>{shape}</a>\n"
         )
     return (
@@ -358,13 +368,16 @@ def body_map_context(*, patient, lesions: Iterable[Lesion], can_edit: bool) -> d
             resolved[lesion.site] += 1
     add_url = escape(reverse("treatments:lesion_add", args=[patient.pk])) if can_edit else ""
     regions, markers = defaultdict(list), defaultdict(list)
+    chart_here = gettext("%(title)s. Chart a lesion here.")
     for site, label in Site.choices:
         view, count = REGIONS[site]["view"], active[site]
         region = REGION_LINKS[site] if can_edit else REGION_IMAGES[site]
+        title = _region_label(str(label), count, resolved[site])
         regions[view].append(
             region.format(
                 url=add_url,
-                title=escape(_region_label(label, count, resolved[site])),
+                title=escape(title),
+                link_label=escape(chart_here % {"title": title}) if can_edit else "",
                 active=" body-map-shape-active" if count else "",
             )
         )

@@ -9,6 +9,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from .bodymap import REGIONS
@@ -16,7 +17,7 @@ from .models import ADULT_AGE, Guardian, Lesion, Patient, age_on
 from .services import patient_unreachable_reason
 
 OLDEST_AGE = 120
-GUARDIAN_REQUIRED = "Required for a patient under 18."
+GUARDIAN_REQUIRED = _("Required for a patient under 18.")
 
 
 def _years_before(day: date, years: int) -> date:
@@ -29,9 +30,11 @@ def _years_before(day: date, years: int) -> date:
 def _checked_birth_date(born: date) -> date:
     today = timezone.localdate()
     if born > today:
-        raise forms.ValidationError("The date of birth cannot be in the future.")
+        raise forms.ValidationError(_("The date of birth cannot be in the future."))
     if born < _years_before(today, OLDEST_AGE):
-        raise forms.ValidationError(f"The date of birth is more than {OLDEST_AGE} years ago.")
+        raise forms.ValidationError(
+            _("The date of birth is more than %(years)s years ago.") % {"years": OLDEST_AGE}
+        )
     return born
 
 
@@ -47,20 +50,20 @@ class PatientRegisterForm(forms.ModelForm):
     """A new patient and, for a minor, the guardian who receives their reminders."""
 
     guardian_first_name = forms.CharField(
-        label="Guardian's first name", max_length=100, required=False
+        label=_("Guardian's first name"), max_length=100, required=False
     )
     guardian_last_name = forms.CharField(
-        label="Guardian's last name", max_length=100, required=False
+        label=_("Guardian's last name"), max_length=100, required=False
     )
     guardian_relationship = forms.ChoiceField(
-        label="Relationship to the patient",
+        label=_("Relationship to the patient"),
         choices=[("", "---------"), *Guardian.Relationship.choices],
         required=False,
     )
-    guardian_email = forms.EmailField(label="Guardian's email", required=False)
-    guardian_phone = PhoneNumberField(label="Guardian's phone", required=False)
+    guardian_email = forms.EmailField(label=_("Guardian's email"), required=False)
+    guardian_phone = PhoneNumberField(label=_("Guardian's phone"), required=False)
     allow_duplicate = forms.BooleanField(
-        label="This is a different person: register anyway", required=False
+        label=_("This is a different person: register anyway"), required=False
     )
 
     class Meta:
@@ -80,7 +83,7 @@ class PatientRegisterForm(forms.ModelForm):
             "first_name": forms.TextInput(attrs={"autofocus": True}),
             "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
-        labels = {"reminder_consent": "Agrees to receive reminders"}
+        labels = {"reminder_consent": _("Agrees to receive reminders")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -89,18 +92,18 @@ class PatientRegisterForm(forms.ModelForm):
         self.helper.disable_csrf = True  # the template's <form> has the token
         self.helper.layout = Layout(
             Fieldset(
-                "Patient",
+                _("Patient"),
                 Row(Column("first_name"), Column("last_name")),
                 Row(Column("date_of_birth"), Column("sex")),
             ),
             Fieldset(
-                "Contact and reminders",
+                _("Contact and reminders"),
                 Row(Column("email"), Column("phone")),
                 Row(Column("preferred_channel"), Column("language")),
                 "reminder_consent",
             ),
             Fieldset(
-                "Guardian (only for a patient under 18, who receives the reminders)",
+                _("Guardian (only for a patient under 18, who receives the reminders)"),
                 Row(Column("guardian_first_name"), Column("guardian_last_name")),
                 Row(
                     Column("guardian_relationship"),
@@ -174,11 +177,13 @@ class PatientEditForm(forms.ModelForm):
             "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "payer": forms.RadioSelect,
         }
-        labels = {"reminder_consent": "Agrees to receive reminders"}
+        labels = {"reminder_consent": _("Agrees to receive reminders")}
         help_texts = {
-            "reminder_consent": "Turn back on when the patient asks again, e.g. after using "
-            "the stop link of a reminder.",
-            "registered_online": "Clear it once the record is checked with the patient.",
+            "reminder_consent": _(
+                "Turn back on when the patient asks again, e.g. after using "
+                "the stop link of a reminder."
+            ),
+            "registered_online": _("Clear it once the record is checked with the patient."),
         }
 
     def __init__(self, *args, **kwargs):
@@ -186,25 +191,25 @@ class PatientEditForm(forms.ModelForm):
         self.fields["seen_at"].initial = self.instance.updated_at
         self.helper = _form_helper(
             Fieldset(
-                "Patient",
+                _("Patient"),
                 Row(Column("first_name"), Column("last_name")),
                 Row(Column("date_of_birth"), Column("sex")),
             ),
             Fieldset(
-                "Postal address",
+                _("Postal address"),
                 "address_line_1",
                 "address_line_2",
                 Row(Column("city"), Column("region")),
                 Row(Column("postal_code"), Column("country")),
             ),
             Fieldset(
-                "Contact and reminders",
+                _("Contact and reminders"),
                 Row(Column("email"), Column("phone")),
                 Row(Column("preferred_channel"), Column("language")),
                 "reminder_consent",
             ),
             Fieldset(
-                "Payer",
+                _("Payer"),
                 "payer",
                 Row(Column("insurer_name"), Column("insurance_member_id")),
             ),
@@ -245,7 +250,7 @@ class GuardianForm(forms.ModelForm):
         super().clean()
         cleaned_data = self.cleaned_data
         if not cleaned_data.get("email") and not cleaned_data.get("phone") and not self.errors:
-            self.add_error("email", "Give the guardian's email or phone number.")
+            self.add_error("email", _("Give the guardian's email or phone number."))
         return cleaned_data
 
     def _post_clean(self):
@@ -260,9 +265,9 @@ class GuardianAddForm(GuardianForm):
     """A new guardian, who may take over receiving the reminders."""
 
     receives_reminders = forms.BooleanField(
-        label="Send the reminders to this guardian",
+        label=_("Send the reminders to this guardian"),
         required=False,
-        help_text="The first guardian added receives them anyway.",
+        help_text=_("The first guardian added receives them anyway."),
     )
 
 
@@ -270,7 +275,7 @@ def site_choices() -> list:
     """Every site, grouped as the body map groups them: the face first, then the body."""
     face = [(site, label) for site, label in Lesion.Site.choices if REGIONS[site]["view"] == "face"]
     body = [(site, label) for site, label in Lesion.Site.choices if REGIONS[site]["view"] != "face"]
-    return [("", "Choose a site"), ("Face", face), ("Body", body)]
+    return [("", _("Choose a site")), (_("Face"), face), (_("Body"), body)]
 
 
 class DateInput(forms.DateInput):
@@ -280,24 +285,32 @@ class DateInput(forms.DateInput):
 class LesionForm(forms.Form):
     """A new lesion. The dates' rules (not in the future, not before birth) are the service's."""
 
-    site = forms.ChoiceField(choices=site_choices)
-    milia_type = forms.ChoiceField(choices=Lesion.MiliaType.choices, label="Type")
+    site = forms.ChoiceField(choices=site_choices, label=_("Site"))
+    milia_type = forms.ChoiceField(choices=Lesion.MiliaType.choices, label=_("Type"))
     size_mm = forms.DecimalField(
-        label="Size (mm)",
+        label=_("Size (mm)"),
         required=False,
         min_value=Decimal("0.1"),
         max_value=50,
         max_digits=3,
         decimal_places=1,
-        help_text="Largest diameter, 0.1 to 50 mm.",
+        help_text=_("Largest diameter, 0.1 to 50 mm."),
         widget=forms.NumberInput(attrs={"step": "0.1"}),
     )
     count = forms.IntegerField(
-        min_value=1, max_value=500, initial=1, help_text="Number of milia at this site."
+        min_value=1,
+        max_value=500,
+        initial=1,
+        help_text=_("Number of milia at this site."),
+        label=_("Count"),
     )
-    colour = forms.ChoiceField(choices=Lesion.Colour.choices, initial=Lesion.Colour.WHITE)
-    first_noted = forms.DateField(widget=DateInput)
-    note = forms.CharField(max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    colour = forms.ChoiceField(
+        choices=Lesion.Colour.choices, initial=Lesion.Colour.WHITE, label=_("Colour")
+    )
+    first_noted = forms.DateField(widget=DateInput, label=_("First noted"))
+    note = forms.CharField(
+        max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2}), label=_("Note")
+    )
 
     def __init__(self, *args, patient: Patient, **kwargs):
         super().__init__(*args, **kwargs)
@@ -313,9 +326,12 @@ class LesionForm(forms.Form):
 class LesionEditForm(LesionForm):
     """A charted lesion, which may also be resolved (or found active again)."""
 
-    status = forms.ChoiceField(choices=Lesion.Status.choices)
+    status = forms.ChoiceField(choices=Lesion.Status.choices, label=_("Status"))
     resolved_on = forms.DateField(
-        required=False, widget=DateInput, help_text="Left empty when resolving: today."
+        required=False,
+        widget=DateInput,
+        help_text=_("Left empty when resolving: today."),
+        label=_("Resolved on"),
     )
 
     field_order = [

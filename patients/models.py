@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
@@ -23,8 +24,8 @@ def age_on(born: date, day: date) -> int:
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
 
 
 def mrn_for(pk: int) -> str:
@@ -36,49 +37,83 @@ def mrn_for(pk: int) -> str:
 
 class Patient(models.Model):
     class Sex(models.TextChoices):
-        FEMALE = "female", "Female"
-        MALE = "male", "Male"
-        INTERSEX = "intersex", "Intersex"
-        UNKNOWN = "unknown", "Unknown"
+        FEMALE = "female", _("Female")
+        MALE = "male", _("Male")
+        INTERSEX = "intersex", _("Intersex")
+        UNKNOWN = "unknown", _("Unknown")
 
     class Payer(models.TextChoices):
-        SELF_PAY = "self_pay", "Self-pay"
-        INSURANCE = "insurance", "Insurance"
+        SELF_PAY = "self_pay", _("Self-pay")
+        INSURANCE = "insurance", _("Insurance")
 
     # Empty only inside the transaction that registers the patient (patient_save).
     mrn = models.CharField(
-        "MRN", max_length=12, unique=True, null=True, blank=True, editable=False,
-        help_text="Medical record number, assigned by the clinic at registration.",
+        _("MRN"), max_length=12, unique=True, null=True, blank=True, editable=False,
+        help_text=_("Medical record number, assigned by the clinic at registration."),
     )  # fmt: skip
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField()
-    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    first_name = models.CharField(max_length=100, verbose_name=_("first name"))
+    last_name = models.CharField(max_length=100, verbose_name=_("last name"))
+    date_of_birth = models.DateField(verbose_name=_("date of birth"))
+    sex = models.CharField(
+        max_length=10, choices=Sex.choices, default=Sex.UNKNOWN, verbose_name=_("sex")
+    )
     # The postal address; the database fills blanks in for rows written without the ORM
     # (the scale seed's COPY).
     address_line_1 = models.CharField(
-        "Address line 1", max_length=200, blank=True, default="", db_default=""
+        _("Address line 1"),
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
     )
     address_line_2 = models.CharField(
-        "Address line 2", max_length=200, blank=True, default="", db_default=""
+        _("Address line 2"),
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
     )
-    city = models.CharField(max_length=100, blank=True, default="", db_default="")
+    city = models.CharField(
+        max_length=100, blank=True, default="", db_default="", verbose_name=_("city")
+    )
     region = models.CharField(
-        "State or region", max_length=100, blank=True, default="", db_default=""
+        _("State or region"),
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
     )
-    postal_code = models.CharField(max_length=20, blank=True, default="", db_default="")
-    country = models.CharField(max_length=100, blank=True, default="", db_default="")
-    email = models.EmailField(blank=True)
-    phone = PhoneNumberField(blank=True, help_text="International format, e.g. +1 212 555 0100")
+    postal_code = models.CharField(
+        max_length=20, blank=True, default="", db_default="", verbose_name=_("postal code")
+    )
+    country = models.CharField(
+        max_length=100, blank=True, default="", db_default="", verbose_name=_("country")
+    )
+    email = models.EmailField(blank=True, verbose_name=_("email"))
+    phone = PhoneNumberField(
+        blank=True,
+        help_text=_("International format, e.g. +1 212 555 0100"),
+        verbose_name=_("phone"),
+    )
     preferred_channel = models.CharField(
-        max_length=5, choices=Channel.choices, default=Channel.EMAIL
+        max_length=5,
+        choices=Channel.choices,
+        default=Channel.EMAIL,
+        verbose_name=_("preferred channel"),
     )
-    language = models.CharField(max_length=8, choices=settings.PATIENT_LANGUAGES, default="en")
+    language = models.CharField(
+        max_length=8, choices=settings.PATIENT_LANGUAGES, default="en", verbose_name=_("language")
+    )
     reminder_consent = models.BooleanField(
-        default=False, help_text="The patient (or guardian) agreed to receive reminders."
+        default=False,
+        help_text=_("The patient (or guardian) agreed to receive reminders."),
+        verbose_name=_("reminder consent"),
     )
     reminder_consent_changed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When consent was last given or withdrawn."
+        null=True,
+        blank=True,
+        help_text=_("When consent was last given or withdrawn."),
+        verbose_name=_("reminder consent changed at"),
     )
     # Empty when the patient withdrew it themselves (the "stop reminders" link).
     reminder_consent_changed_by = models.ForeignKey(
@@ -87,15 +122,28 @@ class Patient(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="Who last gave or withdrew consent at the clinic.",
+        help_text=_("Who last gave or withdrew consent at the clinic."),
+        verbose_name=_("reminder consent changed by"),
     )
     payer = models.CharField(
-        max_length=10, choices=Payer.choices, default=Payer.SELF_PAY, db_default=Payer.SELF_PAY
+        max_length=10,
+        choices=Payer.choices,
+        default=Payer.SELF_PAY,
+        db_default=Payer.SELF_PAY,
+        verbose_name=_("payer"),
     )
-    insurer_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    insurer_name = models.CharField(
+        max_length=100, blank=True, default="", db_default="", verbose_name=_("insurer name")
+    )
     insurance_member_id = models.CharField(
-        "Member ID", max_length=50, blank=True, default="", db_default=""
+        _("Member ID"),
+        max_length=50,
+        blank=True,
+        default="",
+        db_default="",
     )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     # Set when the patient (or a guardian) registered on the public booking page: the desk
     # checks the record at the first visit and clears it.
     registered_online = models.BooleanField(
@@ -104,8 +152,6 @@ class Patient(models.Model):
         db_default=False,
         help_text="Registered on the public booking page; the desk clears it once checked.",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
     # The user the next history row names, and why; services set them before save()
     # (django-simple-history).
@@ -158,28 +204,35 @@ class Guardian(models.Model):
     """A parent or legal guardian of a minor: receives reminders and consents for them."""
 
     class Relationship(models.TextChoices):
-        MOTHER = "mother", "Mother"
-        FATHER = "father", "Father"
-        PARENT = "parent", "Parent"
-        LEGAL_GUARDIAN = "legal_guardian", "Legal guardian"
-        OTHER = "other", "Other"
+        MOTHER = "mother", _("Mother")
+        FATHER = "father", _("Father")
+        PARENT = "parent", _("Parent")
+        LEGAL_GUARDIAN = "legal_guardian", _("Legal guardian")
+        OTHER = "other", _("Other")
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="guardians")
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100)
-    relationship = models.CharField(max_length=20, choices=Relationship.choices)
-    email = models.EmailField(blank=True)
-    phone = PhoneNumberField(blank=True)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="guardians", verbose_name=_("patient")
+    )
+    first_name = models.CharField(max_length=100, verbose_name=_("first name"))
+    last_name = models.CharField(max_length=100, verbose_name=_("last name"))
+    relationship = models.CharField(
+        max_length=20, choices=Relationship.choices, verbose_name=_("relationship")
+    )
+    email = models.EmailField(blank=True, verbose_name=_("email"))
+    phone = PhoneNumberField(blank=True, verbose_name=_("phone"))
     receives_reminders = models.BooleanField(
-        default=True, help_text="The one guardian to whom the minor's reminders go."
+        default=True,
+        help_text=_("The one guardian to whom the minor's reminders go."),
+        verbose_name=_("receives reminders"),
     )
     language = models.CharField(
         max_length=8,
         choices=settings.PATIENT_LANGUAGES,
         blank=True,
-        help_text="The language of the messages and pages they receive; empty: the patient's.",
+        help_text=_("The language of the messages and pages they receive; empty: the patient's."),
+        verbose_name=_("language"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).
     _history_user: "User | None"
@@ -209,87 +262,105 @@ class Lesion(models.Model):
 
     class Site(models.TextChoices):
         # Face: detailed, because that is where milia live.
-        FOREHEAD = "forehead", "Forehead"
-        TEMPLE_LEFT = "temple_left", "Temple, left"
-        TEMPLE_RIGHT = "temple_right", "Temple, right"
-        GLABELLA = "glabella", "Glabella (between the brows)"
-        LEFT_UPPER_EYELID = "eyelid_left_upper", "Eyelid, left upper"
-        LEFT_LOWER_EYELID = "eyelid_left_lower", "Eyelid, left lower"
-        RIGHT_UPPER_EYELID = "eyelid_right_upper", "Eyelid, right upper"
-        RIGHT_LOWER_EYELID = "eyelid_right_lower", "Eyelid, right lower"
-        PERIORBITAL_LEFT = "periorbital_left", "Periorbital, left"
-        PERIORBITAL_RIGHT = "periorbital_right", "Periorbital, right"
-        NOSE_BRIDGE = "nose_bridge", "Nose, bridge"
-        NOSE_TIP = "nose_tip", "Nose, tip and alae"
-        CHEEK_LEFT = "cheek_left", "Cheek, left"
-        CHEEK_RIGHT = "cheek_right", "Cheek, right"
-        PERIORAL = "perioral", "Perioral (around the mouth)"
-        CHIN = "chin", "Chin"
-        EAR_LEFT = "ear_left", "Ear, left"
-        EAR_RIGHT = "ear_right", "Ear, right"
-        SCALP = "scalp", "Scalp"
+        FOREHEAD = "forehead", _("Forehead")
+        TEMPLE_LEFT = "temple_left", _("Temple, left")
+        TEMPLE_RIGHT = "temple_right", _("Temple, right")
+        GLABELLA = "glabella", _("Glabella (between the brows)")
+        LEFT_UPPER_EYELID = "eyelid_left_upper", _("Eyelid, left upper")
+        LEFT_LOWER_EYELID = "eyelid_left_lower", _("Eyelid, left lower")
+        RIGHT_UPPER_EYELID = "eyelid_right_upper", _("Eyelid, right upper")
+        RIGHT_LOWER_EYELID = "eyelid_right_lower", _("Eyelid, right lower")
+        PERIORBITAL_LEFT = "periorbital_left", _("Periorbital, left")
+        PERIORBITAL_RIGHT = "periorbital_right", _("Periorbital, right")
+        NOSE_BRIDGE = "nose_bridge", _("Nose, bridge")
+        NOSE_TIP = "nose_tip", _("Nose, tip and alae")
+        CHEEK_LEFT = "cheek_left", _("Cheek, left")
+        CHEEK_RIGHT = "cheek_right", _("Cheek, right")
+        PERIORAL = "perioral", _("Perioral (around the mouth)")
+        CHIN = "chin", _("Chin")
+        EAR_LEFT = "ear_left", _("Ear, left")
+        EAR_RIGHT = "ear_right", _("Ear, right")
+        SCALP = "scalp", _("Scalp")
         # Body, front and back.
-        NECK_FRONT = "neck_front", "Neck, front"
-        NECK_BACK = "neck_back", "Neck, back"
-        CHEST = "chest", "Chest"
-        ABDOMEN = "abdomen", "Abdomen"
-        UPPER_BACK = "back_upper", "Back, upper"
-        LOWER_BACK = "back_lower", "Back, lower"
-        SHOULDER_LEFT = "shoulder_left", "Shoulder, left"
-        SHOULDER_RIGHT = "shoulder_right", "Shoulder, right"
-        UPPER_ARM_LEFT = "upper_arm_left", "Upper arm, left"
-        UPPER_ARM_RIGHT = "upper_arm_right", "Upper arm, right"
-        FOREARM_LEFT = "forearm_left", "Forearm, left"
-        FOREARM_RIGHT = "forearm_right", "Forearm, right"
-        HAND_LEFT = "hand_left", "Hand, left"
-        HAND_RIGHT = "hand_right", "Hand, right"
-        GENITAL = "genital", "Genital area"
-        BUTTOCKS = "buttocks", "Buttocks"
-        THIGH_LEFT = "thigh_left", "Thigh, left"
-        THIGH_RIGHT = "thigh_right", "Thigh, right"
-        LOWER_LEG_LEFT = "lower_leg_left", "Lower leg, left"
-        LOWER_LEG_RIGHT = "lower_leg_right", "Lower leg, right"
-        FOOT_LEFT = "foot_left", "Foot, left"
-        FOOT_RIGHT = "foot_right", "Foot, right"
+        NECK_FRONT = "neck_front", _("Neck, front")
+        NECK_BACK = "neck_back", _("Neck, back")
+        CHEST = "chest", _("Chest")
+        ABDOMEN = "abdomen", _("Abdomen")
+        UPPER_BACK = "back_upper", _("Back, upper")
+        LOWER_BACK = "back_lower", _("Back, lower")
+        SHOULDER_LEFT = "shoulder_left", _("Shoulder, left")
+        SHOULDER_RIGHT = "shoulder_right", _("Shoulder, right")
+        UPPER_ARM_LEFT = "upper_arm_left", _("Upper arm, left")
+        UPPER_ARM_RIGHT = "upper_arm_right", _("Upper arm, right")
+        FOREARM_LEFT = "forearm_left", _("Forearm, left")
+        FOREARM_RIGHT = "forearm_right", _("Forearm, right")
+        HAND_LEFT = "hand_left", _("Hand, left")
+        HAND_RIGHT = "hand_right", _("Hand, right")
+        GENITAL = "genital", _("Genital area")
+        BUTTOCKS = "buttocks", _("Buttocks")
+        THIGH_LEFT = "thigh_left", _("Thigh, left")
+        THIGH_RIGHT = "thigh_right", _("Thigh, right")
+        LOWER_LEG_LEFT = "lower_leg_left", _("Lower leg, left")
+        LOWER_LEG_RIGHT = "lower_leg_right", _("Lower leg, right")
+        FOOT_LEFT = "foot_left", _("Foot, left")
+        FOOT_RIGHT = "foot_right", _("Foot, right")
 
     class MiliaType(models.TextChoices):
-        NEONATAL = "neonatal", "Neonatal"
-        PRIMARY = "primary", "Primary"
-        SECONDARY = "secondary", "Secondary (after injury, burns, resurfacing, steroids)"
-        EN_PLAQUE = "en_plaque", "Milia en plaque"
-        MULTIPLE_ERUPTIVE = "multiple_eruptive", "Multiple eruptive milia"
-        GENODERMATOSIS = "genodermatosis", "Linked with a genodermatosis"
+        NEONATAL = "neonatal", _("Neonatal")
+        PRIMARY = "primary", _("Primary")
+        SECONDARY = "secondary", _("Secondary (after injury, burns, resurfacing, steroids)")
+        EN_PLAQUE = "en_plaque", _("Milia en plaque")
+        MULTIPLE_ERUPTIVE = "multiple_eruptive", _("Multiple eruptive milia")
+        GENODERMATOSIS = "genodermatosis", _("Linked with a genodermatosis")
 
     class Colour(models.TextChoices):
-        WHITE = "white", "White"
-        YELLOW = "yellow", "Yellow"
-        SKIN = "skin", "Skin-coloured"
+        WHITE = "white", _("White")
+        YELLOW = "yellow", _("Yellow")
+        SKIN = "skin", _("Skin-coloured")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        TREATED = "treated", "Treated, awaiting its check"
-        RESOLVED = "resolved", "Resolved"
+        ACTIVE = "active", _("Active")
+        TREATED = "treated", _("Treated, awaiting its check")
+        RESOLVED = "resolved", _("Resolved")
 
     # Still on the skin as far as the chart knows: to treat, or treated and not yet checked.
     CURRENT = (Status.ACTIVE, Status.TREATED)
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lesions")
-    site = models.CharField(max_length=24, choices=Site.choices)
-    milia_type = models.CharField(max_length=20, choices=MiliaType.choices)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="lesions", verbose_name=_("patient")
+    )
+    site = models.CharField(max_length=24, choices=Site.choices, verbose_name=_("site"))
+    milia_type = models.CharField(
+        max_length=20, choices=MiliaType.choices, verbose_name=_("milia type")
+    )
     size_mm = models.DecimalField(
-        max_digits=3, decimal_places=1, null=True, blank=True, help_text="Largest diameter, mm"
+        max_digits=3,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text=_("Largest diameter, mm"),
+        verbose_name=_("size mm"),
     )
-    count = models.PositiveSmallIntegerField(default=1, help_text="Number of milia at this site")
-    colour = models.CharField(max_length=8, choices=Colour.choices, default=Colour.WHITE)
-    first_noted = models.DateField()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
-    resolved_on = models.DateField(null=True, blank=True)
+    count = models.PositiveSmallIntegerField(
+        default=1, help_text=_("Number of milia at this site"), verbose_name=_("count")
+    )
+    colour = models.CharField(
+        max_length=8, choices=Colour.choices, default=Colour.WHITE, verbose_name=_("colour")
+    )
+    first_noted = models.DateField(verbose_name=_("first noted"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
+    )
+    resolved_on = models.DateField(null=True, blank=True, verbose_name=_("resolved on"))
     last_treated_on = models.DateField(
-        null=True, blank=True, help_text="The day of the latest procedure recorded on it."
+        null=True,
+        blank=True,
+        help_text=_("The day of the latest procedure recorded on it."),
+        verbose_name=_("last treated on"),
     )
-    note = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    note = models.CharField(max_length=300, blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).
     _history_user: "User | None"
@@ -332,19 +403,26 @@ class PatientAlert(models.Model):
     """Something every clinician must see first: an allergy (e.g. to lidocaine), a condition."""
 
     class Kind(models.TextChoices):
-        ALLERGY = "allergy", "Allergy"
-        CONDITION = "condition", "Relevant condition"
-        MEDICATION = "medication", "Medication"
-        OTHER = "other", "Other"
+        ALLERGY = "allergy", _("Allergy")
+        CONDITION = "condition", _("Relevant condition")
+        MEDICATION = "medication", _("Medication")
+        OTHER = "other", _("Other")
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="alerts")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    description = models.CharField(max_length=200)
-    is_active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("patient")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, verbose_name=_("kind"))
+    description = models.CharField(max_length=200, verbose_name=_("description"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).
     _history_user: "User | None"

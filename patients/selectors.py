@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import Field, Model, Q, QuerySet, Subquery
+from django.utils.translation import gettext
 from phonenumber_field.phonenumber import PhoneNumber
 
 from .models import Guardian, Patient
@@ -146,7 +147,8 @@ def _field_label(field: "Field[Any, Any]", row: Any) -> str:
     label = str(field.verbose_name)
     label = label[:1].upper() + label[1:]
     if field.name == "reminder_consent":
-        return f"{label} ({'given' if row.reminder_consent else 'withdrawn'})"
+        state = gettext("given") if row.reminder_consent else gettext("withdrawn")
+        return f"{label} ({state})"
     return label
 
 
@@ -164,9 +166,13 @@ def _record_changes(
         name = f"{row.first_name} {row.last_name}"
         changed: list[str] = []
         if row.history_type == "+":
-            summary = f"Guardian added: {name}" if guardian else "Registered"
+            summary = (
+                gettext("Guardian added: %(name)s") % {"name": name}
+                if guardian
+                else gettext("Registered")
+            )
         elif row.history_type == "-":
-            summary = f"Guardian removed: {name}"
+            summary = gettext("Guardian removed: %(name)s") % {"name": name}
         else:
             changed = [
                 _field_label(field, row)
@@ -175,7 +181,11 @@ def _record_changes(
             ]
             if not changed:
                 continue
-            summary = f"Guardian changed: {name}" if guardian else "Changed"
+            summary = (
+                gettext("Guardian changed: %(name)s") % {"name": name}
+                if guardian
+                else gettext("Changed")
+            )
         changes.append(
             RecordChange(
                 at=row.history_date,

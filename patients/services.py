@@ -11,11 +11,13 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import Channel, Guardian, Lesion, Patient, mrn_for
 from .selectors import patient_likely_duplicates
 
-CHANGED_MEANWHILE = (
+CHANGED_MEANWHILE = gettext_lazy(
     "Someone else changed this patient's record meanwhile. Reload the page and try again."
 )
 
@@ -27,7 +29,7 @@ class ConcurrentChange(ValidationError):
     status = HTTPStatus.CONFLICT
 
     def __init__(self, message: str = ""):
-        super().__init__(message or CHANGED_MEANWHILE)
+        super().__init__(message or str(CHANGED_MEANWHILE))
 
 
 class LikelyDuplicate(Exception):
@@ -71,15 +73,17 @@ def patient_unreachable_reason(*, patient: Patient, guardian: Guardian | None) -
     """
     if not patient.reminder_consent:
         return None
-    contact, whose = (
-        (guardian, "the guardian's") if patient.is_minor else (patient, "the patient's")
-    )
+    contact = guardian if patient.is_minor else patient
     if contact is None:
         return None
     if patient.preferred_channel == Channel.EMAIL and not contact.email:
-        return f"Reminders by email need {whose} email address."
+        if patient.is_minor:
+            return _("Reminders by email need the guardian's email address.")
+        return _("Reminders by email need the patient's email address.")
     if patient.preferred_channel == Channel.SMS and not contact.phone:
-        return f"Reminders by SMS need {whose} phone number."
+        if patient.is_minor:
+            return _("Reminders by SMS need the guardian's phone number.")
+        return _("Reminders by SMS need the patient's phone number.")
     return None
 
 
@@ -92,7 +96,7 @@ def patient_register(
     and the receptionist has not said that this is a different person.
     """
     if patient.is_minor and guardian is None:
-        raise ValidationError({"guardian": "A patient under 18 needs a guardian."})
+        raise ValidationError({"guardian": _("A patient under 18 needs a guardian.")})
     reason = patient_unreachable_reason(patient=patient, guardian=guardian)
     if reason:
         raise ValidationError({"preferred_channel": reason})
@@ -149,15 +153,15 @@ def _patient_check(patient: Patient) -> None:
     errors: dict[str, str] = {}
     if patient.payer == Patient.Payer.INSURANCE:
         if not patient.insurer_name.strip():
-            errors["insurer_name"] = "Insurance needs the insurer's name."
+            errors["insurer_name"] = _("Insurance needs the insurer's name.")
         if not patient.insurance_member_id.strip():
-            errors["insurance_member_id"] = "Insurance needs the member ID."
+            errors["insurance_member_id"] = _("Insurance needs the member ID.")
     recipient = _reminder_recipient(patient)
     if patient.is_minor and recipient is None:
         if not patient.guardians.exists():
-            errors["date_of_birth"] = "A patient under 18 needs a guardian: add one first."
+            errors["date_of_birth"] = _("A patient under 18 needs a guardian: add one first.")
         elif patient.reminder_consent:
-            errors["reminder_consent"] = "Choose the guardian who receives the reminders first."
+            errors["reminder_consent"] = _("Choose the guardian who receives the reminders first.")
     reason = patient_unreachable_reason(patient=patient, guardian=recipient)
     if reason:
         errors["preferred_channel"] = reason
@@ -214,7 +218,7 @@ GUARDIAN_EDITABLE_FIELDS = frozenset(
 
 def _guardian_save(*, guardian: Guardian, by: User | None) -> Guardian:
     if not guardian.email and not guardian.phone:
-        raise ValidationError({"email": "Give the guardian's email or phone number."})
+        raise ValidationError({"email": _("Give the guardian's email or phone number.")})
     guardian.full_clean()
     guardian._history_user = by
     guardian.save()
@@ -231,7 +235,7 @@ def _guardian_write(write: Callable[[], Written]) -> Written:
         with transaction.atomic():
             return write()
     except Guardian.DoesNotExist as error:
-        raise ConcurrentChange("This guardian was removed meanwhile.") from error
+        raise ConcurrentChange(_("This guardian was removed meanwhile.")) from error
     except IntegrityError as error:
         raise ConcurrentChange() from error
 
@@ -317,10 +321,13 @@ def guardian_remove(*, guardian: Guardian, by: User) -> None:
         if patient.is_minor:
             others = patient.guardians.exclude(pk=current.pk)
             if not others.exists():
-                raise ValidationError("A patient under 18 needs a guardian: add another first.")
+                raise ValidationError(_("A patient under 18 needs a guardian: add another first."))
             if current.receives_reminders:
                 raise ValidationError(
-                    "This guardian receives the reminders: choose another guardian for them first."
+                    _(
+                        "This guardian receives the reminders: "
+                        "choose another guardian for them first."
+                    )
                 )
         current._history_user = by
         current.delete()
@@ -340,14 +347,14 @@ def _lesion_check_dates(lesion: Lesion) -> None:
     today = timezone.localdate()
     errors: dict[str, str] = {}
     if lesion.first_noted > today:
-        errors["first_noted"] = "The first noted date cannot be in the future."
+        errors["first_noted"] = _("The first noted date cannot be in the future.")
     elif lesion.first_noted < lesion.patient.date_of_birth:
-        errors["first_noted"] = "The first noted date cannot be before the patient's birth."
+        errors["first_noted"] = _("The first noted date cannot be before the patient's birth.")
     if lesion.resolved_on is not None:
         if lesion.resolved_on > today:
-            errors["resolved_on"] = "The resolved date cannot be in the future."
+            errors["resolved_on"] = _("The resolved date cannot be in the future.")
         elif lesion.resolved_on < lesion.first_noted:
-            errors["resolved_on"] = "The resolved date cannot be before the first noted date."
+            errors["resolved_on"] = _("The resolved date cannot be before the first noted date.")
     if errors:
         raise ValidationError(errors)
 
@@ -400,7 +407,9 @@ def lesion_update(*, lesion: Lesion, by: User | None, **changes: Any) -> Lesion:
     for name, value in changes.items():
         setattr(lesion, name, value)
     if lesion.status == Lesion.Status.TREATED and lesion.last_treated_on is None:
-        raise ValidationError({"status": "A lesion is treated once a procedure on it is recorded."})
+        raise ValidationError(
+            {"status": _("A lesion is treated once a procedure on it is recorded.")}
+        )
     if lesion.status in Lesion.CURRENT:
         lesion.resolved_on = None
     elif lesion.resolved_on is None:

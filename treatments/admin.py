@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
@@ -54,7 +55,8 @@ APPOINTMENT_COLUMNS = {
 
 class CancellationReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=200, help_text="Kept with each appointment and shown in its history."
+        max_length=200,
+        help_text=gettext_lazy("Kept with each appointment and shown in its history."),
     )
 
 
@@ -74,7 +76,7 @@ class ReminderOffsetsField(forms.CharField):
             return [int(part) for part in parts]
         except ValueError:
             raise forms.ValidationError(
-                "Give whole hours separated by commas, e.g. 48, 24."
+                gettext("Give whole hours separated by commas, e.g. 48, 24.")
             ) from None
 
 
@@ -88,7 +90,7 @@ class ProcedureTypeAdminForm(forms.ModelForm):
 
     reminder_offsets = ReminderOffsetsField(
         required=False,
-        label="Reminder offsets (hours)",
+        label=gettext_lazy("Reminder offsets (hours)"),
         help_text=ProcedureType._meta.get_field("reminder_offsets").help_text,
     )
 
@@ -116,11 +118,11 @@ class ProcedureTypeAdminForm(forms.ModelForm):
         texts = aftercare_texts_of(self.instance) if self.instance.pk else {}
         for language, name in settings.PATIENT_LANGUAGES:
             self.fields[_aftercare_field(language)] = forms.CharField(
-                label=f"Aftercare ({name})",
+                label=gettext("Aftercare (%(language)s)") % {"language": name},
                 required=False,
                 initial=texts.get(language, ""),
                 widget=forms.Textarea(attrs={"rows": 12, "cols": 36, "lang": language}),
-                help_text="Empty: the patient gets the clinic's default language.",
+                help_text=gettext_lazy("Empty: the patient gets the clinic's default language."),
             )
 
     def aftercare_texts(self) -> dict[str, str]:
@@ -162,7 +164,7 @@ class ProcedureTypeAdmin(admin.ModelAdmin):
         languages = tuple(_aftercare_field(language) for language, _ in settings.PATIENT_LANGUAGES)
         return [
             (None, {"fields": catalogue}),
-            ("Aftercare, one text per language", {"fields": [languages]}),
+            (gettext("Aftercare, one text per language"), {"fields": [languages]}),
         ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -208,7 +210,10 @@ class AppointmentAdminForm(forms.ModelForm):
                 exclude_id=self.instance.pk,
             ).first()
             if clash is not None:
-                raise forms.ValidationError(f"This overlaps {clash}; that time is already taken.")
+                raise forms.ValidationError(
+                    gettext("This overlaps %(clash)s; that time is already taken.")
+                    % {"clash": clash}
+                )
         return cleaned
 
 
@@ -230,7 +235,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
         ),
     ]
 
-    @admin.action(description="Mark as no-show", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark as no-show"), permissions=["change"])
     def mark_no_show(self, request, queryset):
         self._apply(
             request,
@@ -238,7 +243,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
             lambda visit: appointment_mark_no_show(appointment=visit, by=request.user),
         )
 
-    @admin.action(description="Cancel with a reason…", permissions=["change"])
+    @admin.action(description=gettext_lazy("Cancel with a reason…"), permissions=["change"])
     def cancel_with_reason(self, request, queryset):
         """First a page asking for the reason; its submit comes back here with it."""
         form = CancellationReasonForm(request.POST if "apply" in request.POST else None)
@@ -255,7 +260,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
             "clinic/admin/appointment_cancel.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Cancel appointments",
+                "title": gettext("Cancel appointments"),
                 "opts": self.model._meta,
                 "appointments": queryset.select_related("patient", "dermatologist__user"),
                 "form": form,
@@ -272,9 +277,15 @@ class AppointmentAdmin(SimpleHistoryAdmin):
                 done += 1
             except BookingError as error:
                 refused.append(f"{visit}: {error}")
-        self.message_user(request, f"{done} appointment(s) changed.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("%(count)d appointment(s) changed.") % {"count": done},
+            messages.SUCCESS,
+        )
         for line in refused:
-            self.message_user(request, f"Not changed: {line}", messages.WARNING)
+            self.message_user(
+                request, gettext("Not changed: %(line)s") % {"line": line}, messages.WARNING
+            )
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -290,7 +301,9 @@ class AppointmentAdmin(SimpleHistoryAdmin):
             if not is_overlap_violation(error):
                 raise
             self.message_user(
-                request, "That time was taken meanwhile; nothing was saved.", messages.ERROR
+                request,
+                gettext("That time was taken meanwhile; nothing was saved."),
+                messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
 

@@ -2,39 +2,63 @@
 
 A long history makes hundreds of rows, and in the template every label, date and link of
 a row costs a variable lookup, a filter or a URL reversal; the `date` filter also looks up
-the month's name in the translations each time. Here a row is one f-string. The staff
-pages are in English only, so the month names are too.
+the month's name in the translations each time. Here a row is one format string, its
+words (sentences, labels and month names) looked up in the staff member's language once
+for all the rows.
 """
 
 from collections.abc import Callable
 from datetime import date, datetime
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.dates import MONTHS_3
+from django.utils.translation import gettext
 
 from patients.models import Lesion
 
 from .models import Appointment, FollowUp, Procedure
 
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-SITES = dict(Lesion.Site.choices)
-MILIA_TYPES = dict(Lesion.MiliaType.choices)
-COLOURS = dict(Lesion.Colour.choices)
-FOLLOW_UP_KINDS = dict(FollowUp.Kind.choices)
-FOLLOW_UP_STATUSES = dict(FollowUp.Status.choices)
-VISIT_STATUSES = dict(Appointment.Status.choices)
-PROCEDURE_STATUSES = dict(Procedure.Status.choices)
+
+def _labels(choices) -> dict[str, str]:
+    return {value: str(label) for value, label in choices}
 
 
-def _day(value: date | None) -> str:
-    """As {{ value|date:"j M Y" }} writes it."""
-    return f"{value.day} {MONTHS[value.month - 1]} {value.year}" if value else ""
+class _Words:
+    """The labels, month names and sentences of the rows in the active language, each
+    translated once."""
 
+    def __init__(self) -> None:
+        self.months = [str(MONTHS_3[month]).title() for month in range(1, 13)]
+        self.sites = _labels(Lesion.Site.choices)
+        self.milia_types = {
+            key: label.lower() for key, label in _labels(Lesion.MiliaType.choices).items()
+        }
+        self.colours = {key: label.lower() for key, label in _labels(Lesion.Colour.choices).items()}
+        self.follow_up_kinds = _labels(FollowUp.Kind.choices)
+        self.follow_up_statuses = _labels(FollowUp.Status.choices)
+        self.visit_statuses = _labels(Appointment.Status.choices)
+        self.procedure_statuses = _labels(Procedure.Status.choices)
+        self.resolved = gettext("resolved %(day)s")
+        self.noted = gettext("noted %(day)s")
+        self.treated = gettext("treated %(day)s, awaiting its check")
+        self.due = gettext("%(kind)s due %(day)s")
+        self.visit = gettext("%(visit)s with %(dermatologist)s")
+        self.lesion = gettext("on 1 lesion")
+        self.lesions = gettext("on %(count)s lesions")
+        self.no_code = gettext("no code")
+        self.on_behalf = gettext("recorded on behalf by %(name)s")
+        self.amendment = gettext("by %(author)s: %(reason)s")
+        self.planned = gettext("%(kind)s planned for %(day)s")
 
-def _moment(value: datetime) -> str:
-    """As {{ value|date:"j M Y H:i" }} writes it, in the clinic's time zone."""
-    local = timezone.localtime(value)
-    return f"{_day(local)} {local:%H:%M}"
+    def day(self, value: date | None) -> str:
+        """As {{ value|date:"j M Y" }} writes it."""
+        return f"{value.day} {self.months[value.month - 1]} {value.year}" if value else ""
+
+    def moment(self, value: datetime) -> str:
+        """As {{ value|date:"j M Y H:i" }} writes it, in the clinic's time zone."""
+        local = timezone.localtime(value)
+        return f"{self.day(local)} {local:%H:%M}"
 
 
 def _url_maker(name: str) -> Callable[[int], str]:
@@ -48,30 +72,32 @@ def chart_lists(chart: dict, *, can_edit: bool) -> dict:
     links; links to change the record only for those who may (can_edit)."""
     active = [lesion for lesion in chart["lesions"] if lesion.status in Lesion.CURRENT]
     resolved = [lesion for lesion in chart["lesions"] if lesion.status not in Lesion.CURRENT]
+    words = _Words()
     return {
-        "active_lesions": _lesion_rows(active, can_edit=can_edit),
-        "resolved_lesions": _lesion_rows(resolved, can_edit=False),
-        "follow_ups": _follow_up_rows(chart["follow_ups"], can_edit=can_edit),
-        "timeline": _timeline(chart["visits"], can_edit=can_edit),
+        "active_lesions": _lesion_rows(active, words, can_edit=can_edit),
+        "resolved_lesions": _lesion_rows(resolved, words, can_edit=False),
+        "follow_ups": _follow_up_rows(chart["follow_ups"], words, can_edit=can_edit),
+        "timeline": _timeline(chart["visits"], words, can_edit=can_edit),
     }
 
 
-def _lesion_rows(lesions: list[Lesion], *, can_edit: bool) -> list[dict]:
+def _lesion_rows(lesions: list[Lesion], words: _Words, *, can_edit: bool) -> list[dict]:
     edit_url = _url_maker("treatments:lesion_edit")
     rows = []
     for lesion in lesions:
-        text = f"{lesion.count} × {MILIA_TYPES[lesion.milia_type].lower()}"
+        text = f"{lesion.count} × {words.milia_types[lesion.milia_type]}"
         if lesion.status not in Lesion.CURRENT:
-            text += f", resolved {_day(lesion.resolved_on)}"
+            text += ", " + words.resolved % {"day": words.day(lesion.resolved_on)}
         else:
             if lesion.size_mm:
-                text += f", {lesion.size_mm} mm"
-            text += f", {COLOURS[lesion.colour].lower()}; noted {_day(lesion.first_noted)}"
+                text += f", {formats.localize(lesion.size_mm)} mm"  # 1,5 mm in Spanish
+            text += f", {words.colours[lesion.colour]}; "
+            text += words.noted % {"day": words.day(lesion.first_noted)}
             if lesion.status == Lesion.Status.TREATED:
-                text += f"; treated {_day(lesion.last_treated_on)}, awaiting its check"
+                text += "; " + words.treated % {"day": words.day(lesion.last_treated_on)}
         rows.append(
             {
-                "site": SITES[lesion.site],
+                "site": words.sites[lesion.site],
                 "text": text,
                 "edit_url": edit_url(lesion.pk) if can_edit else "",
             }
@@ -79,14 +105,18 @@ def _lesion_rows(lesions: list[Lesion], *, can_edit: bool) -> list[dict]:
     return rows
 
 
-def _follow_up_rows(follow_ups: list[dict], *, can_edit: bool) -> list[dict]:
+def _follow_up_rows(follow_ups: list[dict], words: _Words, *, can_edit: bool) -> list[dict]:
     outcome_url = _url_maker("treatments:follow_up_outcome")
     open_statuses = {FollowUp.Status.OPEN, FollowUp.Status.BOOKED}
     return [
         {
             "text": (
-                f"{FOLLOW_UP_KINDS[follow_up['kind']]} due {_day(follow_up['due_on'])}"
-                f" · {FOLLOW_UP_STATUSES[follow_up['status']]}"
+                words.due
+                % {
+                    "kind": words.follow_up_kinds[follow_up["kind"]],
+                    "day": words.day(follow_up["due_on"]),
+                }
+                + f" · {words.follow_up_statuses[follow_up['status']]}"
             ),
             "outcome_url": (
                 outcome_url(follow_up["pk"])
@@ -98,7 +128,7 @@ def _follow_up_rows(follow_ups: list[dict], *, can_edit: bool) -> list[dict]:
     ]
 
 
-def _timeline(visits: list[dict], *, can_edit: bool) -> list[dict]:
+def _timeline(visits: list[dict], words: _Words, *, can_edit: bool) -> list[dict]:
     """The visits, their procedures, the procedures' amendments and the follow-ups they
     planned, latest first."""
     record_url, detail_url = (
@@ -114,8 +144,9 @@ def _timeline(visits: list[dict], *, can_edit: bool) -> list[dict]:
                 "at": visit["starts_at"],
                 "kind": "visit",
                 "text": (
-                    f"{visit['type_name']} with {visit['dermatologist']}"
-                    f" · {VISIT_STATUSES[visit['status']]}"
+                    words.visit
+                    % {"visit": visit["type_name"], "dermatologist": visit["dermatologist"]}
+                    + f" · {words.visit_statuses[visit['status']]}"
                 ),
                 "url": record_url(visit["pk"]) if can_edit and recordable else "",
             }
@@ -131,11 +162,11 @@ def _timeline(visits: list[dict], *, can_edit: bool) -> list[dict]:
                 "url": url,
                 "name": name,
                 "text": (
-                    f"on {lesions} lesion{'' if lesions == 1 else 's'}"
-                    f" · {visit['procedure_code'] or 'no code'}"
-                    f" · {PROCEDURE_STATUSES[visit['procedure_status']]}"
+                    (words.lesion if lesions == 1 else words.lesions % {"count": lesions})
+                    + f" · {visit['procedure_code'] or words.no_code}"
+                    + f" · {words.procedure_statuses[visit['procedure_status']]}"
                     + (
-                        f" · recorded on behalf by {visit['recorded_on_behalf_by']}"
+                        " · " + words.on_behalf % {"name": visit["recorded_on_behalf_by"]}
                         if visit["recorded_on_behalf_by"]
                         else ""
                     )
@@ -148,7 +179,8 @@ def _timeline(visits: list[dict], *, can_edit: bool) -> list[dict]:
                 "kind": "amendment",
                 "url": url,
                 "name": name,
-                "text": f"by {amendment['author']}: {amendment['reason']}",
+                "text": words.amendment
+                % {"author": amendment["author"], "reason": amendment["reason"]},
             }
             for amendment in visit["amendments"]
         ]
@@ -156,13 +188,15 @@ def _timeline(visits: list[dict], *, can_edit: bool) -> list[dict]:
             {
                 "at": follow_up["at"],
                 "kind": "follow_up",
-                "text": (
-                    f"{FOLLOW_UP_KINDS[follow_up['kind']]} planned for {_day(follow_up['due_on'])}"
-                ),
+                "text": words.planned
+                % {
+                    "kind": words.follow_up_kinds[follow_up["kind"]],
+                    "day": words.day(follow_up["due_on"]),
+                },
             }
             for follow_up in visit["follow_ups"]
         ]
     entries.sort(key=lambda entry: entry["at"], reverse=True)
     for entry in entries:
-        entry["when"] = _moment(entry["at"])
+        entry["when"] = words.moment(entry["at"])
     return entries

@@ -11,6 +11,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from clinic.models import Room, StaffMember
@@ -57,37 +58,58 @@ class ProcedureType(models.Model):
     """
 
     class Anesthesia(models.TextChoices):
-        NONE = "none", "None"
-        TOPICAL_SOMETIMES = "topical_sometimes", "Sometimes topical"
-        TOPICAL = "topical", "Topical"
-        LOCAL = "local", "Local (e.g. lidocaine 1%)"
+        NONE = "none", _("None")
+        TOPICAL_SOMETIMES = "topical_sometimes", _("Sometimes topical")
+        TOPICAL = "topical", _("Topical")
+        LOCAL = "local", _("Local (e.g. lidocaine 1%)")
 
-    slug = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=40, unique=True, verbose_name=_("slug"))
+    name = models.CharField(max_length=80, unique=True, verbose_name=_("name"))
     is_procedure = models.BooleanField(
-        default=True, help_text="False for visits without a procedure (watchful waiting, advice)."
+        default=True,
+        help_text=_("False for visits without a procedure (watchful waiting, advice)."),
+        verbose_name=_("is procedure"),
     )
-    duration_minutes = models.PositiveSmallIntegerField(help_text="Length of the visit")
-    needs_treatment_room = models.BooleanField(default=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        help_text=_("Length of the visit"), verbose_name=_("duration minutes")
+    )
+    needs_treatment_room = models.BooleanField(default=True, verbose_name=_("needs treatment room"))
     anesthesia = models.CharField(
-        max_length=20, choices=Anesthesia.choices, default=Anesthesia.NONE
+        max_length=20,
+        choices=Anesthesia.choices,
+        default=Anesthesia.NONE,
+        verbose_name=_("anesthesia"),
     )
-    code = models.CharField(max_length=10, blank=True, help_text="CPT code (up to 14 lesions)")
+    code = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text=_("CPT code (up to 14 lesions)"),
+        verbose_name=_("code"),
+    )
     code_15_or_more = models.CharField(
-        max_length=10, blank=True, help_text="CPT code for 15 or more lesions, if different"
+        max_length=10,
+        blank=True,
+        help_text=_("CPT code for 15 or more lesions, if different"),
+        verbose_name=_("code 15 or more"),
     )
     follow_up_weeks = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Recurrence check this many weeks later; empty for none"
+        null=True,
+        blank=True,
+        help_text=_("Recurrence check this many weeks later; empty for none"),
+        verbose_name=_("follow up weeks"),
     )
     reminder_offsets = models.JSONField(
         default=list,
         blank=True,
         validators=[validate_reminder_offsets],
-        help_text="Appointment reminders this many hours before the visit, e.g. 48, 24; "
-        "empty: the clinic's default",
+        help_text=_(
+            "Appointment reminders this many hours before the visit, e.g. 48, 24; "
+            "empty: the clinic's default"
+        ),
+        verbose_name=_("reminder offsets"),
     )
-    is_active = models.BooleanField(default=True)
-    sort_order = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    sort_order = models.PositiveSmallIntegerField(default=0, verbose_name=_("sort order"))
     # The public booking page (portal/) offers only these.
     bookable_online = models.BooleanField(
         default=False, help_text="Patients may book this visit type on the public booking page."
@@ -132,11 +154,16 @@ class AftercareText(models.Model):
     to the clinic's default language, then English (selectors/catalogue.py)."""
 
     procedure_type = models.ForeignKey(
-        ProcedureType, on_delete=models.CASCADE, related_name="aftercare_texts"
+        ProcedureType,
+        on_delete=models.CASCADE,
+        related_name="aftercare_texts",
+        verbose_name=_("procedure type"),
     )
-    language = models.CharField(max_length=8, choices=settings.PATIENT_LANGUAGES)
-    text = models.TextField()
-    updated_at = models.DateTimeField(auto_now=True)
+    language = models.CharField(
+        max_length=8, choices=settings.PATIENT_LANGUAGES, verbose_name=_("language")
+    )
+    text = models.TextField(verbose_name=_("text"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["procedure_type", "language"]
@@ -175,38 +202,57 @@ class Appointment(models.Model):
     """A booked visit: a patient, a dermatologist, perhaps a room, for one procedure type."""
 
     class Status(models.TextChoices):
-        BOOKED = "booked", "Booked"
-        CONFIRMED = "confirmed", "Confirmed"
-        CHECKED_IN = "checked_in", "Checked in"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
-        NO_SHOW = "no_show", "No-show"
+        BOOKED = "booked", _("Booked")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CHECKED_IN = "checked_in", _("Checked in")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
 
     # These hold the dermatologist's and the room's time; the others free it.
     ACTIVE_STATUSES = ACTIVE_STATUSES
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("patient")
+    )
     dermatologist = models.ForeignKey(
         StaffMember,
         on_delete=models.PROTECT,
         related_name="appointments",
         limit_choices_to={"role": StaffMember.Role.DERMATOLOGIST},
+        verbose_name=_("dermatologist"),
     )
     room = models.ForeignKey(
-        Room, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
+        Room,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        verbose_name=_("room"),
     )
     procedure_type = models.ForeignKey(
-        ProcedureType, on_delete=models.PROTECT, related_name="appointments"
+        ProcedureType,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        verbose_name=_("procedure type"),
     )
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
-    reason = models.CharField(max_length=200, blank=True, help_text="Reason for the visit")
-    cancellation_reason = models.CharField(max_length=200, blank=True)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.BOOKED, verbose_name=_("status")
+    )
+    reason = models.CharField(
+        max_length=200, blank=True, help_text=_("Reason for the visit"), verbose_name=_("reason")
+    )
+    cancellation_reason = models.CharField(
+        max_length=200, blank=True, verbose_name=_("cancellation reason")
+    )
     # The calendar file's SEQUENCE: one more on every move, cancellation and reinstatement,
     # so a calendar app replaces the entry it holds rather than keeping the old time.
     # Scale seeds COPY rows without naming it: a default in the database too.
-    sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    sequence = models.PositiveIntegerField(
+        default=0, db_default=0, editable=False, verbose_name=_("sequence")
+    )
     # How often the patient moved it themselves, through a link: SelfServicePolicy caps it.
     self_moves = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
     created_by = models.ForeignKey(
@@ -215,9 +261,10 @@ class Appointment(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     history = HistoricalRecords()
 
     objects = AppointmentQuerySet.as_manager()
@@ -265,27 +312,30 @@ class AppointmentEvent(models.Model):
     """Who did what to an appointment, and when: the life cycle's audit trail."""
 
     class Action(models.TextChoices):
-        BOOKED = "booked", "Booked"
-        RESCHEDULED = "rescheduled", "Rescheduled"
-        CONFIRMED = "confirmed", "Confirmed"
-        CHECKED_IN = "checked_in", "Checked in"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
-        NO_SHOW = "no_show", "Marked no-show"
-        REINSTATED = "reinstated", "Reinstated"
+        BOOKED = "booked", _("Booked")
+        RESCHEDULED = "rescheduled", _("Rescheduled")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CHECKED_IN = "checked_in", _("Checked in")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("Marked no-show")
+        REINSTATED = "reinstated", _("Reinstated")
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField(max_length=12, choices=Action.choices)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="events", verbose_name=_("appointment")
+    )
+    action = models.CharField(max_length=12, choices=Action.choices, verbose_name=_("action"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        help_text="Empty when the patient acted through a link.",
+        help_text=_("Empty when the patient acted through a link."),
+        verbose_name=_("actor"),
     )
-    at = models.DateTimeField(auto_now_add=True)
-    note = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True, verbose_name=_("at"))
+    note = models.CharField(max_length=300, blank=True, verbose_name=_("note"))
 
     class Meta:
         ordering = ["at", "id"]
@@ -299,12 +349,19 @@ class WaitlistEntry(models.Model):
     """A patient who wants an earlier slot; offered when a matching appointment is freed."""
 
     class Status(models.TextChoices):
-        WAITING = "waiting", "Waiting"
-        BOOKED = "booked", "Booked"
-        REMOVED = "removed", "Removed"
+        WAITING = "waiting", _("Waiting")
+        BOOKED = "booked", _("Booked")
+        REMOVED = "removed", _("Removed")
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="waitlist_entries")
-    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="waitlist_entries",
+        verbose_name=_("patient"),
+    )
+    procedure_type = models.ForeignKey(
+        ProcedureType, on_delete=models.PROTECT, related_name="+", verbose_name=_("procedure type")
+    )
     dermatologist = models.ForeignKey(
         StaffMember,
         on_delete=models.PROTECT,
@@ -312,18 +369,30 @@ class WaitlistEntry(models.Model):
         blank=True,
         related_name="+",
         limit_choices_to={"role": StaffMember.Role.DERMATOLOGIST},
-        help_text="Empty: any dermatologist",
+        help_text=_("Empty: any dermatologist"),
+        verbose_name=_("dermatologist"),
     )
-    earliest_date = models.DateField()
-    latest_date = models.DateField()
-    earliest_time = models.TimeField(null=True, blank=True, help_text="Empty: from opening")
-    latest_time = models.TimeField(null=True, blank=True, help_text="Empty: until closing")
-    note = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    earliest_date = models.DateField(verbose_name=_("earliest date"))
+    latest_date = models.DateField(verbose_name=_("latest date"))
+    earliest_time = models.TimeField(
+        null=True, blank=True, help_text=_("Empty: from opening"), verbose_name=_("earliest time")
+    )
+    latest_time = models.TimeField(
+        null=True, blank=True, help_text=_("Empty: until closing"), verbose_name=_("latest time")
+    )
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.WAITING, verbose_name=_("status")
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name_plural = "waitlist entries"
@@ -380,93 +449,155 @@ class Procedure(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SIGNED = "signed", "Signed"
+        DRAFT = "draft", _("Draft")
+        SIGNED = "signed", _("Signed")
 
     class Instrument(models.TextChoices):
-        COMEDONE_EXTRACTOR = "comedone_extractor", "Comedone extractor"
-        TWEEZERS = "tweezers", "Fine tweezers"
-        NEEDLE = "needle", "Sterile needle"
-        BLADE_11 = "blade_11", "Blade no. 11"
+        COMEDONE_EXTRACTOR = "comedone_extractor", _("Comedone extractor")
+        TWEEZERS = "tweezers", _("Fine tweezers")
+        NEEDLE = "needle", _("Sterile needle")
+        BLADE_11 = "blade_11", _("Blade no. 11")
 
     class CryoMethod(models.TextChoices):
-        SPRAY = "spray", "Spray"
-        PROBE = "probe", "Probe"
-        COTTON_TIP = "cotton_tip", "Cotton tip"
+        SPRAY = "spray", _("Spray")
+        PROBE = "probe", _("Probe")
+        COTTON_TIP = "cotton_tip", _("Cotton tip")
 
     class Anesthetic(models.TextChoices):
-        NONE = "none", "None"
-        LIDOCAINE_1 = "lidocaine_1", "Lidocaine 1%"
-        LIDOCAINE_1_EPINEPHRINE = "lidocaine_1_epi", "Lidocaine 1% with epinephrine"
-        TOPICAL = "topical", "Topical anesthetic cream"
+        NONE = "none", _("None")
+        LIDOCAINE_1 = "lidocaine_1", _("Lidocaine 1%")
+        LIDOCAINE_1_EPINEPHRINE = "lidocaine_1_epi", _("Lidocaine 1% with epinephrine")
+        TOPICAL = "topical", _("Topical anesthetic cream")
 
     class Hemostasis(models.TextChoices):
-        ELECTROCAUTERY = "electrocautery", "Electrocautery"
-        ALUMINIUM_CHLORIDE = "aluminium_chloride", "Aluminium chloride"
-        PRESSURE = "pressure", "Pressure"
+        ELECTROCAUTERY = "electrocautery", _("Electrocautery")
+        ALUMINIUM_CHLORIDE = "aluminium_chloride", _("Aluminium chloride")
+        PRESSURE = "pressure", _("Pressure")
 
     class ConsentBy(models.TextChoices):
-        PATIENT = "patient", "Patient"
-        GUARDIAN = "guardian", "Guardian"
+        PATIENT = "patient", _("Patient")
+        GUARDIAN = "guardian", _("Guardian")
 
     appointment = models.OneToOneField(
-        Appointment, on_delete=models.PROTECT, related_name="procedure"
+        Appointment,
+        on_delete=models.PROTECT,
+        related_name="procedure",
+        verbose_name=_("appointment"),
     )
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="procedures")
-    dermatologist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
-    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.PROTECT, related_name="+")
-    performed_at = models.DateTimeField()
-    lesions = models.ManyToManyField(Lesion, through="ProcedureLesion", related_name="procedures")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="procedures", verbose_name=_("patient")
+    )
+    dermatologist = models.ForeignKey(
+        StaffMember, on_delete=models.PROTECT, related_name="+", verbose_name=_("dermatologist")
+    )
+    procedure_type = models.ForeignKey(
+        ProcedureType, on_delete=models.PROTECT, related_name="+", verbose_name=_("procedure type")
+    )
+    performed_at = models.DateTimeField(verbose_name=_("performed at"))
+    lesions = models.ManyToManyField(
+        Lesion, through="ProcedureLesion", related_name="procedures", verbose_name=_("lesions")
+    )
     # Extraction, de-roofing
-    instrument = models.CharField(max_length=20, choices=Instrument.choices, blank=True)
-    needle_gauge = models.PositiveSmallIntegerField(null=True, blank=True)
-    lesions_cleared = models.PositiveSmallIntegerField(null=True, blank=True)
-    # Cryotherapy
-    cryo_method = models.CharField(max_length=12, choices=CryoMethod.choices, blank=True)
-    freeze_seconds = models.PositiveSmallIntegerField(null=True, blank=True)
-    freeze_thaw_cycles = models.PositiveSmallIntegerField(null=True, blank=True)
-    halo_mm = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
-    # Curettage, electrodesiccation
-    anesthetic = models.CharField(max_length=20, choices=Anesthetic.choices, blank=True)
-    anesthetic_volume_ml = models.DecimalField(
-        max_digits=3, decimal_places=1, null=True, blank=True
+    instrument = models.CharField(
+        max_length=20, choices=Instrument.choices, blank=True, verbose_name=_("instrument")
     )
-    hemostasis = models.CharField(max_length=20, choices=Hemostasis.choices, blank=True)
+    needle_gauge = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("needle gauge")
+    )
+    lesions_cleared = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("lesions cleared")
+    )
+    # Cryotherapy
+    cryo_method = models.CharField(
+        max_length=12, choices=CryoMethod.choices, blank=True, verbose_name=_("cryo method")
+    )
+    freeze_seconds = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("freeze seconds")
+    )
+    freeze_thaw_cycles = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("freeze thaw cycles")
+    )
+    halo_mm = models.DecimalField(
+        max_digits=3, decimal_places=1, null=True, blank=True, verbose_name=_("halo mm")
+    )
+    # Curettage, electrodesiccation
+    anesthetic = models.CharField(
+        max_length=20, choices=Anesthetic.choices, blank=True, verbose_name=_("anesthetic")
+    )
+    anesthetic_volume_ml = models.DecimalField(
+        max_digits=3,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        verbose_name=_("anesthetic volume ml"),
+    )
+    hemostasis = models.CharField(
+        max_length=20, choices=Hemostasis.choices, blank=True, verbose_name=_("hemostasis")
+    )
     # Every procedure
-    consent_obtained = models.BooleanField(default=False)
-    consent_given_by = models.CharField(max_length=8, choices=ConsentBy.choices, blank=True)
-    consent_at = models.DateTimeField(null=True, blank=True)
-    complication_bleeding = models.BooleanField(default=False)
-    complication_blistering = models.BooleanField(default=False)
-    complication_pain = models.BooleanField(default=False)
-    complication_note = models.CharField(max_length=300, blank=True)
-    note = models.TextField(blank=True)
+    consent_obtained = models.BooleanField(default=False, verbose_name=_("consent obtained"))
+    consent_given_by = models.CharField(
+        max_length=8, choices=ConsentBy.choices, blank=True, verbose_name=_("consent given by")
+    )
+    consent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("consent at"))
+    complication_bleeding = models.BooleanField(
+        default=False, verbose_name=_("complication bleeding")
+    )
+    complication_blistering = models.BooleanField(
+        default=False, verbose_name=_("complication blistering")
+    )
+    complication_pain = models.BooleanField(default=False, verbose_name=_("complication pain"))
+    complication_note = models.CharField(
+        max_length=300, blank=True, verbose_name=_("complication note")
+    )
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    diagnosis_code = models.CharField(
+        max_length=10, default=DIAGNOSIS_MILIA, verbose_name=_("diagnosis code")
+    )
+    procedure_code = models.CharField(
+        max_length=10, blank=True, validators=[cpt_code_validator], verbose_name=_("procedure code")
+    )
+    procedure_code_overridden = models.BooleanField(
+        default=False, verbose_name=_("procedure code overridden")
+    )
     # The principal diagnosis, a billable ICD-10-CM code; the others follow it in order
     # (a claim carries at most MAX_DIAGNOSES). `diagnosis_codes` reads them all in order.
-    diagnosis_code = models.CharField(max_length=10, default=DIAGNOSIS_MILIA)
     # A default in the database too, for bulk loads that name their columns (seed_scale).
     secondary_diagnosis_codes = models.JSONField(default=list, db_default=[], blank=True)
-    procedure_code = models.CharField(max_length=10, blank=True, validators=[cpt_code_validator])
-    procedure_code_overridden = models.BooleanField(default=False)
     # Written by another dermatologist (created_by) for the visit's dermatologist, who
     # stays the record's dermatologist and signs it. A default in the database too, so
     # that bulk loads naming their columns (seed_scale's COPY) need not know of it.
     recorded_on_behalf = models.BooleanField(
         default=False,
         db_default=False,
-        help_text="Recorded by another dermatologist (created by) for the visit's dermatologist",
+        help_text=_("Recorded by another dermatologist (created by) for the visit's dermatologist"),
+        verbose_name=_("recorded on behalf"),
     )
-    aftercare_text = models.TextField(blank=True, help_text="As given to the patient")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
-    signed_at = models.DateTimeField(null=True, blank=True)
+    aftercare_text = models.TextField(
+        blank=True, help_text=_("As given to the patient"), verbose_name=_("aftercare text")
+    )
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status")
+    )
+    signed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("signed at"))
     signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("signed by"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     history = HistoricalRecords(excluded_fields=["updated_at"])
     # The user the next history row names; services set it before save() (django-simple-history).
     _history_user: "User | None"
@@ -534,8 +665,12 @@ class Procedure(models.Model):
 
 
 class ProcedureLesion(models.Model):
-    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="+")
-    lesion = models.ForeignKey(Lesion, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.CASCADE, related_name="+", verbose_name=_("procedure")
+    )
+    lesion = models.ForeignKey(
+        Lesion, on_delete=models.PROTECT, related_name="+", verbose_name=_("lesion")
+    )
 
     class Meta:
         constraints = [
@@ -549,11 +684,20 @@ class ProcedureLesion(models.Model):
 class Amendment(models.Model):
     """A correction of a signed procedure record, kept beside the original, never instead."""
 
-    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="amendments")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    reason = models.CharField(max_length=300)
-    text = models.TextField(help_text="The correction, as it should read")
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.PROTECT, related_name="amendments", verbose_name=_("procedure")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    reason = models.CharField(max_length=300, verbose_name=_("reason"))
+    text = models.TextField(
+        help_text=_("The correction, as it should read"), verbose_name=_("text")
+    )
     # Codes the amendment corrects (empty: unchanged); the record's charge lines follow them.
     procedure_code = models.CharField(
         "CPT code",
@@ -590,33 +734,55 @@ class FollowUp(models.Model):
     """A check the patient should come back for: recurrence after a procedure, or a recheck."""
 
     class Kind(models.TextChoices):
-        RECURRENCE_CHECK = "recurrence_check", "Recurrence check"
-        RECHECK = "recheck", "Recheck"
+        RECURRENCE_CHECK = "recurrence_check", _("Recurrence check")
+        RECHECK = "recheck", _("Recheck")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Due"
-        BOOKED = "booked", "Booked"
-        DONE = "done", "Done"
-        CANCELLED = "cancelled", "Cancelled"
+        OPEN = "open", _("Due")
+        BOOKED = "booked", _("Booked")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="follow_ups")
-    procedure = models.ForeignKey(
-        Procedure, on_delete=models.PROTECT, null=True, blank=True, related_name="follow_ups"
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="follow_ups", verbose_name=_("patient")
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    due_on = models.DateField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    procedure = models.ForeignKey(
+        Procedure,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        verbose_name=_("procedure"),
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    due_on = models.DateField(verbose_name=_("due on"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, verbose_name=_("status")
+    )
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
+        Appointment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        verbose_name=_("appointment"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     booking_requested_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the patient asked (through a link) to book it"
+        null=True,
+        blank=True,
+        help_text=_("When the patient asked (through a link) to book it"),
+        verbose_name=_("booking requested at"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).
     _history_user: "User | None"
@@ -653,26 +819,35 @@ class FollowUpOutcome(models.Model):
     """What became of one lesion at a follow-up."""
 
     class Outcome(models.TextChoices):
-        RESOLVED = "resolved", "Resolved"
-        PARTLY_RESOLVED = "partly_resolved", "Partly resolved"
-        RECURRED = "recurred", "Recurred"
-        NEW_NEARBY = "new_nearby", "New lesions nearby"
-        COMPLICATION = "complication", "Complication"
+        RESOLVED = "resolved", _("Resolved")
+        PARTLY_RESOLVED = "partly_resolved", _("Partly resolved")
+        RECURRED = "recurred", _("Recurred")
+        NEW_NEARBY = "new_nearby", _("New lesions nearby")
+        COMPLICATION = "complication", _("Complication")
 
     class Complication(models.TextChoices):
-        HYPOPIGMENTATION = "hypopigmentation", "Hypopigmentation"
-        SCARRING = "scarring", "Scarring"
-        INFECTION = "infection", "Infection"
+        HYPOPIGMENTATION = "hypopigmentation", _("Hypopigmentation")
+        SCARRING = "scarring", _("Scarring")
+        INFECTION = "infection", _("Infection")
 
-    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="outcomes")
-    lesion = models.ForeignKey(Lesion, on_delete=models.PROTECT, related_name="outcomes")
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    complication = models.CharField(max_length=16, choices=Complication.choices, blank=True)
-    note = models.CharField(max_length=300, blank=True)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    follow_up = models.ForeignKey(
+        FollowUp, on_delete=models.CASCADE, related_name="outcomes", verbose_name=_("follow up")
     )
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    lesion = models.ForeignKey(
+        Lesion, on_delete=models.PROTECT, related_name="outcomes", verbose_name=_("lesion")
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, verbose_name=_("outcome"))
+    complication = models.CharField(
+        max_length=16, choices=Complication.choices, blank=True, verbose_name=_("complication")
+    )
+    note = models.CharField(max_length=300, blank=True, verbose_name=_("note"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded at"))
     history = HistoricalRecords()
 
     class Meta:
@@ -701,24 +876,43 @@ def photo_path(photo, filename: str) -> str:
 class ClinicalPhoto(models.Model):
     """A photo of a lesion, or of the treated area at a visit; EXIF (and GPS) stripped."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="photos")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="photos", verbose_name=_("patient")
+    )
     lesion = models.ForeignKey(
-        Lesion, on_delete=models.PROTECT, null=True, blank=True, related_name="photos"
+        Lesion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="photos",
+        verbose_name=_("lesion"),
     )
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="photos"
+        Appointment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="photos",
+        verbose_name=_("appointment"),
     )
-    image = models.FileField(storage=private_photo_storage, upload_to=photo_path)
-    thumbnail = models.FileField(storage=private_photo_storage, upload_to=photo_path)
-    content_type = models.CharField(max_length=20)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    caption = models.CharField(max_length=200, blank=True)
-    taken_on = models.DateField()
+    image = models.FileField(
+        storage=private_photo_storage, upload_to=photo_path, verbose_name=_("image")
+    )
+    thumbnail = models.FileField(
+        storage=private_photo_storage, upload_to=photo_path, verbose_name=_("thumbnail")
+    )
+    content_type = models.CharField(max_length=20, verbose_name=_("content type"))
+    width = models.PositiveIntegerField(verbose_name=_("width"))
+    height = models.PositiveIntegerField(verbose_name=_("height"))
+    caption = models.CharField(max_length=200, blank=True, verbose_name=_("caption"))
+    taken_on = models.DateField(verbose_name=_("taken on"))
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("uploaded at"))
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).
     _history_user: "User | None"

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 
 from clinic.npi import npi_is_valid
 
@@ -137,11 +138,16 @@ USE_TZ = True
 
 # --- Languages: patients' texts in their own (docs: README, "Languages") ---------------
 # Every text a patient reads is rendered in the patient's language (for a minor, the
-# receiving guardian's: the patient's own). Staff pages stay in LANGUAGE_CODE.
+# receiving guardian's: the patient's own). Staff pages are in each staff member's
+# language (STAFF_LANGUAGES), else LANGUAGE_CODE.
 LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français")]
-PATIENT_LANGUAGES = [("en", "English"), ("es", "Spanish"), ("fr", "French")]
+PATIENT_LANGUAGES = [
+    ("en", gettext_lazy("English")),
+    ("es", gettext_lazy("Spanish")),
+    ("fr", gettext_lazy("French")),
+]
 # The languages of the staff pages, chosen per staff member (clinic.middleware).
-STAFF_LANGUAGES = [("en", "English"), ("es", "Spanish")]
+STAFF_LANGUAGES = [("en", gettext_lazy("English")), ("es", gettext_lazy("Spanish"))]
 LANGUAGE_CODE = env_choice(
     "CLINIC_DEFAULT_LANGUAGE", default="en", choices=[code for code, _name in LANGUAGES]
 )
@@ -333,10 +339,12 @@ CLINIC_HEALTH_CHANNEL_FAILURES = env_int("CLINIC_HEALTH_CHANNEL_FAILURES", defau
 CLINIC_HEALTH_FAILED_PER_HOUR = env_int("CLINIC_HEALTH_FAILED_PER_HOUR", default=1, minimum=1)
 
 # How SMS texts name the clinic: a lock screen shows them, so no word of what it treats.
-CLINIC_SMS_NAME = env.str("CLINIC_SMS_NAME", default="Your clinic")
+# Empty: "Your clinic" in the reader's language (clinic.channels.sms_name).
+CLINIC_SMS_NAME = env.str("CLINIC_SMS_NAME", default="")
 # How emails name the clinic (From, calendar entry, signature): an inbox preview and a
-# shared calendar show it, so by default no word of what it treats.
-CLINIC_MAIL_NAME = env.str("CLINIC_MAIL_NAME", default="Your clinic")
+# shared calendar show it, so by default no word of what it treats. Empty: "Your
+# clinic" in the reader's language (clinic.channels.mail_name).
+CLINIC_MAIL_NAME = env.str("CLINIC_MAIL_NAME", default="")
 # The calendar entry's LOCATION: the clinic's postal address, plus the room if asked.
 CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="")
 CLINIC_ICS_SHOW_ROOM = env.bool("CLINIC_ICS_SHOW_ROOM", default=False)

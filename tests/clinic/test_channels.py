@@ -306,7 +306,7 @@ def test_an_sms_is_written_to_a_file_of_its_own(tmp_path):
 
 def test_a_patient_without_a_text_in_their_language_gets_the_english_one(mailoutbox):
     ReminderTemplate.objects.filter(kind="appointment", channel="email", language="es").delete()
-    due_reminder(language="es")
+    due_reminder(patient=consenting_patient(language="es"), language="es")
 
     reminders_send_due()
 
@@ -316,7 +316,7 @@ def test_a_patient_without_a_text_in_their_language_gets_the_english_one(mailout
 @override_settings(LANGUAGE_CODE="fr")
 def test_without_a_text_in_their_language_the_clinics_default_language_comes_first(mailoutbox):
     ReminderTemplate.objects.filter(kind="appointment", channel="email", language="es").delete()
-    due_reminder(language="es")
+    due_reminder(patient=consenting_patient(language="es"), language="es")
 
     reminders_send_due()
 
@@ -328,7 +328,7 @@ def test_a_text_in_the_patients_language_is_used_when_there_is_one(mailoutbox):
         subject="Recordatorio: su visita el {{ starts_at|date:'l j' }}",
         body_text="Hola {{ recipient_name }}",
     )
-    due_reminder(language="es")
+    due_reminder(patient=consenting_patient(language="es"), language="es")
 
     reminders_send_due()
 

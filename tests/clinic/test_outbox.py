@@ -406,7 +406,9 @@ def test_consent_withdrawn_after_planning_skips_the_reminder_at_send_time(mailou
 
 @pytest.mark.django_db
 def test_a_broken_template_fails_its_reminder_but_not_the_batch(mailoutbox):
-    broken = due_reminder(kind=Reminder.Kind.AFTERCARE, language="fr")
+    broken = due_reminder(
+        patient=consenting_patient(language="fr"), kind=Reminder.Kind.AFTERCARE, language="fr"
+    )
     ReminderTemplate.objects.filter(kind="aftercare", channel="email", language="fr").update(
         subject="x", body_text="{% url 'nowhere' %}"
     )

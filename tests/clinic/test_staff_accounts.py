@@ -540,3 +540,19 @@ def test_a_manager_neither_resets_nor_deactivates_a_superuser(manager_client, ma
     boss.user.refresh_from_db()
     assert boss.user.is_active and boss.user.has_usable_password()
     assert TOTPDevice.objects.filter(pk=device.pk).exists() and mailoutbox == []
+
+
+@pytest.mark.parametrize(
+    ("language", "subject"), [("es", "Su cuenta en "), ("", "Your account at ")]
+)
+def test_the_invitation_is_in_the_language_set_for_the_new_staff_member(
+    manager_client, mailoutbox, language, subject
+):
+    """Not in the manager's: a Spanish-speaking manager invites both."""
+    StaffMember.objects.filter(pk=manager_client.staff_member.pk).update(language="es")
+
+    invite(manager_client, language=language)
+
+    (message,) = mailoutbox
+    assert message.subject.startswith(subject)
+    assert message.body.startswith("Hola" if language == "es" else "Hello")

@@ -253,17 +253,17 @@ def test_the_first_page_of_many_offers_the_next_and_says_it_is_the_first(
 def test_a_later_page_links_back_to_the_first(nguyens, receptionist_client):
     first = receptionist_client.get(URL, {"q": "nguyen"}).content.decode()
     second = receptionist_client.get(link_to("Next results", first)).content.decode()
-    assert "50 more patients matching “nguyen”" in second
+    assert "More patients matching “nguyen”: 50" in second
     assert link_to("First results", second) == f"{URL}?q=nguyen"
     third = receptionist_client.get(link_to("Next results", second)).content.decode()
-    assert "24 more patients matching “nguyen”" in third
+    assert "More patients matching “nguyen”: 24" in third
     assert link_to("Next results", third) is None
     assert link_to("First results", third) == f"{URL}?q=nguyen"
 
 
 def test_a_few_matches_fit_on_one_page_without_page_links(ana, others, receptionist_client):
     page = receptionist_client.get(URL, {"q": "garcia"}).content.decode()
-    assert "2 patients matching “garcia”" in page
+    assert "Patients matching “garcia”: 2" in page
     assert link_to("Next results", page) is None
     assert link_to("First results", page) is None
 

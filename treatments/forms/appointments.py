@@ -7,6 +7,7 @@ from typing import cast
 from django import forms
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Room, StaffMember
 from patients.models import Patient
@@ -51,7 +52,7 @@ def time_of_day(value: object) -> wall_clock_time | None:
 class SlotField(forms.CharField):
     """A free slot from the slot picker: "<dermatologist id>|<ISO start>|<room id or empty>"."""
 
-    default_error_messages = {"invalid": "Pick one of the free times."}
+    default_error_messages = {"invalid": _("Pick one of the free times.")}
 
     def to_python(self, value):
         value = super().to_python(value)
@@ -95,12 +96,15 @@ class SlotSearchForm(RefreshesSlotPicker, forms.Form):
     slot_search_fields = ("procedure_type", "dermatologist", "date", "time")
 
     procedure_type = forms.ModelChoiceField(
-        queryset=ProcedureType.objects.filter(is_active=True), label="Procedure"
+        queryset=ProcedureType.objects.filter(is_active=True), label=_("Procedure")
     )
     dermatologist = forms.ModelChoiceField(
-        queryset=dermatologists(), required=False, empty_label="Any dermatologist"
+        queryset=dermatologists(),
+        required=False,
+        empty_label=_("Any dermatologist"),
+        label=_("Dermatologist"),
     )
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Day")
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Day"))
     # Only a preference (HH:MM): a time that names no free slot preselects nothing.
     time = forms.CharField(required=False, max_length=8, widget=forms.HiddenInput)
 
@@ -111,8 +115,8 @@ class SlotSearchForm(RefreshesSlotPicker, forms.Form):
 
 class BookingForm(SlotSearchForm):
     patient = forms.ModelChoiceField(queryset=Patient.objects.all(), widget=forms.HiddenInput)
-    slot = SlotField(label="Free time")
-    reason = forms.CharField(max_length=200, required=False, label="Reason for the visit")
+    slot = SlotField(label=_("Free time"))
+    reason = forms.CharField(max_length=200, required=False, label=_("Reason for the visit"))
     waitlist_entry = forms.ModelChoiceField(
         queryset=WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING),
         required=False,
@@ -132,7 +136,7 @@ class BookingForm(SlotSearchForm):
             if owner is not None and owner.patient_id != getattr(
                 cleaned.get("patient"), "pk", None
             ):
-                self.add_error(name, "This belongs to another patient.")
+                self.add_error(name, _("This belongs to another patient."))
         return cleaned
 
 
@@ -140,10 +144,13 @@ class RescheduleForm(RefreshesSlotPicker, forms.Form):
     slot_search_fields = ("dermatologist", "date")
 
     dermatologist = forms.ModelChoiceField(
-        queryset=dermatologists(), required=False, empty_label="Any dermatologist"
+        queryset=dermatologists(),
+        required=False,
+        empty_label=_("Any dermatologist"),
+        label=_("Dermatologist"),
     )
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Day")
-    slot = SlotField(label="New time")
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Day"))
+    slot = SlotField(label=_("New time"))
 
 
 class FirstAvailableForm(forms.Form):
@@ -151,27 +158,30 @@ class FirstAvailableForm(forms.Form):
     mornings, within 60 days". The day it starts from and the span default to today and 60."""
 
     procedure_type = forms.ModelChoiceField(
-        queryset=ProcedureType.objects.filter(is_active=True), label="Procedure"
+        queryset=ProcedureType.objects.filter(is_active=True), label=_("Procedure")
     )
     dermatologist = forms.ModelChoiceField(
-        queryset=dermatologists(), required=False, empty_label="Any dermatologist"
+        queryset=dermatologists(),
+        required=False,
+        empty_label=_("Any dermatologist"),
+        label=_("Dermatologist"),
     )
     part_of_day = forms.TypedChoiceField(
-        choices=[("", "Any time of day"), *PartOfDay.choices],
+        choices=[("", _("Any time of day")), *PartOfDay.choices],
         coerce=PartOfDay,
         empty_value=None,
         required=False,
-        label="Time of day",
-        help_text="Mornings start before 12:00, afternoons 12:00–17:00, evenings after 17:00.",
+        label=_("Time of day"),
+        help_text=_("Mornings start before 12:00, afternoons 12:00–17:00, evenings after 17:00."),
     )
     date = forms.DateField(
-        widget=forms.DateInput(attrs={"type": "date"}), required=False, label="From"
+        widget=forms.DateInput(attrs={"type": "date"}), required=False, label=_("From")
     )
     within_days = forms.IntegerField(
         min_value=1,
         max_value=FIRST_AVAILABLE_MAX_DAYS,
         required=False,
-        label="Within (days)",
+        label=_("Within (days)"),
         initial=FIRST_AVAILABLE_DAYS,
         widget=forms.NumberInput(attrs={"placeholder": FIRST_AVAILABLE_DAYS}),
     )
@@ -179,9 +189,9 @@ class FirstAvailableForm(forms.Form):
     def clean_date(self):
         day = self.cleaned_data["date"] or timezone.localdate()
         if day < timezone.localdate():
-            raise forms.ValidationError("Search from today or a later day.")
+            raise forms.ValidationError(_("Search from today or a later day."))
         if day > timezone.localdate() + timedelta(days=BOOKING_HORIZON_DAYS):
-            raise forms.ValidationError("That is too far ahead to book.")
+            raise forms.ValidationError(_("That is too far ahead to book."))
         return day
 
     def clean_within_days(self):
@@ -198,7 +208,7 @@ class FirstAvailableRequestForm(FirstAvailableForm):
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(max_length=200, label="Reason for cancelling")
+    reason = forms.CharField(max_length=200, label=_("Reason for cancelling"))
 
 
 class WaitlistEntryForm(forms.ModelForm):
@@ -228,19 +238,19 @@ class WaitlistEntryForm(forms.ModelForm):
         procedures.queryset = ProcedureType.objects.filter(is_active=True)
         dermatologist = cast("forms.ModelChoiceField[StaffMember]", self.fields["dermatologist"])
         dermatologist.queryset = dermatologists()
-        dermatologist.empty_label = "Any dermatologist"
+        dermatologist.empty_label = _("Any dermatologist")
 
     def clean(self):
         super().clean()
         cleaned = self.cleaned_data  # what clean() returned; typed, never None
         earliest, latest = cleaned.get("earliest_date"), cleaned.get("latest_date")
         if earliest and latest and latest < earliest:
-            self.add_error("latest_date", "The last day must not be before the first.")
+            self.add_error("latest_date", _("The last day must not be before the first."))
         if earliest and earliest < timezone.localdate():
-            self.add_error("earliest_date", "The first day cannot be in the past.")
+            self.add_error("earliest_date", _("The first day cannot be in the past."))
         start, end = cleaned.get("earliest_time"), cleaned.get("latest_time")
         if start and end and end <= start:
-            self.add_error("latest_time", "The latest time must be after the earliest.")
+            self.add_error("latest_time", _("The latest time must be after the earliest."))
         return cleaned
 
 
@@ -253,9 +263,9 @@ class AwareDateTimeField(forms.DateTimeField):
         try:
             instant = datetime.fromisoformat(str(value).strip())
         except ValueError:
-            raise forms.ValidationError("Give an ISO 8601 date and time.") from None
+            raise forms.ValidationError(_("Give an ISO 8601 date and time.")) from None
         if timezone.is_naive(instant):
-            raise forms.ValidationError("Give the time with its UTC offset.")
+            raise forms.ValidationError(_("Give the time with its UTC offset."))
         return instant
 
 
@@ -273,8 +283,9 @@ class BookingRequestForm(forms.Form):
         starts_at = self.cleaned_data["starts_at"]
         if not within_booking_range(starts_at):
             if starts_at.year > EARLIEST_BOOKABLE.year:
-                raise forms.ValidationError("That is too far ahead to book.")
+                raise forms.ValidationError(_("That is too far ahead to book."))
             raise forms.ValidationError(
-                f"Give a time after {EARLIEST_BOOKABLE.year}; that one is too far in the past."
+                _("Give a time after %(year)s; that one is too far in the past.")
+                % {"year": EARLIEST_BOOKABLE.year}
             )
         return starts_at

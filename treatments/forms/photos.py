@@ -3,7 +3,8 @@
 from typing import cast
 
 from django import forms
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
 
 from patients.models import Lesion, Patient
 
@@ -12,30 +13,33 @@ from ..models import Appointment
 
 class AppointmentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, appointment):
-        starts_at = timezone.localtime(appointment.starts_at)
-        return f"{starts_at:%d %b %Y, %H:%M} · {appointment.procedure_type}"
+        starts_at = formats.date_format(timezone.localtime(appointment.starts_at), "d M Y, H:i")
+        return f"{starts_at} · {appointment.procedure_type}"
 
 
 class PhotoUploadForm(forms.Form):
     """The file and what it shows: a lesion of this patient, a visit, or both."""
 
     image = forms.FileField(
-        label="Photo",
-        help_text="A JPEG or PNG. Location and camera details are removed when it is saved.",
+        label=_("Photo"),
+        help_text=_("A JPEG or PNG. Location and camera details are removed when it is saved."),
         widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png"}),
     )
     lesion = forms.ModelChoiceField(
-        queryset=Lesion.objects.none(), required=False, empty_label="No particular lesion"
+        queryset=Lesion.objects.none(),
+        required=False,
+        empty_label=_("No particular lesion"),
+        label=_("Lesion"),
     )
     appointment = AppointmentChoiceField(
         queryset=Appointment.objects.none(),
         required=False,
-        label="Visit",
-        empty_label="No particular visit",
+        label=_("Visit"),
+        empty_label=_("No particular visit"),
     )
-    caption = forms.CharField(max_length=200, required=False)
+    caption = forms.CharField(max_length=200, required=False, label=_("Caption"))
     taken_on = forms.DateField(
-        label="Taken on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("Taken on"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
     def __init__(self, *args, patient: Patient, **kwargs):

@@ -5,8 +5,7 @@ from typing import cast
 from django import forms
 from django.db.models import Q
 from django.urls import reverse_lazy
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from clinic.models import StaffMember
 from patients.models import Lesion, PatientAlert
@@ -52,73 +51,81 @@ class DiagnosisSearchInput(forms.TextInput):
 
 
 class DiagnosisSearchForm(forms.Form):
-    q = forms.CharField(max_length=100, required=False, label=gettext_lazy("Code or words"))
+    q = forms.CharField(max_length=100, required=False, label=_("Code or words"))
     limit = forms.IntegerField(min_value=1, max_value=SEARCH_LIMIT_MAX, required=False)
 
 
 class ProcedureForm(forms.Form):
     procedure_type = forms.ModelChoiceField(
-        queryset=ProcedureType.objects.filter(is_active=True), label="Procedure"
+        queryset=ProcedureType.objects.filter(is_active=True), label=_("Procedure")
     )
     lesions = forms.ModelMultipleChoiceField(
         queryset=Lesion.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="Lesions treated",
+        label=_("Lesions treated"),
     )
     instrument = forms.ChoiceField(
         choices=[("", "—"), *Procedure.Instrument.choices], required=False
     )
     needle_gauge = forms.IntegerField(
-        required=False, min_value=18, max_value=34, label="Needle gauge"
+        required=False, min_value=18, max_value=34, label=_("Needle gauge")
     )
-    lesions_cleared = forms.IntegerField(required=False, min_value=1, label="Milia cleared")
+    lesions_cleared = forms.IntegerField(required=False, min_value=1, label=_("Milia cleared"))
     cryo_method = forms.ChoiceField(
-        choices=[("", "—"), *Procedure.CryoMethod.choices], required=False, label="Method"
+        choices=[("", "—"), *Procedure.CryoMethod.choices], required=False, label=_("Method")
     )
-    freeze_seconds = forms.IntegerField(required=False, min_value=1, label="Freeze time (seconds)")
-    freeze_thaw_cycles = forms.IntegerField(required=False, min_value=1, label="Freeze–thaw cycles")
+    freeze_seconds = forms.IntegerField(
+        required=False, min_value=1, label=_("Freeze time (seconds)")
+    )
+    freeze_thaw_cycles = forms.IntegerField(
+        required=False, min_value=1, label=_("Freeze–thaw cycles")
+    )
     halo_mm = forms.DecimalField(
-        required=False, min_value=0, max_digits=3, decimal_places=1, label="Halo (mm)"
+        required=False, min_value=0, max_digits=3, decimal_places=1, label=_("Halo (mm)")
     )
     anesthetic = forms.ChoiceField(
         choices=[("", "—"), *Procedure.Anesthetic.choices], required=False
     )
     anesthetic_volume_ml = forms.DecimalField(
-        required=False, max_digits=3, decimal_places=1, label="Anesthetic volume (ml)"
+        required=False, max_digits=3, decimal_places=1, label=_("Anesthetic volume (ml)")
     )
     hemostasis = forms.ChoiceField(
         choices=[("", "—"), *Procedure.Hemostasis.choices], required=False
     )
-    consent_obtained = forms.BooleanField(required=False, label="Consent obtained")
+    consent_obtained = forms.BooleanField(required=False, label=_("Consent obtained"))
     consent_given_by = forms.ChoiceField(
-        choices=[("", "—"), *Procedure.ConsentBy.choices], required=False, label="Consent given by"
+        choices=[("", "—"), *Procedure.ConsentBy.choices],
+        required=False,
+        label=_("Consent given by"),
     )
-    complication_bleeding = forms.BooleanField(required=False, label="Bleeding")
-    complication_blistering = forms.BooleanField(required=False, label="Blistering")
-    complication_pain = forms.BooleanField(required=False, label="Pain")
+    complication_bleeding = forms.BooleanField(required=False, label=_("Bleeding"))
+    complication_blistering = forms.BooleanField(required=False, label=_("Blistering"))
+    complication_pain = forms.BooleanField(required=False, label=_("Pain"))
     complication_note = forms.CharField(
-        required=False, max_length=300, label="Complications, details"
+        required=False, max_length=300, label=_("Complications, details")
     )
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Note")
+    note = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), label=_("Note")
+    )
     diagnosis_code = forms.CharField(
         max_length=10,
         initial=DIAGNOSIS_MILIA,
-        label=gettext_lazy("Diagnosis (ICD-10-CM)"),
-        help_text=gettext_lazy("A billable code; type a code or words to search, e.g. milia."),
+        label=_("Diagnosis (ICD-10-CM)"),
+        help_text=_("A billable code; type a code or words to search, e.g. milia."),
         widget=DiagnosisSearchInput,
     )
     secondary_diagnosis_codes = forms.CharField(
         required=False,
         max_length=200,
-        label=gettext_lazy("Other diagnoses, in order"),
-        help_text=gettext_lazy("Billable ICD-10-CM codes separated by commas, e.g. L70.0, L74.0."),
+        label=_("Other diagnoses, in order"),
+        help_text=_("Billable ICD-10-CM codes separated by commas, e.g. L70.0, L74.0."),
     )
     procedure_code = forms.CharField(
         required=False,
         max_length=10,
-        label="Procedure code",
-        help_text="A CPT code (17110, 3008F, 0479T). Leave empty for the suggested code.",
+        label=_("Procedure code"),
+        help_text=_("A CPT code (17110, 3008F, 0479T). Leave empty for the suggested code."),
     )
     on_behalf = forms.BooleanField(required=False)
 
@@ -129,11 +136,12 @@ class ProcedureForm(forms.Form):
         if on_behalf_of is None:
             del self.fields["on_behalf"]
         else:
-            self.fields["on_behalf"].label = f"I record this visit on behalf of {on_behalf_of}"
-            self.fields["on_behalf"].help_text = (
-                f"The record stays {on_behalf_of}'s, shows that you wrote it, "
-                f"and {on_behalf_of} signs it."
-            )
+            self.fields["on_behalf"].label = _("I record this visit on behalf of %(name)s") % {
+                "name": on_behalf_of
+            }
+            self.fields["on_behalf"].help_text = _(
+                "The record stays %(name)s's, shows that you wrote it, and %(name)s signs it."
+            ) % {"name": on_behalf_of}
         lesions = cast("forms.ModelMultipleChoiceField[Lesion]", self.fields["lesions"])
         lesions.queryset = Lesion.objects.filter(patient=patient, status__in=Lesion.CURRENT)
         self.fields["procedure_type"].widget.attrs.update(
@@ -210,19 +218,19 @@ REVISED_FIELDS = [
 
 
 class AmendmentForm(forms.Form):
-    reason = forms.CharField(max_length=300, label="Why the correction")
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="The correction")
+    reason = forms.CharField(max_length=300, label=_("Why the correction"))
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("The correction"))
     procedure_code = forms.CharField(
         max_length=10,
         required=False,
-        label="Corrected CPT code",
-        help_text="Only if the code was wrong: the record's charge line is then replaced.",
+        label=_("Corrected CPT code"),
+        help_text=_("Only if the code was wrong: the record's charge line is then replaced."),
     )
     diagnosis_code = forms.CharField(
         max_length=10,
         required=False,
-        label="Corrected ICD-10-CM code",
-        help_text="Only if the diagnosis code was wrong.",
+        label=_("Corrected ICD-10-CM code"),
+        help_text=_("Only if the diagnosis code was wrong."),
     )
 
 
@@ -235,7 +243,7 @@ class OutcomeForm(forms.Form):
             field.widget.attrs["class"] = "form-control" if name == "note" else "form-select"
 
     outcome = forms.ChoiceField(
-        choices=[("", "Not seen"), *FollowUpOutcome.Outcome.choices], required=False
+        choices=[("", _("Not seen")), *FollowUpOutcome.Outcome.choices], required=False
     )
     complication = forms.ChoiceField(
         choices=[("", "—"), *FollowUpOutcome.Complication.choices], required=False
@@ -248,7 +256,7 @@ class OutcomeForm(forms.Form):
         if cleaned.get("outcome") == FollowUpOutcome.Outcome.COMPLICATION and not cleaned.get(
             "complication"
         ):
-            self.add_error("complication", "Which complication?")
+            self.add_error("complication", _("Which complication?"))
         if cleaned.get("outcome") != FollowUpOutcome.Outcome.COMPLICATION:
             cleaned["complication"] = ""
         return cleaned

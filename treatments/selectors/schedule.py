@@ -14,7 +14,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias, TypedDict, cast
 
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from clinic.clock import day_bounds, week_of
 from clinic.models import Room, StaffMember, WorkingHours
@@ -51,7 +52,7 @@ class ScheduleCard(NamedTuple):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return str(STATUS_LABELS.get(self.status, self.status))
 
     @property
     def holds_room(self) -> bool:
@@ -93,19 +94,19 @@ class ScheduleColumn:
 
     @property
     def label(self) -> str:
-        """Like "Monday 30 Nov"."""
-        return f"{self.day:%A} {self.day.day} {self.day:%b}"
+        """Like "Monday 30 Nov", in the active language."""
+        return formats.date_format(self.day, "l j M")
 
     @property
     def long_label(self) -> str:
-        """Like "Monday 30 November"."""
-        return f"{self.day:%A} {self.day.day} {self.day:%B}"
+        """Like "Monday 30 November", in the active language."""
+        return formats.date_format(self.day, "l j F")
 
     @property
     def hours_text(self) -> str:
         """Like "08:30–12:30, 13:30–17:00", or "not working"."""
         blocks = [f"{block.starts_at:%H:%M}–{block.ends_at:%H:%M}" for block in self.working_hours]
-        return ", ".join(blocks) or "not working"
+        return ", ".join(blocks) or gettext("not working")
 
 
 @dataclass

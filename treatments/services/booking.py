@@ -64,19 +64,19 @@ class TransitionNotAllowed(BookingError, StateConflict):
 
 def _on_its_day(appointment: Appointment) -> None:
     if timezone.localdate(appointment.starts_at) != timezone.localdate():
-        raise TransitionNotAllowed("Patients can be checked in only on the day of the visit.")
+        raise TransitionNotAllowed(_("Patients can be checked in only on the day of the visit."))
 
 
 def _has_started(appointment: Appointment) -> None:
     if appointment.starts_at > timezone.now():
         raise TransitionNotAllowed(
-            "A patient can be marked as a no-show only after the start time."
+            _("A patient can be marked as a no-show only after the start time.")
         )
 
 
 def _still_ahead(appointment: Appointment) -> None:
     if appointment.starts_at < timezone.now():
-        raise TransitionNotAllowed("A past appointment cannot be reinstated.")
+        raise TransitionNotAllowed(_("A past appointment cannot be reinstated."))
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ def _guarded_write(
             rule = is_overlap_violation(error)
             if rule is None:
                 raise
-            who = str(dermatologist) if rule == DERMATOLOGIST_OVERLAP else "The treatment room"
+            who = str(dermatologist) if rule == DERMATOLOGIST_OVERLAP else _("The treatment room")
             local = timezone.localtime(starts_at)
             message = f"{who} is already booked at {local:%H:%M} on {local:%a %d %b}."
             break
@@ -314,7 +314,7 @@ def appointment_book(
 def _waitlist_entry_close(entry: WaitlistEntry, *, appointment: Appointment) -> None:
     current = WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
     if current.patient_id != appointment.patient_id:
-        raise TransitionNotAllowed("That waitlist entry is another patient's.")
+        raise TransitionNotAllowed(_("That waitlist entry is another patient's."))
     if current.status != WaitlistEntry.Status.WAITING:
         raise TransitionNotAllowed(
             f"That waitlist entry is {current.get_status_display().lower()} already."
@@ -326,9 +326,11 @@ def _waitlist_entry_close(entry: WaitlistEntry, *, appointment: Appointment) -> 
 def _follow_up_close(follow_up: FollowUp, *, appointment: Appointment, by: User | None) -> None:
     current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if current.patient_id != appointment.patient_id:
-        raise TransitionNotAllowed("That follow-up is another patient's.")
+        raise TransitionNotAllowed(_("That follow-up is another patient's."))
     if current.status != FollowUp.Status.OPEN:
-        raise TransitionNotAllowed(f"This follow-up is {current.get_status_display().lower()}.")
+        raise TransitionNotAllowed(
+            _("This follow-up is %(status)s.") % {"status": current.get_status_display().lower()}
+        )
     current.status = FollowUp.Status.BOOKED
     current.appointment = appointment
     current._history_user = by
@@ -483,7 +485,7 @@ def appointment_cancel(
     """Cancel with a reason; the freed time can then be offered to the waitlist."""
     reason = reason.strip()
     if not reason:
-        raise BookingError("Give a reason for the cancellation.")
+        raise BookingError(_("Give a reason for the cancellation."))
     return _transition(
         appointment,
         Action.CANCELLED,
@@ -512,7 +514,7 @@ def waitlist_entry_add(*, entry: WaitlistEntry, by: User | None) -> WaitlistEntr
 
 def waitlist_entry_remove(*, entry: WaitlistEntry) -> WaitlistEntry:
     if entry.status != WaitlistEntry.Status.WAITING:
-        raise TransitionNotAllowed("Only a waiting entry can be removed.")
+        raise TransitionNotAllowed(_("Only a waiting entry can be removed."))
     entry.status = WaitlistEntry.Status.REMOVED
     entry.save(update_fields=["status"])
     return entry

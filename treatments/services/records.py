@@ -84,9 +84,9 @@ class RecordExists(RecordConflict):
 
     def __init__(self, procedure: Procedure) -> None:
         super().__init__(
-            "This record is signed. Add an amendment to correct it."
+            _("This record is signed. Add an amendment to correct it.")
             if procedure.is_signed
-            else "This visit already has a record."
+            else _("This visit already has a record.")
         )
         self.procedure = procedure
 
@@ -114,13 +114,15 @@ def _validate_technique(
     fields = technique_fields(procedure_type)
     for name in REQUIRED_FIELDS.get(procedure_type.slug, set()):
         if values.get(name) in (None, ""):
-            errors[name] = "Required for this procedure."
+            errors[name] = _("Required for this procedure.")
     if values.get("instrument") == Procedure.Instrument.NEEDLE and not values.get("needle_gauge"):
-        errors["needle_gauge"] = "Give the needle's gauge."
+        errors["needle_gauge"] = _("Give the needle's gauge.")
     total = sum(lesion.count for lesion in lesions)
     cleared = values.get("lesions_cleared")
     if "lesions_cleared" in fields and cleared is not None and not 1 <= cleared <= max(total, 1):
-        errors["lesions_cleared"] = f"Between 1 and the {total} milia treated."
+        errors["lesions_cleared"] = _("Between 1 and the %(total)s milia treated.") % {
+            "total": total
+        }
     seconds = values.get("freeze_seconds")
     if "freeze_seconds" in fields and seconds is not None:
         low, high = FREEZE_SECONDS_RANGE
@@ -128,19 +130,19 @@ def _validate_technique(
             errors["freeze_seconds"] = f"A freeze of {low}–{high} seconds."
     cycles = values.get("freeze_thaw_cycles")
     if "freeze_thaw_cycles" in fields and cycles is not None and not 1 <= cycles <= 3:
-        errors["freeze_thaw_cycles"] = "One to three freeze–thaw cycles."
+        errors["freeze_thaw_cycles"] = _("One to three freeze–thaw cycles.")
     halo = values.get("halo_mm")
     if "halo_mm" in fields and halo is not None and not Decimal("0") <= halo <= Decimal("3"):
-        errors["halo_mm"] = "A halo of 0–3 mm."
+        errors["halo_mm"] = _("A halo of 0–3 mm.")
     anesthetic = values.get("anesthetic")
     volume = values.get("anesthetic_volume_ml")
     if "anesthetic" in fields and anesthetic in INJECTED:
         if volume is None:
-            errors["anesthetic_volume_ml"] = "Give the volume injected."
+            errors["anesthetic_volume_ml"] = _("Give the volume injected.")
         elif not Decimal("0.1") <= volume <= Decimal("10"):
-            errors["anesthetic_volume_ml"] = "Between 0.1 and 10 ml."
+            errors["anesthetic_volume_ml"] = _("Between 0.1 and 10 ml.")
         if _allergic_to_lidocaine(patient):
-            errors["anesthetic"] = "The patient has an allergy alert for lidocaine."
+            errors["anesthetic"] = _("The patient has an allergy alert for lidocaine.")
     if errors:
         raise RecordError(errors)
     return {
@@ -168,12 +170,12 @@ def _validate_consent(
     if not procedure_type.is_procedure:
         return {"consent_obtained": False, "consent_given_by": "", "consent_at": None}
     if not consent.get("consent_obtained"):
-        raise RecordError({"consent_obtained": "Consent is needed before a procedure."})
+        raise RecordError({"consent_obtained": _("Consent is needed before a procedure.")})
     given_by = consent.get("consent_given_by")
     if patient.is_minor and given_by != Procedure.ConsentBy.GUARDIAN:
-        raise RecordError({"consent_given_by": "For a minor, the guardian consents."})
+        raise RecordError({"consent_given_by": _("For a minor, the guardian consents.")})
     if not given_by:
-        raise RecordError({"consent_given_by": "Who gave consent?"})
+        raise RecordError({"consent_given_by": _("Who gave consent?")})
     return {
         "consent_obtained": True,
         "consent_given_by": given_by,
@@ -195,7 +197,7 @@ def _recorded_on_behalf(*, appointment: Appointment, by: User, on_behalf: bool) 
         or staff_member.role != StaffMember.Role.DERMATOLOGIST
         or not staff_member.is_active
     ):
-        raise RecordError("Only a dermatologist records a procedure.")
+        raise RecordError(_("Only a dermatologist records a procedure."))
     if not on_behalf:
         owner = appointment.dermatologist
         raise RecordError(
@@ -210,7 +212,7 @@ def _recorded_on_behalf(*, appointment: Appointment, by: User, on_behalf: bool) 
 def _lesions_of(patient: Patient, lesions: Iterable[Lesion]) -> list[Lesion]:
     chosen = list(lesions)
     if any(lesion.patient_id != patient.pk for lesion in chosen):
-        raise RecordError({"lesions": "Every lesion must be this patient's."})
+        raise RecordError({"lesions": _("Every lesion must be this patient's.")})
     return chosen
 
 
@@ -255,7 +257,7 @@ def _record_fields(
     lesions, for recording it and for revising a draft; a RecordError names what is wrong."""
     lesions = _lesions_of(patient, lesions)
     if procedure_type.is_procedure and not lesions:
-        raise RecordError({"lesions": "Pick the lesions treated."})
+        raise RecordError({"lesions": _("Pick the lesions treated.")})
     technique = _validate_technique(
         procedure_type=procedure_type, values=technique, lesions=lesions, patient=patient
     )
@@ -290,7 +292,7 @@ def _save_checked(procedure: Procedure, *, by: User) -> None:
         # The constraint's name only: the database's message may quote the row's values.
         logger.error("A procedure record broke %s", violated_constraint(error))
         raise RecordError(
-            "The record breaks one of the clinic's rules; check its values."
+            _("The record breaks one of the clinic's rules; check its values.")
         ) from None
 
 
@@ -364,7 +366,7 @@ def procedure_record(
         existing = Procedure.objects.filter(appointment=appointment).first()
         if existing is not None:
             raise RecordExists(existing)
-        raise RecordConflict("A procedure is recorded for a checked-in visit.")
+        raise RecordConflict(_("A procedure is recorded for a checked-in visit."))
     recorded_on_behalf = _recorded_on_behalf(appointment=appointment, by=by, on_behalf=on_behalf)
     patient = appointment.patient
     fields, lesions = _record_fields(
@@ -431,7 +433,7 @@ def follow_up_plan(*, procedure: Procedure, by: User | None) -> FollowUp | None:
 def _editable(procedure: Procedure) -> Procedure:
     locked = Procedure.objects.select_for_update().get(pk=procedure.pk)
     if locked.is_signed:
-        raise RecordLocked("This record is signed. Add an amendment to correct it.")
+        raise RecordLocked(_("This record is signed. Add an amendment to correct it."))
     return locked
 
 
@@ -451,7 +453,7 @@ def check_may_revise(procedure: Procedure, by: User) -> None:
     staff_member = getattr(by, "staff_member", None)
     own = staff_member is not None and staff_member.pk == procedure.dermatologist_id
     if not own and procedure.created_by_id != by.pk:
-        raise PermissionError("Only the record's dermatologist or its author revises a draft.")
+        raise PermissionError(_("Only the record's dermatologist or its author revises a draft."))
 
 
 @transaction.atomic
@@ -511,7 +513,7 @@ def procedure_sign(*, procedure: Procedure, by: User) -> Procedure:
     draft = _editable(procedure)
     staff_member = getattr(by, "staff_member", None)
     if staff_member is None or staff_member.pk != draft.dermatologist_id:
-        raise PermissionError("Only the dermatologist who did the procedure signs its record.")
+        raise PermissionError(_("Only the dermatologist who did the procedure signs its record."))
     draft.status = Procedure.Status.SIGNED
     draft.signed_at = timezone.now()
     draft.signed_by = by
@@ -540,7 +542,7 @@ def procedure_amend(
     replaced in the same transaction (docs/billing.md)."""
     current = Procedure.objects.select_for_update().get(pk=procedure.pk)
     if not current.is_signed:
-        raise RecordConflict("A draft is corrected directly; amendments are for signed records.")
+        raise RecordConflict(_("A draft is corrected directly; amendments are for signed records."))
     codes_now = record_codes(current)
     procedure_code = procedure_code.strip().upper()
     diagnosis_code = diagnosis_code.strip().upper()
@@ -582,14 +584,17 @@ def follow_up_record_outcomes(
     """
     current = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if current.status in (FollowUp.Status.DONE, FollowUp.Status.CANCELLED):
-        raise RecordConflict(f"This follow-up is already {current.get_status_display().lower()}.")
+        raise RecordConflict(
+            _("This follow-up is already %(status)s.")
+            % {"status": current.get_status_display().lower()}
+        )
     if not outcomes:
-        raise RecordError("Record an outcome for at least one lesion.")
+        raise RecordError(_("Record an outcome for at least one lesion."))
     today = timezone.localdate()
     for item in outcomes:
         lesion = item["lesion"]
         if lesion.patient_id != current.patient_id:
-            raise RecordError({"lesions": "Every lesion must be this patient's."})
+            raise RecordError({"lesions": _("Every lesion must be this patient's.")})
         outcome = FollowUpOutcome(
             follow_up=current,
             lesion=lesion,

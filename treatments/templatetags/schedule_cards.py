@@ -11,6 +11,7 @@ from html import escape  # the standard library's: Django's wraps it, at a cost 
 from django import template
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from ..selectors.schedule import ScheduleCard
 
@@ -51,9 +52,8 @@ def _card(card: ScheduleCard, url_pattern: str) -> str:
 def schedule_cards(cards: list[ScheduleCard]) -> SafeString:
     """A column's appointments as a list of cards, or a note that there are none."""
     if not cards:
-        return mark_safe(
-            '<p class="schedule-empty small text-body-secondary mb-0">No appointments.</p>'
-        )
+        none = escape(gettext("No appointments."))
+        return mark_safe(f'<p class="schedule-empty small text-body-secondary mb-0">{none}</p>')
     url_pattern = detail_url_pattern()
     items = "\n  ".join(_card(card, url_pattern) for card in cards)
     return mark_safe(f'<ol class="schedule-cards list-unstyled mb-0">\n  {items}\n</ol>')

@@ -6,6 +6,7 @@ from html import escape
 from django import template
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from ..selectors.time_grid import UNIT_MINUTES, GridColumn, Kind, Segment, TimeGrid
 from .schedule_cards import detail_url_pattern
@@ -26,7 +27,8 @@ def _visit(segment: Segment, detail_url: str, *, with_room: bool) -> str:
     card = segment.card
     assert card is not None  # a visit segment always has its card
     url = detail_url.format(pk=card.pk)
-    where = f" · {escape(card.room_name) if card.room_name else 'no room'}" if with_room else ""
+    room = escape(card.room_name) if card.room_name else gettext("no room")
+    where = f" · {room}" if with_room else ""
     return (
         f'<a class="schedule-card schedule-card-{card.status} time-grid-visit {_span(segment)}" '
         f'href="{url}" data-appointment="{card.pk}">'
@@ -43,11 +45,12 @@ def _visit(segment: Segment, detail_url: str, *, with_room: bool) -> str:
 def _gap(segment: Segment, book_url: str | None, who: str) -> str:
     """A free gap: for the front desk, a link per quarter hour still ahead."""
     if book_url is None:
+        free = gettext("free %(span)s") % {"span": f"{clock(segment.start)}–{clock(segment.end)}"}
         return (
             f'<div class="time-grid-gap {_span(segment)}">'
-            f'<span class="time-grid-label">free {clock(segment.start)}–{clock(segment.end)}'
-            f"</span></div>"
+            f'<span class="time-grid-label">{free}</span></div>'
         )
+    book, with_who = gettext("Book"), escape(gettext("with %(name)s") % {"name": who})
     pieces = []
     for piece in segment.pieces:
         if not piece.ahead:
@@ -56,9 +59,9 @@ def _gap(segment: Segment, book_url: str | None, who: str) -> str:
         at = clock(piece.start)
         pieces.append(
             f'<a class="time-grid-gap {_span(piece)}" href="{book_url}&amp;time={at}" '
-            f'data-time="{at}"><span class="visually-hidden">Book </span>'
+            f'data-time="{at}"><span class="visually-hidden">{book} </span>'
             f'<span class="time-grid-label">{at}</span>'
-            f'<span class="visually-hidden"> with {escape(str(who))}</span></a>'
+            f'<span class="visually-hidden"> {with_who}</span></a>'
         )
     return "".join(pieces)
 
@@ -69,9 +72,12 @@ def _segment(segment: Segment, detail_url: str, book_url: str | None, who: str, 
     if segment.kind == Kind.FREE:
         return _gap(segment, book_url, who)
     if segment.kind == Kind.TIME_OFF:
+        time_off = gettext("Time off %(span)s") % {
+            "span": f"{clock(segment.start)}–{clock(segment.end)}"
+        }
         return (
             f'<div class="time-grid-time-off {_span(segment)}"><span class="time-grid-label">'
-            f"Time off {clock(segment.start)}–{clock(segment.end)}</span></div>"
+            f"{time_off}</span></div>"
         )
     return f'<div class="time-grid-closed {_span(segment)}" aria-hidden="true"></div>'
 
@@ -80,7 +86,7 @@ def now_line(now_rows: int | None, now: int | None, *, label: bool = False) -> s
     if now_rows is None or now is None:
         return ""
     spacer = f'<span class="tg-rows-{now_rows}"></span>' if now_rows else ""
-    text = f"<span>now {clock(now)}</span>" if label else ""
+    text = "<span>" + gettext("now %(time)s") % {"time": clock(now)} + "</span>" if label else ""
     return (
         f'<div class="time-grid-now" data-minute="{now}" data-rows-above="{now_rows}" '
         f'aria-hidden="true">{spacer}<span class="time-grid-now-line">{text}</span></div>'

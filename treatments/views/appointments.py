@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -279,15 +279,18 @@ def _booked_message(appointment) -> str:
 
 
 def _when(appointment) -> str:
-    start = timezone.localtime(appointment.starts_at)
-    return f"{start:%a %d %b %Y, %H:%M} with {appointment.dermatologist}"
+    start = formats.date_format(timezone.localtime(appointment.starts_at), "D d M Y, H:i")
+    return _("%(start)s with %(dermatologist)s") % {
+        "start": start,
+        "dermatologist": appointment.dermatologist,
+    }
 
 
 def _page(pk) -> Appointment:
     try:
         return appointment_for_page(pk=pk)
     except Appointment.DoesNotExist:
-        raise Http404("No such appointment.") from None
+        raise Http404(_("No such appointment.")) from None
 
 
 def _detail_context(request, appointment, **extra):
@@ -330,10 +333,10 @@ ACTIONS: dict[str, tuple[str, Callable[..., Appointment]]] = {
 def appointment_action(request, pk, action):
     """One life-cycle step; a step the appointment's status does not allow is a 409."""
     if action not in ACTIONS:
-        raise Http404("No such action.")
+        raise Http404(_("No such action."))
     step, service = ACTIONS[action]
     if not has_role(request.user, services.TRANSITIONS[step].roles):
-        raise PermissionDenied("Your role does not allow this.")
+        raise PermissionDenied(_("Your role does not allow this."))
     appointment = _page(pk)
     # The arrivals list checks in with htmx and swaps just the patient's row.
     as_row = request.headers.get("HX-Request") == "true" and request.POST.get("from") == "arrivals"
@@ -361,7 +364,11 @@ def appointment_action(request, pk, action):
             "treatments/_arrival_row.html",
             {"appointment": appointment, "can_check_in": True},
         )
-    messages.success(request, f"{appointment.get_status_display()}: {_when(appointment)}.")
+    messages.success(
+        request,
+        _("%(status)s: %(when)s.")
+        % {"status": appointment.get_status_display(), "when": _when(appointment)},
+    )
     return redirect("treatments:appointment_detail", pk=appointment.pk)
 
 
@@ -388,7 +395,7 @@ def appointment_reschedule(request, pk):
         except ValidationError as error:
             status = form_add_error(form, error, field="slot")
         else:
-            messages.success(request, "Moved.")
+            messages.success(request, _("Moved."))
             return redirect("treatments:appointment_detail", pk=appointment.pk)
     elif request.method == "POST":
         status = 400

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from clinic.audit import access_log_record_patients
@@ -37,9 +38,12 @@ def requested_day(request) -> date:
     try:
         day = datetime.strptime(raw, "%Y-%m-%d").date()
     except ValueError:
-        raise BadDate(f"“{raw}” is not a date in the form YYYY-MM-DD.") from None
+        raise BadDate(_("“%(raw)s” is not a date in the form YYYY-MM-DD.") % {"raw": raw}) from None
     if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise BadDate(f"The schedule covers {EARLIEST_DAY.year} to {LATEST_DAY.year}.")
+        raise BadDate(
+            _("The schedule covers %(first)s to %(last)s.")
+            % {"first": EARLIEST_DAY.year, "last": LATEST_DAY.year}
+        )
     return day
 
 
@@ -97,13 +101,13 @@ def schedule_week(request, dermatologist_id):
     if chosen and chosen != str(dermatologist_id):
         # The switch is a plain GET form, so the chosen id arrives as a parameter.
         if not chosen.isdecimal():
-            raise Http404("No such dermatologist.")
+            raise Http404(_("No such dermatologist."))
         url = reverse("treatments:schedule_week", args=[int(chosen)])
         return redirect(f"{url}?date={day.isoformat()}")
     try:
         week = schedule_of_week(dermatologist_id=dermatologist_id, day=day)
     except StaffMember.DoesNotExist:
-        raise Http404("No such dermatologist.") from None
+        raise Http404(_("No such dermatologist.")) from None
     monday = week_of(day)[0]
     context = {
         "day": day,
@@ -140,17 +144,17 @@ def schedule_day_sheet(request):
         return bad_date_page(request, error)
     dermatologist, room = request.GET.get("dermatologist", ""), request.GET.get("room", "")
     if dermatologist and room:
-        both = "A day sheet is of a dermatologist or of a room: choose one."
+        both = _("A day sheet is of a dermatologist or of a room: choose one.")
         return _sheet_choice(request, day, error=both, status=400)
     if not (dermatologist or room):
         return _sheet_choice(request, day)
     dermatologist_id, room_id = id_param(dermatologist), id_param(room)
     if dermatologist_id is None and room_id is None:
-        raise Http404("No such dermatologist or room.")
+        raise Http404(_("No such dermatologist or room."))
     try:
         sheet = day_sheet(day=day, dermatologist_id=dermatologist_id, room_id=room_id)
     except (StaffMember.DoesNotExist, Room.DoesNotExist):
-        raise Http404("No such dermatologist or room.") from None
+        raise Http404(_("No such dermatologist or room.")) from None
     access_log_record_patients(
         request=request,
         action=AccessLog.Action.EXPORT,

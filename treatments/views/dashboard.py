@@ -5,7 +5,8 @@ from collections import Counter
 from datetime import date, timedelta
 
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from clinic.models import Reminder
@@ -55,7 +56,7 @@ def manager_dashboard(request):
 
 
 def _day(day: date) -> str:
-    return f"{day.day} {day:%b}"
+    return formats.date_format(day, "j M")
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -63,7 +64,13 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def _share(part: int, whole: int) -> str:
-    return f"{percent(100 * part / whole)} ({part} of {whole})" if whole else "–"
+    if not whole:
+        return "–"
+    return gettext("%(percent)s (%(part)s of %(whole)s)") % {
+        "percent": percent(100 * part / whole),
+        "part": part,
+        "whole": whole,
+    }
 
 
 def appointments_chart(*, today: date) -> Chart:
@@ -74,22 +81,31 @@ def appointments_chart(*, today: date) -> Chart:
     statuses = Appointment.Status
     return bar_chart(
         id="appointments",
-        title=f"Appointments per day, the last {DAYS_BACK} days and the next {DAYS_AHEAD}",
-        summary=(
-            f"{past.total()} appointments in the last {DAYS_BACK} days: "
-            f"{past[statuses.COMPLETED]} completed, {past[statuses.NO_SHOW]} no-shows, "
-            f"{past[statuses.CANCELLED]} cancelled. {ahead} booked for the next "
-            f"{DAYS_AHEAD} days."
-        ),
+        title=gettext("Appointments per day, the last %(back)s days and the next %(ahead)s")
+        % {"back": DAYS_BACK, "ahead": DAYS_AHEAD},
+        summary=gettext(
+            "%(total)s appointments in the last %(back)s days: %(completed)s completed, "
+            "%(no_shows)s no-shows, %(cancelled)s cancelled. %(ahead)s booked for the next "
+            "%(days_ahead)s days."
+        )
+        % {
+            "total": past.total(),
+            "back": DAYS_BACK,
+            "completed": past[statuses.COMPLETED],
+            "no_shows": past[statuses.NO_SHOW],
+            "cancelled": past[statuses.CANCELLED],
+            "ahead": ahead,
+            "days_ahead": DAYS_AHEAD,
+        },
         categories=[_day(day) for day in days],
         series=[
-            Series(status.label, [counts[day][status] for day in days], f"chart-{status}")
+            Series(str(status.label), [counts[day][status] for day in days], f"chart-{status}")
             for status in APPOINTMENT_STATUSES
         ],
-        x_label="Day",
-        y_label="Appointments",
+        x_label=gettext("Day"),
+        y_label=gettext("Appointments"),
         label_every=7,
-        marker=(DAYS_BACK - 1, "Today"),
+        marker=(DAYS_BACK - 1, gettext("Today")),
     )
 
 
@@ -101,25 +117,27 @@ def no_show_chart(*, today: date, now) -> Chart:
     missed, visits = sum(n for n, _ in no_shows), sum(v for _, v in no_shows)
     return line_chart(
         id="no-shows",
-        title=f"No-show rate per week, the last {WEEKS} weeks",
+        title=gettext("No-show rate per week, the last %(weeks)s weeks") % {"weeks": WEEKS},
         summary=(
-            f"{_share(missed, visits)} of the visits attended or missed in the last {WEEKS} "
-            "weeks were no-shows. Cancelled visits, and past visits nobody has marked yet, "
-            "are left out."
+            gettext(
+                "%(share)s of the visits attended or missed in the last %(weeks)s weeks were "
+                "no-shows. Cancelled visits, and past visits nobody has marked yet, are left out."
+            )
             if visits
-            else f"No visits were attended or missed in the last {WEEKS} weeks."
-        ),
+            else gettext("No visits were attended or missed in the last %(weeks)s weeks.")
+        )
+        % {"share": _share(missed, visits), "weeks": WEEKS},
         categories=[_day(week) for week in weeks],
         series=[
             Series(
-                "No-show rate",
+                gettext("No-show rate"),
                 [_rate(n, v) for n, v in no_shows],
                 "chart-line-1",
                 cells=[_share(n, v) for n, v in no_shows],
             )
         ],
-        x_label="Week starting",
-        y_label="No-shows",
+        x_label=gettext("Week starting"),
+        y_label=gettext("No-shows"),
         label_every=2,
     )
 
@@ -131,24 +149,33 @@ def reminders_chart(*, today: date) -> Chart:
     sent, failed, skipped = (total[status] for status in REMINDER_STATUSES)
     return bar_chart(
         id="reminders",
-        title=f"Reminder delivery per day, the last {DAYS_BACK} days",
+        title=gettext("Reminder delivery per day, the last %(back)s days") % {"back": DAYS_BACK},
         summary=(
-            f"{sent} reminders sent, {failed} failed and {skipped} skipped (no consent or no "
-            f"address) in the last {DAYS_BACK} days. Failure rate: "
-            f"{_share(failed, sent + failed)} of the reminders the clinic tried to send."
+            gettext(
+                "%(sent)s reminders sent, %(failed)s failed and %(skipped)s skipped (no consent "
+                "or no address) in the last %(back)s days. Failure rate: %(share)s of the "
+                "reminders the clinic tried to send."
+            )
             if sent or failed or skipped
-            else f"No reminders went out in the last {DAYS_BACK} days."
-        ),
+            else gettext("No reminders went out in the last %(back)s days.")
+        )
+        % {
+            "sent": sent,
+            "failed": failed,
+            "skipped": skipped,
+            "back": DAYS_BACK,
+            "share": _share(failed, sent + failed),
+        },
         categories=[_day(day) for day in days],
         series=[
-            Series(status.label, [counts[day][status] for day in days], f"chart-{status}")
+            Series(str(status.label), [counts[day][status] for day in days], f"chart-{status}")
             for status in REMINDER_STATUSES
         ],
-        x_label="Day",
-        y_label="Reminders",
+        x_label=gettext("Day"),
+        y_label=gettext("Reminders"),
         label_every=7,
         extra_columns={
-            "Failure rate": [
+            gettext("Failure rate"): [
                 _share(counts[day][Reminder.Status.FAILED], _tried(counts[day])) for day in days
             ]
         },
@@ -180,19 +207,22 @@ def recurrence_chart(*, today: date) -> Chart:
         totals[name][1] += outcomes
     return line_chart(
         id="recurrence",
-        title=f"Recurrence rate by procedure, the last {MONTHS} months",
+        title=gettext("Recurrence rate by procedure, the last %(months)s months")
+        % {"months": MONTHS},
         summary=(
-            "Share of the lesions checked after a procedure that recurred or had new lesions "
-            "nearby, by the month of the check: "
-            + "; ".join(f"{name} {_share(*totals[name])}" for name in names)
-            + "."
+            gettext(
+                "Share of the lesions checked after a procedure that recurred or had new "
+                "lesions nearby, by the month of the check: %(shares)s."
+            )
+            % {"shares": "; ".join(f"{name} {_share(*totals[name])}" for name in names)}
             if names
-            else f"No recurrence checks were recorded in the last {MONTHS} months."
+            else gettext("No recurrence checks were recorded in the last %(months)s months.")
+            % {"months": MONTHS}
         ),
-        categories=[f"{month:%b %Y}" for month in months],
+        categories=[formats.date_format(month, "M Y") for month in months],
         series=series,
-        x_label="Month of the check",
-        y_label="Recurred",
+        x_label=gettext("Month of the check"),
+        y_label=gettext("Recurred"),
         label_every=2,
     )
 

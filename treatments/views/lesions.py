@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from clinic.audit import audited, patient_of
@@ -43,7 +44,7 @@ def lesion_add(request, patient_id):
         except ValidationError as error:
             form_add_error(form, error)
         else:
-            messages.success(request, f"Charted: {lesion}.")
+            messages.success(request, _("Charted: %(lesion)s.") % {"lesion": lesion})
             return redirect("treatments:patient_chart", patient_id=patient.pk)
     return _render_form(request, form, patient=patient)
 
@@ -71,6 +72,6 @@ def lesion_edit(request, pk):
             lesion.refresh_from_db()  # the page shows the lesion as saved, not as refused
             form_add_error(form, error)
         else:
-            messages.success(request, f"Updated: {lesion}.")
+            messages.success(request, _("Updated: %(lesion)s.") % {"lesion": lesion})
             return redirect("treatments:patient_chart", patient_id=patient.pk)
     return _render_form(request, form, patient=patient, lesion=lesion)

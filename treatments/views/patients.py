@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.errors import error_status, form_add_error
@@ -46,7 +47,7 @@ def _search_after(request) -> selectors.SearchPosition | None:
     # Its shape is checked although it is signed: a link kept from before a change of the
     # format must get this message, not a 500.
     if type(position) is not int:
-        raise BadSearchLink("This results link is damaged or out of date.")
+        raise BadSearchLink(_("This results link is damaged or out of date."))
     return position
 
 
@@ -98,7 +99,7 @@ def patient_register(request):
         except ValidationError as error:
             form.add_error(None, error.messages)
         else:
-            messages.success(request, f"{patient.full_name} is registered.")
+            messages.success(request, _("%(name)s is registered.") % {"name": patient.full_name})
             return redirect("treatments:patient_detail", pk=patient.pk)
     return render(request, "patients/register.html", {"form": form, "duplicates": duplicates})
 
@@ -157,7 +158,7 @@ def patient_edit(request, pk):
             )
         except ValidationError as error:
             return _edit_page(request, patient, form, status=form_add_error(form, error))
-        messages.success(request, f"{patient.full_name}'s record is saved.")
+        messages.success(request, _("%(name)s's record is saved.") % {"name": patient.full_name})
         return redirect("treatments:patient_detail", pk=patient.pk)
     return _edit_page(request, patient, form, status=400)
 
@@ -186,7 +187,10 @@ def guardian_add(request, patient_id):
         except ValidationError as error:
             status = form_add_error(form, error)
             return _guardian_form_page(request, form, patient=patient, status=status)
-        messages.success(request, f"{guardian.first_name} {guardian.last_name} is added.")
+        messages.success(
+            request,
+            _("%(name)s is added.") % {"name": f"{guardian.first_name} {guardian.last_name}"},
+        )
         return redirect("treatments:patient_edit", pk=patient.pk)
     return _guardian_form_page(request, form, patient=patient, status=400)
 
@@ -205,7 +209,10 @@ def guardian_edit(request, pk):
             services.guardian_update(guardian=guardian, by=request.user, **form.changes())
         except ValidationError as error:
             return _guardian_form_page(request, form, **page, status=form_add_error(form, error))
-        messages.success(request, f"{guardian.first_name} {guardian.last_name} is saved.")
+        messages.success(
+            request,
+            _("%(name)s is saved.") % {"name": f"{guardian.first_name} {guardian.last_name}"},
+        )
         return redirect("treatments:patient_edit", pk=guardian.patient_id)
     return _guardian_form_page(request, form, **page, status=400)
 
@@ -221,7 +228,7 @@ def _guardian_step(request, pk, step, done: str):
         return _edit_page(
             request, patient, form, error=" ".join(error.messages), status=error_status(error)
         )
-    messages.success(request, done.format(name=f"{guardian.first_name} {guardian.last_name}"))
+    messages.success(request, done % {"name": f"{guardian.first_name} {guardian.last_name}"})
     return redirect("treatments:patient_edit", pk=patient.pk)
 
 
@@ -229,7 +236,7 @@ def _guardian_step(request, pk, step, done: str):
 @role_required(*FRONT_DESK)
 def guardian_remove(request, pk):
     """Remove a guardian from the patient's record."""
-    return _guardian_step(request, pk, services.guardian_remove, "{name} is removed.")
+    return _guardian_step(request, pk, services.guardian_remove, _("%(name)s is removed."))
 
 
 @require_POST
@@ -237,5 +244,5 @@ def guardian_remove(request, pk):
 def guardian_make_recipient(request, pk):
     """Send the patient's reminders to this guardian instead."""
     return _guardian_step(
-        request, pk, services.guardian_make_recipient, "{name} now receives the reminders."
+        request, pk, services.guardian_make_recipient, _("%(name)s now receives the reminders.")
     )

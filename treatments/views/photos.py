@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from clinic.audit import audited, patient_from
@@ -49,7 +50,7 @@ def photo_upload(request, patient_id):
         except ValidationError as error:
             form_add_error(form, error)
         else:
-            messages.success(request, "The photo was added to the chart.")
+            messages.success(request, _("The photo was added to the chart."))
             return redirect("treatments:patient_chart", patient_id=patient.pk)
     return _upload_page(request, form, patient, status=400)
 
@@ -100,7 +101,7 @@ def serve_photo_file(field_file, content_type: str) -> FileResponse:
     try:
         handle = field_file.storage.open(field_file.name, "rb")
     except FileNotFoundError:
-        raise Http404("The photo's file is missing.") from None
+        raise Http404(_("The photo's file is missing.")) from None
     response = FileResponse(handle, content_type=content_type)
     # Shown in the page, under no file name (the stored one is a random id anyway).
     response["Content-Disposition"] = "inline"
@@ -116,9 +117,9 @@ def lesion_compare(request, lesion_id):
     lesion = get_object_or_404(Lesion.objects.select_related("patient"), pk=lesion_id)
     photos = list(lesion.photos.order_by("taken_on", "uploaded_at", "pk"))
     if len(photos) > 1:
-        comparison = [("First photo", photos[0]), ("Latest photo", photos[-1])]
+        comparison = [(_("First photo"), photos[0]), (_("Latest photo"), photos[-1])]
     else:
-        comparison = [("The only photo", photo) for photo in photos]
+        comparison = [(_("The only photo"), photo) for photo in photos]
     context = {
         "lesion": lesion,
         "patient": lesion.patient,

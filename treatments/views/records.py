@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.audit import audited, patient_of
@@ -103,7 +104,7 @@ def _chart_context(request, patient_id, before: int | None) -> dict:
     try:
         chart = chart_for_patient(patient_id=patient_id, before=before)
     except Patient.DoesNotExist:
-        raise Http404("No such patient.") from None
+        raise Http404(_("No such patient.")) from None
     can_edit = has_role(request.user, CLINICIANS)
     return {
         **chart,
@@ -123,11 +124,13 @@ def patient_chart(request, patient_id):
     except DamagedPageLink:
         return _damaged_page_link(
             request,
-            what="The chart cannot show those visits",
-            again="This link to older visits is damaged. Open the chart and choose “Older visits” "
-            "again.",
+            what=_("The chart cannot show those visits"),
+            again=_(
+                "This link to older visits is damaged. Open the chart and choose “Older visits” "
+                "again."
+            ),
             url=reverse("treatments:patient_chart", args=[patient_id]),
-            back_to="Open the chart",
+            back_to=_("Open the chart"),
         )
     return render(request, "treatments/chart.html", _chart_context(request, patient_id, before))
 
@@ -138,7 +141,7 @@ def _appointment(pk) -> Appointment:
             "patient", "procedure_type", "dermatologist__user"
         ).get(pk=pk)
     except Appointment.DoesNotExist:
-        raise Http404("No such appointment.") from None
+        raise Http404(_("No such appointment.")) from None
 
 
 @audited(
@@ -185,7 +188,7 @@ def procedure_record(request, pk):
         except ValidationError as error:
             status = form_add_error(form, error)
         else:
-            messages.success(request, "Recorded. Review and sign it.")
+            messages.success(request, _("Recorded. Review and sign it."))
             return redirect("treatments:procedure_detail", pk=procedure.pk)
     elif request.method == "POST":
         existing = procedure_of_visit(appointment=appointment)
@@ -226,7 +229,7 @@ def _procedure(pk) -> Procedure:
     try:
         return procedure_for_page(pk=pk)
     except Procedure.DoesNotExist:
-        raise Http404("No such record.") from None
+        raise Http404(_("No such record.")) from None
 
 
 @require_GET
@@ -272,15 +275,15 @@ def _record_history(procedure: Procedure) -> list[dict]:
     entries = []
     for previous, row in zip([None, *rows], rows, strict=False):
         if previous is None:
-            what = "Recorded"
+            what = _("Recorded")
             if row.recorded_on_behalf:
-                what += f" on behalf of {procedure.dermatologist}"
+                what = _("Recorded on behalf of %(name)s") % {"name": procedure.dermatologist}
         elif previous.status != row.status and row.status == Procedure.Status.SIGNED:
-            what = "Signed and locked"
+            what = _("Signed and locked")
         elif previous.note != row.note:
-            what = "Note changed"
+            what = _("Note changed")
         else:
-            what = "Changed"
+            what = _("Changed")
         entries.append({"at": row.history_date, "what": what, "by": _person(row.history_user)})
     return entries
 
@@ -292,11 +295,13 @@ def procedure_sign(request, pk):
     """Signing asks first: GET shows what will be locked and who signs; POST signs."""
     procedure = _procedure(pk)
     if procedure.is_signed:
-        messages.info(request, "This record is already signed. Add an amendment to correct it.")
+        messages.info(request, _("This record is already signed. Add an amendment to correct it."))
         return redirect("treatments:procedure_detail", pk=pk)
     if request.method == "GET":
         if getattr(request.user, "staff_member", None) != procedure.dermatologist:
-            raise PermissionDenied("Only the dermatologist who did the procedure signs its record.")
+            raise PermissionDenied(
+                _("Only the dermatologist who did the procedure signs its record.")
+            )
         return render(request, "treatments/procedure_sign.html", {"procedure": procedure})
     try:
         records.procedure_sign(procedure=procedure, by=request.user)
@@ -305,7 +310,7 @@ def procedure_sign(request, pk):
         return redirect("treatments:procedure_detail", pk=pk)
     except PermissionError as error:
         raise PermissionDenied(str(error)) from None
-    messages.success(request, "Signed. The record is now locked.")
+    messages.success(request, _("Signed. The record is now locked."))
     return redirect("treatments:procedure_detail", pk=pk)
 
 
@@ -323,7 +328,7 @@ def procedure_revise(request, pk):
             "patient", "procedure_type", "appointment__dermatologist", "created_by"
         ).get(pk=pk)
     except Procedure.DoesNotExist:
-        raise Http404("No such record.") from None
+        raise Http404(_("No such record.")) from None
     if procedure.is_signed:
         return _record_exists(request, records.RecordExists(procedure))
     form = ProcedureReviseForm(request.POST or None, procedure=procedure)
@@ -343,7 +348,7 @@ def procedure_revise(request, pk):
                 procedure_code=form.cleaned_data["procedure_code"].strip(),
                 by=request.user,
             )
-            messages.success(request, "Draft changed. Review and sign it.")
+            messages.success(request, _("Draft changed. Review and sign it."))
             return redirect("treatments:procedure_detail", pk=pk)
         if request.method == "POST":
             status = 400
@@ -388,7 +393,7 @@ def procedure_amend(request, pk):
         except ValidationError as error:
             status = form_add_error(form, error)
         else:
-            messages.success(request, "Amendment added beside the original.")
+            messages.success(request, _("Amendment added beside the original."))
             return redirect("treatments:procedure_detail", pk=pk)
     elif request.method == "POST":
         status = 400
@@ -424,11 +429,13 @@ def follow_up_list(request):
     except DamagedPageLink:
         return _damaged_page_link(
             request,
-            what="The follow-ups list cannot show that page",
-            again="This link to more follow-ups is damaged. Open the list and choose “Next "
-            "follow-ups” again.",
+            what=_("The follow-ups list cannot show that page"),
+            again=_(
+                "This link to more follow-ups is damaged. Open the list and choose “Next "
+                "follow-ups” again."
+            ),
             url=reverse("treatments:follow_up_list"),
-            back_to="Open the follow-ups due",
+            back_to=_("Open the follow-ups due"),
         )
     today = timezone.localdate()
     page = follow_ups_due_page(today=today, after=after)
@@ -479,7 +486,7 @@ def follow_up_outcome(request, pk):
                 messages.error(request, " ".join(error.messages))
                 status = 400
             else:
-                messages.success(request, "Outcomes recorded.")
+                messages.success(request, _("Outcomes recorded."))
                 return redirect("treatments:patient_chart", patient_id=follow_up.patient_id)
         else:
             status = 400
@@ -497,7 +504,7 @@ def alert_add(request, patient_id):
     form = AlertForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         records.alert_add(patient=patient, by=request.user, **form.cleaned_data)
-        messages.success(request, "Alert added.")
+        messages.success(request, _("Alert added."))
         return redirect("treatments:patient_chart", patient_id=patient.pk)
     status = 400 if request.method == "POST" else 200
     return render(

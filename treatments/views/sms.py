@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -97,7 +98,7 @@ def sms_inbox(request):
 def sms_mark_handled(request, pk):
     message = get_object_or_404(InboundSms, pk=pk)
     if inbound_sms_mark_handled(message=message, by=request.user):
-        messages.success(request, "The text is marked handled.")
+        messages.success(request, _("The text is marked handled."))
     else:
-        messages.info(request, "Someone had marked that text handled already.")
+        messages.info(request, _("Someone had marked that text handled already."))
     return redirect("treatments:sms_inbox")
