@@ -20,7 +20,7 @@ def grant_managers(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("fhir_api", "0001_api_clients_and_exports"),
-        ("clinic", "0019_access_log_client"),
+        ("clinic", "0021_access_log_client"),
     ]
 
     operations = [migrations.RunPython(grant_managers, migrations.RunPython.noop)]

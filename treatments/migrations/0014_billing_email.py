@@ -16,7 +16,7 @@ def grant_billing_email(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("patients", "0006_guardian_language"),
-        ("treatments", "0012_diagnoses"),
+        ("treatments", "0013_diagnoses"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -18,7 +18,7 @@ def write_the_default_policy(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0009_aftercare_per_language"),
+        ("treatments", "0015_online_booking"),
         ("clinic", "0002_role_groups"),
     ]
 

@@ -7,8 +7,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinic", "0018_staff_language"),
-        ("patients", "0007_registered_online"),
+        ("clinic", "0021_access_log_client"),
+        ("patients", "0008_registered_online"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

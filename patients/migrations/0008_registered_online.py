@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("patients", "0006_guardian_language"),
+        ("patients", "0007_translatable_field_names"),
     ]
 
     operations = [

@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("clinic", "0018_staff_language"),
         ("patients", "0006_guardian_language"),
-        ("treatments", "0009_aftercare_per_language"),
+        ("treatments", "0010_translatable_field_names"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0011_amendment_codes"),
+        ("treatments", "0012_amendment_codes"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinic", "0018_staff_language"),
+        ("clinic", "0019_translatable_field_names"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

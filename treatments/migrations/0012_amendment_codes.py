@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0010_billing"),
+        ("treatments", "0011_billing"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -15,7 +15,7 @@ def let_managers_read_photo_checks(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("patients", "0006_guardian_language"),
-        ("treatments", "0011_self_service_policy"),
+        ("treatments", "0016_self_service_policy"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

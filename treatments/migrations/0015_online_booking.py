@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0009_aftercare_per_language"),
+        ("treatments", "0014_billing_email"),
     ]
 
     operations = [
