@@ -53,6 +53,11 @@ class Patient(models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
+    # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
+    # re-importing a file finds the rows it already made. Empty for the clinic's own.
+    external_id = models.CharField(
+        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+    )
     sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     # The postal address; the database fills blanks in for rows written without the ORM
     # (the scale seed's COPY).
@@ -159,6 +164,11 @@ class Guardian(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="guardians")
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
+    # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
+    # re-importing a file finds the rows it already made. Empty for the clinic's own.
+    external_id = models.CharField(
+        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+    )
     relationship = models.CharField(max_length=20, choices=Relationship.choices)
     email = models.EmailField(blank=True)
     phone = PhoneNumberField(blank=True)

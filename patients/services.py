@@ -399,3 +399,31 @@ def lesion_update(*, lesion: Lesion, by: User | None, **changes: Any) -> Lesion:
     elif lesion.resolved_on is None:
         lesion.resolved_on = timezone.localdate()
     return _lesion_save(lesion=lesion, by=by)
+
+
+def patient_import(*, patient: Patient, guardian: Guardian | None, by: User | None) -> Patient:
+    """Write one row of a CSV import (docs/import.md): a new patient, given an MRN as at
+    the desk, or the changes to one imported before; with the guardian who receives a
+    minor's reminders. One transaction: a refusal (a ValidationError naming the fields, or
+    ConcurrentChange when another write got there first) writes nothing of the row.
+
+    No likely-duplicate check: the file's external ids say who is who."""
+    if not patient.external_id:
+        raise ValidationError({"external_id": "Each row needs the patient's external id."})
+    try:
+        with transaction.atomic():
+            if patient.pk is None:
+                return patient_register(
+                    patient=patient, guardian=guardian, allow_duplicate=True, by=by
+                )
+            _locked(patient)
+            if guardian is not None:
+                guardian.patient = patient
+                if guardian.pk is None:
+                    _recipient_switch(patient=patient, to=guardian, by=by)
+                _guardian_save(guardian=guardian, by=by)
+            _patient_check(patient)
+            patient_save(patient=patient, by=by)
+    except IntegrityError as error:
+        raise ConcurrentChange("Another write changed this patient meanwhile.") from error
+    return patient

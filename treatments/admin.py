@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
+from clinic.imports import ClinicImportMixin
 
 from .constraints import is_overlap_violation
 from .models import (
@@ -22,6 +23,7 @@ from .models import (
     ProcedureType,
     WaitlistEntry,
 )
+from .resources import AppointmentResource
 from .selectors.appointments import appointment_overlaps
 from .selectors.catalogue import aftercare_texts_of
 from .services.booking import BookingError, appointment_cancel, appointment_mark_no_show
@@ -193,7 +195,9 @@ class AppointmentAdminForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(SimpleHistoryAdmin):
+class AppointmentAdmin(ClinicImportMixin, SimpleHistoryAdmin):
+    # The CSV import of a clinic moving in (docs/import.md), for managers.
+    resource_classes = [AppointmentResource]
     form = AppointmentAdminForm
     list_display = ["starts_at", "patient", "dermatologist", "room", "procedure_type", "status"]
     list_filter = ["status", "dermatologist", "room", "procedure_type"]

@@ -199,9 +199,7 @@ def test_an_unchanged_feed_answers_304_to_its_etag_and_date(client, dermatologis
     assert client.get(feed_url, HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 200
 
 
-def test_each_fetch_is_access_logged_under_the_feeds_owner_without_its_token(
-    client, dermatologist
-):
+def test_each_fetch_is_access_logged_under_the_feeds_owner_without_its_token(client, dermatologist):
     token = calendar_feed_create(staff_member=dermatologist, by=dermatologist.user)
     url = reverse("treatments:calendar_feed", args=[token])
     visit(dermatologist, at(2026, 10, 29, 9, 0))
