@@ -70,6 +70,21 @@ def _consent(row: dict[str, Any]) -> tuple[bool, date | None]:
         ) from None
 
 
+def _guardian_check(guardian: Guardian) -> None:
+    """The guardian's own fields, checked before anything is written, each error under
+    its column's name (guardian_email, not email: the patient has one too)."""
+    errors: dict[str, list[str]] = {}
+    if not guardian.email and not guardian.phone:
+        errors["guardian_email"] = ["Give the guardian's email or phone number."]
+    try:
+        guardian.full_clean(exclude=["patient"], validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            errors.setdefault(f"guardian_{field}", []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
 class IsoDateWidget(widgets.DateWidget):
     """A YYYY-MM-DD date, and a refusal that says so."""
 
@@ -167,6 +182,7 @@ class PatientResource(resources.ModelResource):
             changed = changed or str(getattr(guardian, field)) != value
             setattr(guardian, field, value)
         guardian._import_changed = changed
+        _guardian_check(guardian)
         return guardian
 
     def skip_row(self, instance, original, row, import_validation_errors=None):

@@ -39,17 +39,25 @@ class LikelyDuplicate(Exception):
 
 
 def patient_save(
-    *, patient: Patient, changed_fields: Iterable[str] = (), by: User | None = None
+    *,
+    patient: Patient,
+    changed_fields: Iterable[str] = (),
+    by: User | None = None,
+    validate_constraints: bool = True,
 ) -> Patient:
     """Validate and save a patient, naming `by` in its history row. A change of reminder
     consent records when it happened and who made it; a new patient is given its MRN
-    (models.mrn_for) in the same transaction."""
+    (models.mrn_for) in the same transaction.
+
+    Without `validate_constraints` the check constraints are left to the database (an
+    IntegrityError): Django checks each with a query of its own, which a bulk import
+    whose rows were checked field by field cannot afford."""
     if "reminder_consent" in changed_fields or (
         patient.reminder_consent and patient.reminder_consent_changed_at is None
     ):
         patient.reminder_consent_changed_at = timezone.now()
         patient.reminder_consent_changed_by = by
-    patient.full_clean()
+    patient.full_clean(validate_constraints=validate_constraints)
     # Names the user in the history row even outside a request (a task, the shell).
     patient._history_user = by
     with transaction.atomic():
@@ -404,18 +412,20 @@ def lesion_update(*, lesion: Lesion, by: User | None, **changes: Any) -> Lesion:
 def patient_import(*, patient: Patient, guardian: Guardian | None, by: User | None) -> Patient:
     """Write one row of a CSV import (docs/import.md): a new patient, given an MRN as at
     the desk, or the changes to one imported before; with the guardian who receives a
-    minor's reminders. One transaction: a refusal (a ValidationError naming the fields, or
-    ConcurrentChange when another write got there first) writes nothing of the row.
+    minor's reminders. One transaction: a refusal (a ValidationError naming the fields)
+    writes nothing of the row.
 
-    No likely-duplicate check: the file's external ids say who is who."""
+    The desk's rules (patient_register, _patient_check) apply; the check constraints are
+    left to the database, whose refusal is a refusal of the row. The guardian's own fields
+    were checked by the caller. No likely-duplicate check: the file's external ids say
+    who is who."""
     if not patient.external_id:
         raise ValidationError({"external_id": "Each row needs the patient's external id."})
     try:
         with transaction.atomic():
             if patient.pk is None:
-                return patient_register(
-                    patient=patient, guardian=guardian, allow_duplicate=True, by=by
-                )
+                _patient_import_new(patient=patient, guardian=guardian, by=by)
+                return patient
             _locked(patient)
             if guardian is not None:
                 guardian.patient = patient
@@ -423,7 +433,21 @@ def patient_import(*, patient: Patient, guardian: Guardian | None, by: User | No
                     _recipient_switch(patient=patient, to=guardian, by=by)
                 _guardian_save(guardian=guardian, by=by)
             _patient_check(patient)
-            patient_save(patient=patient, by=by)
+            patient_save(patient=patient, by=by, validate_constraints=False)
     except IntegrityError as error:
-        raise ConcurrentChange("Another write changed this patient meanwhile.") from error
+        raise ValidationError(f"The database refused this row: {error}") from error
     return patient
+
+
+def _patient_import_new(*, patient: Patient, guardian: Guardian | None, by: User | None) -> None:
+    if patient.is_minor and guardian is None:
+        raise ValidationError({"date_of_birth": "A patient under 18 needs a guardian."})
+    reason = patient_unreachable_reason(patient=patient, guardian=guardian)
+    if reason:
+        raise ValidationError({"preferred_channel": reason})
+    patient_save(patient=patient, by=by, validate_constraints=False)
+    if guardian is not None:
+        guardian.patient = patient
+        guardian.receives_reminders = True
+        guardian._history_user = by
+        guardian.save()
