@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from import_export.admin import ImportMixin
+from import_export.formats.base_formats import CSV
 from import_export.resources import Resource
 from import_export.results import Result, RowResult
 
@@ -84,6 +85,8 @@ class ClinicImportMixin(ImportMixin):
     confirmed with rows in error (they are reported again, and skipped)."""
 
     import_template_name = "admin/clinic/import.html"
+    # CSV only: the format the columns in docs/import.md are written for.
+    import_formats = [CSV]
     # Each row's history names the manager; an admin log row per imported row adds nothing.
     skip_admin_log = True
 
