@@ -3,14 +3,18 @@ through the booking service, overlaps reported as row errors, a re-import skippe
 
 import csv
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
 from clinic.imports import csv_dataset, import_counts, import_fates
 from clinic.models import Reminder, StaffMember
+from patients.models import Patient
+from patients.resources import PatientResource
 from treatments.models import Appointment, AppointmentEvent
 from treatments.resources import AppointmentResource
 
@@ -157,3 +161,18 @@ def test_the_command_imports_visits(tmp_path, manager, capsys):
     assert "row 2: " in output and "already booked" in output
     assert "Imported. 2 rows" in output and "1 new" in output and "1 in error" in output
     assert Appointment.objects.count() == 1
+
+
+def test_the_sample_files_of_the_documentation_import_cleanly(manager):
+    """docs/samples/*.csv, as docs/import.md describes them, against the demo's names."""
+    open_all_week(StaffMemberFactory(user=UserFactory(username="dermatologist")))
+    RoomFactory(name="Treatment room 1")
+    RoomFactory(name="Treatment room 2")
+    samples = Path(settings.BASE_DIR) / "docs" / "samples"
+
+    patients = PatientResource(by=manager).import_data(csv_dataset(samples / "patients.csv"))
+    visits = AppointmentResource(by=manager).import_data(csv_dataset(samples / "appointments.csv"))
+
+    assert import_counts(patients) == {"new": 4, "updated": 0, "skipped": 0, "error": 0}
+    assert import_counts(visits) == {"new": 3, "updated": 0, "skipped": 0, "error": 0}
+    assert Patient.objects.get(external_id="oldemr:1003").guardians.get().first_name == "Grace"

@@ -1,6 +1,7 @@
 """A dermatologist's calendar feed (/calendar/<token>.ics): what a calendar app reads, who
 may read it, and the page where the dermatologist makes or revokes its address."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -301,3 +302,15 @@ def test_only_dermatologists_have_a_feed(manager_client):
         {"action": "new_calendar_feed", "_selected_action": [receptionist.pk]},
     )
     assert not CalendarFeed.objects.exists()
+
+
+def test_the_apps_log_lines_mask_the_feeds_token():
+    """Django logs a 404 as "Not Found: <path>": the console handler masks the token."""
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "%s: %s",
+        ("Not Found", "/calendar/s3cr3t-TOKEN.ics"), None,
+    )  # fmt: skip
+    console = next(handler for handler in logging.getLogger().handlers if handler.filters)
+
+    assert console.filter(record)
+    assert record.getMessage() == "Not Found: /calendar/<token>.ics"
