@@ -98,7 +98,7 @@ class ClinicImportMixin(ImportMixin):
 
     def import_action(self, request, **kwargs):
         response = super().import_action(request, **kwargs)
-        if isinstance(response, TemplateResponse):
+        if isinstance(response, TemplateResponse) and response.context_data is not None:
             context = response.context_data
             result = context.get("result")
             if result is not None:
@@ -164,8 +164,8 @@ class CsvImportCommand(BaseCommand):
         started = time.monotonic()
         result = self.resource_class(by=user).import_data(dataset, dry_run=dry_run)
         seconds = time.monotonic() - started
-        for error in result.base_errors:
-            self.stderr.write(f"error: {error.error}")
+        for fault in result.base_errors:
+            self.stderr.write(f"error: {fault.error}")
         for row in import_fates(result):
             if row.fate == "error":
                 self.stdout.write(f"row {row.number}: {'; '.join(row.reasons)}")

@@ -122,6 +122,10 @@ class PatientResource(resources.ModelResource):
     def __init__(self, *, by: User | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.by = by
+        # The guardian of the row being imported (rows are imported one at a time), and
+        # whether the row changes them.
+        self.row_guardian: Guardian | None = None
+        self.row_guardian_changed = False
 
     def before_import_row(self, row, **kwargs):
         for column, default in DEFAULTS.items():
@@ -133,13 +137,14 @@ class PatientResource(resources.ModelResource):
 
     def import_instance(self, instance, row, **kwargs):
         errors: dict[str, Any] = {}
+        self.row_guardian, self.row_guardian_changed = None, False
         try:
             super().import_instance(instance, row, **kwargs)
         except ValidationError as error:
             errors = error.update_error_dict(errors)
         try:
             self._import_consent(instance, row)
-            instance._import_guardian = self._guardian(instance, row)
+            self.row_guardian = self._guardian(instance, row)
         except ValidationError as error:
             errors = error.update_error_dict(errors)
         if errors:
@@ -181,17 +186,16 @@ class PatientResource(resources.ModelResource):
         for field, value in values.items():
             changed = changed or str(getattr(guardian, field)) != value
             setattr(guardian, field, value)
-        guardian._import_changed = changed
+        self.row_guardian_changed = changed
         _guardian_check(guardian)
         return guardian
 
     def skip_row(self, instance, original, row, import_validation_errors=None):
-        guardian = getattr(instance, "_import_guardian", None)
-        if guardian is not None and guardian._import_changed:
+        if self.row_guardian_changed:
             return False
         if original is not None and instance.reminder_consent != original.reminder_consent:
             return False
         return super().skip_row(instance, original, row, import_validation_errors)
 
     def save_instance(self, instance, is_create, row, **kwargs):
-        patient_import(patient=instance, guardian=instance._import_guardian, by=self.by)
+        patient_import(patient=instance, guardian=self.row_guardian, by=self.by)

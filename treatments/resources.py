@@ -93,7 +93,7 @@ class AppointmentResource(resources.ModelResource):
 
     def import_instance(self, instance, row, **kwargs):
         errors: dict[str, str] = {}
-        lookups = [
+        lookups: list[tuple[str, str, dict[Any, Any], str]] = [
             ("patient", "patient_external_id", self.patients, "No imported patient has"),
             ("dermatologist", "dermatologist", self.dermatologists, "No dermatologist has"),
             ("procedure_type", "procedure_type", self.procedure_types, "No procedure type has"),

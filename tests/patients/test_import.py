@@ -202,6 +202,8 @@ def big_file(path, *, rows: int, bad_every: int) -> list[str]:
     return bad
 
 
+# About ten statements per new patient: minutes on a loaded PostgreSQL (docs/import.md).
+@pytest.mark.timeout(1200)
 def test_ten_thousand_patients_with_one_percent_bad_rows(tmp_path, manager, capsys):
     path = tmp_path / "patients.csv"
     bad = big_file(path, rows=10_000, bad_every=100)

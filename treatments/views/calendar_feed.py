@@ -37,7 +37,7 @@ def calendar_feed(request, token: str):
         response["Retry-After"] = "3600"
         return response
     file = calendar_feed_file(dermatologist=feed.staff_member, now=timezone.now())
-    last_modified = file.last_modified.timestamp() if file.last_modified else None
+    last_modified = int(file.last_modified.timestamp()) if file.last_modified else None
     etag = quote_etag(file.etag)
     not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
     response = not_modified or HttpResponse(file.body, content_type="text/calendar; charset=utf-8")
