@@ -39,6 +39,9 @@ READ_ONLY_FOR_MANAGER = {
     ("auth", "user"),
     # Patients' texts (issue 16): written by the providers' webhooks.
     ("clinic", "inboundsms"),
+    # Calendar feeds (issue 17): made on the dermatologist's page or by the staff member's
+    # action (the address is shown once); the manager only revokes them here.
+    ("clinic", "calendarfeed"),
 }
 
 
