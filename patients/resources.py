@@ -1,24 +1,30 @@
 """The patients CSV of a clinic moving in (docs/import.md): one row per patient, with the
 guardian who receives a minor's reminders in the same row. Read by django-import-export,
-in the admin (dry run, then confirm) and in `manage.py import_patients`; every row is
-written by patients.services.patient_import.
+in the admin (dry run, then confirm) and in `manage.py import_patients`, both through
+PatientResource.import_data: every row is read and checked in Python first (the patients
+and guardians the file names are loaded in one query each), then the new patients are
+written in batches by patients.services.patient_import_new_batch, and the changed ones
+row by row by patients.services.patient_import.
 
 A row's fate: new, updated, skipped (nothing changed since the last import of the same
 external id) or an error with its reasons; a row in error writes nothing, the others are
 imported.
 """
 
+import copy
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from import_export import fields, resources, widgets
-from import_export.instance_loaders import CachedInstanceLoader
+from import_export.results import Error, Result, RowResult
 
 from .models import Guardian, Patient
-from .services import patient_import
+from .services import patient_import, patient_import_new_batch, patient_import_new_check
 
 DATE_FORMAT = "%Y-%m-%d"
 YES = {"yes", "y", "true", "1"}
@@ -47,6 +53,18 @@ GUARDIAN_COLUMNS = {
     "guardian_language": "language",
 }
 CONSENT_COLUMNS = ["reminder_consent", "reminder_consent_date"]
+# New patients written per transaction (patient_import_new_batch).
+BATCH_SIZE = 500
+
+
+@dataclass
+class _Row:
+    """A row of the file, read and checked: what to write, and its result so far."""
+
+    result: RowResult
+    patient: Patient | None = None
+    guardian: Guardian | None = None
+    new: bool = False
 
 
 def _text(row: dict[str, Any], column: str) -> str:
@@ -109,23 +127,23 @@ class PatientResource(resources.ModelResource):
         model = Patient
         fields = [*PATIENT_COLUMNS, *CONSENT_COLUMNS]
         import_id_fields = ["external_id"]
-        # One query loads every patient the file names, not one per row.
-        instance_loader_class = CachedInstanceLoader
+        # A row that changes nothing is reported as skipped (skip_row).
         skip_unchanged = True
         report_skipped = True
-        skip_html_diff = True
-        # patient_import validates (full_clean and the desk's rules) inside the row's
-        # transaction: validating here first would only repeat the queries.
-        clean_model_instances = False
-        use_transactions = True
 
     def __init__(self, *, by: User | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.by = by
-        # The guardian of the row being imported (rows are imported one at a time), and
-        # whether the row changes them.
+        # The guardian of the row being read (rows are read one at a time), and whether
+        # the row changes them.
         self.row_guardian: Guardian | None = None
         self.row_guardian_changed = False
+        # Loaded by import_data for the whole file: the guardians it names by external id,
+        # those who receive the reminders of the patients it names, and the guardian ids
+        # read so far.
+        self.guardians: dict[str, Guardian] = {}
+        self.recipients: dict[int, Guardian] = {}
+        self.file_guardians: set[str] = set()
 
     def before_import_row(self, row, **kwargs):
         for column, default in DEFAULTS.items():
@@ -173,13 +191,18 @@ class PatientResource(resources.ModelResource):
         external_id = values.pop("external_id") or None
         guardian = None
         if external_id:
-            guardian = Guardian.objects.filter(external_id=external_id).first()
+            if external_id in self.file_guardians:
+                raise ValidationError(
+                    {"guardian_external_id": f"Guardian {external_id} is in another row too."}
+                )
+            self.file_guardians.add(external_id)
+            guardian = copy.copy(self.guardians.get(external_id))
             if guardian is not None and guardian.patient_id != patient.pk:
                 raise ValidationError(
                     {"guardian_external_id": f"Guardian {external_id} is another patient's."}
                 )
         elif patient.pk is not None:
-            guardian = patient.guardians.filter(receives_reminders=True).first()
+            guardian = copy.copy(self.recipients.get(patient.pk))
         guardian = guardian or Guardian(external_id=external_id)
         values["relationship"] = values["relationship"] or Guardian.Relationship.PARENT
         changed = guardian.pk is None
@@ -190,12 +213,145 @@ class PatientResource(resources.ModelResource):
         _guardian_check(guardian)
         return guardian
 
+    def import_data(self, dataset, dry_run=False, raise_errors=False, **kwargs) -> Result:
+        """Import the file: each row's fate in a Result, as import-export's own would give
+        it (the admin's pages and the command read it). The rows in error write nothing;
+        a fault that is not a row's writes nothing of the file. A dry run writes it all in
+        a transaction rolled back at the end, so its fates are the confirmed import's."""
+        result = self.get_result_class()()
+        result.diff_headers = list(dataset.headers or [])
+        result.total_rows = len(dataset)
+        try:
+            with transaction.atomic():
+                rows = self._read(dataset)
+                self._write(rows)
+                if dry_run:
+                    transaction.set_rollback(True)
+        except Exception as error:
+            if raise_errors:
+                raise
+            result.append_base_error(Error(error))
+            return result
+        for number, row in enumerate(rows, start=1):
+            if row.result.validation_error is not None:
+                row.result.import_type = RowResult.IMPORT_TYPE_INVALID
+                result.append_invalid_row(number, {}, row.result.validation_error)
+            result.append_row_result(row.result)
+            result.increment_row_result_total(row.result)
+        return result
+
+    def _read(self, dataset) -> list[_Row]:
+        """Every row read and checked, with no query but one per kind of record the file
+        names."""
+        records = [dict(zip(dataset.headers, values, strict=False)) for values in dataset]
+        external_ids = {_text(record, "external_id") for record in records} - {""}
+        guardian_ids = {_text(record, "guardian_external_id") for record in records} - {""}
+        patients = {
+            patient.external_id: patient
+            for patient in Patient.objects.filter(external_id__in=external_ids)
+        }
+        self.guardians = {
+            guardian.external_id: guardian
+            for guardian in Guardian.objects.filter(external_id__in=guardian_ids)
+        }
+        self.recipients = {
+            guardian.patient_id: guardian
+            for guardian in Guardian.objects.filter(
+                patient__in=[patient.pk for patient in patients.values()],
+                receives_reminders=True,
+            )
+        }
+        self.file_guardians = set()
+        rows_of: dict[str, int] = {}
+        rows = []
+        for number, record in enumerate(records, start=1):
+            row = _Row(result=self.get_row_result_class()())
+            try:
+                self._read_row(row, record, patients, rows_of, number)
+            except ValidationError as error:
+                row.result.validation_error = error
+                row.patient = None
+            rows.append(row)
+        return rows
+
+    def _read_row(
+        self,
+        row: _Row,
+        record: dict[str, Any],
+        patients: dict[str, Patient],
+        rows_of: dict[str, int],
+        number: int,
+    ) -> None:
+        self.before_import_row(record)
+        external_id = _text(record, "external_id")
+        if not external_id:
+            raise ValidationError({"external_id": "Each row needs the patient's external id."})
+        if external_id in rows_of:
+            raise ValidationError(
+                {"external_id": f"{external_id} is in row {rows_of[external_id]} too."}
+            )
+        rows_of[external_id] = number
+        existing = patients.get(external_id)
+        original = copy.deepcopy(existing)
+        patient = existing or Patient()
+        row.patient, row.new = patient, existing is None
+        self.import_instance(patient, record)
+        row.guardian = self.row_guardian
+        row.result.add_instance_info(patient)
+        if existing is not None:
+            if self.skip_row(patient, original, record):
+                row.result.import_type = RowResult.IMPORT_TYPE_SKIP
+                row.patient = None
+            else:
+                row.result.import_type = RowResult.IMPORT_TYPE_UPDATE
+            return
+        row.result.import_type = RowResult.IMPORT_TYPE_NEW
+        # The fields as patient_save checks them, but for the user who gave consent (the
+        # importing manager, a query to check) and the uniqueness of the external id,
+        # read above for the whole file.
+        patient.full_clean(
+            exclude=["reminder_consent_changed_by"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+        patient_import_new_check(patient=patient, guardian=row.guardian)
+        patient._history_user = self.by
+        if row.guardian is not None:
+            row.guardian._history_user = self.by
+
+    def _write(self, rows: list[_Row]) -> None:
+        """The new patients in batches of BATCH_SIZE; a batch the database refuses (an
+        external id another import wrote meanwhile) again row by row, each refusal the
+        row's error. The changed patients row by row."""
+        new = [row for row in rows if row.patient is not None and row.new]
+        for start in range(0, len(new), BATCH_SIZE):
+            batch = new[start : start + BATCH_SIZE]
+            try:
+                patient_import_new_batch(
+                    rows=[(row.patient, row.guardian) for row in batch if row.patient], by=self.by
+                )
+            except IntegrityError:
+                for row in batch:
+                    self._write_row(row)
+            else:
+                for row in batch:
+                    row.result.add_instance_info(row.patient)
+        for row in rows:
+            if row.patient is not None and not row.new:
+                self._write_row(row)
+
+    def _write_row(self, row: _Row) -> None:
+        assert row.patient is not None
+        try:
+            patient_import(patient=row.patient, guardian=row.guardian, by=self.by)
+        except ValidationError as error:
+            row.result.validation_error = error
+            return
+        row.result.add_instance_info(row.patient)
+
     def skip_row(self, instance, original, row, import_validation_errors=None):
         if self.row_guardian_changed:
             return False
         if original is not None and instance.reminder_consent != original.reminder_consent:
             return False
         return super().skip_row(instance, original, row, import_validation_errors)
-
-    def save_instance(self, instance, is_create, row, **kwargs):
-        patient_import(patient=instance, guardian=self.row_guardian, by=self.by)

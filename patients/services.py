@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from .models import Channel, Guardian, Lesion, Patient, mrn_for
 from .selectors import patient_likely_duplicates
@@ -154,12 +155,7 @@ def _patient_check(patient: Patient) -> None:
     """The rules a saved record must keep, each refusal naming its field: insurance names
     the insurer and the member, a minor has a guardian, and reminders the patient agreed to
     reach someone on the preferred channel."""
-    errors: dict[str, str] = {}
-    if patient.payer == Patient.Payer.INSURANCE:
-        if not patient.insurer_name.strip():
-            errors["insurer_name"] = "Insurance needs the insurer's name."
-        if not patient.insurance_member_id.strip():
-            errors["insurance_member_id"] = "Insurance needs the member ID."
+    errors = patient_payer_errors(patient)
     recipient = _reminder_recipient(patient)
     if patient.is_minor and recipient is None:
         if not patient.guardians.exists():
@@ -171,6 +167,18 @@ def _patient_check(patient: Patient) -> None:
         errors["preferred_channel"] = reason
     if errors:
         raise ValidationError(errors)
+
+
+def patient_payer_errors(patient: Patient) -> dict[str, str]:
+    """Insurance names the insurer and the member (the patient_payer_complete constraint),
+    each refusal under its field."""
+    errors = {}
+    if patient.payer == Patient.Payer.INSURANCE:
+        if not patient.insurer_name.strip():
+            errors["insurer_name"] = "Insurance needs the insurer's name."
+        if not patient.insurance_member_id.strip():
+            errors["insurance_member_id"] = "Insurance needs the member ID."
+    return errors
 
 
 def _locked(patient: Patient) -> Patient:
@@ -424,7 +432,13 @@ def patient_import(*, patient: Patient, guardian: Guardian | None, by: User | No
     try:
         with transaction.atomic():
             if patient.pk is None:
-                _patient_import_new(patient=patient, guardian=guardian, by=by)
+                patient_import_new_check(patient=patient, guardian=guardian)
+                patient_save(patient=patient, by=by, validate_constraints=False)
+                if guardian is not None:
+                    guardian.patient = patient
+                    guardian.receives_reminders = True
+                    guardian._history_user = by
+                    guardian.save()
                 return patient
             _locked(patient)
             if guardian is not None:
@@ -439,15 +453,50 @@ def patient_import(*, patient: Patient, guardian: Guardian | None, by: User | No
     return patient
 
 
-def _patient_import_new(*, patient: Patient, guardian: Guardian | None, by: User | None) -> None:
+def patient_import_new_batch(
+    *, rows: list[tuple[Patient, Guardian | None]], by: User | None
+) -> None:
+    """Write a batch of new patients of a CSV import, each with the guardian who receives a
+    minor's reminders, in one transaction and a fixed number of statements whatever the
+    batch's size: the patients, their MRNs (models.mrn_for, as at the desk), the guardians,
+    and a history row for each naming `by`, in which the patient's MRN is already set.
+
+    The caller checked every row as patient_import would (patient_import_new_check, the
+    fields, the guardian's). An IntegrityError (an external id another import wrote
+    meanwhile, say) writes nothing of the batch; the objects are then as they were given."""
+    patients = [patient for patient, _ in rows]
+    guardians = []
+    try:
+        with transaction.atomic():
+            Patient.objects.bulk_create(patients)
+            for patient in patients:
+                patient.mrn = mrn_for(patient.pk)
+            Patient.objects.bulk_update(patients, ["mrn"])
+            # After the MRNs, so that each patient's first version shows it (which
+            # bulk_create_with_history, writing history with the rows, could not).
+            Patient.history.bulk_history_create(patients, default_user=by)
+            for patient, guardian in rows:
+                if guardian is not None:
+                    guardian.patient = patient
+                    guardian.receives_reminders = True
+                    guardians.append(guardian)
+            bulk_create_with_history(guardians, Guardian, default_user=by)
+    except IntegrityError:
+        for patient in patients:
+            patient.pk, patient.mrn, patient._state.adding = None, None, True
+        for guardian in guardians:
+            guardian.pk, guardian._state.adding = None, True
+        raise
+
+
+def patient_import_new_check(*, patient: Patient, guardian: Guardian | None) -> None:
+    """The desk's rules for a new patient of a CSV import, without a query: a minor has a
+    guardian, reminders the patient agreed to reach someone, insurance is complete."""
+    errors = patient_payer_errors(patient)
     if patient.is_minor and guardian is None:
-        raise ValidationError({"date_of_birth": "A patient under 18 needs a guardian."})
+        errors["date_of_birth"] = "A patient under 18 needs a guardian."
     reason = patient_unreachable_reason(patient=patient, guardian=guardian)
     if reason:
-        raise ValidationError({"preferred_channel": reason})
-    patient_save(patient=patient, by=by, validate_constraints=False)
-    if guardian is not None:
-        guardian.patient = patient
-        guardian.receives_reminders = True
-        guardian._history_user = by
-        guardian.save()
+        errors["preferred_channel"] = reason
+    if errors:
+        raise ValidationError(errors)
