@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from .models import Channel, Guardian, Lesion, Patient, mrn_for
+from .models import Channel, Guardian, Lesion, Patient, mrn_expression, mrn_for
 from .selectors import patient_likely_duplicates
 
 CHANGED_MEANWHILE = (
@@ -469,9 +469,11 @@ def patient_import_new_batch(
     try:
         with transaction.atomic():
             Patient.objects.bulk_create(patients)
+            Patient.objects.filter(pk__in=[patient.pk for patient in patients]).update(
+                mrn=mrn_expression()
+            )
             for patient in patients:
                 patient.mrn = mrn_for(patient.pk)
-            Patient.objects.bulk_update(patients, ["mrn"])
             # After the MRNs, so that each patient's first version shows it (which
             # bulk_create_with_history, writing history with the rows, could not).
             Patient.history.bulk_history_create(patients, default_user=by)
