@@ -196,6 +196,60 @@ def test_a_changed_guardian_updates_the_row(tmp_path, manager):
     assert Guardian.objects.get().email == "mae.lee@example.com"
 
 
+def test_an_external_id_twice_in_the_file_is_an_error_the_second_time(tmp_path, manager):
+    result = import_rows(
+        tmp_path,
+        [row("p-1"), row("p-1", first_name="Again"), row("p-2", **MINOR_WITH_GUARDIAN),
+         row("p-3", **MINOR_WITH_GUARDIAN)],
+        by=manager,
+    )  # fmt: skip
+
+    fates = import_fates(result)
+    assert [fate.fate for fate in fates] == ["new", "error", "new", "error"]
+    assert "p-1 is in row 1 too" in fates[1].reasons[0]
+    assert "Guardian g-1 is in another row too" in fates[3].reasons[0]
+    assert Patient.objects.get(external_id="p-1").first_name == "Ann"
+    assert set(Patient.objects.values_list("external_id", flat=True)) == {"p-1", "p-2"}
+
+
+class ConcurrentImport(PatientResource):
+    """Another import writes patient p-2 after this one read the file, before it writes."""
+
+    def _read(self, dataset):
+        rows = super()._read(dataset)
+        PatientFactory(external_id="p-2", first_name="Other")
+        return rows
+
+
+def test_a_batch_the_database_refuses_is_written_row_by_row(tmp_path, manager):
+    path = tmp_path / "patients.csv"
+    write_csv(path, [row("p-1"), row("p-2"), row("p-3", **MINOR_WITH_GUARDIAN)])
+
+    result = ConcurrentImport(by=manager).import_data(csv_dataset(path))
+
+    fates = import_fates(result)
+    assert [fate.fate for fate in fates] == ["new", "error", "new"]
+    assert "External ID already exists" in " ".join(fates[1].reasons)
+    assert import_counts(result) == {"new": 2, "updated": 0, "skipped": 0, "error": 1}
+    assert Patient.objects.get(external_id="p-2").first_name == "Other"
+    imported = Patient.objects.filter(external_id__in=["p-1", "p-3"])
+    assert [patient.mrn == mrn_for(patient.pk) for patient in imported] == [True, True]
+    assert Guardian.objects.get(external_id="g-1").patient.external_id == "p-3"
+    assert Patient.history.filter(external_id__in=["p-1", "p-3"]).count() == 2
+
+
+def test_a_dry_run_gives_the_fates_of_the_import(tmp_path, manager):
+    PatientFactory(external_id="p-2", first_name="Bo")
+    rows = [row("p-1"), row("p-2", first_name="Bo2"), row("p-3", phone="12"), row("p-1")]
+
+    dry = import_fates(import_rows(tmp_path, rows, by=manager, dry_run=True))
+    assert Patient.objects.count() == 1
+    confirmed = import_fates(import_rows(tmp_path, rows, by=manager))
+
+    assert dry == confirmed
+    assert [fate.fate for fate in confirmed] == ["new", "updated", "error", "error"]
+
+
 def big_file(path, *, rows: int, bad_every: int) -> list[str]:
     """`rows` patients, one in `bad_every` bad in one of four ways, a tenth of them minors
     with a guardian; returns the bad rows' external ids."""
