@@ -246,14 +246,8 @@ class PatientResource(resources.ModelResource):
         records = [dict(zip(dataset.headers, values, strict=False)) for values in dataset]
         external_ids = {_text(record, "external_id") for record in records} - {""}
         guardian_ids = {_text(record, "guardian_external_id") for record in records} - {""}
-        patients = {
-            patient.external_id: patient
-            for patient in Patient.objects.filter(external_id__in=external_ids)
-        }
-        self.guardians = {
-            guardian.external_id: guardian
-            for guardian in Guardian.objects.filter(external_id__in=guardian_ids)
-        }
+        patients = Patient.objects.in_bulk(external_ids, field_name="external_id")
+        self.guardians = Guardian.objects.in_bulk(guardian_ids, field_name="external_id")
         self.recipients = {
             guardian.patient_id: guardian
             for guardian in Guardian.objects.filter(
