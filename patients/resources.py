@@ -291,13 +291,13 @@ class PatientResource(resources.ModelResource):
         row.patient, row.new = patient, existing is None
         self.import_instance(patient, record)
         row.guardian = self.row_guardian
-        row.result.add_instance_info(patient)
         if existing is not None:
             if self.skip_row(patient, original, record):
                 row.result.import_type = RowResult.IMPORT_TYPE_SKIP
                 row.patient = None
             else:
                 row.result.import_type = RowResult.IMPORT_TYPE_UPDATE
+            row.result.add_instance_info(patient)
             return
         row.result.import_type = RowResult.IMPORT_TYPE_NEW
         # The fields as patient_save checks them, but for the user who gave consent (the
@@ -309,6 +309,7 @@ class PatientResource(resources.ModelResource):
             validate_constraints=False,
         )
         patient_import_new_check(patient=patient, guardian=row.guardian)
+        row.result.add_instance_info(patient)
         patient._history_user = self.by
         if row.guardian is not None:
             row.guardian._history_user = self.by

@@ -89,6 +89,7 @@ def test_each_row_has_its_fate_and_the_reasons_of_an_error(tmp_path, manager):
             row("p-6", reminder_consent="yes"),
             row("p-7", guardian_first_name="Mae"),  # an adult's guardian with no contact
             row("", first_name="No id"),
+            row("p-9", date_of_birth=""),
         ],
         by=manager,
     )
@@ -96,7 +97,7 @@ def test_each_row_has_its_fate_and_the_reasons_of_an_error(tmp_path, manager):
     fates = import_fates(result)
     assert [(fate.number, fate.fate) for fate in fates] == [
         (1, "new"), (2, "updated"), (3, "error"), (4, "error"),
-        (5, "error"), (6, "error"), (7, "error"), (8, "error"),
+        (5, "error"), (6, "error"), (7, "error"), (8, "error"), (9, "error"),
     ]  # fmt: skip
     reasons = {fate.number: " ".join(fate.reasons) for fate in fates}
     assert "“1980-13-40” is not a date in the form YYYY-MM-DD" in reasons[3]
@@ -105,7 +106,8 @@ def test_each_row_has_its_fate_and_the_reasons_of_an_error(tmp_path, manager):
     assert "Consent needs the date it was given" in reasons[6]
     assert "email or phone" in reasons[7]
     assert "external id" in reasons[8]
-    assert import_counts(result) == {"new": 1, "updated": 1, "skipped": 0, "error": 6}
+    assert "date_of_birth: This field cannot be null." in reasons[9]
+    assert import_counts(result) == {"new": 1, "updated": 1, "skipped": 0, "error": 7}
     assert set(Patient.objects.values_list("external_id", flat=True)) == {"p-1", "p-2"}
     assert Patient.objects.get(external_id="p-2").last_name == "New"
 
