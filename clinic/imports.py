@@ -4,8 +4,9 @@ the dry-run page and the command's report, and the admin pages' rules.
 django-import-export's admin pages run the import, through each resource's import_data
 (the patients resource has its own, which writes new rows in batches). Its admin offers
 "Confirm" only for a file with no row in error; here the rows in error are reported and
-the others imported, so the dry run of a file with bad rows can be confirmed too. A fault that is not a row's (a broken
-file, an unexpected error) still rolls the whole import back, and cannot be confirmed.
+the others imported, so the dry run of a file with bad rows can be confirmed too. A fault
+that is not a row's (a broken file, an unexpected error) still rolls the whole import
+back, and cannot be confirmed.
 """
 
 import time
