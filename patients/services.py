@@ -463,7 +463,8 @@ def patient_import_new_batch(
 
     The caller checked every row as patient_import would (patient_import_new_check, the
     fields, the guardian's). An IntegrityError (an external id another import wrote
-    meanwhile, say) writes nothing of the batch; the objects are then as they were given."""
+    meanwhile, say) writes nothing of the batch, and clears the keys and MRNs it gave the
+    objects, so that each row can be written again by patient_import."""
     patients = [patient for patient, _ in rows]
     guardians = []
     try:
