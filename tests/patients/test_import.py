@@ -310,9 +310,9 @@ def test_ten_thousand_patients_with_one_percent_bad_rows(tmp_path, manager, caps
 # guardians it names), then per batch seven (a savepoint, the patients, their MRNs, their
 # history, the guardians, theirs, the release) and the file's release. SQLite splits
 # each bulk insert, and the read of the file's patients, into statements of at most 999
-# parameters (some 40 patients to an insert), so its count is higher; neither makes a
+# parameters (under 40 patients to an insert), so its count is higher; neither makes a
 # statement per row.
-STATEMENTS_FOR_1000_ROWS = {"postgresql": 18, "sqlite": 71}
+STATEMENTS_FOR_1000_ROWS = {"postgresql": 18, "sqlite": 73}
 
 
 def test_the_statements_of_an_import_grow_with_its_batches_not_its_rows(tmp_path, manager):
