@@ -147,10 +147,10 @@ class Patient(models.Model):
     # Set when the patient (or a guardian) registered on the public booking page: the desk
     # checks the record at the first visit and clears it.
     registered_online = models.BooleanField(
-        "Registered online, to verify",
+        _("Registered online, to verify"),
         default=False,
         db_default=False,
-        help_text="Registered on the public booking page; the desk clears it once checked.",
+        help_text=_("Registered on the public booking page; the desk clears it once checked."),
     )
     history = HistoricalRecords()
     # The user the next history row names, and why; services set them before save()

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
@@ -573,7 +573,12 @@ class ChargeAdmin(ReadOnlyBillingAdmin):
                 refused.append(" ".join(error.messages))
             else:
                 priced += 1
-        self.message_user(request, f"{priced} line(s) priced.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d line priced.", "%(count)d lines priced.", priced)
+            % {"count": priced},
+            messages.SUCCESS,
+        )
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 
