@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
@@ -575,8 +575,7 @@ class ChargeAdmin(ReadOnlyBillingAdmin):
                 priced += 1
         self.message_user(
             request,
-            ngettext("%(count)d line priced.", "%(count)d lines priced.", priced)
-            % {"count": priced},
+            gettext("Charge lines priced: %(count)d.") % {"count": priced},
             messages.SUCCESS,
         )
         for reason in refused:
