@@ -17,12 +17,15 @@ from django.utils.translation import gettext, gettext_lazy
 
 from patients.admin import LesionAdmin, PatientAdmin, PatientAlertAdmin
 from patients.models import Channel, Lesion, Patient, PatientAlert
+from patients.resources import PatientResource
 
 from .audit import access_log_record_export, access_log_record_patients
 from .errors import ServiceError
 from .forms import StaffInviteForm
+from .imports import ClinicImportMixin
 from .models import (
     AccessLog,
+    CalendarFeed,
     InboundSms,
     Reminder,
     ReminderTemplate,
@@ -34,6 +37,8 @@ from .models import (
 from .outbox import ReminderStateError, reminder_cancel, reminder_retry_now
 from .selectors import reminder_templates_by_language
 from .services import (
+    calendar_feed_create,
+    calendar_feed_revoke,
     staff_invite_resend,
     staff_member_invite,
     staff_member_save,
@@ -167,7 +172,9 @@ class AccessLoggedAdminMixin:
 
 
 @admin.register(Patient)
-class AuditedPatientAdmin(PatientAdmin):
+class AuditedPatientAdmin(ClinicImportMixin, PatientAdmin):
+    # The CSV import of a clinic moving in (docs/import.md), for managers.
+    resource_classes = [PatientResource]
     actions = [export_csv_action(PATIENT_COLUMNS, patient_id=lambda p: p.pk, name="patients")]
 
 
@@ -255,7 +262,7 @@ class StaffMemberAdmin(admin.ModelAdmin):
     search_fields = ["user__first_name", "user__last_name", "user__username", "user__email"]
     list_select_related = ["user"]
     inlines = [WorkingHoursInline, TimeOffInline]
-    actions = ["send_invitation_again", "reset_two_factor"]
+    actions = ["send_invitation_again", "reset_two_factor", "new_calendar_feed"]
     # A staff member's user is made by their invitation and never swapped for another.
     readonly_fields = ["user"]
 
@@ -321,6 +328,24 @@ class StaffMemberAdmin(admin.ModelAdmin):
             gettext("%(count)d two-factor reset(s) sent."),
         )
 
+    @admin.action(
+        description=gettext_lazy("Make a new calendar feed URL (the old one stops working)"),
+        permissions=["change"],
+    )
+    def new_calendar_feed(self, request, queryset):
+        """The new URL is shown here once, for the manager to hand to the dermatologist:
+        only its hash is kept."""
+        for staff_member in queryset.select_related("user"):
+            try:
+                token = calendar_feed_create(staff_member=staff_member, by=request.user)
+            except ServiceError as error:
+                self.message_user(request, f"{staff_member}: {error}", messages.WARNING)
+                continue
+            url = settings.CLINIC_BASE_URL.rstrip("/") + reverse(
+                "treatments:calendar_feed", args=[token]
+            )
+            self.message_user(request, f"{staff_member}: {url}", messages.SUCCESS)
+
     def _apply(self, request, queryset, service, done_text):
         done, refused = 0, []
         for staff_member in queryset.select_related("user"):
@@ -332,6 +357,30 @@ class StaffMemberAdmin(admin.ModelAdmin):
         self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
         if refused:
             self.message_user(request, " ".join(refused), messages.WARNING)
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    """Which dermatologists have a calendar feed URL. Deleting one revokes it (through the
+    service, which notes who did it); a new one is made from the staff member's page."""
+
+    list_display = ["staff_member", "created_at", "created_by"]
+    list_select_related = ["staff_member__user", "created_by"]
+    fields = ("staff_member", "created_at", "created_by")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        calendar_feed_revoke(staff_member=obj.staff_member, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for feed in queryset.select_related("staff_member"):
+            calendar_feed_revoke(staff_member=feed.staff_member, by=request.user)
 
 
 # Users: managers see them; only a superuser changes one directly. Staff are added,

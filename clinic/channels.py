@@ -261,6 +261,12 @@ def _calendar(reminder: Reminder, values: dict, *, method: str = "REQUEST") -> b
     )
 
 
+def calendar_event_uid(source_key: str) -> str:
+    """The UID of a visit's calendar entry, the same in every email about it and in the
+    dermatologist's feed: "appointment:42" → "appointment-42@<host of CLINIC_BASE_URL>"."""
+    return f"{source_key.replace(':', '-')}@{settings.CLINIC_BASE_URL.split('//')[-1]}"
+
+
 def calendar_values(context: dict) -> dict:
     """A visit's calendar values as a reminder's context keeps them (times as text),
     made ready for calendar_file."""

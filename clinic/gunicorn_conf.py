@@ -3,8 +3,9 @@
 
 The access log keeps who asked for which page, when, the status, the size and the time
 taken, but never a query string (a patient search carries a surname: `?q=Smith`) nor the
-token of a patient link (`/l/<token>/` is a working link) or of a staff invitation or
-password reset link, and no referrer or user agent, which can carry either.
+token of a patient link (`/l/<token>/` is a working link), of a dermatologist's calendar
+feed (`/calendar/<token>.ics`) or of a staff invitation or password reset link, and no
+referrer or user agent, which can carry either.
 """
 
 import re
@@ -13,6 +14,8 @@ from gunicorn.glogging import Logger  # type: ignore[import-untyped]  # ships no
 
 PATIENT_LINK = re.compile(r"^/l/[^/]*")
 MASKED_LINK = "/l/<token>"
+CALENDAR_FEED = re.compile(r"^/calendar/[^/]*\.ics$")
+MASKED_FEED = "/calendar/<token>.ics"
 # A staff invitation or password reset link: /login/setup|reset/<user>/<token>/. Django's
 # view moves the token into the session and goes on to .../set-password/, kept as it is.
 STAFF_LINK = re.compile(r"^(/login/(?:setup|reset)/[^/]+/)(?!set-password(?:/|$))[^/]+")
@@ -24,8 +27,9 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s'
 
 
 def redacted_path(path: str) -> str:
-    """The path with a patient or staff link's token masked; the query string is never
-    part of it."""
+    """The path with a patient or staff link's or a calendar feed's token masked; the query
+    string is never part of it."""
+    path = CALENDAR_FEED.sub(MASKED_FEED, path)
     return STAFF_LINK.sub(r"\1<token>", PATIENT_LINK.sub(MASKED_LINK, path))
 
 

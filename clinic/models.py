@@ -458,6 +458,9 @@ class AccessLog(models.Model):
         EXPORT = "export", _("Export")
         PORTAL_VIEW = "portal_view", _("Portal view (patient or guardian online)")
         API_READ = "api_read", _("API read")
+        # A dermatologist's calendar feed fetched by their calendar app: no session, the
+        # feed's secret URL is the key; the row names the feed's owner.
+        CALENDAR_FEED = "calendar_feed", _("Calendar feed fetch")
 
     at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("at"))
     user = models.ForeignKey(
@@ -509,6 +512,7 @@ class AccessLog(models.Model):
                         "export",
                         "portal_view",
                         "api_read",
+                        "calendar_feed",
                     ]
                 ),
                 name="accesslog_action_valid",
@@ -618,3 +622,32 @@ class InboundSms(models.Model):
 
     def __str__(self):
         return f"{self.get_provider_display()} SMS {self.pk} at {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class CalendarFeed(models.Model):
+    """A dermatologist's subscription to their own schedule (`/calendar/<token>.ics`).
+
+    Only the token's SHA-256 is kept: the URL is shown once, when it is made. Revoking
+    deletes the row, so the old URL answers 404; a new one replaces it (one per person).
+    """
+
+    staff_member = models.OneToOneField(
+        StaffMember, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    # A random 256-bit token needs no slow hash: nobody can guess their way to a match.
+    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(token_sha256__regex=r"^[0-9a-f]{64}$"),
+                name="calendarfeed_token_is_sha256",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Calendar feed of {self.staff_member}"

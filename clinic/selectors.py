@@ -7,8 +7,8 @@ from django.conf import settings
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .models import ChannelHealth, Heartbeat, InboundSms, Reminder, ReminderTemplate
-from .services import BEAT_HEARTBEAT, SMS_FAILOVER_HEARTBEAT
+from .models import CalendarFeed, ChannelHealth, Heartbeat, InboundSms, Reminder, ReminderTemplate
+from .services import BEAT_HEARTBEAT, SMS_FAILOVER_HEARTBEAT, calendar_feed_token_sha256
 
 
 def beat_last_seen():
@@ -75,3 +75,17 @@ def inbound_sms_inbox() -> QuerySet[InboundSms]:
     return InboundSms.objects.select_related("patient", "handled_by").order_by(
         F("handled_at").desc(nulls_first=True), "-received_at", "-id"
     )
+
+
+def calendar_feed_for_token(token: str) -> CalendarFeed | None:
+    """The feed whose secret URL carries `token`, with its owner; None for a revoked or
+    made-up token, or a dermatologist who no longer works here."""
+    return (
+        CalendarFeed.objects.select_related("staff_member__user")
+        .filter(token_sha256=calendar_feed_token_sha256(token), staff_member__is_active=True)
+        .first()
+    )
+
+
+def calendar_feed_of(staff_member_id: int) -> CalendarFeed | None:
+    return CalendarFeed.objects.filter(staff_member_id=staff_member_id).first()

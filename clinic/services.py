@@ -1,10 +1,11 @@
 """Writes of the clinic app: staff and their accounts (invitations, password and
-two-factor resets), their authenticator devices, and the heartbeat that
+two-factor resets), their authenticator devices, their calendar feeds, and the heartbeat that
 /healthz reads. The reminder outbox (outbox.py), patient links (links.py) and the access
 log (audit.py) are the clinic's other write modules, each a service of its own."""
 
 import hashlib
 import logging
+import secrets
 import smtplib
 from datetime import timedelta
 from http import HTTPStatus
@@ -15,7 +16,7 @@ from django.contrib.auth.models import Group, User
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -25,8 +26,8 @@ from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from redis.exceptions import RedisError
 
-from .errors import ServiceError
-from .models import Heartbeat, StaffMember
+from .errors import ServiceError, StateConflict
+from .models import CalendarFeed, Heartbeat, StaffMember
 
 BEAT_HEARTBEAT = "beat"
 # Written when the failover SMS provider carried messages; /healthz shows when it last did.
@@ -291,3 +292,66 @@ def staff_password_set(*, user: User, password: str, link: str) -> User:
         message=gettext("Password set through an emailed %(link)s link") % {"link": link},
     )
     return user
+
+
+# --- Calendar feeds: a dermatologist's schedule in their calendar app ---
+
+
+def calendar_feed_token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def calendar_feed_create(*, staff_member: StaffMember, by: User) -> str:
+    """Give a dermatologist a new secret feed URL, revoking the one they had. Returns the
+    token, which is never stored (only its SHA-256): the caller shows it once.
+
+    Two requests at once for the same person: one wins, the other is a StateConflict."""
+    if staff_member.role != StaffMember.Role.DERMATOLOGIST:
+        raise ServiceError(gettext("Only a dermatologist has a calendar feed."))
+    token = secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            CalendarFeed.objects.filter(staff_member=staff_member).delete()
+            CalendarFeed.objects.create(
+                staff_member=staff_member,
+                token_sha256=calendar_feed_token_sha256(token),
+                created_by=by,
+            )
+    except IntegrityError:
+        raise StateConflict(
+            gettext("A new calendar feed was made meanwhile. Reload the page.")
+        ) from None
+    _audit(user=staff_member.user, by=by, message="Calendar feed: new URL made")
+    return token
+
+
+def calendar_feed_revoke(*, staff_member: StaffMember, by: User) -> bool:
+    """Revoke the dermatologist's feed URL (it answers 404 from now on); False if they had
+    none."""
+    deleted, _ = CalendarFeed.objects.filter(staff_member=staff_member).delete()
+    if deleted:
+        _audit(user=staff_member.user, by=by, message="Calendar feed: URL revoked")
+    return bool(deleted)
+
+
+class FeedFetchesUnavailable(ServiceError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def calendar_feed_fetch_count(*, feed: CalendarFeed) -> bool:
+    """Count one fetch of the feed; False once it was fetched more than
+    CLINIC_CALENDAR_FEED_FETCHES_PER_HOUR times this hour (a leaked URL polled by a
+    script, a misconfigured client). A cache that cannot be reached refuses the fetch
+    (FeedFetchesUnavailable): without a count there is no limit."""
+    key = f"calendar-feed-fetches:{feed.pk}"
+    try:
+        cache.add(key, 0, timeout=3600)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=3600)
+            count = 1
+    except (OSError, RedisError) as error:
+        logger.warning("Calendar feed fetches cannot be counted: %s", error)
+        raise FeedFetchesUnavailable("The calendar feed is unavailable for a moment.") from None
+    return count <= settings.CLINIC_CALENDAR_FEED_FETCHES_PER_HOUR

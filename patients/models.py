@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Cast, Concat, LPad
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
@@ -35,6 +36,21 @@ def mrn_for(pk: int) -> str:
     return f"M{pk:07d}"
 
 
+def mrn_expression() -> models.Func:
+    """mrn_for in SQL, for an UPDATE that numbers many patients in one statement: "M" and
+    the key, zero-padded to seven digits."""
+    key = Cast("pk", models.CharField())
+    return Concat(
+        Value("M"),
+        Case(
+            When(pk__lt=10_000_000, then=LPad(key, 7, Value("0"))),
+            default=key,
+            output_field=models.CharField(),
+        ),
+        output_field=models.CharField(),
+    )
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", _("Female")
@@ -56,6 +72,11 @@ class Patient(models.Model):
     date_of_birth = models.DateField(verbose_name=_("date of birth"))
     sex = models.CharField(
         max_length=10, choices=Sex.choices, default=Sex.UNKNOWN, verbose_name=_("sex")
+    )
+    # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
+    # re-importing a file finds the rows it already made. Empty for the clinic's own.
+    external_id = models.CharField(
+        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
     )
     # The postal address; the database fills blanks in for rows written without the ORM
     # (the scale seed's COPY).
@@ -220,6 +241,11 @@ class Guardian(models.Model):
     )
     email = models.EmailField(blank=True, verbose_name=_("email"))
     phone = PhoneNumberField(blank=True, verbose_name=_("phone"))
+    # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
+    # re-importing a file finds the rows it already made. Empty for the clinic's own.
+    external_id = models.CharField(
+        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+    )
     receives_reminders = models.BooleanField(
         default=True,
         help_text=_("The one guardian to whom the minor's reminders go."),

@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from simple_history.utils import bulk_create_with_history
 
-from .models import Channel, Guardian, Lesion, Patient, mrn_for
+from .models import Channel, Guardian, Lesion, Patient, mrn_expression, mrn_for
 from .selectors import patient_likely_duplicates
 
 CHANGED_MEANWHILE = gettext_lazy(
@@ -41,17 +42,25 @@ class LikelyDuplicate(Exception):
 
 
 def patient_save(
-    *, patient: Patient, changed_fields: Iterable[str] = (), by: User | None = None
+    *,
+    patient: Patient,
+    changed_fields: Iterable[str] = (),
+    by: User | None = None,
+    validate_constraints: bool = True,
 ) -> Patient:
     """Validate and save a patient, naming `by` in its history row. A change of reminder
     consent records when it happened and who made it; a new patient is given its MRN
-    (models.mrn_for) in the same transaction."""
+    (models.mrn_for) in the same transaction.
+
+    Without `validate_constraints` the check constraints are left to the database (an
+    IntegrityError): Django checks each with a query of its own, which a bulk import
+    whose rows were checked field by field cannot afford."""
     if "reminder_consent" in changed_fields or (
         patient.reminder_consent and patient.reminder_consent_changed_at is None
     ):
         patient.reminder_consent_changed_at = timezone.now()
         patient.reminder_consent_changed_by = by
-    patient.full_clean()
+    patient.full_clean(validate_constraints=validate_constraints)
     # Names the user in the history row even outside a request (a task, the shell).
     patient._history_user = by
     with transaction.atomic():
@@ -150,12 +159,7 @@ def _patient_check(patient: Patient) -> None:
     """The rules a saved record must keep, each refusal naming its field: insurance names
     the insurer and the member, a minor has a guardian, and reminders the patient agreed to
     reach someone on the preferred channel."""
-    errors: dict[str, str] = {}
-    if patient.payer == Patient.Payer.INSURANCE:
-        if not patient.insurer_name.strip():
-            errors["insurer_name"] = _("Insurance needs the insurer's name.")
-        if not patient.insurance_member_id.strip():
-            errors["insurance_member_id"] = _("Insurance needs the member ID.")
+    errors = patient_payer_errors(patient)
     recipient = _reminder_recipient(patient)
     if patient.is_minor and recipient is None:
         if not patient.guardians.exists():
@@ -167,6 +171,18 @@ def _patient_check(patient: Patient) -> None:
         errors["preferred_channel"] = reason
     if errors:
         raise ValidationError(errors)
+
+
+def patient_payer_errors(patient: Patient) -> dict[str, str]:
+    """Insurance names the insurer and the member (the patient_payer_complete constraint),
+    each refusal under its field."""
+    errors = {}
+    if patient.payer == Patient.Payer.INSURANCE:
+        if not patient.insurer_name.strip():
+            errors["insurer_name"] = _("Insurance needs the insurer's name.")
+        if not patient.insurance_member_id.strip():
+            errors["insurance_member_id"] = _("Insurance needs the member ID.")
+    return errors
 
 
 def _locked(patient: Patient) -> Patient:
@@ -415,3 +431,91 @@ def lesion_update(*, lesion: Lesion, by: User | None, **changes: Any) -> Lesion:
     elif lesion.resolved_on is None:
         lesion.resolved_on = timezone.localdate()
     return _lesion_save(lesion=lesion, by=by)
+
+
+def patient_import(*, patient: Patient, guardian: Guardian | None, by: User | None) -> Patient:
+    """Write one row of a CSV import (docs/import.md): a new patient, given an MRN as at
+    the desk, or the changes to one imported before; with the guardian who receives a
+    minor's reminders. One transaction: a refusal (a ValidationError naming the fields)
+    writes nothing of the row.
+
+    The desk's rules (patient_register, _patient_check) apply; the check constraints are
+    left to the database, whose refusal is a refusal of the row. The guardian's own fields
+    were checked by the caller. No likely-duplicate check: the file's external ids say
+    who is who."""
+    if not patient.external_id:
+        raise ValidationError({"external_id": "Each row needs the patient's external id."})
+    try:
+        with transaction.atomic():
+            if patient.pk is None:
+                patient_import_new_check(patient=patient, guardian=guardian)
+                patient_save(patient=patient, by=by, validate_constraints=False)
+                if guardian is not None:
+                    guardian.patient = patient
+                    guardian.receives_reminders = True
+                    guardian._history_user = by
+                    guardian.save()
+                return patient
+            _locked(patient)
+            if guardian is not None:
+                guardian.patient = patient
+                if guardian.pk is None:
+                    _recipient_switch(patient=patient, to=guardian, by=by)
+                _guardian_save(guardian=guardian, by=by)
+            _patient_check(patient)
+            patient_save(patient=patient, by=by, validate_constraints=False)
+    except IntegrityError as error:
+        raise ValidationError(f"The database refused this row: {error}") from error
+    return patient
+
+
+def patient_import_new_batch(
+    *, rows: list[tuple[Patient, Guardian | None]], by: User | None
+) -> None:
+    """Write a batch of new patients of a CSV import, each with the guardian who receives a
+    minor's reminders, in one transaction and a fixed number of statements whatever the
+    batch's size: the patients, their MRNs (models.mrn_for, as at the desk), the guardians,
+    and a history row for each naming `by`, in which the patient's MRN is already set.
+
+    The caller checked every row as patient_import would (patient_import_new_check, the
+    fields, the guardian's). An IntegrityError (an external id another import wrote
+    meanwhile, say) writes nothing of the batch, and clears the keys and MRNs it gave the
+    objects, so that each row can be written again by patient_import."""
+    patients = [patient for patient, _ in rows]
+    guardians = []
+    try:
+        with transaction.atomic():
+            Patient.objects.bulk_create(patients)
+            Patient.objects.filter(pk__in=[patient.pk for patient in patients]).update(
+                mrn=mrn_expression()
+            )
+            for patient in patients:
+                patient.mrn = mrn_for(patient.pk)
+            # After the MRNs, so that each patient's first version shows it (which
+            # bulk_create_with_history, writing history with the rows, could not).
+            Patient.history.bulk_history_create(patients, default_user=by)
+            for patient, guardian in rows:
+                if guardian is not None:
+                    guardian.patient = patient
+                    guardian.receives_reminders = True
+                    guardians.append(guardian)
+            bulk_create_with_history(guardians, Guardian, default_user=by)
+    except IntegrityError:
+        for patient in patients:
+            patient.pk, patient.mrn, patient._state.adding = None, None, True
+        for guardian in guardians:
+            guardian.pk, guardian._state.adding = None, True
+        raise
+
+
+def patient_import_new_check(*, patient: Patient, guardian: Guardian | None) -> None:
+    """The desk's rules for a new patient of a CSV import, without a query: a minor has a
+    guardian, reminders the patient agreed to reach someone, insurance is complete."""
+    errors = patient_payer_errors(patient)
+    if patient.is_minor and guardian is None:
+        errors["date_of_birth"] = "A patient under 18 needs a guardian."
+    reason = patient_unreachable_reason(patient=patient, guardian=guardian)
+    if reason:
+        errors["preferred_channel"] = reason
+    if errors:
+        raise ValidationError(errors)

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from clinic.channels import mail_name, sms_name
 from clinic.errors import ServiceError, StateConflict
 from clinic.models import StaffMember
 from patients.models import Channel, Guardian, Patient
@@ -91,7 +92,7 @@ def _send_code(*, code: OneTimeCode, digits: str) -> None:
                 "Or open this link: %(url)s\n\n"
                 "If you did not ask for it, you can ignore this message."
             ) % {"code": digits, "minutes": minutes, "url": url}
-            subject = _("Your code for %(clinic)s") % {"clinic": settings.CLINIC_MAIL_NAME}
+            subject = _("Your code for %(clinic)s") % {"clinic": mail_name()}
             send_mail(subject, body, None, [code.contact])
         else:
             backend = import_string(settings.SMS_BACKEND)()
@@ -100,8 +101,7 @@ def _send_code(*, code: OneTimeCode, digits: str) -> None:
                 text = _("%(clinic)s: your code is %(code)s, valid %(minutes)s minutes.")
                 backend.send(
                     to=code.contact,
-                    body=text
-                    % {"clinic": settings.CLINIC_SMS_NAME, "code": digits, "minutes": minutes},
+                    body=text % {"clinic": sms_name(), "code": digits, "minutes": minutes},
                 )
             finally:
                 backend.close()

@@ -10,6 +10,7 @@ from django.utils.translation import gettext, gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
+from clinic.imports import ClinicImportMixin
 
 from .constraints import is_fee_overlap_violation, is_overlap_violation
 from .models import (
@@ -32,6 +33,7 @@ from .models import (
     SelfServicePolicy,
     WaitlistEntry,
 )
+from .resources import AppointmentResource
 from .selectors.appointments import appointment_overlaps
 from .selectors.billing import fee_entry_overlaps
 from .selectors.catalogue import aftercare_texts_of
@@ -218,7 +220,9 @@ class AppointmentAdminForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(SimpleHistoryAdmin):
+class AppointmentAdmin(ClinicImportMixin, SimpleHistoryAdmin):
+    # The CSV import of a clinic moving in (docs/import.md), for managers.
+    resource_classes = [AppointmentResource]
     form = AppointmentAdminForm
     list_display = ["starts_at", "patient", "dermatologist", "room", "procedure_type", "status"]
     list_filter = ["status", "dermatologist", "room", "procedure_type"]

@@ -12,6 +12,7 @@ from .views import (
     billing_documents,
     billing_reports,
     calendar,
+    calendar_feed,
     dashboard,
     diagnoses,
     home,
@@ -160,6 +161,15 @@ urlpatterns = [
     path("waitlist/<int:pk>/remove/", waitlist.waitlist_remove, name="waitlist_remove"),
     # The dermatologist's records
     path("my-day/", records.my_day, name="my_day"),
+    # A dermatologist's calendar feed: the secret URL is the key (no login), and their page.
+    path("calendar/<str:token>.ics", calendar_feed.calendar_feed, name="calendar_feed"),
+    path("my-calendar-feed/", calendar_feed.my_calendar_feed, name="my_calendar_feed"),
+    path("my-calendar-feed/new/", calendar_feed.my_calendar_feed_new, name="my_calendar_feed_new"),
+    path(
+        "my-calendar-feed/revoke/",
+        calendar_feed.my_calendar_feed_revoke,
+        name="my_calendar_feed_revoke",
+    ),
     path(
         "patients/<int:patient_id>/chart/",
         audited(AccessLog.Action.CHART_VIEW, patient=patient_from("patient_id"))(

@@ -37,6 +37,8 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    # CSV import of patients and visits for clinics moving in (docs/import.md)
+    "import_export",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -260,7 +262,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No link or feed token in a log line (clinic/log_filters.py).
+    "filters": {"redact_tokens": {"()": "clinic.log_filters.RedactTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
@@ -348,6 +358,18 @@ CLINIC_MAIL_NAME = env.str("CLINIC_MAIL_NAME", default="")
 # The calendar entry's LOCATION: the clinic's postal address, plus the room if asked.
 CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="")
 CLINIC_ICS_SHOW_ROOM = env.bool("CLINIC_ICS_SHOW_ROOM", default=False)
+# Dermatologists' calendar feeds (/calendar/<token>.ics): the visits from this many days
+# back to this many ahead; patients as initials unless names are turned on; how often a
+# calendar app is asked to refresh, and how many fetches per hour one feed is answered.
+CLINIC_CALENDAR_FEED_DAYS_BACK = env_int("CLINIC_CALENDAR_FEED_DAYS_BACK", default=30, minimum=0)
+CLINIC_CALENDAR_FEED_DAYS_AHEAD = env_int("CLINIC_CALENDAR_FEED_DAYS_AHEAD", default=180, minimum=1)
+CLINIC_CALENDAR_FEED_NAMES = env.bool("CLINIC_CALENDAR_FEED_NAMES", default=False)
+CLINIC_CALENDAR_FEED_REFRESH_MINUTES = env_int(
+    "CLINIC_CALENDAR_FEED_REFRESH_MINUTES", default=15, minimum=5
+)
+CLINIC_CALENDAR_FEED_FETCHES_PER_HOUR = env_int(
+    "CLINIC_CALENDAR_FEED_FETCHES_PER_HOUR", default=30, minimum=1
+)
 # SMS: files in var/sms by default; clinic.channels.TwilioSmsBackend for Twilio,
 # clinic.channels.VonageSmsBackend for Vonage. SMS_FAILOVER_BACKEND (empty: none) carries
 # a message the first could not hand over for a reason that is not the message's own.

@@ -160,6 +160,12 @@ EXPECTED = {
     "treatments:payment_take": POST_ONLY,
     "treatments:payment_refund": POST_ONLY,
     "treatments:invoice_issue": POST_ONLY,
+    # A dermatologist's calendar feed: a made-up token is 404 for everyone (no login); the
+    # page to make or revoke its address is the dermatologist's own.
+    "treatments:calendar_feed": (404, 404, 404, 404),
+    "treatments:my_calendar_feed": CLINICIANS,
+    "treatments:my_calendar_feed_new": POST_ONLY,
+    "treatments:my_calendar_feed_revoke": POST_ONLY,
 }
 
 
@@ -287,6 +293,7 @@ def url_for(name: str, objects: dict) -> str:
         "treatments:patient_link": {"token": "not-a-real-token"},
         "treatments:patient_link_unsubscribe": {"token": "not-a-real-token"},
         "treatments:patient_link_calendar": {"token": "not-a-real-token"},
+        "treatments:calendar_feed": {"token": "not-a-real-token"},
         "staff_setup": {"uidb64": "MQ", "token": "not-a-real-token"},
         "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-real-token"},
         "treatments:patient_detail": {"pk": objects["patient"].pk},

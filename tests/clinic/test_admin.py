@@ -48,6 +48,9 @@ READ_ONLY_FOR_MANAGER = {
     ("treatments", "appointmentestimate"),
     # Billing documents emailed (issue 20): written by the desk's request and the task.
     ("treatments", "billingemail"),
+    # Calendar feeds (issue 17): made on the dermatologist's page or by the staff member's
+    # action (the address is shown once); the manager only revokes them here.
+    ("clinic", "calendarfeed"),
 }
 
 

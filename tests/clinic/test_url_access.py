@@ -12,6 +12,8 @@ PUBLIC = {
     "treatments:patient_link",
     "treatments:patient_link_unsubscribe",  # one-click unsubscribe: the token is the key
     "treatments:patient_link_calendar",  # a visit link's calendar file: the token is the key
+    # A dermatologist's calendar feed, read by their calendar app: the secret URL is the key.
+    "treatments:calendar_feed",
     # Emailed links that set a staff password (issue 13): the token is the key.
     "staff_setup",
     "password_reset",

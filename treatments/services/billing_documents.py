@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from clinic.channels import mail_name
 from clinic.errors import ServiceError
 from patients.models import Patient
 from patients.selectors import patient_reader_language
@@ -133,17 +134,16 @@ def _message(row: BillingEmail, doc: BillingDocument) -> EmailMessage:
             "name": row.recipient_name,
             "document": words[Document(row.document)],
             "number": "" if row.document == Document.SUPERBILL else doc.number,
-            "clinic_name": settings.CLINIC_MAIL_NAME,
+            "clinic_name": mail_name(),
             "clinic_phone": settings.CLINIC_PHONE,
         }
         subject = render_to_string("treatments/billing/email/subject.txt", context).strip()
+        from_name = context["clinic_name"]
         body = render_to_string("treatments/billing/email/body.txt", context)
     message = EmailMessage(
         subject=subject,
         body=body,
-        from_email=formataddr(
-            (settings.CLINIC_MAIL_NAME, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])
-        ),
+        from_email=formataddr((from_name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])),
         to=[formataddr((row.recipient_name, row.email))],
     )
     message.attach(

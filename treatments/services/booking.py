@@ -262,6 +262,7 @@ def appointment_book(
     waitlist_entry: WaitlistEntry | None = None,
     follow_up: FollowUp | None = None,
     note: str = "",
+    external_id: str | None = None,
 ) -> Appointment:
     """Book a visit. Raises SlotTaken (with alternatives) when the time is taken.
 
@@ -274,7 +275,8 @@ def appointment_book(
     A booking that answers the patient's waitlist entry or follow-up closes it in the
     same transaction: the entry is booked, the follow-up booked and linked to the visit.
     Either must be this patient's and still open, else TransitionNotAllowed (409) and
-    nothing is written.
+    nothing is written. `external_id` is the visit's id in the system a clinic moved
+    from (the CSV import, docs/import.md).
     """
     ends_at = _check_bookable(
         dermatologist=dermatologist, procedure_type=procedure_type, starts_at=starts_at
@@ -292,6 +294,7 @@ def appointment_book(
             ),
             reason=reason,
             created_by=booked_by,
+            external_id=external_id,
         )
         appointment.full_clean(exclude=CHECKED_RELATIONS, validate_constraints=False)
         appointment.save()

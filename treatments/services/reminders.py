@@ -20,9 +20,9 @@ and reinstatement, so a calendar app replaces what it holds with the newest mess
 
 from datetime import UTC, time, timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
+from clinic.channels import calendar_event_uid
 from clinic.clock import local_datetime
 from clinic.links import Action
 from clinic.models import Reminder
@@ -70,7 +70,7 @@ def appointment_calendar_context(appointment: Appointment) -> dict[str, object]:
     return {
         "starts_at": appointment.starts_at.isoformat(),
         "ends_at": appointment.ends_at.isoformat(),
-        "event_uid": f"{source_key.replace(':', '-')}@{settings.CLINIC_BASE_URL.split('//')[-1]}",
+        "event_uid": calendar_event_uid(source_key),
         "sequence": appointment.sequence,
         "room": appointment.room.name if appointment.room else "",
     }
