@@ -632,13 +632,21 @@ class CalendarFeed(models.Model):
     """
 
     staff_member = models.OneToOneField(
-        StaffMember, on_delete=models.CASCADE, related_name="calendar_feed"
+        StaffMember,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed",
+        verbose_name=_("staff member"),
     )
     # A random 256-bit token needs no slow hash: nobody can guess their way to a match.
-    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    token_sha256 = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("token hash")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:

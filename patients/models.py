@@ -76,7 +76,7 @@ class Patient(models.Model):
     # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
     # re-importing a file finds the rows it already made. Empty for the clinic's own.
     external_id = models.CharField(
-        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+        _("external ID"), max_length=64, null=True, blank=True, unique=True, editable=False
     )
     # The postal address; the database fills blanks in for rows written without the ORM
     # (the scale seed's COPY).
@@ -244,7 +244,7 @@ class Guardian(models.Model):
     # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
     # re-importing a file finds the rows it already made. Empty for the clinic's own.
     external_id = models.CharField(
-        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+        _("external ID"), max_length=64, null=True, blank=True, unique=True, editable=False
     )
     receives_reminders = models.BooleanField(
         default=True,

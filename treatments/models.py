@@ -256,7 +256,7 @@ class Appointment(models.Model):
     # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
     # re-importing a file finds the rows it already made. Empty for the clinic's own.
     external_id = models.CharField(
-        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+        _("external ID"), max_length=64, null=True, blank=True, unique=True, editable=False
     )
     # The calendar file's SEQUENCE: one more on every move, cancellation and reinstatement,
     # so a calendar app replaces the entry it holds rather than keeping the old time.
