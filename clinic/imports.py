@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 from import_export.resources import Resource
@@ -116,8 +117,10 @@ class ClinicImportMixin(ImportMixin):
         if result.has_errors():
             self.message_user(
                 request,
-                "Nothing was imported: an error that is not a row's stopped the import. "
-                "Run the dry run again to see it.",
+                _(
+                    "Nothing was imported: an error that is not a row's stopped the import. "
+                    "Run the dry run again to see it."
+                ),
                 messages.ERROR,
             )
             return

@@ -17,7 +17,7 @@ from .npi import NPI_PATTERN, npi_is_valid
 def validate_npi(value: str) -> None:
     if not npi_is_valid(value):
         raise ValidationError(
-            "An NPI is ten digits with a valid check digit.", code="npi", params={"value": value}
+            _("An NPI is ten digits with a valid check digit."), code="npi", params={"value": value}
         )
 
 
@@ -65,13 +65,13 @@ class StaffMember(models.Model):
     # On superbills and claims as the rendering provider. A default in the database too,
     # for bulk loads that name their columns (seed_scale).
     npi = models.CharField(
-        "NPI",
+        _("NPI"),
         max_length=10,
         blank=True,
         default="",
         db_default="",
         validators=[validate_npi],
-        help_text="National Provider Identifier (10 digits) of a dermatologist",
+        help_text=_("National Provider Identifier (10 digits) of a dermatologist"),
     )
 
     objects = StaffMemberQuerySet.as_manager()
@@ -265,7 +265,7 @@ class Reminder(models.Model):
     recipient_name = models.CharField(max_length=200, verbose_name=_("recipient name"))
     channel = models.CharField(max_length=5, choices=Channel.choices, verbose_name=_("channel"))
     email = models.EmailField(blank=True, verbose_name=_("email"))
-    phone = PhoneNumberField(blank=True)
+    phone = PhoneNumberField(blank=True, verbose_name=_("phone"))
     language = models.CharField(max_length=8, default="en", verbose_name=_("language"))
     kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
     send_at = models.DateTimeField(
@@ -456,11 +456,11 @@ class AccessLog(models.Model):
         RECORD_VIEW = "record_view", _("Record view")
         HANDOUT_VIEW = "handout_view", _("Handout view")
         EXPORT = "export", _("Export")
-        PORTAL_VIEW = "portal_view", "Portal view (patient or guardian online)"
-        API_READ = "api_read", "API read"
+        PORTAL_VIEW = "portal_view", _("Portal view (patient or guardian online)")
+        API_READ = "api_read", _("API read")
         # A dermatologist's calendar feed fetched by their calendar app: no session, the
         # feed's secret URL is the key; the row names the feed's owner.
-        CALENDAR_FEED = "calendar_feed", "Calendar feed fetch"
+        CALENDAR_FEED = "calendar_feed", _("Calendar feed fetch")
 
     at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("at"))
     user = models.ForeignKey(
@@ -473,7 +473,9 @@ class AccessLog(models.Model):
     )
     action = models.CharField(max_length=20, choices=Action.choices, verbose_name=_("action"))
     # The email address or phone number a patient or guardian verified to open the portal.
-    online_viewer = models.CharField(max_length=254, blank=True, default="")
+    online_viewer = models.CharField(
+        max_length=254, blank=True, default="", verbose_name=_("online viewer")
+    )
     # Empty for an export of many patients at once.
     patient = models.ForeignKey(
         Patient,
@@ -493,6 +495,7 @@ class AccessLog(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("client"),
     )
 
     class Meta:
@@ -629,13 +632,21 @@ class CalendarFeed(models.Model):
     """
 
     staff_member = models.OneToOneField(
-        StaffMember, on_delete=models.CASCADE, related_name="calendar_feed"
+        StaffMember,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed",
+        verbose_name=_("staff member"),
     )
     # A random 256-bit token needs no slow hash: nobody can guess their way to a match.
-    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    token_sha256 = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("token hash")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:

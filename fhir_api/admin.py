@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from oauth2_provider import models as oauth_models
 
 from .models import ApiClient, BulkExport
@@ -29,7 +30,7 @@ class ApiClientAddForm(forms.ModelForm):
     """Adding a client: its name and grant; the Application and its secret are made by
     the service, the secret shown once."""
 
-    name = forms.CharField(max_length=255, help_text="The program, e.g. Referral portal")
+    name = forms.CharField(max_length=255, help_text=_("The program, e.g. Referral portal"))
 
     class Meta:
         model = ApiClient
@@ -44,7 +45,7 @@ class ApiClientAdmin(admin.ModelAdmin):
     fields = ["application", "granted_scopes", "rate_limit_per_minute"]
     readonly_fields = ["application"]
 
-    @admin.display(description="Client id")
+    @admin.display(description=_("Client id"))
     def client_id(self, obj: ApiClient) -> str:
         return obj.application.client_id
 
@@ -106,7 +107,7 @@ class BulkExportAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Files")
+    @admin.display(description=_("Files"))
     def downloads(self, obj: BulkExport) -> str:
         return format_html_join(
             ", ",

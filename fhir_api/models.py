@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from .scopes import validate_scopes
 
@@ -20,15 +21,22 @@ class ApiClient(models.Model):
         settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
         on_delete=models.CASCADE,
         related_name="api_client",
+        verbose_name=_("application"),
     )
     granted_scopes = models.TextField(
         validators=[validate_scopes],
-        help_text="Space-separated, e.g. system/Patient.rs system/Appointment.crus system/Slot.rs",
+        help_text=_(
+            "Space-separated, e.g. system/Patient.rs system/Appointment.crus system/Slot.rs"
+        ),
+        verbose_name=_("granted scopes"),
     )
     rate_limit_per_minute = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Requests per minute; empty: the clinic's default."
+        null=True,
+        blank=True,
+        help_text=_("Requests per minute; empty: the clinic's default."),
+        verbose_name=_("rate limit per minute"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = "API client"
@@ -46,15 +54,22 @@ class BulkExport(models.Model):
     """One clinic-wide FHIR Bulk Data export: NDJSON files, one per resource type."""
 
     class Status(models.TextChoices):
-        ACCEPTED = "accepted", "Accepted"
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
+        ACCEPTED = "accepted", _("Accepted")
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACCEPTED)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.ACCEPTED, verbose_name=_("status")
+    )
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     # Empty when the manager asked in the admin.
     client = models.ForeignKey(
@@ -63,15 +78,16 @@ class BulkExport(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("client"),
     )
-    request_url = models.CharField(max_length=500)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    request_url = models.CharField(max_length=500, verbose_name=_("request URL"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     # [{"type": "Patient", "name": "Patient.ndjson", "count": 12}, ...]
-    files = models.JSONField(default=list, blank=True)
+    files = models.JSONField(default=list, blank=True, verbose_name=_("files"))
     # The patients whose records it holds, for the access log of each download.
-    patient_ids = models.JSONField(default=list, blank=True)
-    error = models.CharField(max_length=300, blank=True)
+    patient_ids = models.JSONField(default=list, blank=True, verbose_name=_("patient IDs"))
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
 
     class Meta:
         ordering = ["-created_at"]

@@ -76,7 +76,7 @@ class Patient(models.Model):
     # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
     # re-importing a file finds the rows it already made. Empty for the clinic's own.
     external_id = models.CharField(
-        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+        _("external ID"), max_length=64, null=True, blank=True, unique=True, editable=False
     )
     # The postal address; the database fills blanks in for rows written without the ORM
     # (the scale seed's COPY).
@@ -168,10 +168,10 @@ class Patient(models.Model):
     # Set when the patient (or a guardian) registered on the public booking page: the desk
     # checks the record at the first visit and clears it.
     registered_online = models.BooleanField(
-        "Registered online, to verify",
+        _("Registered online, to verify"),
         default=False,
         db_default=False,
-        help_text="Registered on the public booking page; the desk clears it once checked.",
+        help_text=_("Registered on the public booking page; the desk clears it once checked."),
     )
     history = HistoricalRecords()
     # The user the next history row names, and why; services set them before save()
@@ -244,7 +244,7 @@ class Guardian(models.Model):
     # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
     # re-importing a file finds the rows it already made. Empty for the clinic's own.
     external_id = models.CharField(
-        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+        _("external ID"), max_length=64, null=True, blank=True, unique=True, editable=False
     )
     receives_reminders = models.BooleanField(
         default=True,

@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 from import_export.results import Error, Result, RowResult
 
@@ -113,7 +114,9 @@ class IsoDateWidget(widgets.DateWidget):
         try:
             return super().clean(value, row, **kwargs)
         except ValueError:
-            raise ValueError(f"“{value}” is not a date in the form YYYY-MM-DD.") from None
+            raise ValueError(
+                _("“%(value)s” is not a date in the form YYYY-MM-DD.") % {"value": value}
+            ) from None
 
 
 class PatientResource(resources.ModelResource):

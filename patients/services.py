@@ -465,7 +465,9 @@ def patient_import(*, patient: Patient, guardian: Guardian | None, by: User | No
             _patient_check(patient)
             patient_save(patient=patient, by=by, validate_constraints=False)
     except IntegrityError as error:
-        raise ValidationError(f"The database refused this row: {error}") from error
+        raise ValidationError(
+            _("The database refused this row: %(error)s") % {"error": error}
+        ) from error
     return patient
 
 

@@ -4,6 +4,7 @@ who they are here (services.py)."""
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from patients.models import Channel
 
@@ -21,28 +22,30 @@ class OneTimeCode(models.Model):
     (booked, or the session opened); pending → refused after the fifth wrong try."""
 
     class Purpose(models.TextChoices):
-        BOOKING = "booking", "Online booking"
-        PORTAL = "portal", "Patient portal"
+        BOOKING = "booking", _("Online booking")
+        PORTAL = "portal", _("Patient portal")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Sent, waiting for the code"
-        VERIFIED = "verified", "Verified"
-        USED = "used", "Used"
-        REFUSED = "refused", "Refused: too many wrong tries"
+        PENDING = "pending", _("Sent, waiting for the code")
+        VERIFIED = "verified", _("Verified")
+        USED = "used", _("Used")
+        REFUSED = "refused", _("Refused: too many wrong tries")
 
     # What the browser carries to the verification page; alone it proves nothing.
-    reference = models.CharField(max_length=32, unique=True)
-    purpose = models.CharField(max_length=8, choices=Purpose.choices)
-    channel = models.CharField(max_length=5, choices=Channel.choices)
+    reference = models.CharField(max_length=32, unique=True, verbose_name=_("reference"))
+    purpose = models.CharField(max_length=8, choices=Purpose.choices, verbose_name=_("purpose"))
+    channel = models.CharField(max_length=5, choices=Channel.choices, verbose_name=_("channel"))
     # Normalised: a lower-case email address, or a phone number in E.164.
-    contact = models.CharField(max_length=254)
-    code_hash = models.CharField(max_length=64)
-    tries = models.PositiveSmallIntegerField(default=0)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    request = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    verified_at = models.DateTimeField(null=True, blank=True)
+    contact = models.CharField(max_length=254, verbose_name=_("contact"))
+    code_hash = models.CharField(max_length=64, verbose_name=_("code hash"))
+    tries = models.PositiveSmallIntegerField(default=0, verbose_name=_("tries"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    request = models.JSONField(default=dict, blank=True, verbose_name=_("request"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    verified_at = models.DateTimeField(null=True, blank=True, verbose_name=_("verified at"))
 
     class Meta:
         indexes = [models.Index(fields=["contact", "created_at"], name="code_contact_idx")]
@@ -69,12 +72,12 @@ class PortalSession(models.Model):
     its own cookie), ended by logging out or after CLINIC_PORTAL_IDLE_MINUTES idle."""
 
     # SHA-256 of the cookie's random key: the table alone opens no session.
-    key_hash = models.CharField(max_length=64, unique=True)
-    channel = models.CharField(max_length=5, choices=Channel.choices)
-    contact = models.CharField(max_length=254)
-    started_at = models.DateTimeField(auto_now_add=True)
-    last_seen_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True, verbose_name=_("key hash"))
+    channel = models.CharField(max_length=5, choices=Channel.choices, verbose_name=_("channel"))
+    contact = models.CharField(max_length=254, verbose_name=_("contact"))
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
+    last_seen_at = models.DateTimeField(verbose_name=_("last seen at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
 
     def __str__(self):
         return f"Portal session started {self.started_at:%Y-%m-%d %H:%M}"

@@ -577,7 +577,11 @@ class ChargeAdmin(ReadOnlyBillingAdmin):
                 refused.append(" ".join(error.messages))
             else:
                 priced += 1
-        self.message_user(request, f"{priced} line(s) priced.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("Charge lines priced: %(count)d.") % {"count": priced},
+            messages.SUCCESS,
+        )
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 

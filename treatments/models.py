@@ -41,13 +41,14 @@ def validate_reminder_offsets(value: object) -> None:
     if not isinstance(value, list) or not all(
         isinstance(hours, int) and not isinstance(hours, bool) for hours in value
     ):
-        raise ValidationError("Give whole hours, e.g. 48, 24.")
+        raise ValidationError(_("Give whole hours, e.g. 48, 24."))
     if any(hours < 1 or hours > REMINDER_OFFSET_MAX_HOURS for hours in value):
         raise ValidationError(
-            f"Each offset must be from 1 to {REMINDER_OFFSET_MAX_HOURS} hours before the visit."
+            _("Each offset must be from 1 to %(most)s hours before the visit."),
+            params={"most": REMINDER_OFFSET_MAX_HOURS},
         )
     if len(set(value)) != len(value):
-        raise ValidationError("Give each offset once.")
+        raise ValidationError(_("Give each offset once."))
 
 
 class ProcedureType(models.Model):
@@ -112,12 +113,17 @@ class ProcedureType(models.Model):
     sort_order = models.PositiveSmallIntegerField(default=0, verbose_name=_("sort order"))
     # The public booking page (portal/) offers only these.
     bookable_online = models.BooleanField(
-        default=False, help_text="Patients may book this visit type on the public booking page."
+        default=False,
+        help_text=_("Patients may book this visit type on the public booking page."),
+        verbose_name=_("bookable online"),
     )
     online_returning_only = models.BooleanField(
         default=False,
-        help_text="Online, only patients the clinic already knows may book it "
-        "(a named procedure after a consultation).",
+        help_text=_(
+            "Online, only patients the clinic already knows may book it "
+            "(a named procedure after a consultation)."
+        ),
+        verbose_name=_("online returning only"),
     )
 
     class Meta:
@@ -250,7 +256,7 @@ class Appointment(models.Model):
     # The record's id in the system the clinic moved from (the CSV import, docs/import.md):
     # re-importing a file finds the rows it already made. Empty for the clinic's own.
     external_id = models.CharField(
-        "external ID", max_length=64, null=True, blank=True, unique=True, editable=False
+        _("external ID"), max_length=64, null=True, blank=True, unique=True, editable=False
     )
     # The calendar file's SEQUENCE: one more on every move, cancellation and reinstatement,
     # so a calendar app replaces the entry it holds rather than keeping the old time.
@@ -259,7 +265,9 @@ class Appointment(models.Model):
         default=0, db_default=0, editable=False, verbose_name=_("sequence")
     )
     # How often the patient moved it themselves, through a link: SelfServicePolicy caps it.
-    self_moves = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    self_moves = models.PositiveSmallIntegerField(
+        default=0, db_default=0, editable=False, verbose_name=_("moves by the patient")
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -568,7 +576,9 @@ class Procedure(models.Model):
     # The principal diagnosis, a billable ICD-10-CM code; the others follow it in order
     # (a claim carries at most MAX_DIAGNOSES). `diagnosis_codes` reads them all in order.
     # A default in the database too, for bulk loads that name their columns (seed_scale).
-    secondary_diagnosis_codes = models.JSONField(default=list, db_default=[], blank=True)
+    secondary_diagnosis_codes = models.JSONField(
+        default=list, db_default=[], blank=True, verbose_name=_("secondary ICD-10-CM codes")
+    )
     # Written by another dermatologist (created_by) for the visit's dermatologist, who
     # stays the record's dermatologist and signs it. A default in the database too, so
     # that bulk loads naming their columns (seed_scale's COPY) need not know of it.
@@ -705,7 +715,7 @@ class Amendment(models.Model):
     )
     # Codes the amendment corrects (empty: unchanged); the record's charge lines follow them.
     procedure_code = models.CharField(
-        "CPT code",
+        _("CPT code"),
         max_length=10,
         blank=True,
         default="",
@@ -713,7 +723,7 @@ class Amendment(models.Model):
         validators=[cpt_code_validator],
     )
     diagnosis_code = models.CharField(
-        "ICD-10-CM code", max_length=10, blank=True, default="", db_default=""
+        _("ICD-10-CM code"), max_length=10, blank=True, default="", db_default=""
     )
     history = HistoricalRecords()
     # The user the next history row names; services set it before save() (django-simple-history).
@@ -952,24 +962,36 @@ class SelfServicePolicy(models.Model):
 
     SINGLETON_ID = 1
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    id = models.PositiveSmallIntegerField(
+        primary_key=True, default=SINGLETON_ID, editable=False, verbose_name=_("ID")
+    )
     patients_may_reschedule = models.BooleanField(
-        default=True, help_text="Offer “Move my visit” on the visit page of every reminder."
+        default=True,
+        help_text=_("Offer “Move my visit” on the visit page of every reminder."),
+        verbose_name=_("patients may reschedule"),
     )
     cutoff_hours = models.PositiveSmallIntegerField(
         default=24,
-        help_text="No moving or cancelling online within this many hours of the visit; the "
-        "page gives the clinic's phone instead.",
+        help_text=_(
+            "No moving or cancelling online within this many hours of the visit; the "
+            "page gives the clinic's phone instead."
+        ),
+        verbose_name=_("cutoff hours"),
     )
     days_ahead = models.PositiveSmallIntegerField(
-        default=90, help_text="How far ahead of today a visit may be moved, in days."
+        default=90,
+        help_text=_("How far ahead of today a visit may be moved, in days."),
+        verbose_name=_("days ahead"),
     )
     moves_per_visit = models.PositiveSmallIntegerField(
-        default=2, help_text="How many times a patient may move one visit online."
+        default=2,
+        help_text=_("How many times a patient may move one visit online."),
+        verbose_name=_("moves per visit"),
     )
     same_dermatologist = models.BooleanField(
         default=False,
-        help_text="Only to a time with the same dermatologist; otherwise with any of them.",
+        help_text=_("Only to a time with the same dermatologist; otherwise with any of them."),
+        verbose_name=_("same dermatologist"),
     )
 
     class Meta:
@@ -996,31 +1018,51 @@ class PhotoCheck(models.Model):
     and the dermatologist's review. One per follow-up (the link works once)."""
 
     class Status(models.TextChoices):
-        SUBMITTED = "submitted", "Waiting for review"
-        REVIEWED = "reviewed", "Reviewed"
+        SUBMITTED = "submitted", _("Waiting for review")
+        REVIEWED = "reviewed", _("Reviewed")
 
     class NewBumps(models.TextChoices):
-        NO = "no", "No"
-        YES = "yes", "Yes"
-        NOT_SURE = "not_sure", "Not sure"
+        NO = "no", _("No")
+        YES = "yes", _("Yes")
+        NOT_SURE = "not_sure", _("Not sure")
 
     class Result(models.TextChoices):
-        RESOLVED = "resolved", "Resolved: follow-up closed"
-        RECURRED = "recurred", "Recurred: invited to book"
-        NEEDS_VISIT = "needs_visit", "Needs a visit: invited to book"
+        RESOLVED = "resolved", _("Resolved: follow-up closed")
+        RECURRED = "recurred", _("Recurred: invited to book")
+        NEEDS_VISIT = "needs_visit", _("Needs a visit: invited to book")
 
-    follow_up = models.OneToOneField(FollowUp, on_delete=models.PROTECT, related_name="photo_check")
-    # The follow-up's patient, kept here for the queue and the access log.
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="photo_checks")
-    submitted_at = models.DateTimeField()
-    new_bumps = models.CharField(max_length=8, choices=NewBumps.choices)
-    where = models.CharField(max_length=200, blank=True, help_text="Where, in the patient's words")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
-    result = models.CharField(max_length=12, choices=Result.choices, blank=True)
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    follow_up = models.OneToOneField(
+        FollowUp, on_delete=models.PROTECT, related_name="photo_check", verbose_name=_("follow up")
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    # The follow-up's patient, kept here for the queue and the access log.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="photo_checks", verbose_name=_("patient")
+    )
+    submitted_at = models.DateTimeField(verbose_name=_("submitted at"))
+    new_bumps = models.CharField(
+        max_length=8, choices=NewBumps.choices, verbose_name=_("new bumps")
+    )
+    where = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("Where, in the patient's words"),
+        verbose_name=_("where on the body"),
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.SUBMITTED, verbose_name=_("status")
+    )
+    result = models.CharField(
+        max_length=12, choices=Result.choices, blank=True, verbose_name=_("result")
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
 
     class Meta:
         ordering = ["submitted_at", "id"]
@@ -1063,12 +1105,18 @@ class PhotoCheckImage(models.Model):
     """A photo a patient sent for a photo check: cleaned as staff photos are
     (treatments/services/photos.py), stored beside them, served only to clinical readers."""
 
-    photo_check = models.ForeignKey(PhotoCheck, on_delete=models.CASCADE, related_name="images")
-    image = models.FileField(storage=private_photo_storage, upload_to=photo_check_path)
-    thumbnail = models.FileField(storage=private_photo_storage, upload_to=photo_check_path)
-    content_type = models.CharField(max_length=20)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    photo_check = models.ForeignKey(
+        PhotoCheck, on_delete=models.CASCADE, related_name="images", verbose_name=_("photo check")
+    )
+    image = models.FileField(
+        storage=private_photo_storage, upload_to=photo_check_path, verbose_name=_("image")
+    )
+    thumbnail = models.FileField(
+        storage=private_photo_storage, upload_to=photo_check_path, verbose_name=_("thumbnail")
+    )
+    content_type = models.CharField(max_length=20, verbose_name=_("content type"))
+    width = models.PositiveIntegerField(verbose_name=_("width"))
+    height = models.PositiveIntegerField(verbose_name=_("height"))
 
     class Meta:
         ordering = ["id"]
@@ -1109,27 +1157,36 @@ class FeeScheduleEntry(models.Model):
         null=True,
         blank=True,
         related_name="fee_entries",
-        help_text="For the estimate of a visit of this type; or give a CPT code instead.",
+        help_text=_("For the estimate of a visit of this type; or give a CPT code instead."),
+        verbose_name=_("procedure type"),
     )
     cpt_code = models.CharField(
-        "CPT code",
+        _("CPT code"),
         max_length=5,
         blank=True,
         validators=[cpt_code_validator],
-        help_text="For the charge lines of this code; or give a procedure type instead.",
+        help_text=_("For the charge lines of this code; or give a procedure type instead."),
     )
-    description = models.CharField(max_length=200)
-    self_pay_price = models.DecimalField(max_digits=10, decimal_places=2)
-    insured_price = models.DecimalField(max_digits=10, decimal_places=2)
+    description = models.CharField(max_length=200, verbose_name=_("description"))
+    self_pay_price = models.DecimalField(
+        max_digits=10, decimal_places=2, verbose_name=_("self pay price")
+    )
+    insured_price = models.DecimalField(
+        max_digits=10, decimal_places=2, verbose_name=_("insured price")
+    )
     tax_rate = models.DecimalField(
         max_digits=6,
         decimal_places=3,
         default=Decimal("0"),
-        help_text="Percent added to the price, e.g. 8.875",
+        help_text=_("Percent added to the price, e.g. 8.875"),
+        verbose_name=_("tax rate"),
     )
-    effective_from = models.DateField()
+    effective_from = models.DateField(verbose_name=_("effective from"))
     effective_to = models.DateField(
-        null=True, blank=True, help_text="The last day of this price; empty: until changed"
+        null=True,
+        blank=True,
+        help_text=_("The last day of this price; empty: until changed"),
+        verbose_name=_("effective to"),
     )
     history = HistoricalRecords()
 
@@ -1185,16 +1242,23 @@ class AppointmentEstimate(models.Model):
     later does not change it."""
 
     appointment = models.OneToOneField(
-        Appointment, on_delete=models.CASCADE, related_name="estimate"
+        Appointment,
+        on_delete=models.CASCADE,
+        related_name="estimate",
+        verbose_name=_("appointment"),
     )
-    fee_entry = models.ForeignKey(FeeScheduleEntry, on_delete=models.PROTECT, related_name="+")
-    price = models.DecimalField(max_digits=10, decimal_places=2)
-    tax_rate = models.DecimalField(max_digits=6, decimal_places=3)
-    tax_amount = models.DecimalField(max_digits=10, decimal_places=2)
-    total = models.DecimalField(max_digits=10, decimal_places=2)
-    currency = models.CharField(max_length=3)
-    priced_on = models.DateField(help_text="The day whose price this is")
-    created_at = models.DateTimeField(auto_now_add=True)
+    fee_entry = models.ForeignKey(
+        FeeScheduleEntry, on_delete=models.PROTECT, related_name="+", verbose_name=_("fee entry")
+    )
+    price = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("price"))
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, verbose_name=_("tax rate"))
+    tax_amount = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("tax amount"))
+    total = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("total"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    priced_on = models.DateField(
+        help_text=_("The day whose price this is"), verbose_name=_("priced on")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         constraints = [
@@ -1213,8 +1277,8 @@ class BillingSequence(models.Model):
     locked by the transaction that issues the next number, so numbers are unique and
     follow each other without gaps."""
 
-    name = models.CharField(max_length=20, primary_key=True)
-    last_number = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=20, primary_key=True, verbose_name=_("name"))
+    last_number = models.PositiveIntegerField(default=0, verbose_name=_("last number"))
 
     def __str__(self):
         return f"{self.name}: {self.last_number}"
@@ -1224,16 +1288,21 @@ class Invoice(models.Model):
     """A patient's invoice: a sequential number, and the charge lines it covers, with the
     totals frozen when it was issued (a later price change or void leaves it as issued)."""
 
-    number = models.CharField(max_length=20, unique=True, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="invoices")
-    issued_at = models.DateTimeField()
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    number = models.CharField(max_length=20, unique=True, editable=False, verbose_name=_("number"))
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("patient")
     )
-    currency = models.CharField(max_length=3)
-    subtotal = models.DecimalField(max_digits=10, decimal_places=2)
-    tax_total = models.DecimalField(max_digits=10, decimal_places=2)
-    total = models.DecimalField(max_digits=10, decimal_places=2)
+    issued_at = models.DateTimeField(verbose_name=_("issued at"))
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("issued by"),
+    )
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    subtotal = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("subtotal"))
+    tax_total = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("tax total"))
+    total = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("total"))
 
     class Meta:
         ordering = ["-issued_at", "-id"]
@@ -1261,69 +1330,111 @@ class Charge(models.Model):
     edited: a correction voids the line (who, when, why) and a new line `replaces` it."""
 
     class Kind(models.TextChoices):
-        PROCEDURE = "procedure", "Procedure"
-        EVALUATION = "evaluation", "Evaluation and management visit"
+        PROCEDURE = "procedure", _("Procedure")
+        EVALUATION = "evaluation", _("Evaluation and management visit")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        VOIDED = "voided", "Voided"
+        ACTIVE = "active", _("Active")
+        VOIDED = "voided", _("Voided")
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="charges")
-    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="charges")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="charges", verbose_name=_("patient")
+    )
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, related_name="charges", verbose_name=_("appointment")
+    )
     procedure = models.ForeignKey(
         Procedure,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="charges",
-        help_text="The signed record the line comes from",
+        help_text=_("The signed record the line comes from"),
+        verbose_name=_("procedure"),
     )
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    service_date = models.DateField(help_text="Date of service, in the clinic's time zone")
-    cpt_code = models.CharField("CPT code", max_length=5, validators=[cpt_code_validator])
+    kind = models.CharField(max_length=12, choices=Kind.choices, verbose_name=_("kind"))
+    service_date = models.DateField(
+        help_text=_("Date of service, in the clinic's time zone"), verbose_name=_("service date")
+    )
+    cpt_code = models.CharField(_("CPT code"), max_length=5, validators=[cpt_code_validator])
     modifiers = models.CharField(
-        max_length=11, blank=True, validators=[modifiers_validator], help_text="e.g. 25"
+        max_length=11,
+        blank=True,
+        validators=[modifiers_validator],
+        help_text=_("e.g. 25"),
+        verbose_name=_("modifiers"),
     )
-    description = models.CharField(max_length=200)
-    units = models.PositiveSmallIntegerField(default=1)
-    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
-    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0"))
-    tax_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    description = models.CharField(max_length=200, verbose_name=_("description"))
+    units = models.PositiveSmallIntegerField(default=1, verbose_name=_("units"))
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("unit price"))
+    tax_rate = models.DecimalField(
+        max_digits=6, decimal_places=3, default=Decimal("0"), verbose_name=_("tax rate")
+    )
+    tax_amount = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("tax amount"))
     total = models.DecimalField(
-        max_digits=10, decimal_places=2, help_text="Units × unit price, plus tax"
+        max_digits=10,
+        decimal_places=2,
+        help_text=_("Units × unit price, plus tax"),
+        verbose_name=_("total"),
     )
     payer = models.CharField(
-        max_length=10, choices=Patient.Payer.choices, help_text="The patient's payer then"
+        max_length=10,
+        choices=Patient.Payer.choices,
+        help_text=_("The patient's payer then"),
+        verbose_name=_("payer"),
     )
     fee_entry = models.ForeignKey(
-        FeeScheduleEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        FeeScheduleEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("fee entry"),
     )
     price_missing = models.BooleanField(
-        default=False, help_text="The fee schedule had no price for the code that day"
+        default=False,
+        help_text=_("The fee schedule had no price for the code that day"),
+        verbose_name=_("price missing"),
     )
     # ICD-10-CM codes in order, the record's chosen diagnosis first.
-    diagnosis_codes = models.JSONField(default=list)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
-    voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    diagnosis_codes = models.JSONField(default=list, verbose_name=_("diagnosis codes"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
     )
-    voided_at = models.DateTimeField(null=True, blank=True)
-    void_reason = models.CharField(max_length=200, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
+    )
+    voided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("voided at"))
+    void_reason = models.CharField(max_length=200, blank=True, verbose_name=_("void reason"))
     replaces = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="replaced_by",
-        help_text="The voided line this one corrects",
+        help_text=_("The voided line this one corrects"),
+        verbose_name=_("replaces"),
     )
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="charges"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="charges",
+        verbose_name=_("invoice"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     objects = ChargeQuerySet.as_manager()
 
@@ -1418,32 +1529,54 @@ class Payment(models.Model):
     Never edited: a mistake is corrected by a refund with its reason."""
 
     class Kind(models.TextChoices):
-        PAYMENT = "payment", "Payment"
-        REFUND = "refund", "Refund"
+        PAYMENT = "payment", _("Payment")
+        REFUND = "refund", _("Refund")
 
     class Method(models.TextChoices):
-        CASH = "cash", "Cash"
-        CARD = "card", "Card"
-        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        CASH = "cash", _("Cash")
+        CARD = "card", _("Card")
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
 
-    receipt_number = models.CharField(max_length=20, unique=True, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="payments")
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAYMENT)
+    receipt_number = models.CharField(
+        max_length=20, unique=True, editable=False, verbose_name=_("receipt number")
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="payments", verbose_name=_("patient")
+    )
+    kind = models.CharField(
+        max_length=8, choices=Kind.choices, default=Kind.PAYMENT, verbose_name=_("kind")
+    )
     amount = models.DecimalField(
-        max_digits=10, decimal_places=2, help_text="Always positive; a refund's kind says so"
+        max_digits=10,
+        decimal_places=2,
+        help_text=_("Always positive; a refund's kind says so"),
+        verbose_name=_("amount"),
     )
-    method = models.CharField(max_length=14, choices=Method.choices)
+    method = models.CharField(max_length=14, choices=Method.choices, verbose_name=_("method"))
     reference = models.CharField(
-        max_length=100, blank=True, help_text="The card terminal's or the bank transfer's"
+        max_length=100,
+        blank=True,
+        help_text=_("The card terminal's or the bank transfer's"),
+        verbose_name=_("reference"),
     )
-    reason = models.CharField(max_length=200, blank=True, help_text="Why, for a refund")
+    reason = models.CharField(
+        max_length=200, blank=True, help_text=_("Why, for a refund"), verbose_name=_("reason")
+    )
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+        Appointment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("appointment"),
     )
     received_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("received by"),
     )
-    received_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"))
 
     objects = PaymentQuerySet.as_manager()
 
@@ -1490,34 +1623,53 @@ class BillingEmail(models.Model):
     body names no diagnosis, procedure or code."""
 
     class Document(models.TextChoices):
-        INVOICE = "invoice", "Invoice"
-        RECEIPT = "receipt", "Receipt"
-        SUPERBILL = "superbill", "Superbill"
+        INVOICE = "invoice", _("Invoice")
+        RECEIPT = "receipt", _("Receipt")
+        SUPERBILL = "superbill", _("Superbill")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="billing_emails")
-    document = models.CharField(max_length=10, choices=Document.choices)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="billing_emails", verbose_name=_("patient")
+    )
+    document = models.CharField(max_length=10, choices=Document.choices, verbose_name=_("document"))
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invoice"),
     )
     payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("payment"),
     )
-    service_date = models.DateField(null=True, blank=True, help_text="A superbill's day")
-    email = models.EmailField()
-    recipient_name = models.CharField(max_length=201)
-    language = models.CharField(max_length=8)
+    service_date = models.DateField(
+        null=True, blank=True, help_text=_("A superbill's day"), verbose_name=_("service date")
+    )
+    email = models.EmailField(verbose_name=_("email"))
+    recipient_name = models.CharField(max_length=201, verbose_name=_("recipient name"))
+    language = models.CharField(max_length=8, verbose_name=_("language"))
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
-    requested_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=300, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now, verbose_name=_("requested at"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
 
     class Meta:
         ordering = ["-requested_at", "-id"]

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from import_export import fields, resources
 from import_export.instance_loaders import CachedInstanceLoader
 
@@ -131,8 +132,10 @@ class AppointmentResource(resources.ModelResource):
         )
         if not same:
             raise ValidationError(
-                "This visit was imported before with another patient, dermatologist or time: "
-                "change it at the desk."
+                _(
+                    "This visit was imported before with another patient, dermatologist or "
+                    "time: change it at the desk."
+                )
             )
         return True
 
@@ -149,5 +152,5 @@ class AppointmentResource(resources.ModelResource):
                 external_id=instance.external_id,
             )
         except IntegrityError as error:
-            raise ValidationError("Another import booked this visit meanwhile.") from error
+            raise ValidationError(_("Another import booked this visit meanwhile.")) from error
         instance.pk, instance.ends_at = booked.pk, booked.ends_at

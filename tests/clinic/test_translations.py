@@ -47,7 +47,7 @@ LANGUAGES = ["es", "fr"]
 # format of values alone, and words the languages share.
 SAME_IN_BOTH = {"Twilio", "Vonage", "SMS", "nonce", "%(minutes)s min", "Halo (mm)", "Abdomen"}
 SAME_WORDS = {
-    "es": SAME_IN_BOTH | {"Neonatal", "%(status)s: %(when)s."},
+    "es": SAME_IN_BOTH | {"Neonatal", "%(status)s: %(when)s.", "error"},
     "fr": SAME_IN_BOTH
     | {"invitation", "Message", "Patients", "Administration", "Patient", "patient", "Note"}
     | {"note", "Type", "Date", "Parent", "Export", "Action", "action", "Actions", "Active"}
@@ -231,12 +231,13 @@ def dates_as_written(*moments) -> list[str]:
 
 def untranslated(text: str, *, values: list[str]) -> list[str]:
     """The words left once tags, bracketed (translated) texts and the given values are
-    taken out: the English that did not go through the catalogue."""
+    taken out: the English that did not go through the catalogue. Values first: one may
+    hold a bracketed word (a date whose day name is also a msgid of ours)."""
     text = re.sub(r"<[^>]*>", " ", text)
-    while re.search(r"⟦[^⟦⟧]*⟧", text):
-        text = re.sub(r"⟦[^⟦⟧]*⟧", " ", text)
     for value in sorted(values, key=len, reverse=True):
         text = text.replace(value, " ")
+    while re.search(r"⟦[^⟦⟧]*⟧", text):
+        text = re.sub(r"⟦[^⟦⟧]*⟧", " ", text)
     text = re.sub(r"https?://\S+|mailto:\S+", " ", text)
     return re.findall(r"[^\W\d_]{2,}", text)
 

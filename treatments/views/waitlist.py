@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.params import id_param
@@ -65,7 +66,9 @@ def waitlist_add(request):
     if request.method == "POST" and form.is_valid():
         # A valid ModelForm holds the unsaved entry; the service checks and saves it.
         services.waitlist_entry_add(entry=form.instance, by=request.user)
-        messages.success(request, f"{patient.full_name} is on the waitlist.")
+        messages.success(
+            request, gettext("%(name)s is on the waitlist.") % {"name": patient.full_name}
+        )
         return redirect("treatments:waitlist")
     status = 400 if request.method == "POST" else 200
     return render(
@@ -82,5 +85,7 @@ def waitlist_remove(request, pk):
     except services.TransitionNotAllowed as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{entry.patient.full_name} is off the waitlist.")
+        messages.success(
+            request, gettext("%(name)s is off the waitlist.") % {"name": entry.patient.full_name}
+        )
     return redirect("treatments:waitlist")
