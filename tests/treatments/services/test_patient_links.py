@@ -48,7 +48,8 @@ def signed_long_ago(action, subject_id, *, seconds_ago) -> str:
 
 @pytest.fixture
 def visit(cryotherapy, dermatologist, tomorrow_at):
-    """A booked visit tomorrow at 10:15 for a patient who agreed to reminders, with a signed
+    """A booked visit the day after tomorrow at 10:15 (past the self-service cut-off of 24
+    hours at any hour the suite runs) for a patient who agreed to reminders, with a signed
     procedure from an earlier visit and a check-up that is due."""
     patient = PatientFactory(
         last_name="Oyelaran", reminder_consent=True, reminder_consent_changed_at=timezone.now()
@@ -57,7 +58,7 @@ def visit(cryotherapy, dermatologist, tomorrow_at):
         patient=patient,
         dermatologist=dermatologist,
         procedure_type=cryotherapy,
-        starts_at=tomorrow_at(10, 15),
+        starts_at=tomorrow_at(10, 15) + timedelta(days=1),
         reason="Milia on the left upper eyelid",
     )
     earlier = AppointmentFactory(
