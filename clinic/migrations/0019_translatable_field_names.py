@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from clinic.migration_operations import VerboseNames
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -13,541 +15,572 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="accesslog",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("chart_view", "Chart view"),
-                    ("photo_view", "Photo view"),
-                    ("record_view", "Record view"),
-                    ("handout_view", "Handout view"),
-                    ("export", "Export"),
-                ],
-                max_length=20,
-                verbose_name="action",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="accesslog",
-            name="at",
-            field=models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="at"),
-        ),
-        migrations.AlterField(
-            model_name="accesslog",
-            name="detail",
-            field=models.CharField(blank=True, max_length=200, verbose_name="detail"),
-        ),
-        migrations.AlterField(
-            model_name="accesslog",
-            name="ip_address",
-            field=models.GenericIPAddressField(blank=True, null=True, verbose_name="ip address"),
-        ),
-        migrations.AlterField(
-            model_name="accesslog",
-            name="path",
-            field=models.CharField(max_length=500, verbose_name="path"),
-        ),
-        migrations.AlterField(
-            model_name="accesslog",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="access_log",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="accesslog",
-            name="user",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="access_log",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="user",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="channelhealth",
-            name="channel",
-            field=models.CharField(
-                choices=[("email", "Email"), ("sms", "SMS")],
-                max_length=5,
-                primary_key=True,
-                serialize=False,
-                verbose_name="channel",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="channelhealth",
-            name="failures_in_a_row",
-            field=models.PositiveIntegerField(default=0, verbose_name="failures in a row"),
-        ),
-        migrations.AlterField(
-            model_name="channelhealth",
-            name="last_failure_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="last failure at"),
-        ),
-        migrations.AlterField(
-            model_name="channelhealth",
-            name="last_success_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="last success at"),
-        ),
-        migrations.AlterField(
-            model_name="heartbeat",
-            name="last_seen_at",
-            field=models.DateTimeField(verbose_name="last seen at"),
-        ),
-        migrations.AlterField(
-            model_name="heartbeat",
-            name="name",
-            field=models.CharField(
-                max_length=50, primary_key=True, serialize=False, verbose_name="name"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("visit_confirmed", "Next visit confirmed"),
-                    ("reminders_stopped", "Reminders stopped"),
-                    ("reminders_restarted", "Reminders restarted"),
-                    ("nothing_to_change", "Nothing to change"),
-                    ("for_the_desk", "Kept for the desk"),
-                ],
-                default="for_the_desk",
-                max_length=20,
-                verbose_name="action",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="body",
-            field=models.TextField(blank=True, verbose_name="body"),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="handled_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="handled at"),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="handled_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="handled by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="note",
-            field=models.CharField(
-                blank=True, help_text="Why nothing was done", max_length=200, verbose_name="note"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="inbound_sms",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="provider",
-            field=models.CharField(
-                choices=[("twilio", "Twilio"), ("vonage", "Vonage")],
-                max_length=10,
-                verbose_name="provider",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="provider_message_id",
-            field=models.CharField(max_length=64, verbose_name="provider message id"),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="received_at",
-            field=models.DateTimeField(db_index=True, verbose_name="received at"),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="recipient",
-            field=models.CharField(blank=True, max_length=32, verbose_name="recipient"),
-        ),
-        migrations.AlterField(
-            model_name="inboundsms",
-            name="sender",
-            field=models.CharField(max_length=32, verbose_name="sender"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="attempts",
-            field=models.PositiveSmallIntegerField(default=0, verbose_name="attempts"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="channel",
-            field=models.CharField(
-                choices=[("email", "Email"), ("sms", "SMS")], max_length=5, verbose_name="channel"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="claimed_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="claimed at"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="context",
-            field=models.JSONField(
-                blank=True,
-                default=dict,
-                help_text="Values for the template: times, names, link specs",
-                verbose_name="context",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="email",
-            field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="failed_at",
-            field=models.DateTimeField(
-                blank=True,
-                help_text="When it was given up on (failed only)",
-                null=True,
-                verbose_name="failed at",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="idempotency_key",
-            field=models.CharField(max_length=200, unique=True, verbose_name="idempotency key"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("appointment", "Appointment"),
-                    ("aftercare", "Aftercare"),
-                    ("recurrence_check", "Recurrence check"),
-                    ("waitlist_offer", "Waitlist offer"),
-                    ("confirmation", "Booking confirmation"),
-                ],
-                max_length=20,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="language",
-            field=models.CharField(default="en", max_length=8, verbose_name="language"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="last_error",
-            field=models.TextField(blank=True, verbose_name="last error"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="next_attempt_at",
-            field=models.DateTimeField(
-                blank=True,
-                help_text="When a sweep may take it next (pending only)",
-                null=True,
-                verbose_name="next attempt at",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="reminders",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="provider_message_id",
-            field=models.CharField(blank=True, max_length=200, verbose_name="provider message id"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="recipient_name",
-            field=models.CharField(max_length=200, verbose_name="recipient name"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="send_at",
-            field=models.DateTimeField(
-                help_text="When it is planned to go out", verbose_name="send at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="sent_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="skip_reason",
-            field=models.CharField(blank=True, max_length=200, verbose_name="skip reason"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="source_key",
-            field=models.CharField(db_index=True, max_length=100, verbose_name="source key"),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("pending", "Pending"),
-                    ("sending", "Sending"),
-                    ("sent", "Sent"),
-                    ("failed", "Failed"),
-                    ("cancelled", "Cancelled"),
-                    ("skipped", "Skipped"),
-                ],
-                default="pending",
-                max_length=10,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="remindertemplate",
-            name="body_html",
-            field=models.TextField(
-                blank=True, help_text="Email only: an HTML version", verbose_name="body html"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="remindertemplate",
-            name="body_text",
-            field=models.TextField(
-                help_text="Plain text; the whole message for an SMS", verbose_name="body text"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="remindertemplate",
-            name="channel",
-            field=models.CharField(
-                choices=[("email", "Email"), ("sms", "SMS")], max_length=5, verbose_name="channel"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="remindertemplate",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("appointment", "Appointment"),
-                    ("aftercare", "Aftercare"),
-                    ("recurrence_check", "Recurrence check"),
-                    ("waitlist_offer", "Waitlist offer"),
-                    ("confirmation", "Booking confirmation"),
-                ],
-                max_length=20,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="remindertemplate",
-            name="language",
-            field=models.CharField(
-                choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
-                default="en",
-                max_length=8,
-                verbose_name="language",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="remindertemplate",
-            name="subject",
-            field=models.CharField(
-                blank=True, help_text="Email only", max_length=200, verbose_name="subject"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="remindertemplate",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="room",
-            name="is_active",
-            field=models.BooleanField(default=True, verbose_name="is active"),
-        ),
-        migrations.AlterField(
-            model_name="room",
-            name="kind",
-            field=models.CharField(
-                choices=[("treatment", "Treatment room"), ("consultation", "Consultation room")],
-                default="treatment",
-                max_length=12,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="room",
-            name="name",
-            field=models.CharField(max_length=60, unique=True, verbose_name="name"),
-        ),
-        migrations.AlterField(
-            model_name="staffmember",
-            name="is_active",
-            field=models.BooleanField(
-                default=True, help_text="Inactive staff cannot be booked.", verbose_name="is active"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="staffmember",
-            name="language",
-            field=models.CharField(
-                blank=True,
-                choices=[("en", "English"), ("es", "Spanish")],
-                help_text="The language of their pages; empty: the clinic's.",
-                max_length=8,
-                verbose_name="language",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="staffmember",
-            name="role",
-            field=models.CharField(
-                choices=[
-                    ("dermatologist", "Dermatologist"),
-                    ("receptionist", "Receptionist"),
-                    ("manager", "Clinic manager"),
-                ],
-                max_length=16,
-                verbose_name="role",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="staffmember",
-            name="title",
-            field=models.CharField(
-                blank=True,
-                help_text="Shown before the name, e.g. Dr.",
-                max_length=20,
-                verbose_name="title",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="staffmember",
-            name="user",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="staff_member",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="user",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="timeoff",
-            name="ends_at",
-            field=models.DateTimeField(verbose_name="ends at"),
-        ),
-        migrations.AlterField(
-            model_name="timeoff",
-            name="reason",
-            field=models.CharField(blank=True, max_length=200, verbose_name="reason"),
-        ),
-        migrations.AlterField(
-            model_name="timeoff",
-            name="staff_member",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="time_off",
-                to="clinic.staffmember",
-                verbose_name="staff member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="timeoff",
-            name="starts_at",
-            field=models.DateTimeField(verbose_name="starts at"),
-        ),
-        migrations.AlterField(
-            model_name="usedpatientlink",
-            name="action",
-            field=models.CharField(max_length=20, verbose_name="action"),
-        ),
-        migrations.AlterField(
-            model_name="usedpatientlink",
-            name="nonce",
-            field=models.CharField(max_length=32, unique=True, verbose_name="nonce"),
-        ),
-        migrations.AlterField(
-            model_name="usedpatientlink",
-            name="subject_id",
-            field=models.BigIntegerField(verbose_name="subject id"),
-        ),
-        migrations.AlterField(
-            model_name="usedpatientlink",
-            name="used_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="used at"),
-        ),
-        migrations.AlterField(
-            model_name="workinghours",
-            name="ends_at",
-            field=models.TimeField(verbose_name="ends at"),
-        ),
-        migrations.AlterField(
-            model_name="workinghours",
-            name="staff_member",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="working_hours",
-                to="clinic.staffmember",
-                verbose_name="staff member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="workinghours",
-            name="starts_at",
-            field=models.TimeField(verbose_name="starts at"),
-        ),
-        migrations.AlterField(
-            model_name="workinghours",
-            name="weekday",
-            field=models.PositiveSmallIntegerField(
-                choices=[
-                    (0, "Monday"),
-                    (1, "Tuesday"),
-                    (2, "Wednesday"),
-                    (3, "Thursday"),
-                    (4, "Friday"),
-                    (5, "Saturday"),
-                    (6, "Sunday"),
-                ],
-                verbose_name="weekday",
-            ),
-        ),
+        VerboseNames(
+            [
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="action",
+                    field=models.CharField(
+                        choices=[
+                            ("chart_view", "Chart view"),
+                            ("photo_view", "Photo view"),
+                            ("record_view", "Record view"),
+                            ("handout_view", "Handout view"),
+                            ("export", "Export"),
+                        ],
+                        max_length=20,
+                        verbose_name="action",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="at",
+                    field=models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="at"),
+                ),
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="detail",
+                    field=models.CharField(blank=True, max_length=200, verbose_name="detail"),
+                ),
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="ip_address",
+                    field=models.GenericIPAddressField(
+                        blank=True, null=True, verbose_name="ip address"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="path",
+                    field=models.CharField(max_length=500, verbose_name="path"),
+                ),
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="access_log",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="user",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="access_log",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="channelhealth",
+                    name="channel",
+                    field=models.CharField(
+                        choices=[("email", "Email"), ("sms", "SMS")],
+                        max_length=5,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="channel",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="channelhealth",
+                    name="failures_in_a_row",
+                    field=models.PositiveIntegerField(default=0, verbose_name="failures in a row"),
+                ),
+                migrations.AlterField(
+                    model_name="channelhealth",
+                    name="last_failure_at",
+                    field=models.DateTimeField(
+                        blank=True, null=True, verbose_name="last failure at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="channelhealth",
+                    name="last_success_at",
+                    field=models.DateTimeField(
+                        blank=True, null=True, verbose_name="last success at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="heartbeat",
+                    name="last_seen_at",
+                    field=models.DateTimeField(verbose_name="last seen at"),
+                ),
+                migrations.AlterField(
+                    model_name="heartbeat",
+                    name="name",
+                    field=models.CharField(
+                        max_length=50, primary_key=True, serialize=False, verbose_name="name"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="action",
+                    field=models.CharField(
+                        choices=[
+                            ("visit_confirmed", "Next visit confirmed"),
+                            ("reminders_stopped", "Reminders stopped"),
+                            ("reminders_restarted", "Reminders restarted"),
+                            ("nothing_to_change", "Nothing to change"),
+                            ("for_the_desk", "Kept for the desk"),
+                        ],
+                        default="for_the_desk",
+                        max_length=20,
+                        verbose_name="action",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="body",
+                    field=models.TextField(blank=True, verbose_name="body"),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="handled_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="handled at"),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="handled_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="handled by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="note",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="Why nothing was done",
+                        max_length=200,
+                        verbose_name="note",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="inbound_sms",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="provider",
+                    field=models.CharField(
+                        choices=[("twilio", "Twilio"), ("vonage", "Vonage")],
+                        max_length=10,
+                        verbose_name="provider",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="provider_message_id",
+                    field=models.CharField(max_length=64, verbose_name="provider message id"),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="received_at",
+                    field=models.DateTimeField(db_index=True, verbose_name="received at"),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="recipient",
+                    field=models.CharField(blank=True, max_length=32, verbose_name="recipient"),
+                ),
+                migrations.AlterField(
+                    model_name="inboundsms",
+                    name="sender",
+                    field=models.CharField(max_length=32, verbose_name="sender"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="attempts",
+                    field=models.PositiveSmallIntegerField(default=0, verbose_name="attempts"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="channel",
+                    field=models.CharField(
+                        choices=[("email", "Email"), ("sms", "SMS")],
+                        max_length=5,
+                        verbose_name="channel",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="claimed_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="claimed at"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="context",
+                    field=models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Values for the template: times, names, link specs",
+                        verbose_name="context",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="email",
+                    field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="failed_at",
+                    field=models.DateTimeField(
+                        blank=True,
+                        help_text="When it was given up on (failed only)",
+                        null=True,
+                        verbose_name="failed at",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="idempotency_key",
+                    field=models.CharField(
+                        max_length=200, unique=True, verbose_name="idempotency key"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("appointment", "Appointment"),
+                            ("aftercare", "Aftercare"),
+                            ("recurrence_check", "Recurrence check"),
+                            ("waitlist_offer", "Waitlist offer"),
+                            ("confirmation", "Booking confirmation"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="language",
+                    field=models.CharField(default="en", max_length=8, verbose_name="language"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="last_error",
+                    field=models.TextField(blank=True, verbose_name="last error"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="next_attempt_at",
+                    field=models.DateTimeField(
+                        blank=True,
+                        help_text="When a sweep may take it next (pending only)",
+                        null=True,
+                        verbose_name="next attempt at",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="provider_message_id",
+                    field=models.CharField(
+                        blank=True, max_length=200, verbose_name="provider message id"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="recipient_name",
+                    field=models.CharField(max_length=200, verbose_name="recipient name"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="send_at",
+                    field=models.DateTimeField(
+                        help_text="When it is planned to go out", verbose_name="send at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="sent_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="skip_reason",
+                    field=models.CharField(blank=True, max_length=200, verbose_name="skip reason"),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="source_key",
+                    field=models.CharField(
+                        db_index=True, max_length=100, verbose_name="source key"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="remindertemplate",
+                    name="body_html",
+                    field=models.TextField(
+                        blank=True,
+                        help_text="Email only: an HTML version",
+                        verbose_name="body html",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="remindertemplate",
+                    name="body_text",
+                    field=models.TextField(
+                        help_text="Plain text; the whole message for an SMS",
+                        verbose_name="body text",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="remindertemplate",
+                    name="channel",
+                    field=models.CharField(
+                        choices=[("email", "Email"), ("sms", "SMS")],
+                        max_length=5,
+                        verbose_name="channel",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="remindertemplate",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("appointment", "Appointment"),
+                            ("aftercare", "Aftercare"),
+                            ("recurrence_check", "Recurrence check"),
+                            ("waitlist_offer", "Waitlist offer"),
+                            ("confirmation", "Booking confirmation"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="remindertemplate",
+                    name="language",
+                    field=models.CharField(
+                        choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
+                        default="en",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="remindertemplate",
+                    name="subject",
+                    field=models.CharField(
+                        blank=True, help_text="Email only", max_length=200, verbose_name="subject"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="remindertemplate",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="room",
+                    name="is_active",
+                    field=models.BooleanField(default=True, verbose_name="is active"),
+                ),
+                migrations.AlterField(
+                    model_name="room",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("treatment", "Treatment room"),
+                            ("consultation", "Consultation room"),
+                        ],
+                        default="treatment",
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="room",
+                    name="name",
+                    field=models.CharField(max_length=60, unique=True, verbose_name="name"),
+                ),
+                migrations.AlterField(
+                    model_name="staffmember",
+                    name="is_active",
+                    field=models.BooleanField(
+                        default=True,
+                        help_text="Inactive staff cannot be booked.",
+                        verbose_name="is active",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="staffmember",
+                    name="language",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[("en", "English"), ("es", "Spanish")],
+                        help_text="The language of their pages; empty: the clinic's.",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="staffmember",
+                    name="role",
+                    field=models.CharField(
+                        choices=[
+                            ("dermatologist", "Dermatologist"),
+                            ("receptionist", "Receptionist"),
+                            ("manager", "Clinic manager"),
+                        ],
+                        max_length=16,
+                        verbose_name="role",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="staffmember",
+                    name="title",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="Shown before the name, e.g. Dr.",
+                        max_length=20,
+                        verbose_name="title",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="staffmember",
+                    name="user",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="staff_member",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="timeoff",
+                    name="ends_at",
+                    field=models.DateTimeField(verbose_name="ends at"),
+                ),
+                migrations.AlterField(
+                    model_name="timeoff",
+                    name="reason",
+                    field=models.CharField(blank=True, max_length=200, verbose_name="reason"),
+                ),
+                migrations.AlterField(
+                    model_name="timeoff",
+                    name="staff_member",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="time_off",
+                        to="clinic.staffmember",
+                        verbose_name="staff member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="timeoff",
+                    name="starts_at",
+                    field=models.DateTimeField(verbose_name="starts at"),
+                ),
+                migrations.AlterField(
+                    model_name="usedpatientlink",
+                    name="action",
+                    field=models.CharField(max_length=20, verbose_name="action"),
+                ),
+                migrations.AlterField(
+                    model_name="usedpatientlink",
+                    name="nonce",
+                    field=models.CharField(max_length=32, unique=True, verbose_name="nonce"),
+                ),
+                migrations.AlterField(
+                    model_name="usedpatientlink",
+                    name="subject_id",
+                    field=models.BigIntegerField(verbose_name="subject id"),
+                ),
+                migrations.AlterField(
+                    model_name="usedpatientlink",
+                    name="used_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="used at"),
+                ),
+                migrations.AlterField(
+                    model_name="workinghours",
+                    name="ends_at",
+                    field=models.TimeField(verbose_name="ends at"),
+                ),
+                migrations.AlterField(
+                    model_name="workinghours",
+                    name="staff_member",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="working_hours",
+                        to="clinic.staffmember",
+                        verbose_name="staff member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="workinghours",
+                    name="starts_at",
+                    field=models.TimeField(verbose_name="starts at"),
+                ),
+                migrations.AlterField(
+                    model_name="workinghours",
+                    name="weekday",
+                    field=models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ],
+                        verbose_name="weekday",
+                    ),
+                ),
+            ]
+        )
     ]

@@ -5,6 +5,8 @@ import phonenumber_field.modelfields
 from django.conf import settings
 from django.db import migrations, models
 
+from clinic.migration_operations import VerboseNames
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -14,62 +16,66 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="accesslog",
-            name="client",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
-                verbose_name="client",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="accesslog",
-            name="online_viewer",
-            field=models.CharField(
-                blank=True, default="", max_length=254, verbose_name="online viewer"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="calendarfeed",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="calendarfeed",
-            name="created_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="calendarfeed",
-            name="staff_member",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="calendar_feed",
-                to="clinic.staffmember",
-                verbose_name="staff member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="calendarfeed",
-            name="token_sha256",
-            field=models.CharField(
-                editable=False, max_length=64, unique=True, verbose_name="token hash"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="phone",
-            field=phonenumber_field.modelfields.PhoneNumberField(
-                blank=True, max_length=128, region=None, verbose_name="phone"
-            ),
-        ),
+        VerboseNames(
+            [
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="client",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+                        verbose_name="client",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="online_viewer",
+                    field=models.CharField(
+                        blank=True, default="", max_length=254, verbose_name="online viewer"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="calendarfeed",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="calendarfeed",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="calendarfeed",
+                    name="staff_member",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="calendar_feed",
+                        to="clinic.staffmember",
+                        verbose_name="staff member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="calendarfeed",
+                    name="token_sha256",
+                    field=models.CharField(
+                        editable=False, max_length=64, unique=True, verbose_name="token hash"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="reminder",
+                    name="phone",
+                    field=phonenumber_field.modelfields.PhoneNumberField(
+                        blank=True, max_length=128, region=None, verbose_name="phone"
+                    ),
+                ),
+            ]
+        )
     ]

@@ -6,6 +6,8 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
+from clinic.migration_operations import VerboseNames
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -15,116 +17,120 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="apiclient",
-            name="application",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="api_client",
-                to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
-                verbose_name="application",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="apiclient",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="apiclient",
-            name="granted_scopes",
-            field=models.TextField(
-                help_text="Space-separated, e.g. system/Patient.rs system/Appointment.crus system/Slot.rs",
-                validators=[fhir_api.scopes.validate_scopes],
-                verbose_name="granted scopes",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="apiclient",
-            name="rate_limit_per_minute",
-            field=models.PositiveIntegerField(
-                blank=True,
-                help_text="Requests per minute; empty: the clinic's default.",
-                null=True,
-                verbose_name="rate limit per minute",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="client",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
-                verbose_name="client",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="error",
-            field=models.CharField(blank=True, max_length=300, verbose_name="error"),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="files",
-            field=models.JSONField(blank=True, default=list, verbose_name="files"),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="finished_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="id",
-            field=models.UUIDField(
-                default=uuid.uuid4,
-                editable=False,
-                primary_key=True,
-                serialize=False,
-                verbose_name="ID",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="patient_ids",
-            field=models.JSONField(blank=True, default=list, verbose_name="patient IDs"),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="request_url",
-            field=models.CharField(max_length=500, verbose_name="request URL"),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="requested_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="requested by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="bulkexport",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("accepted", "Accepted"),
-                    ("in_progress", "In progress"),
-                    ("completed", "Completed"),
-                    ("failed", "Failed"),
-                ],
-                default="accepted",
-                max_length=12,
-                verbose_name="status",
-            ),
-        ),
+        VerboseNames(
+            [
+                migrations.AlterField(
+                    model_name="apiclient",
+                    name="application",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_client",
+                        to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+                        verbose_name="application",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="apiclient",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="apiclient",
+                    name="granted_scopes",
+                    field=models.TextField(
+                        help_text="Space-separated, e.g. system/Patient.rs system/Appointment.crus system/Slot.rs",
+                        validators=[fhir_api.scopes.validate_scopes],
+                        verbose_name="granted scopes",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="apiclient",
+                    name="rate_limit_per_minute",
+                    field=models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Requests per minute; empty: the clinic's default.",
+                        null=True,
+                        verbose_name="rate limit per minute",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="client",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+                        verbose_name="client",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="error",
+                    field=models.CharField(blank=True, max_length=300, verbose_name="error"),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="files",
+                    field=models.JSONField(blank=True, default=list, verbose_name="files"),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="finished_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="id",
+                    field=models.UUIDField(
+                        default=uuid.uuid4,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="patient_ids",
+                    field=models.JSONField(blank=True, default=list, verbose_name="patient IDs"),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="request_url",
+                    field=models.CharField(max_length=500, verbose_name="request URL"),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="requested_by",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="requested by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="bulkexport",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("accepted", "Accepted"),
+                            ("in_progress", "In progress"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="accepted",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+            ]
+        )
     ]

@@ -5,6 +5,8 @@ import phonenumber_field.modelfields
 from django.conf import settings
 from django.db import migrations, models
 
+from clinic.migration_operations import VerboseNames
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -13,865 +15,913 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="guardian",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="guardian",
-            name="email",
-            field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
-        ),
-        migrations.AlterField(
-            model_name="guardian",
-            name="first_name",
-            field=models.CharField(max_length=100, verbose_name="first name"),
-        ),
-        migrations.AlterField(
-            model_name="guardian",
-            name="language",
-            field=models.CharField(
-                blank=True,
-                choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
-                help_text="The language of the messages and pages they receive; empty: the patient's.",
-                max_length=8,
-                verbose_name="language",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="guardian",
-            name="last_name",
-            field=models.CharField(max_length=100, verbose_name="last name"),
-        ),
-        migrations.AlterField(
-            model_name="guardian",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="guardians",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="guardian",
-            name="phone",
-            field=phonenumber_field.modelfields.PhoneNumberField(
-                blank=True, max_length=128, region=None, verbose_name="phone"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="guardian",
-            name="receives_reminders",
-            field=models.BooleanField(
-                default=True,
-                help_text="The one guardian to whom the minor's reminders go.",
-                verbose_name="receives reminders",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="guardian",
-            name="relationship",
-            field=models.CharField(
-                choices=[
-                    ("mother", "Mother"),
-                    ("father", "Father"),
-                    ("parent", "Parent"),
-                    ("legal_guardian", "Legal guardian"),
-                    ("other", "Other"),
-                ],
-                max_length=20,
-                verbose_name="relationship",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="created_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="email",
-            field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="first_name",
-            field=models.CharField(max_length=100, verbose_name="first name"),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="language",
-            field=models.CharField(
-                blank=True,
-                choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
-                help_text="The language of the messages and pages they receive; empty: the patient's.",
-                max_length=8,
-                verbose_name="language",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="last_name",
-            field=models.CharField(max_length=100, verbose_name="last name"),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="phone",
-            field=phonenumber_field.modelfields.PhoneNumberField(
-                blank=True, max_length=128, region=None, verbose_name="phone"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="receives_reminders",
-            field=models.BooleanField(
-                default=True,
-                help_text="The one guardian to whom the minor's reminders go.",
-                verbose_name="receives reminders",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalguardian",
-            name="relationship",
-            field=models.CharField(
-                choices=[
-                    ("mother", "Mother"),
-                    ("father", "Father"),
-                    ("parent", "Parent"),
-                    ("legal_guardian", "Legal guardian"),
-                    ("other", "Other"),
-                ],
-                max_length=20,
-                verbose_name="relationship",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="colour",
-            field=models.CharField(
-                choices=[("white", "White"), ("yellow", "Yellow"), ("skin", "Skin-coloured")],
-                default="white",
-                max_length=8,
-                verbose_name="colour",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="count",
-            field=models.PositiveSmallIntegerField(
-                default=1, help_text="Number of milia at this site", verbose_name="count"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="created_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="first_noted",
-            field=models.DateField(verbose_name="first noted"),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="last_treated_on",
-            field=models.DateField(
-                blank=True,
-                help_text="The day of the latest procedure recorded on it.",
-                null=True,
-                verbose_name="last treated on",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="milia_type",
-            field=models.CharField(
-                choices=[
-                    ("neonatal", "Neonatal"),
-                    ("primary", "Primary"),
-                    ("secondary", "Secondary (after injury, burns, resurfacing, steroids)"),
-                    ("en_plaque", "Milia en plaque"),
-                    ("multiple_eruptive", "Multiple eruptive milia"),
-                    ("genodermatosis", "Linked with a genodermatosis"),
-                ],
-                max_length=20,
-                verbose_name="milia type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="note",
-            field=models.CharField(blank=True, max_length=300, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="resolved_on",
-            field=models.DateField(blank=True, null=True, verbose_name="resolved on"),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="site",
-            field=models.CharField(
-                choices=[
-                    ("forehead", "Forehead"),
-                    ("temple_left", "Temple, left"),
-                    ("temple_right", "Temple, right"),
-                    ("glabella", "Glabella (between the brows)"),
-                    ("eyelid_left_upper", "Eyelid, left upper"),
-                    ("eyelid_left_lower", "Eyelid, left lower"),
-                    ("eyelid_right_upper", "Eyelid, right upper"),
-                    ("eyelid_right_lower", "Eyelid, right lower"),
-                    ("periorbital_left", "Periorbital, left"),
-                    ("periorbital_right", "Periorbital, right"),
-                    ("nose_bridge", "Nose, bridge"),
-                    ("nose_tip", "Nose, tip and alae"),
-                    ("cheek_left", "Cheek, left"),
-                    ("cheek_right", "Cheek, right"),
-                    ("perioral", "Perioral (around the mouth)"),
-                    ("chin", "Chin"),
-                    ("ear_left", "Ear, left"),
-                    ("ear_right", "Ear, right"),
-                    ("scalp", "Scalp"),
-                    ("neck_front", "Neck, front"),
-                    ("neck_back", "Neck, back"),
-                    ("chest", "Chest"),
-                    ("abdomen", "Abdomen"),
-                    ("back_upper", "Back, upper"),
-                    ("back_lower", "Back, lower"),
-                    ("shoulder_left", "Shoulder, left"),
-                    ("shoulder_right", "Shoulder, right"),
-                    ("upper_arm_left", "Upper arm, left"),
-                    ("upper_arm_right", "Upper arm, right"),
-                    ("forearm_left", "Forearm, left"),
-                    ("forearm_right", "Forearm, right"),
-                    ("hand_left", "Hand, left"),
-                    ("hand_right", "Hand, right"),
-                    ("genital", "Genital area"),
-                    ("buttocks", "Buttocks"),
-                    ("thigh_left", "Thigh, left"),
-                    ("thigh_right", "Thigh, right"),
-                    ("lower_leg_left", "Lower leg, left"),
-                    ("lower_leg_right", "Lower leg, right"),
-                    ("foot_left", "Foot, left"),
-                    ("foot_right", "Foot, right"),
-                ],
-                max_length=24,
-                verbose_name="site",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="size_mm",
-            field=models.DecimalField(
-                blank=True,
-                decimal_places=1,
-                help_text="Largest diameter, mm",
-                max_digits=3,
-                null=True,
-                verbose_name="size mm",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("active", "Active"),
-                    ("treated", "Treated, awaiting its check"),
-                    ("resolved", "Resolved"),
-                ],
-                default="active",
-                max_length=8,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicallesion",
-            name="updated_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="city",
-            field=models.CharField(
-                blank=True, db_default="", default="", max_length=100, verbose_name="city"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="country",
-            field=models.CharField(
-                blank=True, db_default="", default="", max_length=100, verbose_name="country"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="created_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="date_of_birth",
-            field=models.DateField(verbose_name="date of birth"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="email",
-            field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="first_name",
-            field=models.CharField(max_length=100, verbose_name="first name"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="insurer_name",
-            field=models.CharField(
-                blank=True, db_default="", default="", max_length=100, verbose_name="insurer name"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="language",
-            field=models.CharField(
-                choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
-                default="en",
-                max_length=8,
-                verbose_name="language",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="last_name",
-            field=models.CharField(max_length=100, verbose_name="last name"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="payer",
-            field=models.CharField(
-                choices=[("self_pay", "Self-pay"), ("insurance", "Insurance")],
-                db_default="self_pay",
-                default="self_pay",
-                max_length=10,
-                verbose_name="payer",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="phone",
-            field=phonenumber_field.modelfields.PhoneNumberField(
-                blank=True,
-                help_text="International format, e.g. +1 212 555 0100",
-                max_length=128,
-                region=None,
-                verbose_name="phone",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="postal_code",
-            field=models.CharField(
-                blank=True, db_default="", default="", max_length=20, verbose_name="postal code"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="preferred_channel",
-            field=models.CharField(
-                choices=[("email", "Email"), ("sms", "SMS")],
-                default="email",
-                max_length=5,
-                verbose_name="preferred channel",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="reminder_consent",
-            field=models.BooleanField(
-                default=False,
-                help_text="The patient (or guardian) agreed to receive reminders.",
-                verbose_name="reminder consent",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="reminder_consent_changed_at",
-            field=models.DateTimeField(
-                blank=True,
-                help_text="When consent was last given or withdrawn.",
-                null=True,
-                verbose_name="reminder consent changed at",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="reminder_consent_changed_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                help_text="Who last gave or withdrew consent at the clinic.",
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="reminder consent changed by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="sex",
-            field=models.CharField(
-                choices=[
-                    ("female", "Female"),
-                    ("male", "Male"),
-                    ("intersex", "Intersex"),
-                    ("unknown", "Unknown"),
-                ],
-                default="unknown",
-                max_length=10,
-                verbose_name="sex",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatient",
-            name="updated_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatientalert",
-            name="created_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatientalert",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatientalert",
-            name="description",
-            field=models.CharField(max_length=200, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatientalert",
-            name="is_active",
-            field=models.BooleanField(default=True, verbose_name="is active"),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatientalert",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("allergy", "Allergy"),
-                    ("condition", "Relevant condition"),
-                    ("medication", "Medication"),
-                    ("other", "Other"),
-                ],
-                max_length=12,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalpatientalert",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="colour",
-            field=models.CharField(
-                choices=[("white", "White"), ("yellow", "Yellow"), ("skin", "Skin-coloured")],
-                default="white",
-                max_length=8,
-                verbose_name="colour",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="count",
-            field=models.PositiveSmallIntegerField(
-                default=1, help_text="Number of milia at this site", verbose_name="count"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="first_noted",
-            field=models.DateField(verbose_name="first noted"),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="last_treated_on",
-            field=models.DateField(
-                blank=True,
-                help_text="The day of the latest procedure recorded on it.",
-                null=True,
-                verbose_name="last treated on",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="milia_type",
-            field=models.CharField(
-                choices=[
-                    ("neonatal", "Neonatal"),
-                    ("primary", "Primary"),
-                    ("secondary", "Secondary (after injury, burns, resurfacing, steroids)"),
-                    ("en_plaque", "Milia en plaque"),
-                    ("multiple_eruptive", "Multiple eruptive milia"),
-                    ("genodermatosis", "Linked with a genodermatosis"),
-                ],
-                max_length=20,
-                verbose_name="milia type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="note",
-            field=models.CharField(blank=True, max_length=300, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="lesions",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="resolved_on",
-            field=models.DateField(blank=True, null=True, verbose_name="resolved on"),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="site",
-            field=models.CharField(
-                choices=[
-                    ("forehead", "Forehead"),
-                    ("temple_left", "Temple, left"),
-                    ("temple_right", "Temple, right"),
-                    ("glabella", "Glabella (between the brows)"),
-                    ("eyelid_left_upper", "Eyelid, left upper"),
-                    ("eyelid_left_lower", "Eyelid, left lower"),
-                    ("eyelid_right_upper", "Eyelid, right upper"),
-                    ("eyelid_right_lower", "Eyelid, right lower"),
-                    ("periorbital_left", "Periorbital, left"),
-                    ("periorbital_right", "Periorbital, right"),
-                    ("nose_bridge", "Nose, bridge"),
-                    ("nose_tip", "Nose, tip and alae"),
-                    ("cheek_left", "Cheek, left"),
-                    ("cheek_right", "Cheek, right"),
-                    ("perioral", "Perioral (around the mouth)"),
-                    ("chin", "Chin"),
-                    ("ear_left", "Ear, left"),
-                    ("ear_right", "Ear, right"),
-                    ("scalp", "Scalp"),
-                    ("neck_front", "Neck, front"),
-                    ("neck_back", "Neck, back"),
-                    ("chest", "Chest"),
-                    ("abdomen", "Abdomen"),
-                    ("back_upper", "Back, upper"),
-                    ("back_lower", "Back, lower"),
-                    ("shoulder_left", "Shoulder, left"),
-                    ("shoulder_right", "Shoulder, right"),
-                    ("upper_arm_left", "Upper arm, left"),
-                    ("upper_arm_right", "Upper arm, right"),
-                    ("forearm_left", "Forearm, left"),
-                    ("forearm_right", "Forearm, right"),
-                    ("hand_left", "Hand, left"),
-                    ("hand_right", "Hand, right"),
-                    ("genital", "Genital area"),
-                    ("buttocks", "Buttocks"),
-                    ("thigh_left", "Thigh, left"),
-                    ("thigh_right", "Thigh, right"),
-                    ("lower_leg_left", "Lower leg, left"),
-                    ("lower_leg_right", "Lower leg, right"),
-                    ("foot_left", "Foot, left"),
-                    ("foot_right", "Foot, right"),
-                ],
-                max_length=24,
-                verbose_name="site",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="size_mm",
-            field=models.DecimalField(
-                blank=True,
-                decimal_places=1,
-                help_text="Largest diameter, mm",
-                max_digits=3,
-                null=True,
-                verbose_name="size mm",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("active", "Active"),
-                    ("treated", "Treated, awaiting its check"),
-                    ("resolved", "Resolved"),
-                ],
-                default="active",
-                max_length=8,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lesion",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="city",
-            field=models.CharField(
-                blank=True, db_default="", default="", max_length=100, verbose_name="city"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="country",
-            field=models.CharField(
-                blank=True, db_default="", default="", max_length=100, verbose_name="country"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="date_of_birth",
-            field=models.DateField(verbose_name="date of birth"),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="email",
-            field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="first_name",
-            field=models.CharField(max_length=100, verbose_name="first name"),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="insurer_name",
-            field=models.CharField(
-                blank=True, db_default="", default="", max_length=100, verbose_name="insurer name"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="language",
-            field=models.CharField(
-                choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
-                default="en",
-                max_length=8,
-                verbose_name="language",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="last_name",
-            field=models.CharField(max_length=100, verbose_name="last name"),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="payer",
-            field=models.CharField(
-                choices=[("self_pay", "Self-pay"), ("insurance", "Insurance")],
-                db_default="self_pay",
-                default="self_pay",
-                max_length=10,
-                verbose_name="payer",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="phone",
-            field=phonenumber_field.modelfields.PhoneNumberField(
-                blank=True,
-                help_text="International format, e.g. +1 212 555 0100",
-                max_length=128,
-                region=None,
-                verbose_name="phone",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="postal_code",
-            field=models.CharField(
-                blank=True, db_default="", default="", max_length=20, verbose_name="postal code"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="preferred_channel",
-            field=models.CharField(
-                choices=[("email", "Email"), ("sms", "SMS")],
-                default="email",
-                max_length=5,
-                verbose_name="preferred channel",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="reminder_consent",
-            field=models.BooleanField(
-                default=False,
-                help_text="The patient (or guardian) agreed to receive reminders.",
-                verbose_name="reminder consent",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="reminder_consent_changed_at",
-            field=models.DateTimeField(
-                blank=True,
-                help_text="When consent was last given or withdrawn.",
-                null=True,
-                verbose_name="reminder consent changed at",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="reminder_consent_changed_by",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="Who last gave or withdrew consent at the clinic.",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="reminder consent changed by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="sex",
-            field=models.CharField(
-                choices=[
-                    ("female", "Female"),
-                    ("male", "Male"),
-                    ("intersex", "Intersex"),
-                    ("unknown", "Unknown"),
-                ],
-                default="unknown",
-                max_length=10,
-                verbose_name="sex",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patient",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="patientalert",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="patientalert",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patientalert",
-            name="description",
-            field=models.CharField(max_length=200, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="patientalert",
-            name="is_active",
-            field=models.BooleanField(default=True, verbose_name="is active"),
-        ),
-        migrations.AlterField(
-            model_name="patientalert",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("allergy", "Allergy"),
-                    ("condition", "Relevant condition"),
-                    ("medication", "Medication"),
-                    ("other", "Other"),
-                ],
-                max_length=12,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="patientalert",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="alerts",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
+        VerboseNames(
+            [
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="email",
+                    field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
+                ),
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="first_name",
+                    field=models.CharField(max_length=100, verbose_name="first name"),
+                ),
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="language",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
+                        help_text="The language of the messages and pages they receive; empty: the patient's.",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="last_name",
+                    field=models.CharField(max_length=100, verbose_name="last name"),
+                ),
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="guardians",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="phone",
+                    field=phonenumber_field.modelfields.PhoneNumberField(
+                        blank=True, max_length=128, region=None, verbose_name="phone"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="receives_reminders",
+                    field=models.BooleanField(
+                        default=True,
+                        help_text="The one guardian to whom the minor's reminders go.",
+                        verbose_name="receives reminders",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="guardian",
+                    name="relationship",
+                    field=models.CharField(
+                        choices=[
+                            ("mother", "Mother"),
+                            ("father", "Father"),
+                            ("parent", "Parent"),
+                            ("legal_guardian", "Legal guardian"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                        verbose_name="relationship",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="email",
+                    field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="first_name",
+                    field=models.CharField(max_length=100, verbose_name="first name"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="language",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
+                        help_text="The language of the messages and pages they receive; empty: the patient's.",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="last_name",
+                    field=models.CharField(max_length=100, verbose_name="last name"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="phone",
+                    field=phonenumber_field.modelfields.PhoneNumberField(
+                        blank=True, max_length=128, region=None, verbose_name="phone"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="receives_reminders",
+                    field=models.BooleanField(
+                        default=True,
+                        help_text="The one guardian to whom the minor's reminders go.",
+                        verbose_name="receives reminders",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalguardian",
+                    name="relationship",
+                    field=models.CharField(
+                        choices=[
+                            ("mother", "Mother"),
+                            ("father", "Father"),
+                            ("parent", "Parent"),
+                            ("legal_guardian", "Legal guardian"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                        verbose_name="relationship",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="colour",
+                    field=models.CharField(
+                        choices=[
+                            ("white", "White"),
+                            ("yellow", "Yellow"),
+                            ("skin", "Skin-coloured"),
+                        ],
+                        default="white",
+                        max_length=8,
+                        verbose_name="colour",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="count",
+                    field=models.PositiveSmallIntegerField(
+                        default=1, help_text="Number of milia at this site", verbose_name="count"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="first_noted",
+                    field=models.DateField(verbose_name="first noted"),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="last_treated_on",
+                    field=models.DateField(
+                        blank=True,
+                        help_text="The day of the latest procedure recorded on it.",
+                        null=True,
+                        verbose_name="last treated on",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="milia_type",
+                    field=models.CharField(
+                        choices=[
+                            ("neonatal", "Neonatal"),
+                            ("primary", "Primary"),
+                            ("secondary", "Secondary (after injury, burns, resurfacing, steroids)"),
+                            ("en_plaque", "Milia en plaque"),
+                            ("multiple_eruptive", "Multiple eruptive milia"),
+                            ("genodermatosis", "Linked with a genodermatosis"),
+                        ],
+                        max_length=20,
+                        verbose_name="milia type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="note",
+                    field=models.CharField(blank=True, max_length=300, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="resolved_on",
+                    field=models.DateField(blank=True, null=True, verbose_name="resolved on"),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="site",
+                    field=models.CharField(
+                        choices=[
+                            ("forehead", "Forehead"),
+                            ("temple_left", "Temple, left"),
+                            ("temple_right", "Temple, right"),
+                            ("glabella", "Glabella (between the brows)"),
+                            ("eyelid_left_upper", "Eyelid, left upper"),
+                            ("eyelid_left_lower", "Eyelid, left lower"),
+                            ("eyelid_right_upper", "Eyelid, right upper"),
+                            ("eyelid_right_lower", "Eyelid, right lower"),
+                            ("periorbital_left", "Periorbital, left"),
+                            ("periorbital_right", "Periorbital, right"),
+                            ("nose_bridge", "Nose, bridge"),
+                            ("nose_tip", "Nose, tip and alae"),
+                            ("cheek_left", "Cheek, left"),
+                            ("cheek_right", "Cheek, right"),
+                            ("perioral", "Perioral (around the mouth)"),
+                            ("chin", "Chin"),
+                            ("ear_left", "Ear, left"),
+                            ("ear_right", "Ear, right"),
+                            ("scalp", "Scalp"),
+                            ("neck_front", "Neck, front"),
+                            ("neck_back", "Neck, back"),
+                            ("chest", "Chest"),
+                            ("abdomen", "Abdomen"),
+                            ("back_upper", "Back, upper"),
+                            ("back_lower", "Back, lower"),
+                            ("shoulder_left", "Shoulder, left"),
+                            ("shoulder_right", "Shoulder, right"),
+                            ("upper_arm_left", "Upper arm, left"),
+                            ("upper_arm_right", "Upper arm, right"),
+                            ("forearm_left", "Forearm, left"),
+                            ("forearm_right", "Forearm, right"),
+                            ("hand_left", "Hand, left"),
+                            ("hand_right", "Hand, right"),
+                            ("genital", "Genital area"),
+                            ("buttocks", "Buttocks"),
+                            ("thigh_left", "Thigh, left"),
+                            ("thigh_right", "Thigh, right"),
+                            ("lower_leg_left", "Lower leg, left"),
+                            ("lower_leg_right", "Lower leg, right"),
+                            ("foot_left", "Foot, left"),
+                            ("foot_right", "Foot, right"),
+                        ],
+                        max_length=24,
+                        verbose_name="site",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="size_mm",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        help_text="Largest diameter, mm",
+                        max_digits=3,
+                        null=True,
+                        verbose_name="size mm",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("treated", "Treated, awaiting its check"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="active",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicallesion",
+                    name="updated_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="updated at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="city",
+                    field=models.CharField(
+                        blank=True, db_default="", default="", max_length=100, verbose_name="city"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="country",
+                    field=models.CharField(
+                        blank=True,
+                        db_default="",
+                        default="",
+                        max_length=100,
+                        verbose_name="country",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="date_of_birth",
+                    field=models.DateField(verbose_name="date of birth"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="email",
+                    field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="first_name",
+                    field=models.CharField(max_length=100, verbose_name="first name"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="insurer_name",
+                    field=models.CharField(
+                        blank=True,
+                        db_default="",
+                        default="",
+                        max_length=100,
+                        verbose_name="insurer name",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="language",
+                    field=models.CharField(
+                        choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
+                        default="en",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="last_name",
+                    field=models.CharField(max_length=100, verbose_name="last name"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="payer",
+                    field=models.CharField(
+                        choices=[("self_pay", "Self-pay"), ("insurance", "Insurance")],
+                        db_default="self_pay",
+                        default="self_pay",
+                        max_length=10,
+                        verbose_name="payer",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="phone",
+                    field=phonenumber_field.modelfields.PhoneNumberField(
+                        blank=True,
+                        help_text="International format, e.g. +1 212 555 0100",
+                        max_length=128,
+                        region=None,
+                        verbose_name="phone",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="postal_code",
+                    field=models.CharField(
+                        blank=True,
+                        db_default="",
+                        default="",
+                        max_length=20,
+                        verbose_name="postal code",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="preferred_channel",
+                    field=models.CharField(
+                        choices=[("email", "Email"), ("sms", "SMS")],
+                        default="email",
+                        max_length=5,
+                        verbose_name="preferred channel",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="reminder_consent",
+                    field=models.BooleanField(
+                        default=False,
+                        help_text="The patient (or guardian) agreed to receive reminders.",
+                        verbose_name="reminder consent",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="reminder_consent_changed_at",
+                    field=models.DateTimeField(
+                        blank=True,
+                        help_text="When consent was last given or withdrawn.",
+                        null=True,
+                        verbose_name="reminder consent changed at",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="reminder_consent_changed_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="Who last gave or withdrew consent at the clinic.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="reminder consent changed by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="sex",
+                    field=models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("intersex", "Intersex"),
+                            ("unknown", "Unknown"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                        verbose_name="sex",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatient",
+                    name="updated_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="updated at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatientalert",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatientalert",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatientalert",
+                    name="description",
+                    field=models.CharField(max_length=200, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatientalert",
+                    name="is_active",
+                    field=models.BooleanField(default=True, verbose_name="is active"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatientalert",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("allergy", "Allergy"),
+                            ("condition", "Relevant condition"),
+                            ("medication", "Medication"),
+                            ("other", "Other"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalpatientalert",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="colour",
+                    field=models.CharField(
+                        choices=[
+                            ("white", "White"),
+                            ("yellow", "Yellow"),
+                            ("skin", "Skin-coloured"),
+                        ],
+                        default="white",
+                        max_length=8,
+                        verbose_name="colour",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="count",
+                    field=models.PositiveSmallIntegerField(
+                        default=1, help_text="Number of milia at this site", verbose_name="count"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="first_noted",
+                    field=models.DateField(verbose_name="first noted"),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="last_treated_on",
+                    field=models.DateField(
+                        blank=True,
+                        help_text="The day of the latest procedure recorded on it.",
+                        null=True,
+                        verbose_name="last treated on",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="milia_type",
+                    field=models.CharField(
+                        choices=[
+                            ("neonatal", "Neonatal"),
+                            ("primary", "Primary"),
+                            ("secondary", "Secondary (after injury, burns, resurfacing, steroids)"),
+                            ("en_plaque", "Milia en plaque"),
+                            ("multiple_eruptive", "Multiple eruptive milia"),
+                            ("genodermatosis", "Linked with a genodermatosis"),
+                        ],
+                        max_length=20,
+                        verbose_name="milia type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="note",
+                    field=models.CharField(blank=True, max_length=300, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lesions",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="resolved_on",
+                    field=models.DateField(blank=True, null=True, verbose_name="resolved on"),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="site",
+                    field=models.CharField(
+                        choices=[
+                            ("forehead", "Forehead"),
+                            ("temple_left", "Temple, left"),
+                            ("temple_right", "Temple, right"),
+                            ("glabella", "Glabella (between the brows)"),
+                            ("eyelid_left_upper", "Eyelid, left upper"),
+                            ("eyelid_left_lower", "Eyelid, left lower"),
+                            ("eyelid_right_upper", "Eyelid, right upper"),
+                            ("eyelid_right_lower", "Eyelid, right lower"),
+                            ("periorbital_left", "Periorbital, left"),
+                            ("periorbital_right", "Periorbital, right"),
+                            ("nose_bridge", "Nose, bridge"),
+                            ("nose_tip", "Nose, tip and alae"),
+                            ("cheek_left", "Cheek, left"),
+                            ("cheek_right", "Cheek, right"),
+                            ("perioral", "Perioral (around the mouth)"),
+                            ("chin", "Chin"),
+                            ("ear_left", "Ear, left"),
+                            ("ear_right", "Ear, right"),
+                            ("scalp", "Scalp"),
+                            ("neck_front", "Neck, front"),
+                            ("neck_back", "Neck, back"),
+                            ("chest", "Chest"),
+                            ("abdomen", "Abdomen"),
+                            ("back_upper", "Back, upper"),
+                            ("back_lower", "Back, lower"),
+                            ("shoulder_left", "Shoulder, left"),
+                            ("shoulder_right", "Shoulder, right"),
+                            ("upper_arm_left", "Upper arm, left"),
+                            ("upper_arm_right", "Upper arm, right"),
+                            ("forearm_left", "Forearm, left"),
+                            ("forearm_right", "Forearm, right"),
+                            ("hand_left", "Hand, left"),
+                            ("hand_right", "Hand, right"),
+                            ("genital", "Genital area"),
+                            ("buttocks", "Buttocks"),
+                            ("thigh_left", "Thigh, left"),
+                            ("thigh_right", "Thigh, right"),
+                            ("lower_leg_left", "Lower leg, left"),
+                            ("lower_leg_right", "Lower leg, right"),
+                            ("foot_left", "Foot, left"),
+                            ("foot_right", "Foot, right"),
+                        ],
+                        max_length=24,
+                        verbose_name="site",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="size_mm",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        help_text="Largest diameter, mm",
+                        max_digits=3,
+                        null=True,
+                        verbose_name="size mm",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("treated", "Treated, awaiting its check"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="active",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lesion",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="city",
+                    field=models.CharField(
+                        blank=True, db_default="", default="", max_length=100, verbose_name="city"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="country",
+                    field=models.CharField(
+                        blank=True,
+                        db_default="",
+                        default="",
+                        max_length=100,
+                        verbose_name="country",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="date_of_birth",
+                    field=models.DateField(verbose_name="date of birth"),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="email",
+                    field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="first_name",
+                    field=models.CharField(max_length=100, verbose_name="first name"),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="insurer_name",
+                    field=models.CharField(
+                        blank=True,
+                        db_default="",
+                        default="",
+                        max_length=100,
+                        verbose_name="insurer name",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="language",
+                    field=models.CharField(
+                        choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
+                        default="en",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="last_name",
+                    field=models.CharField(max_length=100, verbose_name="last name"),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="payer",
+                    field=models.CharField(
+                        choices=[("self_pay", "Self-pay"), ("insurance", "Insurance")],
+                        db_default="self_pay",
+                        default="self_pay",
+                        max_length=10,
+                        verbose_name="payer",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="phone",
+                    field=phonenumber_field.modelfields.PhoneNumberField(
+                        blank=True,
+                        help_text="International format, e.g. +1 212 555 0100",
+                        max_length=128,
+                        region=None,
+                        verbose_name="phone",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="postal_code",
+                    field=models.CharField(
+                        blank=True,
+                        db_default="",
+                        default="",
+                        max_length=20,
+                        verbose_name="postal code",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="preferred_channel",
+                    field=models.CharField(
+                        choices=[("email", "Email"), ("sms", "SMS")],
+                        default="email",
+                        max_length=5,
+                        verbose_name="preferred channel",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="reminder_consent",
+                    field=models.BooleanField(
+                        default=False,
+                        help_text="The patient (or guardian) agreed to receive reminders.",
+                        verbose_name="reminder consent",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="reminder_consent_changed_at",
+                    field=models.DateTimeField(
+                        blank=True,
+                        help_text="When consent was last given or withdrawn.",
+                        null=True,
+                        verbose_name="reminder consent changed at",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="reminder_consent_changed_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        help_text="Who last gave or withdrew consent at the clinic.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="reminder consent changed by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="sex",
+                    field=models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("intersex", "Intersex"),
+                            ("unknown", "Unknown"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                        verbose_name="sex",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patient",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="patientalert",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="patientalert",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patientalert",
+                    name="description",
+                    field=models.CharField(max_length=200, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="patientalert",
+                    name="is_active",
+                    field=models.BooleanField(default=True, verbose_name="is active"),
+                ),
+                migrations.AlterField(
+                    model_name="patientalert",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("allergy", "Allergy"),
+                            ("condition", "Relevant condition"),
+                            ("medication", "Medication"),
+                            ("other", "Other"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="patientalert",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alerts",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+            ]
+        )
     ]

@@ -6,6 +6,8 @@ import treatments.models
 from django.conf import settings
 from django.db import migrations, models
 
+from clinic.migration_operations import VerboseNames
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -16,1714 +18,1788 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="aftercaretext",
-            name="language",
-            field=models.CharField(
-                choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
-                max_length=8,
-                verbose_name="language",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="aftercaretext",
-            name="procedure_type",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="aftercare_texts",
-                to="treatments.proceduretype",
-                verbose_name="procedure type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="aftercaretext",
-            name="text",
-            field=models.TextField(verbose_name="text"),
-        ),
-        migrations.AlterField(
-            model_name="aftercaretext",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="amendment",
-            name="author",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="author",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="amendment",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="amendment",
-            name="procedure",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="amendments",
-                to="treatments.procedure",
-                verbose_name="procedure",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="amendment",
-            name="reason",
-            field=models.CharField(max_length=300, verbose_name="reason"),
-        ),
-        migrations.AlterField(
-            model_name="amendment",
-            name="text",
-            field=models.TextField(
-                help_text="The correction, as it should read", verbose_name="text"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="cancellation_reason",
-            field=models.CharField(blank=True, max_length=200, verbose_name="cancellation reason"),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="dermatologist",
-            field=models.ForeignKey(
-                limit_choices_to={"role": "dermatologist"},
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="appointments",
-                to="clinic.staffmember",
-                verbose_name="dermatologist",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="ends_at",
-            field=models.DateTimeField(verbose_name="ends at"),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="appointments",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="procedure_type",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="appointments",
-                to="treatments.proceduretype",
-                verbose_name="procedure type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="reason",
-            field=models.CharField(
-                blank=True, help_text="Reason for the visit", max_length=200, verbose_name="reason"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="room",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="appointments",
-                to="clinic.room",
-                verbose_name="room",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="sequence",
-            field=models.PositiveIntegerField(
-                db_default=0, default=0, editable=False, verbose_name="sequence"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="starts_at",
-            field=models.DateTimeField(verbose_name="starts at"),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("booked", "Booked"),
-                    ("confirmed", "Confirmed"),
-                    ("checked_in", "Checked in"),
-                    ("completed", "Completed"),
-                    ("cancelled", "Cancelled"),
-                    ("no_show", "No-show"),
-                ],
-                default="booked",
-                max_length=12,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="appointmentevent",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("booked", "Booked"),
-                    ("rescheduled", "Rescheduled"),
-                    ("confirmed", "Confirmed"),
-                    ("checked_in", "Checked in"),
-                    ("completed", "Completed"),
-                    ("cancelled", "Cancelled"),
-                    ("no_show", "Marked no-show"),
-                    ("reinstated", "Reinstated"),
-                ],
-                max_length=12,
-                verbose_name="action",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointmentevent",
-            name="actor",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="Empty when the patient acted through a link.",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="actor",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointmentevent",
-            name="appointment",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="events",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointmentevent",
-            name="at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="at"),
-        ),
-        migrations.AlterField(
-            model_name="appointmentevent",
-            name="note",
-            field=models.CharField(blank=True, max_length=300, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="appointment",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="photos",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="caption",
-            field=models.CharField(blank=True, max_length=200, verbose_name="caption"),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="content_type",
-            field=models.CharField(max_length=20, verbose_name="content type"),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="height",
-            field=models.PositiveIntegerField(verbose_name="height"),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="image",
-            field=models.FileField(
-                storage=treatments.models.private_photo_storage,
-                upload_to=treatments.models.photo_path,
-                verbose_name="image",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="lesion",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="photos",
-                to="patients.lesion",
-                verbose_name="lesion",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="photos",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="taken_on",
-            field=models.DateField(verbose_name="taken on"),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="thumbnail",
-            field=models.FileField(
-                storage=treatments.models.private_photo_storage,
-                upload_to=treatments.models.photo_path,
-                verbose_name="thumbnail",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="uploaded_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="uploaded at"),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="uploaded_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="uploaded by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="clinicalphoto",
-            name="width",
-            field=models.PositiveIntegerField(verbose_name="width"),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="appointment",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="follow_ups",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="booking_requested_at",
-            field=models.DateTimeField(
-                blank=True,
-                help_text="When the patient asked (through a link) to book it",
-                null=True,
-                verbose_name="booking requested at",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="completed_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="due_on",
-            field=models.DateField(verbose_name="due on"),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="kind",
-            field=models.CharField(
-                choices=[("recurrence_check", "Recurrence check"), ("recheck", "Recheck")],
-                max_length=20,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="follow_ups",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="procedure",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="follow_ups",
-                to="treatments.procedure",
-                verbose_name="procedure",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followup",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("open", "Due"),
-                    ("booked", "Booked"),
-                    ("done", "Done"),
-                    ("cancelled", "Cancelled"),
-                ],
-                default="open",
-                max_length=10,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followupoutcome",
-            name="complication",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("hypopigmentation", "Hypopigmentation"),
-                    ("scarring", "Scarring"),
-                    ("infection", "Infection"),
-                ],
-                max_length=16,
-                verbose_name="complication",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followupoutcome",
-            name="follow_up",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="outcomes",
-                to="treatments.followup",
-                verbose_name="follow up",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followupoutcome",
-            name="lesion",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="outcomes",
-                to="patients.lesion",
-                verbose_name="lesion",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followupoutcome",
-            name="note",
-            field=models.CharField(blank=True, max_length=300, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="followupoutcome",
-            name="outcome",
-            field=models.CharField(
-                choices=[
-                    ("resolved", "Resolved"),
-                    ("partly_resolved", "Partly resolved"),
-                    ("recurred", "Recurred"),
-                    ("new_nearby", "New lesions nearby"),
-                    ("complication", "Complication"),
-                ],
-                max_length=16,
-                verbose_name="outcome",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="followupoutcome",
-            name="recorded_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="recorded at"),
-        ),
-        migrations.AlterField(
-            model_name="followupoutcome",
-            name="recorded_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="recorded by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalamendment",
-            name="author",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="author",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalamendment",
-            name="created_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalamendment",
-            name="procedure",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.procedure",
-                verbose_name="procedure",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalamendment",
-            name="reason",
-            field=models.CharField(max_length=300, verbose_name="reason"),
-        ),
-        migrations.AlterField(
-            model_name="historicalamendment",
-            name="text",
-            field=models.TextField(
-                help_text="The correction, as it should read", verbose_name="text"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="cancellation_reason",
-            field=models.CharField(blank=True, max_length=200, verbose_name="cancellation reason"),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="created_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="dermatologist",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                limit_choices_to={"role": "dermatologist"},
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="clinic.staffmember",
-                verbose_name="dermatologist",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="ends_at",
-            field=models.DateTimeField(verbose_name="ends at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="procedure_type",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.proceduretype",
-                verbose_name="procedure type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="reason",
-            field=models.CharField(
-                blank=True, help_text="Reason for the visit", max_length=200, verbose_name="reason"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="room",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="clinic.room",
-                verbose_name="room",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="sequence",
-            field=models.PositiveIntegerField(
-                db_default=0, default=0, editable=False, verbose_name="sequence"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="starts_at",
-            field=models.DateTimeField(verbose_name="starts at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("booked", "Booked"),
-                    ("confirmed", "Confirmed"),
-                    ("checked_in", "Checked in"),
-                    ("completed", "Completed"),
-                    ("cancelled", "Cancelled"),
-                    ("no_show", "No-show"),
-                ],
-                default="booked",
-                max_length=12,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="updated_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="appointment",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="caption",
-            field=models.CharField(blank=True, max_length=200, verbose_name="caption"),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="content_type",
-            field=models.CharField(max_length=20, verbose_name="content type"),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="height",
-            field=models.PositiveIntegerField(verbose_name="height"),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="image",
-            field=models.TextField(max_length=100, verbose_name="image"),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="lesion",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.lesion",
-                verbose_name="lesion",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="taken_on",
-            field=models.DateField(verbose_name="taken on"),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="thumbnail",
-            field=models.TextField(max_length=100, verbose_name="thumbnail"),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="uploaded_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="uploaded at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="uploaded_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="uploaded by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalclinicalphoto",
-            name="width",
-            field=models.PositiveIntegerField(verbose_name="width"),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="appointment",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="booking_requested_at",
-            field=models.DateTimeField(
-                blank=True,
-                help_text="When the patient asked (through a link) to book it",
-                null=True,
-                verbose_name="booking requested at",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="completed_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="created_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="due_on",
-            field=models.DateField(verbose_name="due on"),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="kind",
-            field=models.CharField(
-                choices=[("recurrence_check", "Recurrence check"), ("recheck", "Recheck")],
-                max_length=20,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="procedure",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.procedure",
-                verbose_name="procedure",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowup",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("open", "Due"),
-                    ("booked", "Booked"),
-                    ("done", "Done"),
-                    ("cancelled", "Cancelled"),
-                ],
-                default="open",
-                max_length=10,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowupoutcome",
-            name="complication",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("hypopigmentation", "Hypopigmentation"),
-                    ("scarring", "Scarring"),
-                    ("infection", "Infection"),
-                ],
-                max_length=16,
-                verbose_name="complication",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowupoutcome",
-            name="follow_up",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.followup",
-                verbose_name="follow up",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowupoutcome",
-            name="lesion",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.lesion",
-                verbose_name="lesion",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowupoutcome",
-            name="note",
-            field=models.CharField(blank=True, max_length=300, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowupoutcome",
-            name="outcome",
-            field=models.CharField(
-                choices=[
-                    ("resolved", "Resolved"),
-                    ("partly_resolved", "Partly resolved"),
-                    ("recurred", "Recurred"),
-                    ("new_nearby", "New lesions nearby"),
-                    ("complication", "Complication"),
-                ],
-                max_length=16,
-                verbose_name="outcome",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowupoutcome",
-            name="recorded_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="recorded at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalfollowupoutcome",
-            name="recorded_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="recorded by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="aftercare_text",
-            field=models.TextField(
-                blank=True, help_text="As given to the patient", verbose_name="aftercare text"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="anesthetic",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("none", "None"),
-                    ("lidocaine_1", "Lidocaine 1%"),
-                    ("lidocaine_1_epi", "Lidocaine 1% with epinephrine"),
-                    ("topical", "Topical anesthetic cream"),
-                ],
-                max_length=20,
-                verbose_name="anesthetic",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="anesthetic_volume_ml",
-            field=models.DecimalField(
-                blank=True,
-                decimal_places=1,
-                max_digits=3,
-                null=True,
-                verbose_name="anesthetic volume ml",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="appointment",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="complication_bleeding",
-            field=models.BooleanField(default=False, verbose_name="complication bleeding"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="complication_blistering",
-            field=models.BooleanField(default=False, verbose_name="complication blistering"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="complication_note",
-            field=models.CharField(blank=True, max_length=300, verbose_name="complication note"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="complication_pain",
-            field=models.BooleanField(default=False, verbose_name="complication pain"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="consent_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="consent at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="consent_given_by",
-            field=models.CharField(
-                blank=True,
-                choices=[("patient", "Patient"), ("guardian", "Guardian")],
-                max_length=8,
-                verbose_name="consent given by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="consent_obtained",
-            field=models.BooleanField(default=False, verbose_name="consent obtained"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="created_at",
-            field=models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="cryo_method",
-            field=models.CharField(
-                blank=True,
-                choices=[("spray", "Spray"), ("probe", "Probe"), ("cotton_tip", "Cotton tip")],
-                max_length=12,
-                verbose_name="cryo method",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="dermatologist",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="clinic.staffmember",
-                verbose_name="dermatologist",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="diagnosis_code",
-            field=models.CharField(default="L72.0", max_length=10, verbose_name="diagnosis code"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="freeze_seconds",
-            field=models.PositiveSmallIntegerField(
-                blank=True, null=True, verbose_name="freeze seconds"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="freeze_thaw_cycles",
-            field=models.PositiveSmallIntegerField(
-                blank=True, null=True, verbose_name="freeze thaw cycles"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="halo_mm",
-            field=models.DecimalField(
-                blank=True, decimal_places=1, max_digits=3, null=True, verbose_name="halo mm"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="hemostasis",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("electrocautery", "Electrocautery"),
-                    ("aluminium_chloride", "Aluminium chloride"),
-                    ("pressure", "Pressure"),
-                ],
-                max_length=20,
-                verbose_name="hemostasis",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="instrument",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("comedone_extractor", "Comedone extractor"),
-                    ("tweezers", "Fine tweezers"),
-                    ("needle", "Sterile needle"),
-                    ("blade_11", "Blade no. 11"),
-                ],
-                max_length=20,
-                verbose_name="instrument",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="lesions_cleared",
-            field=models.PositiveSmallIntegerField(
-                blank=True, null=True, verbose_name="lesions cleared"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="needle_gauge",
-            field=models.PositiveSmallIntegerField(
-                blank=True, null=True, verbose_name="needle gauge"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="note",
-            field=models.TextField(blank=True, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="patient",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="performed_at",
-            field=models.DateTimeField(verbose_name="performed at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="procedure_code",
-            field=models.CharField(
-                blank=True,
-                max_length=10,
-                validators=[
-                    django.core.validators.RegexValidator(
-                        "\\A[0-9]{4}[0-9FT]\\Z",
-                        "A CPT code is five digits, or four digits and F or T (17110, 3008F, 0479T).",
-                        code="cpt_code",
-                    )
-                ],
-                verbose_name="procedure code",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="procedure_code_overridden",
-            field=models.BooleanField(default=False, verbose_name="procedure code overridden"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="procedure_type",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.proceduretype",
-                verbose_name="procedure type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="recorded_on_behalf",
-            field=models.BooleanField(
-                db_default=False,
-                default=False,
-                help_text="Recorded by another dermatologist (created by) for the visit's dermatologist",
-                verbose_name="recorded on behalf",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="signed_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="signed at"),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="signed_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="signed by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="status",
-            field=models.CharField(
-                choices=[("draft", "Draft"), ("signed", "Signed")],
-                default="draft",
-                max_length=8,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="aftercare_text",
-            field=models.TextField(
-                blank=True, help_text="As given to the patient", verbose_name="aftercare text"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="anesthetic",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("none", "None"),
-                    ("lidocaine_1", "Lidocaine 1%"),
-                    ("lidocaine_1_epi", "Lidocaine 1% with epinephrine"),
-                    ("topical", "Topical anesthetic cream"),
-                ],
-                max_length=20,
-                verbose_name="anesthetic",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="anesthetic_volume_ml",
-            field=models.DecimalField(
-                blank=True,
-                decimal_places=1,
-                max_digits=3,
-                null=True,
-                verbose_name="anesthetic volume ml",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="appointment",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="procedure",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="complication_bleeding",
-            field=models.BooleanField(default=False, verbose_name="complication bleeding"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="complication_blistering",
-            field=models.BooleanField(default=False, verbose_name="complication blistering"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="complication_note",
-            field=models.CharField(blank=True, max_length=300, verbose_name="complication note"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="complication_pain",
-            field=models.BooleanField(default=False, verbose_name="complication pain"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="consent_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="consent at"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="consent_given_by",
-            field=models.CharField(
-                blank=True,
-                choices=[("patient", "Patient"), ("guardian", "Guardian")],
-                max_length=8,
-                verbose_name="consent given by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="consent_obtained",
-            field=models.BooleanField(default=False, verbose_name="consent obtained"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="cryo_method",
-            field=models.CharField(
-                blank=True,
-                choices=[("spray", "Spray"), ("probe", "Probe"), ("cotton_tip", "Cotton tip")],
-                max_length=12,
-                verbose_name="cryo method",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="dermatologist",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="clinic.staffmember",
-                verbose_name="dermatologist",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="diagnosis_code",
-            field=models.CharField(default="L72.0", max_length=10, verbose_name="diagnosis code"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="freeze_seconds",
-            field=models.PositiveSmallIntegerField(
-                blank=True, null=True, verbose_name="freeze seconds"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="freeze_thaw_cycles",
-            field=models.PositiveSmallIntegerField(
-                blank=True, null=True, verbose_name="freeze thaw cycles"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="halo_mm",
-            field=models.DecimalField(
-                blank=True, decimal_places=1, max_digits=3, null=True, verbose_name="halo mm"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="hemostasis",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("electrocautery", "Electrocautery"),
-                    ("aluminium_chloride", "Aluminium chloride"),
-                    ("pressure", "Pressure"),
-                ],
-                max_length=20,
-                verbose_name="hemostasis",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="instrument",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("comedone_extractor", "Comedone extractor"),
-                    ("tweezers", "Fine tweezers"),
-                    ("needle", "Sterile needle"),
-                    ("blade_11", "Blade no. 11"),
-                ],
-                max_length=20,
-                verbose_name="instrument",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="lesions",
-            field=models.ManyToManyField(
-                related_name="procedures",
-                through="treatments.ProcedureLesion",
-                to="patients.lesion",
-                verbose_name="lesions",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="lesions_cleared",
-            field=models.PositiveSmallIntegerField(
-                blank=True, null=True, verbose_name="lesions cleared"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="needle_gauge",
-            field=models.PositiveSmallIntegerField(
-                blank=True, null=True, verbose_name="needle gauge"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="note",
-            field=models.TextField(blank=True, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="procedures",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="performed_at",
-            field=models.DateTimeField(verbose_name="performed at"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="procedure_code",
-            field=models.CharField(
-                blank=True,
-                max_length=10,
-                validators=[
-                    django.core.validators.RegexValidator(
-                        "\\A[0-9]{4}[0-9FT]\\Z",
-                        "A CPT code is five digits, or four digits and F or T (17110, 3008F, 0479T).",
-                        code="cpt_code",
-                    )
-                ],
-                verbose_name="procedure code",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="procedure_code_overridden",
-            field=models.BooleanField(default=False, verbose_name="procedure code overridden"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="procedure_type",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="treatments.proceduretype",
-                verbose_name="procedure type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="recorded_on_behalf",
-            field=models.BooleanField(
-                db_default=False,
-                default=False,
-                help_text="Recorded by another dermatologist (created by) for the visit's dermatologist",
-                verbose_name="recorded on behalf",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="signed_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="signed at"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="signed_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="signed by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="status",
-            field=models.CharField(
-                choices=[("draft", "Draft"), ("signed", "Signed")],
-                default="draft",
-                max_length=8,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="procedurelesion",
-            name="lesion",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="patients.lesion",
-                verbose_name="lesion",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="procedurelesion",
-            name="procedure",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="treatments.procedure",
-                verbose_name="procedure",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="anesthesia",
-            field=models.CharField(
-                choices=[
-                    ("none", "None"),
-                    ("topical_sometimes", "Sometimes topical"),
-                    ("topical", "Topical"),
-                    ("local", "Local (e.g. lidocaine 1%)"),
-                ],
-                default="none",
-                max_length=20,
-                verbose_name="anesthesia",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="code",
-            field=models.CharField(
-                blank=True,
-                help_text="CPT code (up to 14 lesions)",
-                max_length=10,
-                verbose_name="code",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="code_15_or_more",
-            field=models.CharField(
-                blank=True,
-                help_text="CPT code for 15 or more lesions, if different",
-                max_length=10,
-                verbose_name="code 15 or more",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="duration_minutes",
-            field=models.PositiveSmallIntegerField(
-                help_text="Length of the visit", verbose_name="duration minutes"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="follow_up_weeks",
-            field=models.PositiveSmallIntegerField(
-                blank=True,
-                help_text="Recurrence check this many weeks later; empty for none",
-                null=True,
-                verbose_name="follow up weeks",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="is_active",
-            field=models.BooleanField(default=True, verbose_name="is active"),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="is_procedure",
-            field=models.BooleanField(
-                default=True,
-                help_text="False for visits without a procedure (watchful waiting, advice).",
-                verbose_name="is procedure",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="name",
-            field=models.CharField(max_length=80, unique=True, verbose_name="name"),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="needs_treatment_room",
-            field=models.BooleanField(default=True, verbose_name="needs treatment room"),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="reminder_offsets",
-            field=models.JSONField(
-                blank=True,
-                default=list,
-                help_text="Appointment reminders this many hours before the visit, e.g. 48, 24; empty: the clinic's default",
-                validators=[treatments.models.validate_reminder_offsets],
-                verbose_name="reminder offsets",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="slug",
-            field=models.SlugField(max_length=40, unique=True, verbose_name="slug"),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="sort_order",
-            field=models.PositiveSmallIntegerField(default=0, verbose_name="sort order"),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="dermatologist",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="Empty: any dermatologist",
-                limit_choices_to={"role": "dermatologist"},
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="clinic.staffmember",
-                verbose_name="dermatologist",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="earliest_date",
-            field=models.DateField(verbose_name="earliest date"),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="earliest_time",
-            field=models.TimeField(
-                blank=True, help_text="Empty: from opening", null=True, verbose_name="earliest time"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="latest_date",
-            field=models.DateField(verbose_name="latest date"),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="latest_time",
-            field=models.TimeField(
-                blank=True, help_text="Empty: until closing", null=True, verbose_name="latest time"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="note",
-            field=models.CharField(blank=True, max_length=200, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="waitlist_entries",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="procedure_type",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="treatments.proceduretype",
-                verbose_name="procedure type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="waitlistentry",
-            name="status",
-            field=models.CharField(
-                choices=[("waiting", "Waiting"), ("booked", "Booked"), ("removed", "Removed")],
-                default="waiting",
-                max_length=8,
-                verbose_name="status",
-            ),
-        ),
+        VerboseNames(
+            [
+                migrations.AlterField(
+                    model_name="aftercaretext",
+                    name="language",
+                    field=models.CharField(
+                        choices=[("en", "English"), ("es", "Spanish"), ("fr", "French")],
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="aftercaretext",
+                    name="procedure_type",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="aftercare_texts",
+                        to="treatments.proceduretype",
+                        verbose_name="procedure type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="aftercaretext",
+                    name="text",
+                    field=models.TextField(verbose_name="text"),
+                ),
+                migrations.AlterField(
+                    model_name="aftercaretext",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="amendment",
+                    name="author",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="author",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="amendment",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="amendment",
+                    name="procedure",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="amendments",
+                        to="treatments.procedure",
+                        verbose_name="procedure",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="amendment",
+                    name="reason",
+                    field=models.CharField(max_length=300, verbose_name="reason"),
+                ),
+                migrations.AlterField(
+                    model_name="amendment",
+                    name="text",
+                    field=models.TextField(
+                        help_text="The correction, as it should read", verbose_name="text"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="cancellation_reason",
+                    field=models.CharField(
+                        blank=True, max_length=200, verbose_name="cancellation reason"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="dermatologist",
+                    field=models.ForeignKey(
+                        limit_choices_to={"role": "dermatologist"},
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="clinic.staffmember",
+                        verbose_name="dermatologist",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="ends_at",
+                    field=models.DateTimeField(verbose_name="ends at"),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="procedure_type",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="treatments.proceduretype",
+                        verbose_name="procedure type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="reason",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="Reason for the visit",
+                        max_length=200,
+                        verbose_name="reason",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="room",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="clinic.room",
+                        verbose_name="room",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="sequence",
+                    field=models.PositiveIntegerField(
+                        db_default=0, default=0, editable=False, verbose_name="sequence"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="starts_at",
+                    field=models.DateTimeField(verbose_name="starts at"),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("confirmed", "Confirmed"),
+                            ("checked_in", "Checked in"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("no_show", "No-show"),
+                        ],
+                        default="booked",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentevent",
+                    name="action",
+                    field=models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("rescheduled", "Rescheduled"),
+                            ("confirmed", "Confirmed"),
+                            ("checked_in", "Checked in"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("no_show", "Marked no-show"),
+                            ("reinstated", "Reinstated"),
+                        ],
+                        max_length=12,
+                        verbose_name="action",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentevent",
+                    name="actor",
+                    field=models.ForeignKey(
+                        blank=True,
+                        help_text="Empty when the patient acted through a link.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="actor",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentevent",
+                    name="appointment",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentevent",
+                    name="at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="at"),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentevent",
+                    name="note",
+                    field=models.CharField(blank=True, max_length=300, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="appointment",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="photos",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="caption",
+                    field=models.CharField(blank=True, max_length=200, verbose_name="caption"),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="content_type",
+                    field=models.CharField(max_length=20, verbose_name="content type"),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="height",
+                    field=models.PositiveIntegerField(verbose_name="height"),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="image",
+                    field=models.FileField(
+                        storage=treatments.models.private_photo_storage,
+                        upload_to=treatments.models.photo_path,
+                        verbose_name="image",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="lesion",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="photos",
+                        to="patients.lesion",
+                        verbose_name="lesion",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="photos",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="taken_on",
+                    field=models.DateField(verbose_name="taken on"),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="thumbnail",
+                    field=models.FileField(
+                        storage=treatments.models.private_photo_storage,
+                        upload_to=treatments.models.photo_path,
+                        verbose_name="thumbnail",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="uploaded_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="uploaded at"),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="uploaded_by",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="uploaded by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="clinicalphoto",
+                    name="width",
+                    field=models.PositiveIntegerField(verbose_name="width"),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="appointment",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="follow_ups",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="booking_requested_at",
+                    field=models.DateTimeField(
+                        blank=True,
+                        help_text="When the patient asked (through a link) to book it",
+                        null=True,
+                        verbose_name="booking requested at",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="completed_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="due_on",
+                    field=models.DateField(verbose_name="due on"),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[("recurrence_check", "Recurrence check"), ("recheck", "Recheck")],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="follow_ups",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="procedure",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="follow_ups",
+                        to="treatments.procedure",
+                        verbose_name="procedure",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followup",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("open", "Due"),
+                            ("booked", "Booked"),
+                            ("done", "Done"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followupoutcome",
+                    name="complication",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("hypopigmentation", "Hypopigmentation"),
+                            ("scarring", "Scarring"),
+                            ("infection", "Infection"),
+                        ],
+                        max_length=16,
+                        verbose_name="complication",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followupoutcome",
+                    name="follow_up",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outcomes",
+                        to="treatments.followup",
+                        verbose_name="follow up",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followupoutcome",
+                    name="lesion",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="outcomes",
+                        to="patients.lesion",
+                        verbose_name="lesion",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followupoutcome",
+                    name="note",
+                    field=models.CharField(blank=True, max_length=300, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="followupoutcome",
+                    name="outcome",
+                    field=models.CharField(
+                        choices=[
+                            ("resolved", "Resolved"),
+                            ("partly_resolved", "Partly resolved"),
+                            ("recurred", "Recurred"),
+                            ("new_nearby", "New lesions nearby"),
+                            ("complication", "Complication"),
+                        ],
+                        max_length=16,
+                        verbose_name="outcome",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="followupoutcome",
+                    name="recorded_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="recorded at"),
+                ),
+                migrations.AlterField(
+                    model_name="followupoutcome",
+                    name="recorded_by",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="recorded by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalamendment",
+                    name="author",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="author",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalamendment",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalamendment",
+                    name="procedure",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.procedure",
+                        verbose_name="procedure",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalamendment",
+                    name="reason",
+                    field=models.CharField(max_length=300, verbose_name="reason"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalamendment",
+                    name="text",
+                    field=models.TextField(
+                        help_text="The correction, as it should read", verbose_name="text"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="cancellation_reason",
+                    field=models.CharField(
+                        blank=True, max_length=200, verbose_name="cancellation reason"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="dermatologist",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        limit_choices_to={"role": "dermatologist"},
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clinic.staffmember",
+                        verbose_name="dermatologist",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="ends_at",
+                    field=models.DateTimeField(verbose_name="ends at"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="procedure_type",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.proceduretype",
+                        verbose_name="procedure type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="reason",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="Reason for the visit",
+                        max_length=200,
+                        verbose_name="reason",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="room",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clinic.room",
+                        verbose_name="room",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="sequence",
+                    field=models.PositiveIntegerField(
+                        db_default=0, default=0, editable=False, verbose_name="sequence"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="starts_at",
+                    field=models.DateTimeField(verbose_name="starts at"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("confirmed", "Confirmed"),
+                            ("checked_in", "Checked in"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("no_show", "No-show"),
+                        ],
+                        default="booked",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="updated_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="updated at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="appointment",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="caption",
+                    field=models.CharField(blank=True, max_length=200, verbose_name="caption"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="content_type",
+                    field=models.CharField(max_length=20, verbose_name="content type"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="height",
+                    field=models.PositiveIntegerField(verbose_name="height"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="image",
+                    field=models.TextField(max_length=100, verbose_name="image"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="lesion",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.lesion",
+                        verbose_name="lesion",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="taken_on",
+                    field=models.DateField(verbose_name="taken on"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="thumbnail",
+                    field=models.TextField(max_length=100, verbose_name="thumbnail"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="uploaded_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="uploaded at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="uploaded_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="uploaded by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalclinicalphoto",
+                    name="width",
+                    field=models.PositiveIntegerField(verbose_name="width"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="appointment",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="booking_requested_at",
+                    field=models.DateTimeField(
+                        blank=True,
+                        help_text="When the patient asked (through a link) to book it",
+                        null=True,
+                        verbose_name="booking requested at",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="completed_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="due_on",
+                    field=models.DateField(verbose_name="due on"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[("recurrence_check", "Recurrence check"), ("recheck", "Recheck")],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="procedure",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.procedure",
+                        verbose_name="procedure",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowup",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("open", "Due"),
+                            ("booked", "Booked"),
+                            ("done", "Done"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowupoutcome",
+                    name="complication",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("hypopigmentation", "Hypopigmentation"),
+                            ("scarring", "Scarring"),
+                            ("infection", "Infection"),
+                        ],
+                        max_length=16,
+                        verbose_name="complication",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowupoutcome",
+                    name="follow_up",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.followup",
+                        verbose_name="follow up",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowupoutcome",
+                    name="lesion",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.lesion",
+                        verbose_name="lesion",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowupoutcome",
+                    name="note",
+                    field=models.CharField(blank=True, max_length=300, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowupoutcome",
+                    name="outcome",
+                    field=models.CharField(
+                        choices=[
+                            ("resolved", "Resolved"),
+                            ("partly_resolved", "Partly resolved"),
+                            ("recurred", "Recurred"),
+                            ("new_nearby", "New lesions nearby"),
+                            ("complication", "Complication"),
+                        ],
+                        max_length=16,
+                        verbose_name="outcome",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowupoutcome",
+                    name="recorded_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="recorded at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfollowupoutcome",
+                    name="recorded_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="recorded by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="aftercare_text",
+                    field=models.TextField(
+                        blank=True,
+                        help_text="As given to the patient",
+                        verbose_name="aftercare text",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="anesthetic",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("none", "None"),
+                            ("lidocaine_1", "Lidocaine 1%"),
+                            ("lidocaine_1_epi", "Lidocaine 1% with epinephrine"),
+                            ("topical", "Topical anesthetic cream"),
+                        ],
+                        max_length=20,
+                        verbose_name="anesthetic",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="anesthetic_volume_ml",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=3,
+                        null=True,
+                        verbose_name="anesthetic volume ml",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="appointment",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="complication_bleeding",
+                    field=models.BooleanField(default=False, verbose_name="complication bleeding"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="complication_blistering",
+                    field=models.BooleanField(
+                        default=False, verbose_name="complication blistering"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="complication_note",
+                    field=models.CharField(
+                        blank=True, max_length=300, verbose_name="complication note"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="complication_pain",
+                    field=models.BooleanField(default=False, verbose_name="complication pain"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="consent_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="consent at"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="consent_given_by",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[("patient", "Patient"), ("guardian", "Guardian")],
+                        max_length=8,
+                        verbose_name="consent given by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="consent_obtained",
+                    field=models.BooleanField(default=False, verbose_name="consent obtained"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        blank=True, editable=False, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="cryo_method",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("spray", "Spray"),
+                            ("probe", "Probe"),
+                            ("cotton_tip", "Cotton tip"),
+                        ],
+                        max_length=12,
+                        verbose_name="cryo method",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="dermatologist",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clinic.staffmember",
+                        verbose_name="dermatologist",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="diagnosis_code",
+                    field=models.CharField(
+                        default="L72.0", max_length=10, verbose_name="diagnosis code"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="freeze_seconds",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="freeze seconds"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="freeze_thaw_cycles",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="freeze thaw cycles"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="halo_mm",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=3,
+                        null=True,
+                        verbose_name="halo mm",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="hemostasis",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("electrocautery", "Electrocautery"),
+                            ("aluminium_chloride", "Aluminium chloride"),
+                            ("pressure", "Pressure"),
+                        ],
+                        max_length=20,
+                        verbose_name="hemostasis",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="instrument",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("comedone_extractor", "Comedone extractor"),
+                            ("tweezers", "Fine tweezers"),
+                            ("needle", "Sterile needle"),
+                            ("blade_11", "Blade no. 11"),
+                        ],
+                        max_length=20,
+                        verbose_name="instrument",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="lesions_cleared",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="lesions cleared"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="needle_gauge",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="needle gauge"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="note",
+                    field=models.TextField(blank=True, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="patient",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="performed_at",
+                    field=models.DateTimeField(verbose_name="performed at"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="procedure_code",
+                    field=models.CharField(
+                        blank=True,
+                        max_length=10,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "\\A[0-9]{4}[0-9FT]\\Z",
+                                "A CPT code is five digits, or four digits and F or T (17110, 3008F, 0479T).",
+                                code="cpt_code",
+                            )
+                        ],
+                        verbose_name="procedure code",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="procedure_code_overridden",
+                    field=models.BooleanField(
+                        default=False, verbose_name="procedure code overridden"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="procedure_type",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.proceduretype",
+                        verbose_name="procedure type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="recorded_on_behalf",
+                    field=models.BooleanField(
+                        db_default=False,
+                        default=False,
+                        help_text="Recorded by another dermatologist (created by) for the visit's dermatologist",
+                        verbose_name="recorded on behalf",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="signed_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="signed at"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="signed_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="signed by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="status",
+                    field=models.CharField(
+                        choices=[("draft", "Draft"), ("signed", "Signed")],
+                        default="draft",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="aftercare_text",
+                    field=models.TextField(
+                        blank=True,
+                        help_text="As given to the patient",
+                        verbose_name="aftercare text",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="anesthetic",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("none", "None"),
+                            ("lidocaine_1", "Lidocaine 1%"),
+                            ("lidocaine_1_epi", "Lidocaine 1% with epinephrine"),
+                            ("topical", "Topical anesthetic cream"),
+                        ],
+                        max_length=20,
+                        verbose_name="anesthetic",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="anesthetic_volume_ml",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=3,
+                        null=True,
+                        verbose_name="anesthetic volume ml",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="appointment",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="procedure",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="complication_bleeding",
+                    field=models.BooleanField(default=False, verbose_name="complication bleeding"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="complication_blistering",
+                    field=models.BooleanField(
+                        default=False, verbose_name="complication blistering"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="complication_note",
+                    field=models.CharField(
+                        blank=True, max_length=300, verbose_name="complication note"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="complication_pain",
+                    field=models.BooleanField(default=False, verbose_name="complication pain"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="consent_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="consent at"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="consent_given_by",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[("patient", "Patient"), ("guardian", "Guardian")],
+                        max_length=8,
+                        verbose_name="consent given by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="consent_obtained",
+                    field=models.BooleanField(default=False, verbose_name="consent obtained"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="cryo_method",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("spray", "Spray"),
+                            ("probe", "Probe"),
+                            ("cotton_tip", "Cotton tip"),
+                        ],
+                        max_length=12,
+                        verbose_name="cryo method",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="dermatologist",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinic.staffmember",
+                        verbose_name="dermatologist",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="diagnosis_code",
+                    field=models.CharField(
+                        default="L72.0", max_length=10, verbose_name="diagnosis code"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="freeze_seconds",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="freeze seconds"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="freeze_thaw_cycles",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="freeze thaw cycles"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="halo_mm",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=3,
+                        null=True,
+                        verbose_name="halo mm",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="hemostasis",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("electrocautery", "Electrocautery"),
+                            ("aluminium_chloride", "Aluminium chloride"),
+                            ("pressure", "Pressure"),
+                        ],
+                        max_length=20,
+                        verbose_name="hemostasis",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="instrument",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("comedone_extractor", "Comedone extractor"),
+                            ("tweezers", "Fine tweezers"),
+                            ("needle", "Sterile needle"),
+                            ("blade_11", "Blade no. 11"),
+                        ],
+                        max_length=20,
+                        verbose_name="instrument",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="lesions",
+                    field=models.ManyToManyField(
+                        related_name="procedures",
+                        through="treatments.ProcedureLesion",
+                        to="patients.lesion",
+                        verbose_name="lesions",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="lesions_cleared",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="lesions cleared"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="needle_gauge",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="needle gauge"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="note",
+                    field=models.TextField(blank=True, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="procedures",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="performed_at",
+                    field=models.DateTimeField(verbose_name="performed at"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="procedure_code",
+                    field=models.CharField(
+                        blank=True,
+                        max_length=10,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "\\A[0-9]{4}[0-9FT]\\Z",
+                                "A CPT code is five digits, or four digits and F or T (17110, 3008F, 0479T).",
+                                code="cpt_code",
+                            )
+                        ],
+                        verbose_name="procedure code",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="procedure_code_overridden",
+                    field=models.BooleanField(
+                        default=False, verbose_name="procedure code overridden"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="procedure_type",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.proceduretype",
+                        verbose_name="procedure type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="recorded_on_behalf",
+                    field=models.BooleanField(
+                        db_default=False,
+                        default=False,
+                        help_text="Recorded by another dermatologist (created by) for the visit's dermatologist",
+                        verbose_name="recorded on behalf",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="signed_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="signed at"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="signed_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="signed by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="status",
+                    field=models.CharField(
+                        choices=[("draft", "Draft"), ("signed", "Signed")],
+                        default="draft",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="procedurelesion",
+                    name="lesion",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="patients.lesion",
+                        verbose_name="lesion",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="procedurelesion",
+                    name="procedure",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="treatments.procedure",
+                        verbose_name="procedure",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="anesthesia",
+                    field=models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("topical_sometimes", "Sometimes topical"),
+                            ("topical", "Topical"),
+                            ("local", "Local (e.g. lidocaine 1%)"),
+                        ],
+                        default="none",
+                        max_length=20,
+                        verbose_name="anesthesia",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="code",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="CPT code (up to 14 lesions)",
+                        max_length=10,
+                        verbose_name="code",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="code_15_or_more",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="CPT code for 15 or more lesions, if different",
+                        max_length=10,
+                        verbose_name="code 15 or more",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="duration_minutes",
+                    field=models.PositiveSmallIntegerField(
+                        help_text="Length of the visit", verbose_name="duration minutes"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="follow_up_weeks",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Recurrence check this many weeks later; empty for none",
+                        null=True,
+                        verbose_name="follow up weeks",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="is_active",
+                    field=models.BooleanField(default=True, verbose_name="is active"),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="is_procedure",
+                    field=models.BooleanField(
+                        default=True,
+                        help_text="False for visits without a procedure (watchful waiting, advice).",
+                        verbose_name="is procedure",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="name",
+                    field=models.CharField(max_length=80, unique=True, verbose_name="name"),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="needs_treatment_room",
+                    field=models.BooleanField(default=True, verbose_name="needs treatment room"),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="reminder_offsets",
+                    field=models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Appointment reminders this many hours before the visit, e.g. 48, 24; empty: the clinic's default",
+                        validators=[treatments.models.validate_reminder_offsets],
+                        verbose_name="reminder offsets",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="slug",
+                    field=models.SlugField(max_length=40, unique=True, verbose_name="slug"),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="sort_order",
+                    field=models.PositiveSmallIntegerField(default=0, verbose_name="sort order"),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="dermatologist",
+                    field=models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: any dermatologist",
+                        limit_choices_to={"role": "dermatologist"},
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinic.staffmember",
+                        verbose_name="dermatologist",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="earliest_date",
+                    field=models.DateField(verbose_name="earliest date"),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="earliest_time",
+                    field=models.TimeField(
+                        blank=True,
+                        help_text="Empty: from opening",
+                        null=True,
+                        verbose_name="earliest time",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="latest_date",
+                    field=models.DateField(verbose_name="latest date"),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="latest_time",
+                    field=models.TimeField(
+                        blank=True,
+                        help_text="Empty: until closing",
+                        null=True,
+                        verbose_name="latest time",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="note",
+                    field=models.CharField(blank=True, max_length=200, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="waitlist_entries",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="procedure_type",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.proceduretype",
+                        verbose_name="procedure type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="waitlistentry",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("waiting", "Waiting"),
+                            ("booked", "Booked"),
+                            ("removed", "Removed"),
+                        ],
+                        default="waiting",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+            ]
+        )
     ]

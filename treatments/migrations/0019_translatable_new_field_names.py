@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from clinic.migration_operations import VerboseNames
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -17,882 +19,928 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="appointment",
-            name="self_moves",
-            field=models.PositiveSmallIntegerField(
-                db_default=0, default=0, editable=False, verbose_name="moves by the patient"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="appointment",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="estimate",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="currency",
-            field=models.CharField(max_length=3, verbose_name="currency"),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="fee_entry",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="treatments.feescheduleentry",
-                verbose_name="fee entry",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="price",
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="price"),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="priced_on",
-            field=models.DateField(
-                help_text="The day whose price this is", verbose_name="priced on"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="tax_amount",
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="tax amount"),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="tax_rate",
-            field=models.DecimalField(decimal_places=3, max_digits=6, verbose_name="tax rate"),
-        ),
-        migrations.AlterField(
-            model_name="appointmentestimate",
-            name="total",
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="total"),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="document",
-            field=models.CharField(
-                choices=[
-                    ("invoice", "Invoice"),
-                    ("receipt", "Receipt"),
-                    ("superbill", "Superbill"),
-                ],
-                max_length=10,
-                verbose_name="document",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="email",
-            field=models.EmailField(max_length=254, verbose_name="email"),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="error",
-            field=models.CharField(blank=True, max_length=300, verbose_name="error"),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="invoice",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="treatments.invoice",
-                verbose_name="invoice",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="language",
-            field=models.CharField(max_length=8, verbose_name="language"),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="billing_emails",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="payment",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="treatments.payment",
-                verbose_name="payment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="recipient_name",
-            field=models.CharField(max_length=201, verbose_name="recipient name"),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="requested_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="requested at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="requested_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="requested by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="sent_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="service_date",
-            field=models.DateField(
-                blank=True, help_text="A superbill's day", null=True, verbose_name="service date"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="billingemail",
-            name="status",
-            field=models.CharField(
-                choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
-                default="pending",
-                max_length=8,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="billingsequence",
-            name="last_number",
-            field=models.PositiveIntegerField(default=0, verbose_name="last number"),
-        ),
-        migrations.AlterField(
-            model_name="billingsequence",
-            name="name",
-            field=models.CharField(
-                max_length=20, primary_key=True, serialize=False, verbose_name="name"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="appointment",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="charges",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="created_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="description",
-            field=models.CharField(max_length=200, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="diagnosis_codes",
-            field=models.JSONField(default=list, verbose_name="diagnosis codes"),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="fee_entry",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="treatments.feescheduleentry",
-                verbose_name="fee entry",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="invoice",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="charges",
-                to="treatments.invoice",
-                verbose_name="invoice",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("procedure", "Procedure"),
-                    ("evaluation", "Evaluation and management visit"),
-                ],
-                max_length=12,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="modifiers",
-            field=models.CharField(
-                blank=True,
-                help_text="e.g. 25",
-                max_length=11,
-                validators=[
-                    django.core.validators.RegexValidator(
-                        "\\A([0-9A-Z]{2})(,[0-9A-Z]{2}){0,3}\\Z",
-                        "Modifiers are two characters each, comma-separated (25, 59).",
-                        "modifiers",
-                    )
-                ],
-                verbose_name="modifiers",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="charges",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="payer",
-            field=models.CharField(
-                choices=[("self_pay", "Self-pay"), ("insurance", "Insurance")],
-                help_text="The patient's payer then",
-                max_length=10,
-                verbose_name="payer",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="price_missing",
-            field=models.BooleanField(
-                default=False,
-                help_text="The fee schedule had no price for the code that day",
-                verbose_name="price missing",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="procedure",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The signed record the line comes from",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="charges",
-                to="treatments.procedure",
-                verbose_name="procedure",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="replaces",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The voided line this one corrects",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="replaced_by",
-                to="treatments.charge",
-                verbose_name="replaces",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="service_date",
-            field=models.DateField(
-                help_text="Date of service, in the clinic's time zone", verbose_name="service date"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="status",
-            field=models.CharField(
-                choices=[("active", "Active"), ("voided", "Voided")],
-                default="active",
-                max_length=8,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="tax_amount",
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="tax amount"),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="tax_rate",
-            field=models.DecimalField(
-                decimal_places=3, default=Decimal("0"), max_digits=6, verbose_name="tax rate"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="total",
-            field=models.DecimalField(
-                decimal_places=2,
-                help_text="Units × unit price, plus tax",
-                max_digits=10,
-                verbose_name="total",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="unit_price",
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="unit price"),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="units",
-            field=models.PositiveSmallIntegerField(default=1, verbose_name="units"),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="void_reason",
-            field=models.CharField(blank=True, max_length=200, verbose_name="void reason"),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="voided_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="voided at"),
-        ),
-        migrations.AlterField(
-            model_name="charge",
-            name="voided_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="voided by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="feescheduleentry",
-            name="description",
-            field=models.CharField(max_length=200, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="feescheduleentry",
-            name="effective_from",
-            field=models.DateField(verbose_name="effective from"),
-        ),
-        migrations.AlterField(
-            model_name="feescheduleentry",
-            name="effective_to",
-            field=models.DateField(
-                blank=True,
-                help_text="The last day of this price; empty: until changed",
-                null=True,
-                verbose_name="effective to",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="feescheduleentry",
-            name="insured_price",
-            field=models.DecimalField(
-                decimal_places=2, max_digits=10, verbose_name="insured price"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="feescheduleentry",
-            name="procedure_type",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="For the estimate of a visit of this type; or give a CPT code instead.",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="fee_entries",
-                to="treatments.proceduretype",
-                verbose_name="procedure type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="feescheduleentry",
-            name="self_pay_price",
-            field=models.DecimalField(
-                decimal_places=2, max_digits=10, verbose_name="self pay price"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="feescheduleentry",
-            name="tax_rate",
-            field=models.DecimalField(
-                decimal_places=3,
-                default=Decimal("0"),
-                help_text="Percent added to the price, e.g. 8.875",
-                max_digits=6,
-                verbose_name="tax rate",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalappointment",
-            name="self_moves",
-            field=models.PositiveSmallIntegerField(
-                db_default=0, default=0, editable=False, verbose_name="moves by the patient"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfeescheduleentry",
-            name="description",
-            field=models.CharField(max_length=200, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="historicalfeescheduleentry",
-            name="effective_from",
-            field=models.DateField(verbose_name="effective from"),
-        ),
-        migrations.AlterField(
-            model_name="historicalfeescheduleentry",
-            name="effective_to",
-            field=models.DateField(
-                blank=True,
-                help_text="The last day of this price; empty: until changed",
-                null=True,
-                verbose_name="effective to",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfeescheduleentry",
-            name="insured_price",
-            field=models.DecimalField(
-                decimal_places=2, max_digits=10, verbose_name="insured price"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfeescheduleentry",
-            name="procedure_type",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                help_text="For the estimate of a visit of this type; or give a CPT code instead.",
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="treatments.proceduretype",
-                verbose_name="procedure type",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfeescheduleentry",
-            name="self_pay_price",
-            field=models.DecimalField(
-                decimal_places=2, max_digits=10, verbose_name="self pay price"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalfeescheduleentry",
-            name="tax_rate",
-            field=models.DecimalField(
-                decimal_places=3,
-                default=Decimal("0"),
-                help_text="Percent added to the price, e.g. 8.875",
-                max_digits=6,
-                verbose_name="tax rate",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="historicalprocedure",
-            name="secondary_diagnosis_codes",
-            field=models.JSONField(
-                blank=True, db_default=[], default=list, verbose_name="secondary ICD-10-CM codes"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="invoice",
-            name="currency",
-            field=models.CharField(max_length=3, verbose_name="currency"),
-        ),
-        migrations.AlterField(
-            model_name="invoice",
-            name="issued_at",
-            field=models.DateTimeField(verbose_name="issued at"),
-        ),
-        migrations.AlterField(
-            model_name="invoice",
-            name="issued_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="issued by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="invoice",
-            name="number",
-            field=models.CharField(
-                editable=False, max_length=20, unique=True, verbose_name="number"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="invoice",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="invoices",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="invoice",
-            name="subtotal",
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="subtotal"),
-        ),
-        migrations.AlterField(
-            model_name="invoice",
-            name="tax_total",
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="tax total"),
-        ),
-        migrations.AlterField(
-            model_name="invoice",
-            name="total",
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="total"),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="amount",
-            field=models.DecimalField(
-                decimal_places=2,
-                help_text="Always positive; a refund's kind says so",
-                max_digits=10,
-                verbose_name="amount",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="appointment",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="payments",
-                to="treatments.appointment",
-                verbose_name="appointment",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="kind",
-            field=models.CharField(
-                choices=[("payment", "Payment"), ("refund", "Refund")],
-                default="payment",
-                max_length=8,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="method",
-            field=models.CharField(
-                choices=[("cash", "Cash"), ("card", "Card"), ("bank_transfer", "Bank transfer")],
-                max_length=14,
-                verbose_name="method",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="payments",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="reason",
-            field=models.CharField(
-                blank=True, help_text="Why, for a refund", max_length=200, verbose_name="reason"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="receipt_number",
-            field=models.CharField(
-                editable=False, max_length=20, unique=True, verbose_name="receipt number"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="received_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="received at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="received_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="received by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="payment",
-            name="reference",
-            field=models.CharField(
-                blank=True,
-                help_text="The card terminal's or the bank transfer's",
-                max_length=100,
-                verbose_name="reference",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="follow_up",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="photo_check",
-                to="treatments.followup",
-                verbose_name="follow up",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="new_bumps",
-            field=models.CharField(
-                choices=[("no", "No"), ("yes", "Yes"), ("not_sure", "Not sure")],
-                max_length=8,
-                verbose_name="new bumps",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="photo_checks",
-                to="patients.patient",
-                verbose_name="patient",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="result",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("resolved", "Resolved: follow-up closed"),
-                    ("recurred", "Recurred: invited to book"),
-                    ("needs_visit", "Needs a visit: invited to book"),
-                ],
-                max_length=12,
-                verbose_name="result",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="reviewed_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="reviewed at"),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="reviewed_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="reviewed by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="status",
-            field=models.CharField(
-                choices=[("submitted", "Waiting for review"), ("reviewed", "Reviewed")],
-                default="submitted",
-                max_length=10,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="submitted_at",
-            field=models.DateTimeField(verbose_name="submitted at"),
-        ),
-        migrations.AlterField(
-            model_name="photocheck",
-            name="where",
-            field=models.CharField(
-                blank=True,
-                help_text="Where, in the patient's words",
-                max_length=200,
-                verbose_name="where on the body",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheckimage",
-            name="content_type",
-            field=models.CharField(max_length=20, verbose_name="content type"),
-        ),
-        migrations.AlterField(
-            model_name="photocheckimage",
-            name="height",
-            field=models.PositiveIntegerField(verbose_name="height"),
-        ),
-        migrations.AlterField(
-            model_name="photocheckimage",
-            name="image",
-            field=models.FileField(
-                storage=treatments.models.private_photo_storage,
-                upload_to=treatments.models.photo_check_path,
-                verbose_name="image",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheckimage",
-            name="photo_check",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="images",
-                to="treatments.photocheck",
-                verbose_name="photo check",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheckimage",
-            name="thumbnail",
-            field=models.FileField(
-                storage=treatments.models.private_photo_storage,
-                upload_to=treatments.models.photo_check_path,
-                verbose_name="thumbnail",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="photocheckimage",
-            name="width",
-            field=models.PositiveIntegerField(verbose_name="width"),
-        ),
-        migrations.AlterField(
-            model_name="procedure",
-            name="secondary_diagnosis_codes",
-            field=models.JSONField(
-                blank=True, db_default=[], default=list, verbose_name="secondary ICD-10-CM codes"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="bookable_online",
-            field=models.BooleanField(
-                default=False,
-                help_text="Patients may book this visit type on the public booking page.",
-                verbose_name="bookable online",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="proceduretype",
-            name="online_returning_only",
-            field=models.BooleanField(
-                default=False,
-                help_text="Online, only patients the clinic already knows may book it (a named procedure after a consultation).",
-                verbose_name="online returning only",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="selfservicepolicy",
-            name="cutoff_hours",
-            field=models.PositiveSmallIntegerField(
-                default=24,
-                help_text="No moving or cancelling online within this many hours of the visit; the page gives the clinic's phone instead.",
-                verbose_name="cutoff hours",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="selfservicepolicy",
-            name="days_ahead",
-            field=models.PositiveSmallIntegerField(
-                default=90,
-                help_text="How far ahead of today a visit may be moved, in days.",
-                verbose_name="days ahead",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="selfservicepolicy",
-            name="id",
-            field=models.PositiveSmallIntegerField(
-                default=1, editable=False, primary_key=True, serialize=False, verbose_name="ID"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="selfservicepolicy",
-            name="moves_per_visit",
-            field=models.PositiveSmallIntegerField(
-                default=2,
-                help_text="How many times a patient may move one visit online.",
-                verbose_name="moves per visit",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="selfservicepolicy",
-            name="patients_may_reschedule",
-            field=models.BooleanField(
-                default=True,
-                help_text="Offer “Move my visit” on the visit page of every reminder.",
-                verbose_name="patients may reschedule",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="selfservicepolicy",
-            name="same_dermatologist",
-            field=models.BooleanField(
-                default=False,
-                help_text="Only to a time with the same dermatologist; otherwise with any of them.",
-                verbose_name="same dermatologist",
-            ),
-        ),
+        VerboseNames(
+            [
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="self_moves",
+                    field=models.PositiveSmallIntegerField(
+                        db_default=0, default=0, editable=False, verbose_name="moves by the patient"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="appointment",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="estimate",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="currency",
+                    field=models.CharField(max_length=3, verbose_name="currency"),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="fee_entry",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.feescheduleentry",
+                        verbose_name="fee entry",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="price",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="price"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="priced_on",
+                    field=models.DateField(
+                        help_text="The day whose price this is", verbose_name="priced on"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="tax_amount",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="tax amount"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="tax_rate",
+                    field=models.DecimalField(
+                        decimal_places=3, max_digits=6, verbose_name="tax rate"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="appointmentestimate",
+                    name="total",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="total"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="document",
+                    field=models.CharField(
+                        choices=[
+                            ("invoice", "Invoice"),
+                            ("receipt", "Receipt"),
+                            ("superbill", "Superbill"),
+                        ],
+                        max_length=10,
+                        verbose_name="document",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="email",
+                    field=models.EmailField(max_length=254, verbose_name="email"),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="error",
+                    field=models.CharField(blank=True, max_length=300, verbose_name="error"),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="invoice",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.invoice",
+                        verbose_name="invoice",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="language",
+                    field=models.CharField(max_length=8, verbose_name="language"),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="billing_emails",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="payment",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.payment",
+                        verbose_name="payment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="recipient_name",
+                    field=models.CharField(max_length=201, verbose_name="recipient name"),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="requested_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="requested at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="requested_by",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="requested by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="sent_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="service_date",
+                    field=models.DateField(
+                        blank=True,
+                        help_text="A superbill's day",
+                        null=True,
+                        verbose_name="service date",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingemail",
+                    name="status",
+                    field=models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="billingsequence",
+                    name="last_number",
+                    field=models.PositiveIntegerField(default=0, verbose_name="last number"),
+                ),
+                migrations.AlterField(
+                    model_name="billingsequence",
+                    name="name",
+                    field=models.CharField(
+                        max_length=20, primary_key=True, serialize=False, verbose_name="name"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="appointment",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="charges",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="created_by",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="description",
+                    field=models.CharField(max_length=200, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="diagnosis_codes",
+                    field=models.JSONField(default=list, verbose_name="diagnosis codes"),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="fee_entry",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.feescheduleentry",
+                        verbose_name="fee entry",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="invoice",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="charges",
+                        to="treatments.invoice",
+                        verbose_name="invoice",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("procedure", "Procedure"),
+                            ("evaluation", "Evaluation and management visit"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="modifiers",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="e.g. 25",
+                        max_length=11,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "\\A([0-9A-Z]{2})(,[0-9A-Z]{2}){0,3}\\Z",
+                                "Modifiers are two characters each, comma-separated (25, 59).",
+                                "modifiers",
+                            )
+                        ],
+                        verbose_name="modifiers",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="charges",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="payer",
+                    field=models.CharField(
+                        choices=[("self_pay", "Self-pay"), ("insurance", "Insurance")],
+                        help_text="The patient's payer then",
+                        max_length=10,
+                        verbose_name="payer",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="price_missing",
+                    field=models.BooleanField(
+                        default=False,
+                        help_text="The fee schedule had no price for the code that day",
+                        verbose_name="price missing",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="procedure",
+                    field=models.ForeignKey(
+                        blank=True,
+                        help_text="The signed record the line comes from",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="charges",
+                        to="treatments.procedure",
+                        verbose_name="procedure",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="replaces",
+                    field=models.ForeignKey(
+                        blank=True,
+                        help_text="The voided line this one corrects",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_by",
+                        to="treatments.charge",
+                        verbose_name="replaces",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="service_date",
+                    field=models.DateField(
+                        help_text="Date of service, in the clinic's time zone",
+                        verbose_name="service date",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="status",
+                    field=models.CharField(
+                        choices=[("active", "Active"), ("voided", "Voided")],
+                        default="active",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="tax_amount",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="tax amount"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="tax_rate",
+                    field=models.DecimalField(
+                        decimal_places=3,
+                        default=Decimal("0"),
+                        max_digits=6,
+                        verbose_name="tax rate",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="total",
+                    field=models.DecimalField(
+                        decimal_places=2,
+                        help_text="Units × unit price, plus tax",
+                        max_digits=10,
+                        verbose_name="total",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="unit_price",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="unit price"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="units",
+                    field=models.PositiveSmallIntegerField(default=1, verbose_name="units"),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="void_reason",
+                    field=models.CharField(blank=True, max_length=200, verbose_name="void reason"),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="voided_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="voided at"),
+                ),
+                migrations.AlterField(
+                    model_name="charge",
+                    name="voided_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="voided by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="feescheduleentry",
+                    name="description",
+                    field=models.CharField(max_length=200, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="feescheduleentry",
+                    name="effective_from",
+                    field=models.DateField(verbose_name="effective from"),
+                ),
+                migrations.AlterField(
+                    model_name="feescheduleentry",
+                    name="effective_to",
+                    field=models.DateField(
+                        blank=True,
+                        help_text="The last day of this price; empty: until changed",
+                        null=True,
+                        verbose_name="effective to",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="feescheduleentry",
+                    name="insured_price",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="insured price"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="feescheduleentry",
+                    name="procedure_type",
+                    field=models.ForeignKey(
+                        blank=True,
+                        help_text="For the estimate of a visit of this type; or give a CPT code instead.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="fee_entries",
+                        to="treatments.proceduretype",
+                        verbose_name="procedure type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="feescheduleentry",
+                    name="self_pay_price",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="self pay price"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="feescheduleentry",
+                    name="tax_rate",
+                    field=models.DecimalField(
+                        decimal_places=3,
+                        default=Decimal("0"),
+                        help_text="Percent added to the price, e.g. 8.875",
+                        max_digits=6,
+                        verbose_name="tax rate",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalappointment",
+                    name="self_moves",
+                    field=models.PositiveSmallIntegerField(
+                        db_default=0, default=0, editable=False, verbose_name="moves by the patient"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfeescheduleentry",
+                    name="description",
+                    field=models.CharField(max_length=200, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfeescheduleentry",
+                    name="effective_from",
+                    field=models.DateField(verbose_name="effective from"),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfeescheduleentry",
+                    name="effective_to",
+                    field=models.DateField(
+                        blank=True,
+                        help_text="The last day of this price; empty: until changed",
+                        null=True,
+                        verbose_name="effective to",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfeescheduleentry",
+                    name="insured_price",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="insured price"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfeescheduleentry",
+                    name="procedure_type",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="For the estimate of a visit of this type; or give a CPT code instead.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="treatments.proceduretype",
+                        verbose_name="procedure type",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfeescheduleentry",
+                    name="self_pay_price",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="self pay price"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalfeescheduleentry",
+                    name="tax_rate",
+                    field=models.DecimalField(
+                        decimal_places=3,
+                        default=Decimal("0"),
+                        help_text="Percent added to the price, e.g. 8.875",
+                        max_digits=6,
+                        verbose_name="tax rate",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="historicalprocedure",
+                    name="secondary_diagnosis_codes",
+                    field=models.JSONField(
+                        blank=True,
+                        db_default=[],
+                        default=list,
+                        verbose_name="secondary ICD-10-CM codes",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="currency",
+                    field=models.CharField(max_length=3, verbose_name="currency"),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="issued_at",
+                    field=models.DateTimeField(verbose_name="issued at"),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="issued_by",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="issued by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="number",
+                    field=models.CharField(
+                        editable=False, max_length=20, unique=True, verbose_name="number"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="subtotal",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="subtotal"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="tax_total",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="tax total"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="total",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=10, verbose_name="total"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="amount",
+                    field=models.DecimalField(
+                        decimal_places=2,
+                        help_text="Always positive; a refund's kind says so",
+                        max_digits=10,
+                        verbose_name="amount",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="appointment",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="treatments.appointment",
+                        verbose_name="appointment",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[("payment", "Payment"), ("refund", "Refund")],
+                        default="payment",
+                        max_length=8,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="method",
+                    field=models.CharField(
+                        choices=[
+                            ("cash", "Cash"),
+                            ("card", "Card"),
+                            ("bank_transfer", "Bank transfer"),
+                        ],
+                        max_length=14,
+                        verbose_name="method",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="reason",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="Why, for a refund",
+                        max_length=200,
+                        verbose_name="reason",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="receipt_number",
+                    field=models.CharField(
+                        editable=False, max_length=20, unique=True, verbose_name="receipt number"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="received_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="received at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="received_by",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="received by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="payment",
+                    name="reference",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="The card terminal's or the bank transfer's",
+                        max_length=100,
+                        verbose_name="reference",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="follow_up",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="photo_check",
+                        to="treatments.followup",
+                        verbose_name="follow up",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="new_bumps",
+                    field=models.CharField(
+                        choices=[("no", "No"), ("yes", "Yes"), ("not_sure", "Not sure")],
+                        max_length=8,
+                        verbose_name="new bumps",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="patient",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="photo_checks",
+                        to="patients.patient",
+                        verbose_name="patient",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="result",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("resolved", "Resolved: follow-up closed"),
+                            ("recurred", "Recurred: invited to book"),
+                            ("needs_visit", "Needs a visit: invited to book"),
+                        ],
+                        max_length=12,
+                        verbose_name="result",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="reviewed_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="reviewed at"),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="reviewed_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="reviewed by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="status",
+                    field=models.CharField(
+                        choices=[("submitted", "Waiting for review"), ("reviewed", "Reviewed")],
+                        default="submitted",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="submitted_at",
+                    field=models.DateTimeField(verbose_name="submitted at"),
+                ),
+                migrations.AlterField(
+                    model_name="photocheck",
+                    name="where",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="Where, in the patient's words",
+                        max_length=200,
+                        verbose_name="where on the body",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheckimage",
+                    name="content_type",
+                    field=models.CharField(max_length=20, verbose_name="content type"),
+                ),
+                migrations.AlterField(
+                    model_name="photocheckimage",
+                    name="height",
+                    field=models.PositiveIntegerField(verbose_name="height"),
+                ),
+                migrations.AlterField(
+                    model_name="photocheckimage",
+                    name="image",
+                    field=models.FileField(
+                        storage=treatments.models.private_photo_storage,
+                        upload_to=treatments.models.photo_check_path,
+                        verbose_name="image",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheckimage",
+                    name="photo_check",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="images",
+                        to="treatments.photocheck",
+                        verbose_name="photo check",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheckimage",
+                    name="thumbnail",
+                    field=models.FileField(
+                        storage=treatments.models.private_photo_storage,
+                        upload_to=treatments.models.photo_check_path,
+                        verbose_name="thumbnail",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="photocheckimage",
+                    name="width",
+                    field=models.PositiveIntegerField(verbose_name="width"),
+                ),
+                migrations.AlterField(
+                    model_name="procedure",
+                    name="secondary_diagnosis_codes",
+                    field=models.JSONField(
+                        blank=True,
+                        db_default=[],
+                        default=list,
+                        verbose_name="secondary ICD-10-CM codes",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="bookable_online",
+                    field=models.BooleanField(
+                        default=False,
+                        help_text="Patients may book this visit type on the public booking page.",
+                        verbose_name="bookable online",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="proceduretype",
+                    name="online_returning_only",
+                    field=models.BooleanField(
+                        default=False,
+                        help_text="Online, only patients the clinic already knows may book it (a named procedure after a consultation).",
+                        verbose_name="online returning only",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="selfservicepolicy",
+                    name="cutoff_hours",
+                    field=models.PositiveSmallIntegerField(
+                        default=24,
+                        help_text="No moving or cancelling online within this many hours of the visit; the page gives the clinic's phone instead.",
+                        verbose_name="cutoff hours",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="selfservicepolicy",
+                    name="days_ahead",
+                    field=models.PositiveSmallIntegerField(
+                        default=90,
+                        help_text="How far ahead of today a visit may be moved, in days.",
+                        verbose_name="days ahead",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="selfservicepolicy",
+                    name="id",
+                    field=models.PositiveSmallIntegerField(
+                        default=1,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="selfservicepolicy",
+                    name="moves_per_visit",
+                    field=models.PositiveSmallIntegerField(
+                        default=2,
+                        help_text="How many times a patient may move one visit online.",
+                        verbose_name="moves per visit",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="selfservicepolicy",
+                    name="patients_may_reschedule",
+                    field=models.BooleanField(
+                        default=True,
+                        help_text="Offer “Move my visit” on the visit page of every reminder.",
+                        verbose_name="patients may reschedule",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="selfservicepolicy",
+                    name="same_dermatologist",
+                    field=models.BooleanField(
+                        default=False,
+                        help_text="Only to a time with the same dermatologist; otherwise with any of them.",
+                        verbose_name="same dermatologist",
+                    ),
+                ),
+            ]
+        )
     ]
