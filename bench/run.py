@@ -10,8 +10,11 @@ the trivial reference page round by round; then the writes (bench/writes.py): bo
 POSTs at 8 clients, half at taken slots, against pgbench inserting the same rows, and
 recording a procedure on 3 lesions against the trivial page's POST. In-process
 measurements (next free slot against its own SQL under EXPLAIN ANALYZE, the reminder
-sweep against the bare claim-and-update) follow. Prints the table and writes
-bench/RESULTS.md.
+sweep against the bare claim-and-update) follow, then two sweep processes against one
+(bench/sweep_processes.py). Prints the table and writes bench/RESULTS.md.
+
+BENCH_ONLY=sweep,slot measures only those rows (ROW_KEYS) and prints them, leaving
+bench/RESULTS.md as the last whole run wrote it.
 """
 
 import os

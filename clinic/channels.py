@@ -309,16 +309,20 @@ def calendar_file(
     more on each move or cancellation) tells a calendar app which version is newest. The
     visit's page offers the same file for download (no attendee: nobody is named).
 
-    Written line by line into a skeleton made once per language and method (the clinic's
-    name, the summary, the description, the organizer): building it with icalendar took
-    a third of a reminder's time. The tests read it back with icalendar.
+    Written line by line, the lines that are the same for every visit in one language
+    (the clinic's name, the summary, the description, the organizer) made once: building
+    it with icalendar took a third of a reminder's time. The tests read it back with
+    icalendar.
     """
-    head, description, tail = _calendar_skeleton(
-        language,
-        method,
-        settings.CLINIC_MAIL_NAME,
-        settings.CLINIC_PHONE,
-        _from_address(),
+    with translation.override(language):
+        name = mail_name()
+        summary = _("Visit at %(name)s") % {"name": name}
+        if method == "CANCEL":
+            description = _("This visit has been cancelled. Call %(phone)s to book another.")
+        else:
+            description = _("Call %(phone)s to change or cancel.")
+    head, description_line, tail = _calendar_skeleton(
+        method, name, summary, description % {"phone": settings.CLINIC_PHONE}, _from_address()
     )
     # In UTC ("Z"): a fixed offset would become a TZID no calendar app knows, read as local.
     starts_at = values["starts_at"].astimezone(UTC)
@@ -335,7 +339,7 @@ def calendar_file(
         # iTIP (RFC 5546) wants the attendee in a REQUEST and a CANCEL.
         cn = _ics_parameter(recipient_name)
         lines.append(_ics_line(f"ATTENDEE;CN={cn};ROLE=REQ-PARTICIPANT:mailto:{email}"))
-    lines.append(description)
+    lines.append(description_line)
     if location := _location(values):
         lines.append(_ics_line(f"LOCATION:{_ics_text(location)}"))
     lines += tail
@@ -344,34 +348,26 @@ def calendar_file(
 
 @functools.lru_cache(maxsize=64)
 def _calendar_skeleton(
-    language: str, method: str, mail_name_setting: str, phone: str, from_address: str
-) -> tuple[list[str], str, list[str]]:
-    """The lines of a visit's .ics that are the same for every visit: before the times,
-    the description, and from the organizer to the end. The settings it reads are its
-    arguments, so that a changed setting makes another skeleton."""
-    with translation.override(language):
-        name = mail_name()
-        summary = _("Visit at %(name)s") % {"name": name}
-        if method == "CANCEL":
-            description = _("This visit has been cancelled. Call %(phone)s to book another.")
-        else:
-            description = _("Call %(phone)s to change or cancel.")
-    head = [
+    method: str, name: str, summary: str, description: str, from_address: str
+) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """The lines of a visit's .ics that are the same for every visit in one language:
+    before the times, the description, and from the organizer to the end."""
+    head = (
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         _ics_line(f"PRODID:-//{_ics_text(name)}//Reminders//EN"),
         f"METHOD:{method}",
         "BEGIN:VEVENT",
         _ics_line(f"SUMMARY:{_ics_text(summary)}"),
-    ]
-    tail = [
+    )
+    tail = (
         # iTIP (RFC 5546) wants an organizer in a REQUEST and a CANCEL.
         _ics_line(f"ORGANIZER;CN={_ics_parameter(name)}:mailto:{from_address}"),
         f"STATUS:{'CANCELLED' if method == 'CANCEL' else 'CONFIRMED'}",
         "END:VEVENT",
         "END:VCALENDAR",
-    ]
-    return head, _ics_line(f"DESCRIPTION:{_ics_text(description % {'phone': phone})}"), tail
+    )
+    return head, _ics_line(f"DESCRIPTION:{_ics_text(description)}"), tail
 
 
 def _ics_utc(moment: datetime) -> str:
@@ -430,14 +426,8 @@ def _address(name_and_address: str) -> str:
 def _from_header(language: str) -> str:
     """DEFAULT_FROM_EMAIL's address under the neutral clinic name, in the reader's
     language."""
-    return _from_header_in(language, settings.CLINIC_MAIL_NAME, settings.DEFAULT_FROM_EMAIL)
-
-
-@functools.lru_cache(maxsize=64)
-def _from_header_in(language: str, mail_name_setting: str, from_email: str) -> str:
-    # The settings it reads are its arguments, so that a changed setting makes another.
     with translation.override(language):
-        return formataddr((mail_name(), _address(from_email)))
+        return formataddr((mail_name(), _from_address()))
 
 
 def _message_id_domain() -> str:

@@ -160,6 +160,11 @@ def link_token(*, action: str, subject_id: int) -> str:
     return _b64(nonce + ciphertext_and_tag)
 
 
+def link_url(*, action: str, subject_id: int) -> str:
+    """The absolute URL of a new link (the README's way to open a demo visit's page)."""
+    return LinkUrls().page(action=action, subject_id=subject_id)
+
+
 class LinkUrls:
     """Absolute URLs of new links, for messages: the page of a link
     (treatments:patient_link) and its one-click stop endpoint for the List-Unsubscribe
