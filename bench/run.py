@@ -10,8 +10,11 @@ the trivial reference page round by round; then the writes (bench/writes.py): bo
 POSTs at 8 clients, half at taken slots, against pgbench inserting the same rows, and
 recording a procedure on 3 lesions against the trivial page's POST. In-process
 measurements (next free slot against its own SQL under EXPLAIN ANALYZE, the reminder
-sweep against the bare claim-and-update) follow. Prints the table and writes
-bench/RESULTS.md.
+sweep against the bare claim-and-update) follow, then two sweep processes against one
+(bench/sweep_processes.py). Prints the table and writes bench/RESULTS.md.
+
+BENCH_ONLY=sweep,slot measures only those rows (ROW_KEYS) and prints them, leaving
+bench/RESULTS.md as the last whole run wrote it.
 """
 
 import os
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +46,9 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+# BENCH_ONLY's keys: the pages against the trivial one, booking and recording, the next
+# free slot, the reminder sweep (against the bare SQL, and two processes against one).
+ROW_KEYS = ("pages", "writes", "slot", "sweep")
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format("BENCH %d %f %f %f %d\\n", summary.requests, summary.duration,
@@ -238,6 +245,28 @@ def next_free_slot_against_sql(repeats: int = 20) -> tuple[float, float, int]:
     return 1000 * statistics.median(timings), sql, len(captured.captured_queries)
 
 
+def due_scale_reminders() -> tuple[list[int], Callable[[], None]]:
+    """The seeded reminders due now, and a function that makes them due again (pending,
+    never tried) after a sweep sent them."""
+    from django.utils import timezone
+
+    from clinic.models import Reminder
+
+    now = timezone.now()
+    due = list(
+        Reminder.objects.filter(
+            status="pending", next_attempt_at__lte=now, idempotency_key__startswith="scale:"
+        ).values_list("pk", flat=True)
+    )
+
+    def due_again() -> None:
+        Reminder.objects.filter(pk__in=due).update(
+            status="pending", next_attempt_at=now, claimed_at=None, sent_at=None, attempts=0
+        )
+
+    return due, due_again
+
+
 def sweep_against_bare() -> tuple[float, float, int, int]:
     """Reminders per second of the sweep (locmem email) and of the bare claim-and-update
     over the same due rows, which are due again after each; and the sweep's queries per
@@ -251,18 +280,7 @@ def sweep_against_bare() -> tuple[float, float, int, int]:
     from clinic.outbox import reminders_claim, reminders_deliver, reminders_send_due
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    now = timezone.now()
-    due = list(
-        Reminder.objects.filter(
-            status="pending", next_attempt_at__lte=now, idempotency_key__startswith="scale:"
-        ).values_list("pk", flat=True)
-    )
-
-    def due_again():
-        Reminder.objects.filter(pk__in=due).update(
-            status="pending", next_attempt_at=now, claimed_at=None, sent_at=None, attempts=0
-        )
-
+    due, due_again = due_scale_reminders()
     started = time.perf_counter()
     while ids := reminders_claim(limit=settings.CLINIC_REMINDER_BATCH_SIZE):
         Reminder.objects.filter(id__in=ids).update(
@@ -280,6 +298,29 @@ def sweep_against_bare() -> tuple[float, float, int, int]:
         reminders_deliver(ids)
     due_again()
     return sweep, bare, len(due), len(captured.captured_queries)
+
+
+def sweep_rows(env: dict[str, str]) -> list[tuple]:
+    """The sweep against the bare claim-and-update (in this process), and two sweep
+    processes against one (bench/sweep_processes.py) over the same due reminders."""
+    from bench.sweep_processes import two_processes_against_one
+
+    sweep, bare, due, per_batch = sweep_against_bare()
+    due_ids, due_again = due_scale_reminders()
+    one, two = two_processes_against_one(due_ids, due_again, env=env)
+    ratio, speedup = sweep / bare, two.throughput / one.throughput
+    wrong = [(run.twice(), run.unsent(due_ids)) for run in (one, two)]
+    met = speedup >= 1.8 and wrong == [(0, 0), (0, 0)]
+    return [
+        (f"reminder sweep, {due} due (locmem email)", f"{sweep:.0f}/s", "", "",
+         f"bare claim + update {bare:.0f}/s", f"{ratio:.0%}", f"{per_batch} per batch",
+         f"≥ 50%: {'met' if ratio >= 0.5 else 'missed'}"),
+        (f"reminder sweep, two processes vs one, {due} due", f"{two.throughput:.0f}/s", "", "",
+         f"one process {one.throughput:.0f}/s", f"{speedup:.2f}×", "",
+         f"≥ 1.8×, none sent twice: {'met' if met else 'missed'}"
+         f" (sent twice / not sent: one process {wrong[0][0]} / {wrong[0][1]},"
+         f" two {wrong[1][0]} / {wrong[1][1]})"),
+    ]  # fmt: skip
 
 
 def machine() -> str:
@@ -380,53 +421,64 @@ def main() -> None:
     client.cookies.load(cookie)
     clinician.cookies.load(clinician_cookie)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
-    server = serve(env)
-    base = f"http://127.0.0.1:{PORT}"
-    results, counts = {}, {}
-    try:
-        for name, path in pages(day).items():
-            who = clinician_cookie if name.startswith("chart") else cookie
-            results[name] = alternate(
-                lambda path=path, who=who: wrk(base + path, who),
-                lambda who=who: wrk(base + "/bench/trivial/", who),
-                ROUNDS,
-            )
-            counts[name] = query_count(clinician if name.startswith("chart") else client, path)
-        booking = writes.wrk_driver(
-            base, cookie, connections=writes.BOOKING_CLIENTS, seconds=SECONDS
-        )
-        recording = writes.wrk_driver(
-            base, clinician_cookie, connections=CONNECTIONS, seconds=SECONDS
-        )
-        write_rows = [
-            writes.booking_row(booking, username="reception", rounds=ROUNDS, seconds=SECONDS),
-            writes.recording_row(
-                recording, username="dermatologist", rounds=ROUNDS, seconds=SECONDS
-            ),
-        ]
-    finally:
-        server.terminate()
-        server.wait()
-    slot_ms, sql_ms, slot_queries = next_free_slot_against_sql()
-    sweep, bare, due, sweep_queries = sweep_against_bare()
+    measured = rows_to_measure()
+    results, counts, write_rows = {}, {}, []
+    if measured & {"pages", "writes"}:
+        server = serve(env)
+        base = f"http://127.0.0.1:{PORT}"
+        try:
+            for name, path in pages(day).items() if "pages" in measured else []:
+                who = clinician_cookie if name.startswith("chart") else cookie
+                results[name] = alternate(
+                    lambda path=path, who=who: wrk(base + path, who),
+                    lambda who=who: wrk(base + "/bench/trivial/", who),
+                    ROUNDS,
+                )
+                counts[name] = query_count(clinician if name.startswith("chart") else client, path)
+            if "writes" in measured:
+                booking = writes.wrk_driver(
+                    base, cookie, connections=writes.BOOKING_CLIENTS, seconds=SECONDS
+                )
+                recording = writes.wrk_driver(
+                    base, clinician_cookie, connections=CONNECTIONS, seconds=SECONDS
+                )
+                write_rows = [
+                    writes.booking_row(
+                        booking, username="reception", rounds=ROUNDS, seconds=SECONDS
+                    ),
+                    writes.recording_row(
+                        recording, username="dermatologist", rounds=ROUNDS, seconds=SECONDS
+                    ),
+                ]
+        finally:
+            server.terminate()
+            server.wait()
     rows = page_rows(results, counts)
-    rows.append(
-        ("next free slot, cryotherapy, all dermatologists, 60 days (in process)",
-         f"{1000 / slot_ms:.0f}/s", f"{slot_ms:.1f} ms", "", f"its SQL {sql_ms:.1f} ms",
-         f"{slot_ms / sql_ms:.1f}×", slot_queries,
-         f"SQL ≤ 5 ms: {'met' if sql_ms <= 5 else 'missed'}; "
-         f"≤ 3×SQL+2 ms: {'met' if slot_ms <= 3 * sql_ms + 2 else 'missed'}")
-    )  # fmt: skip
-    rows.append(
-        (f"reminder sweep, {due} due (locmem email)", f"{sweep:.0f}/s", "", "",
-         f"bare claim + update {bare:.0f}/s", f"{sweep / bare:.0%}",
-         f"{sweep_queries} per batch", f"≥ 2,000/s: {'met' if sweep >= 2000 else 'missed'}")
-    )  # fmt: skip
+    if "slot" in measured:
+        slot_ms, sql_ms, slot_queries = next_free_slot_against_sql()
+        rows.append(
+            ("next free slot, cryotherapy, all dermatologists, 60 days (in process)",
+             f"{1000 / slot_ms:.0f}/s", f"{slot_ms:.1f} ms", "", f"its SQL {sql_ms:.1f} ms",
+             f"{slot_ms / sql_ms:.1f}×", slot_queries,
+             f"SQL ≤ 5 ms: {'met' if sql_ms <= 5 else 'missed'}; "
+             f"≤ 3×SQL+2 ms: {'met' if slot_ms <= 3 * sql_ms + 2 else 'missed'}")
+        )  # fmt: skip
+    if "sweep" in measured:
+        rows += sweep_rows(env)
     rows += write_rows
-    report(rows, scale, seed_seconds)
+    # A partial run prints its rows and leaves the whole run's RESULTS.md as it was.
+    report(rows, scale, seed_seconds, write=measured == set(ROW_KEYS))
 
 
-def report(rows, scale: str, seed_seconds: float | None) -> None:
+def rows_to_measure() -> set[str]:
+    """BENCH_ONLY: the rows to measure, by comma-separated keys (ROW_KEYS); all unset."""
+    only = {key.strip() for key in os.environ.get("BENCH_ONLY", "").split(",") if key.strip()}
+    if unknown := only - set(ROW_KEYS):
+        raise SystemExit(f"BENCH_ONLY: unknown {sorted(unknown)}; the keys are {ROW_KEYS}")
+    return only or set(ROW_KEYS)
+
+
+def report(rows, scale: str, seed_seconds: float | None, *, write: bool = True) -> None:
     from django.db.models import Count  # noqa: F401
 
     from clinic.models import Reminder
@@ -452,7 +504,8 @@ def report(rows, scale: str, seed_seconds: float | None) -> None:
         ]
     )
     print(text)
-    (ROOT / "bench" / "RESULTS.md").write_text(text)
+    if write:
+        (ROOT / "bench" / "RESULTS.md").write_text(text)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ twice, and times:
   1. the bare claim-and-update: `reminders_claim` batches marked sent with one UPDATE each,
      no rendering and no channel;
   2. the real sweep: claim, render the templates, sign the links, hand each message to
-     Django's in-memory email backend, mark each row sent on its own.
+     Django's in-memory email backend, mark the sent rows together (clinic/outbox.py).
 Then drops the database.
 """
 

@@ -1,5 +1,7 @@
 """The benchmark at a tiny scale, so that it cannot rot: seed, measure, report."""
 
+import os
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -7,6 +9,8 @@ from django.test.utils import override_settings
 
 from bench import run
 from treatments.seed.scale import ScaleSizes, chart_patient, seed_scale
+
+from ..clinic.test_celery import database_url_of_this_test_run
 
 TINY = ScaleSizes(**run.SCALES["tiny"])
 
@@ -69,3 +73,41 @@ def test_the_report_has_a_row_per_operation(tmp_path, monkeypatch):
     run.report(rows, "tiny", 1.0)
     text = (tmp_path / "bench" / "RESULTS.md").read_text()
     assert "| day view | 100/s |" in text and "met" in text
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_sweep_processes_are_measured_against_one_and_send_each_reminder_once():
+    seed_scale(TINY)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "clinic.settings.test",
+        "DATABASE_URL": database_url_of_this_test_run(),
+    }
+
+    against_bare, processes = run.sweep_rows(env)
+
+    assert against_bare[0] == f"reminder sweep, {TINY.due_now} due (locmem email)"
+    assert against_bare[-1].startswith("≥ 50%: ")
+    assert processes[0] == f"reminder sweep, two processes vs one, {TINY.due_now} due"
+    assert processes[5].endswith("×") and float(processes[5].rstrip("×")) > 0
+    # Each due reminder went once, with one process and with two.
+    assert processes[-1].endswith("(sent twice / not sent: one process 0 / 0, two 0 / 0)")
+
+
+def test_bench_only_names_the_rows_to_measure(monkeypatch):
+    monkeypatch.setenv("BENCH_ONLY", "sweep, slot")
+    assert run.rows_to_measure() == {"sweep", "slot"}
+    monkeypatch.setenv("BENCH_ONLY", "")
+    assert run.rows_to_measure() == set(run.ROW_KEYS)
+    monkeypatch.setenv("BENCH_ONLY", "sweep,pgaes")
+    with pytest.raises(SystemExit, match="pgaes"):
+        run.rows_to_measure()
+
+
+@pytest.mark.django_db
+def test_a_partial_run_leaves_the_results_file_as_it_was(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "RESULTS.md").write_text("the whole run's")
+    run.report([("reminder sweep", "1/s", "", "", "", "", "", "")], "tiny", None, write=False)
+    assert (tmp_path / "bench" / "RESULTS.md").read_text() == "the whole run's"

@@ -12,7 +12,8 @@ from django.test import override_settings
 from django.utils import timezone
 from icalendar import Calendar
 
-from clinic.channels import TwilioSmsBackend, reminder_message, templates_load
+from clinic.channels import TwilioSmsBackend, calendar_file, reminder_message, templates_load
+from clinic.links import Action, link_open
 from clinic.models import Reminder, ReminderTemplate
 from clinic.outbox import reminders_send_due
 from clinic.sms import gsm7_fallback, is_gsm7, sms_segments
@@ -142,7 +143,7 @@ def test_every_sms_template_is_free_of_clinical_words(dermatologist, treatment_r
         texts = {r.kind: reminder_message(r, templates=templates).text for r in reminders}
 
     assert set(texts) == set(Reminder.Kind.values)
-    assert {(kind, "sms", language) for kind in texts} <= set(templates)  # no fallback
+    assert {(kind, "sms", language) for kind in texts} <= set(templates.compiled)  # no fallback
     forbidden = CLINICAL_WORDS + [
         name.lower() for name in ProcedureType.objects.values_list("name", flat=True)
     ]
@@ -421,3 +422,98 @@ def test_a_twilio_server_error_is_tried_again_later(twilio):
 def test_the_twilio_backend_refuses_to_start_without_its_credentials():
     with pytest.raises(ImproperlyConfigured, match="TWILIO_ACCOUNT_SID"):
         TwilioSmsBackend()
+
+
+# --- What a batch prepares once: compiled templates, link routes, the .ics skeleton -----
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ana",
+        'Ana María O\'Neil, "Annie"; jr.',  # a parameter's quotes, commas and semicolon
+        "Zoë-Anaïs Ólafsdóttir-Łukasiewicz de la Peña y Hernández-Bustamante 😀",  # folded
+        "back\\slash ^caret\nand a new line",
+    ],
+)
+@pytest.mark.parametrize("method", ["REQUEST", "CANCEL"])
+def test_the_calendar_file_reads_back_as_written_whatever_the_names(name, method):
+    values = {
+        "event_uid": "appointment-42@clinic.example.com",
+        "sequence": 3,
+        "starts_at": at(2026, 5, 8, 10, 0),
+        "room": "Room 3; by the lift, ünder the stairs, second door on the left past the desk",
+    }
+    with (
+        time_machine.travel(at(2026, 5, 4, 9, 0, 7), tick=False),
+        override_settings(
+            CLINIC_MAIL_NAME=f"{name} Clinic", CLINIC_ADDRESS="1 Main St, Springfield",
+            CLINIC_ICS_SHOW_ROOM=True,
+        ),
+    ):  # fmt: skip
+        ics = calendar_file(
+            values, language="en", method=method, email="ana@example.com", recipient_name=name
+        )
+
+    assert all(len(line) <= 75 for line in ics.split(b"\r\n"))  # octets, folded (RFC 5545)
+    calendar = Calendar.from_ical(ics)
+    assert str(calendar["method"]) == method
+    assert str(calendar["prodid"]) == f"-//{name} Clinic//Reminders//EN"
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("dtstart") == at(2026, 5, 8, 10, 0)
+    assert event.decoded("dtend") == at(2026, 5, 8, 10, 30)
+    assert event.decoded("dtstamp") == at(2026, 5, 4, 9, 0, 7)
+    assert (str(event["uid"]), int(event["sequence"])) == ("appointment-42@clinic.example.com", 3)
+    assert str(event["status"]) == ("CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    assert str(event["summary"]) == f"Visit at {name} Clinic"
+    assert str(event["location"]) == f"1 Main St, Springfield, {values['room']}"
+    assert str(event["attendee"]) == "mailto:ana@example.com"
+    assert event["attendee"].params["CN"] == name
+    assert event["organizer"].params["CN"] == f"{name} Clinic"
+
+
+def test_the_calendar_file_follows_a_changed_setting():
+    values = {"event_uid": "appointment-1@x", "starts_at": at(2026, 5, 8, 10, 0)}
+    names = []
+    for mail_name, phone in [("North Clinic", "+1 212 555 0100"), ("South", "+1 212 555 0199")]:
+        with override_settings(CLINIC_MAIL_NAME=mail_name, CLINIC_PHONE=phone):
+            event = Calendar.from_ical(calendar_file(values, language="en")).walk("VEVENT")[0]
+        names.append((str(event["summary"]), str(event["description"])))
+
+    assert names == [
+        ("Visit at North Clinic", "Call +1 212 555 0100 to change or cancel."),
+        ("Visit at South", "Call +1 212 555 0199 to change or cancel."),
+    ]
+
+
+def test_a_template_is_compiled_once_and_an_edited_one_anew(mailoutbox):
+    first, second = templates_load(), templates_load()
+    key = (Reminder.Kind.APPOINTMENT, "email", "en")
+    assert first.compiled[key] is second.compiled[key]  # the same compiled template
+    template = ReminderTemplate.objects.get(kind=key[0], channel=key[1], language=key[2])
+    template.subject = "Edited: see you soon"
+    template.save()
+    due_reminder()
+
+    reminders_send_due()
+
+    assert templates_load().compiled[key] is not first.compiled[key]
+    assert [message.subject for message in mailoutbox] == ["Edited: see you soon"]
+
+
+@override_settings(CLINIC_BASE_URL="https://clinic.example.com/")
+def test_each_link_of_a_message_is_a_new_token_under_the_clinics_address(mailoutbox):
+    reminder = due_reminder()
+
+    reminders_send_due()
+
+    [message] = mailoutbox
+    tokens = re.findall(r"https://clinic\.example\.com/l/([A-Za-z0-9_-]+)/", message.body)
+    opened = [link_open(token) for token in tokens]
+    assert sorted((link.action, link.subject_id) for link in opened) == sorted(
+        (action, subject_id) for action, subject_id in reminder.context["links"].values()
+    )
+    unsubscribe = message.extra_headers["List-Unsubscribe"]
+    token = re.fullmatch(r"<https://clinic\.example\.com/l/([^/]+)/unsubscribe/>", unsubscribe)[1]
+    assert link_open(token).action == Action.STOP
+    assert len({*tokens, token}) == 4  # every link its own token

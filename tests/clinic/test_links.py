@@ -4,6 +4,7 @@ import base64
 import binascii
 import contextlib
 import json
+import re
 import struct
 import time
 import zlib
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core import signing
+from django.test import override_settings
 from django.utils.crypto import salted_hmac
 
 from clinic.links import (
@@ -28,6 +30,7 @@ from clinic.links import (
     LinkUsed,
     link_open,
     link_token,
+    link_url,
     link_use,
 )
 from clinic.models import UsedPatientLink
@@ -267,3 +270,11 @@ def test_a_used_link_is_refused_and_a_read_only_one_is_not_recorded():
     assert list(UsedPatientLink.objects.values_list("nonce", "action", "subject_id")) == [
         (cancel.nonce, Action.CANCEL, SUBJECT_ID)
     ]
+
+
+@override_settings(CLINIC_BASE_URL="https://clinic.example.com/")
+def test_a_link_url_opens_the_action_on_its_subject():
+    url = link_url(action=Action.VISIT, subject_id=42)
+
+    token = re.fullmatch(r"https://clinic\.example\.com/l/([A-Za-z0-9_-]+)/", url)[1]
+    assert (link_open(token).action, link_open(token).subject_id) == (Action.VISIT, 42)

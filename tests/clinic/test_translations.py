@@ -441,7 +441,7 @@ def test_every_reminder_in_spanish_and_french_has_its_own_words(
     assert set(messages) == set(Reminder.Kind.values)
     values = [patient.full_name]  # not the clinic's name: unset, it is "Your clinic" translated
     for kind, message in messages.items():
-        assert (kind, channel, language) in templates
+        assert (kind, channel, language) in templates.compiled
         for text in (message.subject, message.text, message.html):
             plain = re.sub(r"<[^>]*>|https?://\S+", " ", text)
             for value in values:
