@@ -42,6 +42,15 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+# BENCH_ONLY=recording,booking runs only those parts (pages, booking, recording, slot,
+# sweep) and prints their rows without rewriting RESULTS.md.
+ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
+
+
+def wanted(part: str) -> bool:
+    return not ONLY or part in ONLY
+
+
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format("BENCH %d %f %f %f %d\\n", summary.requests, summary.duration,
@@ -384,7 +393,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{PORT}"
     results, counts = {}, {}
     try:
-        for name, path in pages(day).items():
+        for name, path in pages(day).items() if wanted("pages") else ():
             who = clinician_cookie if name.startswith("chart") else cookie
             results[name] = alternate(
                 lambda path=path, who=who: wrk(base + path, who),
@@ -398,30 +407,37 @@ def main() -> None:
         recording = writes.wrk_driver(
             base, clinician_cookie, connections=CONNECTIONS, seconds=SECONDS
         )
-        write_rows = [
-            writes.booking_row(booking, username="reception", rounds=ROUNDS, seconds=SECONDS),
-            writes.recording_row(
-                recording, username="dermatologist", rounds=ROUNDS, seconds=SECONDS
-            ),
-        ]
+        write_rows = []
+        if wanted("booking"):
+            write_rows.append(
+                writes.booking_row(booking, username="reception", rounds=ROUNDS, seconds=SECONDS)
+            )
+        if wanted("recording"):
+            write_rows.append(
+                writes.recording_row(
+                    recording, username="dermatologist", rounds=ROUNDS, seconds=SECONDS
+                )
+            )
     finally:
         server.terminate()
         server.wait()
-    slot_ms, sql_ms, slot_queries = next_free_slot_against_sql()
-    sweep, bare, due, sweep_queries = sweep_against_bare()
     rows = page_rows(results, counts)
-    rows.append(
-        ("next free slot, cryotherapy, all dermatologists, 60 days (in process)",
-         f"{1000 / slot_ms:.0f}/s", f"{slot_ms:.1f} ms", "", f"its SQL {sql_ms:.1f} ms",
-         f"{slot_ms / sql_ms:.1f}×", slot_queries,
-         f"SQL ≤ 5 ms: {'met' if sql_ms <= 5 else 'missed'}; "
-         f"≤ 3×SQL+2 ms: {'met' if slot_ms <= 3 * sql_ms + 2 else 'missed'}")
-    )  # fmt: skip
-    rows.append(
-        (f"reminder sweep, {due} due (locmem email)", f"{sweep:.0f}/s", "", "",
-         f"bare claim + update {bare:.0f}/s", f"{sweep / bare:.0%}",
-         f"{sweep_queries} per batch", f"≥ 2,000/s: {'met' if sweep >= 2000 else 'missed'}")
-    )  # fmt: skip
+    if wanted("slot"):
+        slot_ms, sql_ms, slot_queries = next_free_slot_against_sql()
+        rows.append(
+            ("next free slot, cryotherapy, all dermatologists, 60 days (in process)",
+             f"{1000 / slot_ms:.0f}/s", f"{slot_ms:.1f} ms", "", f"its SQL {sql_ms:.1f} ms",
+             f"{slot_ms / sql_ms:.1f}×", slot_queries,
+             f"SQL ≤ 5 ms: {'met' if sql_ms <= 5 else 'missed'}; "
+             f"≤ 3×SQL+2 ms: {'met' if slot_ms <= 3 * sql_ms + 2 else 'missed'}")
+        )  # fmt: skip
+    if wanted("sweep"):
+        sweep, bare, due, sweep_queries = sweep_against_bare()
+        rows.append(
+            (f"reminder sweep, {due} due (locmem email)", f"{sweep:.0f}/s", "", "",
+             f"bare claim + update {bare:.0f}/s", f"{sweep / bare:.0%}",
+             f"{sweep_queries} per batch", f"≥ 2,000/s: {'met' if sweep >= 2000 else 'missed'}")
+        )  # fmt: skip
     rows += write_rows
     report(rows, scale, seed_seconds)
 
@@ -452,7 +468,8 @@ def report(rows, scale: str, seed_seconds: float | None) -> None:
         ]
     )
     print(text)
-    (ROOT / "bench" / "RESULTS.md").write_text(text)
+    if not ONLY:
+        (ROOT / "bench" / "RESULTS.md").write_text(text)
 
 
 if __name__ == "__main__":
