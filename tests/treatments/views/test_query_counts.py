@@ -110,6 +110,15 @@ def test_booking_costs_a_fixed_number_of_queries(
     assert first == 21 + (connection.vendor == "postgresql")
     assert queries_of(book(15)) == first
 
+    # Refused (15:00 is taken now): the same eleven reads up to the service's write;
+    # SAVEPOINT, on PostgreSQL the day's lock, the refused INSERT, ROLLBACK TO SAVEPOINT and
+    # RELEASE (the test's transaction; ROLLBACK in production); the page's procedure type
+    # and dermatologist choices. No search for alternatives and no slot picker: the page
+    # fetches them after (htmx).
+    refused = book(15)
+    assert queries_of(refused) == 17 + (connection.vendor == "postgresql")
+    assert refused().status_code == 409
+
 
 def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     dermatologist_client, treatment_room
