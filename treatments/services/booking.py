@@ -320,7 +320,9 @@ def appointment_book(
             _waitlist_entry_close(waitlist_entry, appointment=appointment)
         if follow_up is not None:
             _follow_up_close(follow_up, appointment=appointment, by=booked_by)
-        appointment_estimate_store(appointment=appointment)
+        if appointment_estimate_store(appointment=appointment) is None:
+            # Known to have none: `appointment.estimate` then says so without a query.
+            Appointment.estimate.related.set_cached_value(appointment, None)
         reminders_for_booked_appointment(appointment=appointment)
         return appointment
 

@@ -28,7 +28,7 @@ from ..forms.appointments import (
     RescheduleForm,
     SlotSearchForm,
 )
-from ..models import Appointment, AppointmentEstimate, AppointmentEvent, ProcedureType
+from ..models import Appointment, AppointmentEvent, ProcedureType
 from ..selectors.appointments import appointment_for_page, arrivals_of_day, waitlist_offers_for
 from ..selectors.availability import PartOfDay, free_slots, nearest_free_slots, next_free_slot
 from ..selectors.billing import self_pay_estimate
@@ -302,7 +302,7 @@ def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None)
 def _booked_message(appointment) -> str:
     """The desk's confirmation: when, with whom, and the self-pay estimate stored."""
     message = _("Booked: %(when)s.") % {"when": _when(appointment)}
-    estimate = AppointmentEstimate.objects.filter(appointment=appointment).first()
+    estimate = getattr(appointment, "estimate", None)  # the booking service's, if it set one
     if estimate is not None:
         message += " " + _("Self-pay estimate: %(total)s %(currency)s, tax included.") % {
             "total": estimate.total,
