@@ -120,6 +120,30 @@ def test_booking_costs_a_fixed_number_of_queries(
     assert refused().status_code == 409
 
 
+def test_the_nearest_free_times_cost_the_same_for_one_booked_visit_and_for_many(
+    receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    day = timezone.localdate() + timedelta(days=5)
+    start = timezone.make_aware(datetime.combine(day, time(10)))
+    AppointmentFactory(dermatologist=dermatologist, room=treatment_room, starts_at=start)
+    url = reverse("treatments:slot_alternatives")
+    query = {
+        "procedure_type": cryotherapy.pk,
+        "around": start.isoformat(),
+        "dermatologist": dermatologist.pk,
+    }
+    receptionist_client.get(url, query)
+    # session, user, staff member (role check); the form: procedure type, dermatologist;
+    # the search: working hours, time off, treatment rooms, the appointments of the days
+    # around; the names of dermatologists and rooms for the offer.
+    one = queries_of(lambda: receptionist_client.get(url, query))
+    for hour in (11, 12, 13, 14):
+        booked = timezone.make_aware(datetime.combine(day, time(hour)))
+        AppointmentFactory(dermatologist=dermatologist, room=treatment_room, starts_at=booked)
+    assert one == 11
+    assert queries_of(lambda: receptionist_client.get(url, query)) == one
+
+
 def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     dermatologist_client, treatment_room
 ):
