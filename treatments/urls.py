@@ -137,7 +137,17 @@ urlpatterns = [
     path("appointments/new/", appointments.appointment_book, name="appointment_book"),
     path("api/appointments/", api.appointment_book_api, name="appointment_book_api"),
     path("api/first-available/", api.first_available_api, name="first_available_api"),
+    path(
+        "api/appointments/alternatives/",
+        api.alternatives_api,
+        name="alternatives_api",
+    ),
     path("appointments/slots/", appointments.slot_picker, name="slot_picker"),
+    path(
+        "appointments/alternatives/",
+        appointments.slot_alternatives,
+        name="slot_alternatives",
+    ),
     path(
         "appointments/first-available/",
         availability.first_available_search,

@@ -128,6 +128,8 @@ def test_a_receptionists_day(new_browser, live_server, clinic):
     submit_and_wait(colleague, colleague.find_element(By.XPATH, "//button[text()='Book']"))
     assert response_status(colleague) == 409
     wait_for_text(colleague, ".alert-warning", "That time is taken.")
+    # The refusal comes at once; the page then fetches the nearest free times (htmx).
+    wait_for(colleague, ".alert-warning input[name=slot]")
     alternatives = colleague.find_elements(By.CSS_SELECTOR, ".alert-warning input[name=slot]")
     assert alternatives
     screenshot(colleague, "receptionist-04-slot-taken")

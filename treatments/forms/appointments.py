@@ -7,6 +7,7 @@ from typing import cast
 from django import forms
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Room, StaffMember
@@ -267,6 +268,30 @@ class AwareDateTimeField(forms.DateTimeField):
         if timezone.is_naive(instant):
             raise forms.ValidationError(_("Give the time with its UTC offset."))
         return instant
+
+
+class AlternativesForm(forms.Form):
+    """The nearest free times around a refused one: the procedure, the refused start, the
+    dermatologist asked for (or any), the visit being moved (its own time counts as free),
+    and which form the offered times fill."""
+
+    FORMS = ("booking-form", "reschedule-form")
+
+    procedure_type = forms.ModelChoiceField(queryset=ProcedureType.objects.filter(is_active=True))
+    around = AwareDateTimeField()
+    dermatologist = forms.ModelChoiceField(queryset=dermatologists(), required=False)
+    exclude = forms.IntegerField(required=False, min_value=1)
+    form = forms.ChoiceField(choices=[(name, name) for name in FORMS], required=False)
+
+    @staticmethod
+    def query(*, procedure_type, around, dermatologist=None, exclude=None) -> str:
+        """The query string of this search, for the link a refusal answers with."""
+        query = {"procedure_type": procedure_type.pk, "around": around.isoformat()}
+        if dermatologist is not None:
+            query["dermatologist"] = dermatologist.pk
+        if exclude is not None:
+            query["exclude"] = exclude
+        return urlencode(query)
 
 
 class BookingRequestForm(forms.Form):

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Protocol, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -50,11 +51,25 @@ class BookingError(ServiceError):
 
 
 class SlotTaken(BookingError, StateConflict):
-    """The dermatologist or the room is already booked then; `alternatives` are free slots."""
+    """The dermatologist or the room is already booked then; `alternatives` are free slots.
 
-    def __init__(self, message: str, *, alternatives: Iterable[Slot] = ()) -> None:
+    They may be given as a search, run the first time they are read: a refusal answered
+    with a link to the alternatives (the desk's form, the JSON API) never pays for them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        alternatives: Iterable[Slot] | Callable[[], Iterable[Slot]] = (),
+    ) -> None:
         super().__init__(message)
-        self.alternatives = list(alternatives)
+        self._alternatives = alternatives
+
+    @cached_property
+    def alternatives(self) -> list[Slot]:
+        found = self._alternatives
+        return list(found() if callable(found) else found)
 
 
 class TransitionNotAllowed(BookingError, StateConflict):
@@ -241,7 +256,7 @@ def _guarded_write(
                 )
     raise SlotTaken(
         message,
-        alternatives=nearest_free_slots(
+        alternatives=lambda: nearest_free_slots(
             procedure_type=procedure_type,
             around=starts_at,
             dermatologist=dermatologist,
@@ -305,7 +320,9 @@ def appointment_book(
             _waitlist_entry_close(waitlist_entry, appointment=appointment)
         if follow_up is not None:
             _follow_up_close(follow_up, appointment=appointment, by=booked_by)
-        appointment_estimate_store(appointment=appointment)
+        if appointment_estimate_store(appointment=appointment) is None:
+            # Known to have none: `appointment.estimate` then says so without a query.
+            Appointment.estimate.related.set_cached_value(appointment, None)
         reminders_for_booked_appointment(appointment=appointment)
         return appointment
 

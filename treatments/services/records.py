@@ -127,7 +127,10 @@ def _validate_technique(
     if "freeze_seconds" in fields and seconds is not None:
         low, high = FREEZE_SECONDS_RANGE
         if not low <= seconds <= high:
-            errors["freeze_seconds"] = f"A freeze of {low}–{high} seconds."
+            errors["freeze_seconds"] = _("A freeze of %(low)d–%(high)d seconds.") % {
+                "low": low,
+                "high": high,
+            }
     cycles = values.get("freeze_thaw_cycles")
     if "freeze_thaw_cycles" in fields and cycles is not None and not 1 <= cycles <= 3:
         errors["freeze_thaw_cycles"] = _("One to three freeze–thaw cycles.")
@@ -202,8 +205,11 @@ def _recorded_on_behalf(*, appointment: Appointment, by: User, on_behalf: bool) 
         owner = appointment.dermatologist
         raise RecordError(
             {
-                "on_behalf": f"This is {owner}'s visit. Record it only on {owner}'s behalf: "
-                "tick the box, and the record will say so."
+                "on_behalf": _(
+                    "This is %(owner)s's visit. Record it only on %(owner)s's behalf: "
+                    "tick the box, and the record will say so."
+                )
+                % {"owner": owner}
             }
         )
     return True
@@ -353,11 +359,16 @@ def procedure_record(
     (recurrence check, or a recheck for watchful waiting) from the type's interval, in
     the same transaction.
     """
-    appointment = (
+    # The visit may have been deleted since the page read it: a conflict, not a 500.
+    locked = (
         Appointment.objects.select_for_update(of=("self",))
         .select_related("patient", "dermatologist", "procedure_type")
-        .get(pk=appointment.pk)
+        .filter(pk=appointment.pk)
+        .first()
     )
+    if locked is None:
+        raise RecordConflict(_("This visit no longer exists."))
+    appointment = locked
     # Recording completes the visit in this transaction, so a checked-in visit has no
     # record yet; any other visit may have one, which is then the answer. (The one
     # record per visit is also a unique constraint: a visit set back to checked-in by

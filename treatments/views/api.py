@@ -3,13 +3,14 @@
 import json
 
 from django.http import JsonResponse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.permissions import FRONT_DESK, role_required
 
 from .. import services
-from ..forms.appointments import BookingRequestForm, FirstAvailableRequestForm
-from ..selectors.availability import first_available
+from ..forms.appointments import AlternativesForm, BookingRequestForm, FirstAvailableRequestForm
+from ..selectors.availability import first_available, nearest_free_slots
 
 
 def _slot_json(slot) -> dict:
@@ -24,8 +25,9 @@ def _slot_json(slot) -> dict:
 @require_POST
 @role_required(*FRONT_DESK)
 def appointment_book_api(request):
-    """Book from a JSON body: 201 with the visit; 400 with the fields' errors; 409 with the
-    nearest free times when the time is taken. Never a 500 for what the client sent."""
+    """Book from a JSON body: 201 with the visit; 400 with the fields' errors; 409 when the
+    time is taken, with `alternatives_url`, where a GET finds the nearest free times. Never
+    a 500 for what the client sent."""
     try:
         body = json.loads(request.body)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -41,8 +43,14 @@ def appointment_book_api(request):
     try:
         appointment = services.appointment_book(booked_by=request.user, **form.cleaned_data)
     except services.SlotTaken as taken:
-        alternatives = [_slot_json(slot) for slot in taken.alternatives]
-        return JsonResponse({"error": str(taken), "alternatives": alternatives}, status=409)
+        # Answered at once: the nearest free times are a GET away, for a client that wants them.
+        query = AlternativesForm.query(
+            procedure_type=form.cleaned_data["procedure_type"],
+            around=form.cleaned_data["starts_at"],
+            dermatologist=form.cleaned_data["dermatologist"],
+        )
+        url = f"{reverse('treatments:alternatives_api')}?{query}"
+        return JsonResponse({"error": str(taken), "alternatives_url": url}, status=409)
     except services.BookingError as error:
         return JsonResponse({"error": str(error)}, status=400)
     return JsonResponse(
@@ -78,3 +86,25 @@ def first_available_api(request):
         limit=search["limit"],
     )
     return JsonResponse({"slots": [_slot_json(slot) for slot in slots]})
+
+
+@require_GET
+@role_required(*FRONT_DESK)
+def alternatives_api(request):
+    """The nearest free times around a taken one as JSON (a refused booking links here):
+    `procedure_type` and `around` (ISO 8601), optionally `dermatologist` and `exclude` (a
+    visit being moved). 400 with the fields' errors."""
+    form = AlternativesForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse(
+            {"error": "The search is not valid.", "fields": form.errors.get_json_data()},
+            status=400,
+        )
+    search = form.cleaned_data
+    slots = nearest_free_slots(
+        procedure_type=search["procedure_type"],
+        around=search["around"],
+        dermatologist=search["dermatologist"],
+        exclude_appointment_id=search["exclude"],
+    )
+    return JsonResponse({"alternatives": [_slot_json(slot) for slot in slots]})

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -20,8 +21,14 @@ from patients.models import Patient
 from patients.selectors import patient_search
 
 from .. import services
-from ..forms.appointments import BookingForm, CancelForm, RescheduleForm, SlotSearchForm
-from ..models import Appointment, AppointmentEstimate, AppointmentEvent, ProcedureType
+from ..forms.appointments import (
+    AlternativesForm,
+    BookingForm,
+    CancelForm,
+    RescheduleForm,
+    SlotSearchForm,
+)
+from ..models import Appointment, AppointmentEvent, ProcedureType
 from ..selectors.appointments import appointment_for_page, arrivals_of_day, waitlist_offers_for
 from ..selectors.availability import PartOfDay, free_slots, nearest_free_slots, next_free_slot
 from ..selectors.billing import self_pay_estimate
@@ -127,6 +134,29 @@ def _alternatives_context(alternatives):
 
 @require_GET
 @role_required(*FRONT_DESK)
+def slot_alternatives(request):
+    """The nearest free times around a refused one (htmx partial): a taken time is answered
+    at once, and its page asks for these after."""
+    form = AlternativesForm(request.GET)
+    if not form.is_valid():
+        return render(request, "treatments/_alternatives.html", {"alternatives": []}, status=400)
+    search = form.cleaned_data
+    offered = nearest_free_slots(
+        procedure_type=search["procedure_type"],
+        around=search["around"],
+        dermatologist=search["dermatologist"],
+        exclude_appointment_id=search["exclude"],
+    )
+    context = {
+        "alternatives": _alternatives_context(offered),
+        "searched": True,
+        "form_id": search["form"] or AlternativesForm.FORMS[0],
+    }
+    return render(request, "treatments/_alternatives.html", context)
+
+
+@require_GET
+@role_required(*FRONT_DESK)
 def slot_picker(request):
     """The slot picker's partial: free times for a procedure, dermatologist and day (htmx)."""
     form = SlotSearchForm(request.GET)
@@ -192,7 +222,7 @@ def appointment_book(request):
         return _choose_patient(request)
 
     form = BookingForm(request.POST or None, initial=_initial_from_query(request))
-    status, alternatives = 200, []
+    status, alternatives_url = 200, None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -206,14 +236,15 @@ def appointment_book(request):
                 **data["slot"],
             )
         except services.SlotTaken as taken:
-            offered = taken.alternatives
-            if data["dermatologist"] is None:
-                # "Any dermatologist": the same time with a colleague is the best offer.
-                offered = nearest_free_slots(
-                    procedure_type=data["procedure_type"], around=data["slot"]["starts_at"]
-                )
+            # Answered at once; the page then asks for the nearest free times (with "any
+            # dermatologist", the same time with a colleague is the best offer).
+            query = AlternativesForm.query(
+                procedure_type=data["procedure_type"],
+                around=data["slot"]["starts_at"],
+                dermatologist=data["dermatologist"],
+            )
+            alternatives_url = f"{reverse('treatments:slot_alternatives')}?{query}"
             status = form_add_error(form, taken, field="slot")
-            alternatives = _alternatives_context(offered)
         except services.TransitionNotAllowed as error:  # the entry was booked or closed meanwhile
             status = form_add_error(form, error)
         except ValidationError as error:
@@ -224,11 +255,13 @@ def appointment_book(request):
     elif request.method == "POST":
         status = 400
     # From the time grid, a waitlist offer or a first-available search: that time, checked.
-    picker = _picker_from_form(form)
+    # After a taken time the page fetches the day's free times itself (htmx): the refusal
+    # stays as cheap as a booking.
+    picker = {"picker_deferred": True} if alternatives_url else _picker_from_form(form)
     return render(
         request,
         "treatments/appointment_book.html",
-        {"form": form, "patient": patient, "alternatives": alternatives, **picker},
+        {"form": form, "patient": patient, "alternatives_url": alternatives_url, **picker},
         status=status,
     )
 
@@ -269,7 +302,7 @@ def _picker_from_form(form, *, exclude_appointment_id=None, procedure_type=None)
 def _booked_message(appointment) -> str:
     """The desk's confirmation: when, with whom, and the self-pay estimate stored."""
     message = _("Booked: %(when)s.") % {"when": _when(appointment)}
-    estimate = AppointmentEstimate.objects.filter(appointment=appointment).first()
+    estimate = getattr(appointment, "estimate", None)  # the booking service's, if it set one
     if estimate is not None:
         message += " " + _("Self-pay estimate: %(total)s %(currency)s, tax included.") % {
             "total": estimate.total,

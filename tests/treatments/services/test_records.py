@@ -204,6 +204,13 @@ def test_only_a_checked_in_visit_is_recorded_and_only_once(visit):
         record(visit)
 
 
+def test_a_visit_deleted_since_the_page_was_read_is_a_conflict(visit):
+    Appointment.objects.filter(pk=visit.pk).delete()
+    with pytest.raises(records.RecordConflict, match="no longer exists"):
+        record(visit)
+    assert not Procedure.objects.exists()
+
+
 def test_another_patients_lesion_is_refused(visit):
     with pytest.raises(ValidationError, match="this patient's"):
         record(visit, lesions=[LesionFactory()])

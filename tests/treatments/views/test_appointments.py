@@ -4,6 +4,7 @@ import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
+from urllib.parse import quote
 
 import pytest
 import time_machine
@@ -38,6 +39,20 @@ def slot_value(dermatologist, starts_at, room) -> str:
     return f"{dermatologist.pk}|{starts_at.astimezone(UTC).isoformat()}|{room.pk if room else ''}"
 
 
+def around(procedure_type, starts_at) -> str:
+    return f"procedure_type={procedure_type.pk}&around={quote(starts_at.isoformat())}"
+
+
+def alternatives_offered(client, refused) -> str:
+    """The nearest free times a refused booking's page fetches (htmx), as the desk sees them."""
+    page = refused.content.decode()
+    loader = re.search(r'id="alternatives" data-hx-get="([^"]+)"', page)
+    assert loader, "the refusal links no alternatives"
+    answer = client.get(unescape(loader.group(1)), headers={"HX-Request": "true"})
+    assert answer.status_code == 200
+    return answer.content.decode()
+
+
 def booking_form(patient, cryotherapy, dermatologist, starts_at, room):
     return {
         "patient": patient.pk,
@@ -57,6 +72,8 @@ GET_PAGES = {
     "treatments:arrivals": (302, 200, 200, 200),
     "treatments:waitlist": (302, 200, 200, 200),
     "treatments:waitlist_add": (302, 200, 403, 200),
+    "treatments:slot_alternatives": (302, 200, 403, 200),
+    "treatments:alternatives_api": (302, 200, 403, 200),
 }
 
 
@@ -73,6 +90,8 @@ def test_each_page_admits_the_roles_it_should(as_role, visit, cryotherapy, name,
         "treatments:appointment_book": f"?patient={visit.patient_id}",
         "treatments:waitlist_add": f"?patient={visit.patient_id}",
         "treatments:slot_picker": f"?procedure_type={cryotherapy.pk}&date={timezone.localdate()}",
+        "treatments:slot_alternatives": "?" + around(cryotherapy, visit.starts_at),
+        "treatments:alternatives_api": "?" + around(cryotherapy, visit.starts_at),
     }.get(name, "")
     response = client.get(reverse(name, args=args) + query)
     assert response.status_code == GET_PAGES[name][role_index]
@@ -202,8 +221,50 @@ def test_booking_a_taken_time_is_a_409_form_error_offering_alternatives(
     assert response.status_code == 409
     html = response.content.decode()
     assert "already booked" in html
-    assert "The nearest free times" in html
+    assert "That time is taken." in html
+    offers = alternatives_offered(receptionist_client, response)
+    assert "The nearest free times" in offers
+    offered = re.findall(
+        r'name="slot" id="alternative-\d+" value="([^"]+)" form="booking-form"', offers
+    )
+    assert offered
+    assert slot_value(visit.dermatologist, visit.starts_at, treatment_room) not in offered
     assert Appointment.objects.count() == 1
+
+
+def test_the_alternatives_of_a_time_are_those_nearest_and_free(
+    receptionist_client, visit, cryotherapy
+):
+    url = reverse("treatments:slot_alternatives")
+    query = around(cryotherapy, visit.starts_at) + f"&dermatologist={visit.dermatologist_id}"
+    offers = receptionist_client.get(f"{url}?{query}&form=reschedule-form").content.decode()
+    starts = [
+        datetime.fromisoformat(value.split("|")[1])
+        for value in re.findall(r'value="([^"]+)" form="reschedule-form"', offers)
+    ]
+    length = timedelta(minutes=cryotherapy.duration_minutes)
+    assert len(starts) == 3  # the dermatologist's three nearest, around the booked visit
+    assert all(start >= visit.ends_at or start + length <= visit.starts_at for start in starts)
+    assert max(abs(start - visit.starts_at) for start in starts) <= 2 * length
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "procedure_type=1",
+        "procedure_type=1&around=2030-01-01T09:00",
+        "around=x&procedure_type=x",
+    ],
+)
+def test_a_bad_alternatives_search_is_a_400(receptionist_client, cryotherapy, query):
+    assert (
+        receptionist_client.get(f"{reverse('treatments:slot_alternatives')}?{query}").status_code
+        == 400
+    )
+    api = receptionist_client.get(f"{reverse('treatments:alternatives_api')}?{query}")
+    assert api.status_code == 400
+    assert "fields" in api.json()
 
 
 def test_a_tampered_slot_is_a_form_error_not_a_500(receptionist_client, visit, cryotherapy):
@@ -235,7 +296,11 @@ def test_booking_as_json_answers_201_then_409_with_alternatives(
 
     assert first.status_code == 201
     assert second.status_code == 409
-    assert second.json()["alternatives"]
+    assert second.json()["error"] == "No treatment room is free at that time."
+    alternatives = receptionist_client.get(second.json()["alternatives_url"]).json()["alternatives"]
+    assert alternatives
+    assert body["starts_at"] not in [slot["starts_at"] for slot in alternatives]
+    assert all(slot["dermatologist"] == dermatologist.pk for slot in alternatives)
     assert Appointment.objects.count() == 1
 
 
@@ -535,7 +600,7 @@ def test_with_any_dermatologist_a_conflict_offers_a_colleague_at_the_same_time(
 
     assert response.status_code == 409
     same_time = timezone.localtime(visit.starts_at).strftime("%H:%M")
-    offers = response.content.decode().split("The nearest free times")[1]
+    offers = alternatives_offered(receptionist_client, response).split("The nearest free times")[1]
     assert f"{same_time}–" in offers.split("</div>")[0] + offers
     assert str(colleague) in offers
 

@@ -101,14 +101,47 @@ def test_booking_costs_a_fixed_number_of_queries(
     # transaction; BEGIN in production), on PostgreSQL the day's booking lock, the
     # appointment, its history row, its event, the fee schedule's price of the visit
     # (none here, so no estimate is written), the visit's reminders already planned,
-    # their keys, the new reminders (with the booking's confirmation); RELEASE; the
-    # stored estimate, for the desk's confirmation.
+    # their keys, the new reminders (with the booking's confirmation); RELEASE. (The
+    # desk's confirmation names the estimate the service stored, or knows there is none.)
     first = queries_of(book(9))
     for hour in (10, 11, 12, 13, 14):
         queries_of(book(hour))
     assert Appointment.objects.count() == 6
-    assert first == 21 + (connection.vendor == "postgresql")
+    assert first == 20 + (connection.vendor == "postgresql")
     assert queries_of(book(15)) == first
+
+    # Refused (15:00 is taken now): the same eleven reads up to the service's write;
+    # SAVEPOINT, on PostgreSQL the day's lock, the refused INSERT, ROLLBACK TO SAVEPOINT and
+    # RELEASE (the test's transaction; ROLLBACK in production); the page's procedure type
+    # and dermatologist choices. No search for alternatives and no slot picker: the page
+    # fetches them after (htmx).
+    refused = book(15)
+    assert queries_of(refused) == 17 + (connection.vendor == "postgresql")
+    assert refused().status_code == 409
+
+
+def test_the_nearest_free_times_cost_the_same_for_one_booked_visit_and_for_many(
+    receptionist_client, dermatologist, cryotherapy, treatment_room
+):
+    day = timezone.localdate() + timedelta(days=5)
+    start = timezone.make_aware(datetime.combine(day, time(10)))
+    AppointmentFactory(dermatologist=dermatologist, room=treatment_room, starts_at=start)
+    url = reverse("treatments:slot_alternatives")
+    query = {
+        "procedure_type": cryotherapy.pk,
+        "around": start.isoformat(),
+        "dermatologist": dermatologist.pk,
+    }
+    receptionist_client.get(url, query)
+    # session, user, staff member (role check); the form: procedure type, dermatologist;
+    # the search: working hours, time off, treatment rooms, the appointments of the days
+    # around; the names of dermatologists and rooms for the offer.
+    one = queries_of(lambda: receptionist_client.get(url, query))
+    for hour in (11, 12, 13, 14):
+        booked = timezone.make_aware(datetime.combine(day, time(hour)))
+        AppointmentFactory(dermatologist=dermatologist, room=treatment_room, starts_at=booked)
+    assert one == 11
+    assert queries_of(lambda: receptionist_client.get(url, query)) == one
 
 
 def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(

@@ -122,18 +122,64 @@ def test_recording_in_the_browser_then_signing_locks_it(dermatologist_client, ch
     assert procedure.note == "Tolerated well."
 
 
-def test_bad_technique_values_are_form_errors_and_nothing_is_written(
-    dermatologist_client, checked_in
+CURETTAGE = {
+    "cryo_method": "",
+    "freeze_seconds": "",
+    "freeze_thaw_cycles": "",
+    "halo_mm": "",
+    "anesthetic": "none",
+    "hemostasis": "pressure",
+}
+LIDOCAINE = {**CURETTAGE, "anesthetic": "lidocaine_1"}
+EXTRACTION = {
+    **CURETTAGE,
+    "anesthetic": "",
+    "hemostasis": "",
+    "instrument": "needle",
+    "lesions_cleared": "2",
+}
+
+
+@pytest.mark.parametrize(
+    ("slug", "changes", "field", "message"),
+    [
+        ("cryotherapy", {"freeze_seconds": "90"}, "freeze_seconds", "A freeze of 1–30 seconds"),
+        ("cryotherapy", {"freeze_seconds": "0"}, "freeze_seconds", "greater than or equal to 1"),
+        ("cryotherapy", {"freeze_seconds": ""}, "freeze_seconds", "Required for this procedure"),
+        ("cryotherapy", {"freeze_thaw_cycles": "4"}, "freeze_thaw_cycles", "One to three"),
+        ("cryotherapy", {"cryo_method": ""}, "cryo_method", "Required for this procedure"),
+        ("cryotherapy", {"cryo_method": "laser"}, "cryo_method", "Select a valid choice"),
+        ("cryotherapy", {"halo_mm": "3.5"}, "halo_mm", "A halo of 0–3 mm"),
+        ("cryotherapy", {"halo_mm": "-1"}, "halo_mm", "greater than or equal to 0"),
+        ("curettage", {**CURETTAGE, "hemostasis": ""}, "hemostasis", "Required"),
+        ("curettage", LIDOCAINE, "anesthetic_volume_ml", "Give the volume injected"),
+        ("curettage", {**LIDOCAINE, "anesthetic_volume_ml": "12"}, "anesthetic_volume_ml",
+         "Between 0.1 and 10 ml"),
+        ("extraction", {**EXTRACTION, "needle_gauge": ""}, "needle_gauge", "needle's gauge"),
+        ("extraction", {**EXTRACTION, "needle_gauge": "40"}, "needle_gauge",
+         "less than or equal to 34"),
+        ("extraction", {**EXTRACTION, "lesions_cleared": "7"}, "lesions_cleared",
+         "Between 1 and the 6 milia treated"),
+    ],
+)  # fmt: skip
+def test_each_bad_technique_value_is_a_form_error_and_nothing_is_written(
+    dermatologist_client, checked_in, slug, changes, field, message
 ):
+    """Each technique rule (the service's, before the database's check constraints, and
+    the form's own bounds) answers 400 with the message at its field; no record, the visit
+    still checked in, its lesions untouched."""
+    chosen = ProcedureType.objects.get(slug=slug)
     response = dermatologist_client.post(
         reverse("treatments:procedure_record", args=[checked_in.pk]),
-        cryo_form(checked_in, freeze_seconds="90"),
+        cryo_form(checked_in, procedure_type=chosen.pk, **changes),
     )
     assert response.status_code == 400
-    assert "A freeze of 1–30 seconds" in response.content.decode()
+    errors = response.context["form"].errors
+    assert any(message in html.unescape(error) for error in errors[field]), errors
     assert not Procedure.objects.exists()
     checked_in.refresh_from_db()
     assert checked_in.status == Appointment.Status.CHECKED_IN
+    assert {lesion.status for lesion in checked_in.patient.lesions.all()} == {"active"}
 
 
 def test_the_form_shows_only_the_chosen_types_fields(dermatologist_client, checked_in):
