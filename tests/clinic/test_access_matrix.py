@@ -92,6 +92,9 @@ EXPECTED = {
     "treatments:appointment_action": POST_ONLY,
     "treatments:appointment_book_api": POST_ONLY,
     "treatments:first_available_api": (302, 400, 403, 400),  # no procedure: a 400 in JSON
+    # A refused booking's nearest free times; without a search: a 400 with its errors.
+    "treatments:alternatives_api": (302, 400, 403, 400),
+    "treatments:slot_alternatives": (302, 400, 403, 400),
     # The FHIR API: a session is no token (401); the scope tables of each role a token can
     # hold are in tests/fhir_api/test_scopes_and_paging.py.
     "fhir:metadata": (200, 200, 200, 200),
