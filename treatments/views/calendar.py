@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -106,7 +107,8 @@ def _render_schedule(
     region = (*shown, version, get_language(), timezone.get_current_timezone_name())
     region += (swaps_calendar,)
     # The rest of the page is the user's (their name, the CSRF token of the logout form).
-    session, csrf = request.session.session_key, request.META.get("CSRF_COOKIE")
+    get_token(request)  # the CSRF secret the page carries, made now if the browser has none
+    session, csrf = request.session.session_key, request.META["CSRF_COOKIE"]
     etag = '"' + _digest(region, request.user.pk, session, csrf) + '"'
     # A page with a message shows it once: it gets no ETag, and no 304 hides the message.
     conditional = not len(get_messages(request))
