@@ -12,6 +12,9 @@ recording a procedure on 3 lesions against the trivial page's POST. In-process
 measurements (next free slot against its own SQL under EXPLAIN ANALYZE, the reminder
 sweep against the bare claim-and-update) follow. Prints the table and writes
 bench/RESULTS.md.
+
+`BENCH_ONLY=day,week` measures only the pages whose names start with those words, and
+prints their rows without writing bench/RESULTS.md: for a before-and-after comparison.
 """
 
 import os
@@ -42,6 +45,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+ONLY = tuple(word for word in os.environ.get("BENCH_ONLY", "").split(",") if word)
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format("BENCH %d %f %f %f %d\\n", summary.requests, summary.duration,
@@ -385,6 +389,8 @@ def main() -> None:
     results, counts = {}, {}
     try:
         for name, path in pages(day).items():
+            if ONLY and not name.startswith(ONLY):
+                continue
             who = clinician_cookie if name.startswith("chart") else cookie
             results[name] = alternate(
                 lambda path=path, who=who: wrk(base + path, who),
@@ -392,6 +398,9 @@ def main() -> None:
                 ROUNDS,
             )
             counts[name] = query_count(clinician if name.startswith("chart") else client, path)
+        if ONLY:
+            print(table(page_rows(results, counts)))
+            return
         booking = writes.wrk_driver(
             base, cookie, connections=writes.BOOKING_CLIENTS, seconds=SECONDS
         )

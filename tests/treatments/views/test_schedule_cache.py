@@ -311,6 +311,18 @@ def test_a_room_renamed_in_the_admin_shows(manager_client, receptionist_client, 
     assert "Cryo room" not in html
 
 
+def test_a_room_deleted_in_the_admin_leaves_the_day(manager_client, receptionist_client, visit):
+    spare = RoomFactory(name="Spare room")
+    assert "Spare room" in day_page(receptionist_client)
+
+    response = manager_client.post(
+        reverse("admin:clinic_room_delete", args=[spare.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert "Spare room" not in day_page(receptionist_client)
+
+
 def test_a_dermatologist_deactivated_in_the_admin_leaves_the_day(
     manager_client, receptionist_client, visit
 ):
