@@ -9,6 +9,7 @@ version, user, session and language) is answered 304 without rendering.
 """
 
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -25,6 +26,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
+from redis.exceptions import RedisError
 
 from clinic.audit import access_log_record_patients
 from clinic.clock import week_of
@@ -68,6 +70,8 @@ def bad_date_page(request, error: BadDate):
     context = {"message": str(error), "today": timezone.localdate()}
     return render(request, "treatments/_schedule_bad_date.html", context, status=400)
 
+
+logger = logging.getLogger(__name__)
 
 # How long a calendar region stays cached: a day's, until its version moves on anyway;
 # today's day view, whose now-line moves, for the minute it was drawn in.
@@ -114,19 +118,32 @@ def _render_schedule(
     conditional = not len(get_messages(request))
     if conditional and (not_modified := get_conditional_response(request, etag=etag)):
         return _schedule_headers(not_modified, etag)
-    key = f"schedule:{calendar}:{_digest(region)}"
-    cached = cache.get(key)
-    if cached is None:
+
+    def make() -> dict:
         calendar_context = {**build(), "is_partial": swaps_calendar}
         html = render_to_string(calendar, calendar_context)
-        cached = {"html": html, "page": calendar_context.get("page", {})}
-        cache.set(key, cached, seconds)
+        return {"html": html, "page": calendar_context.get("page", {})}
+
+    cached = _cached(f"schedule:{calendar}:{_digest(region)}", make, seconds)
     if swaps_calendar:
         response = HttpResponse(cached["html"])
     else:
         page_context = {**context, **cached["page"], "calendar": mark_safe(cached["html"])}  # noqa: S308 (our own template's HTML)
         response = render(request, page, page_context)
     return _schedule_headers(response, etag if conditional else None)
+
+
+def _cached(key: str, make: Callable[[], dict], seconds: int) -> dict:
+    """The cached value, or make() stored; with the cache server down, make() alone."""
+    try:
+        value = cache.get(key)
+        if value is None:
+            value = make()
+            cache.set(key, value, seconds)
+    except (OSError, RedisError) as error:
+        logger.warning("The schedule is drawn without its cache: %s", error)
+        return make()
+    return value
 
 
 def _schedule_headers(response, etag: str | None):

@@ -491,3 +491,18 @@ def test_a_page_with_a_message_has_no_etag(receptionist_client, visit):
     assert page.status_code == 200
     assert list(page.context["messages"])
     assert "ETag" not in page
+
+
+def test_with_the_cache_server_down_the_page_is_drawn_without_it(
+    receptionist_client, visit, settings, caplog
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+
+    assert status_shown(day_page(receptionist_client), visit) == "booked"
+    assert "drawn without its cache" in caplog.text
