@@ -9,6 +9,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -35,6 +36,7 @@ from .models import (
     WorkingHours,
 )
 from .outbox import ReminderStateError, reminder_cancel, reminder_retry_now
+from .schedule_version import schedule_changed_everywhere
 from .selectors import reminder_templates_by_language
 from .services import (
     calendar_feed_create,
@@ -118,6 +120,28 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class ScheduleShownAdminMixin:
+    """For what the day and week schedules show (hours, time off, rooms, staff, names,
+    procedures): a save or a delete here bumps every day's schedule version in its
+    transaction, so the cached schedule pages show the change at once
+    (clinic/schedule_version.py)."""
+
+    def save_related(self, request, form, formsets, change):
+        # After save_model, and the inlines (working hours, time off) are saved here.
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        schedule_changed_everywhere()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)  # type: ignore[misc]
+        schedule_changed_everywhere()
+
+    def delete_queryset(self, request, queryset):
+        # The "delete selected" action runs outside the admin's transaction.
+        with transaction.atomic():
+            super().delete_queryset(request, queryset)  # type: ignore[misc]
+            schedule_changed_everywhere()
+
+
 class AccessLoggedAdminMixin:
     """For the admin of a model that holds patients' health data: every page that shows
     its rows writes an access-log row for each patient shown — the list (the patients on
@@ -172,7 +196,7 @@ class AccessLoggedAdminMixin:
 
 
 @admin.register(Patient)
-class AuditedPatientAdmin(ClinicImportMixin, PatientAdmin):
+class AuditedPatientAdmin(ScheduleShownAdminMixin, ClinicImportMixin, PatientAdmin):
     # The CSV import of a clinic moving in (docs/import.md), for managers.
     resource_classes = [PatientResource]
     actions = [export_csv_action(PATIENT_COLUMNS, patient_id=lambda p: p.pk, name="patients")]
@@ -256,7 +280,7 @@ class TimeOffInline(admin.TabularInline):
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(admin.ModelAdmin):
+class StaffMemberAdmin(ScheduleShownAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "role", "user", "is_active"]
     list_filter = ["role", "is_active"]
     search_fields = ["user__first_name", "user__last_name", "user__username", "user__email"]
@@ -390,7 +414,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class ClinicUserAdmin(UserAdmin):
+class ClinicUserAdmin(ScheduleShownAdminMixin, UserAdmin):
     LIMITED_FIELDSETS = (
         (None, {"fields": ("username",)}),
         (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name", "email")}),
@@ -417,21 +441,21 @@ class ClinicUserAdmin(UserAdmin):
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(ScheduleShownAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]
 
 
 @admin.register(WorkingHours)
-class WorkingHoursAdmin(admin.ModelAdmin):
+class WorkingHoursAdmin(ScheduleShownAdminMixin, admin.ModelAdmin):
     list_display = ["staff_member", "weekday", "starts_at", "ends_at"]
     list_filter = ["weekday", "staff_member"]
     list_select_related = ["staff_member__user"]
 
 
 @admin.register(TimeOff)
-class TimeOffAdmin(admin.ModelAdmin):
+class TimeOffAdmin(ScheduleShownAdminMixin, admin.ModelAdmin):
     list_display = ["staff_member", "starts_at", "ends_at", "reason"]
     list_filter = ["staff_member"]
     search_fields = ["reason", "staff_member__user__last_name"]

@@ -191,6 +191,21 @@ class TimeOff(models.Model):
         )
 
 
+class ScheduleVersion(models.Model):
+    """How often what the day and week schedules show has changed: a counter per clinic
+    day, and one (`EVERY_DAY`) for changes that touch every day (hours, rooms, staff).
+
+    clinic/schedule_version.py bumps it in each writing transaction and reads it to key
+    the schedule pages' cache and ETags.
+    """
+
+    day = models.DateField(unique=True, verbose_name=_("day"))
+    version = models.PositiveBigIntegerField(default=0, verbose_name=_("version"))
+
+    def __str__(self):
+        return f"{self.day:%Y-%m-%d}: {self.version}"
+
+
 class ChannelHealth(models.Model):
     """How a delivery channel (email, SMS) fared lately, written once per batch by the
     sweep; /healthz reports a channel whose last attempts all failed.

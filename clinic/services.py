@@ -9,6 +9,7 @@ import secrets
 import smtplib
 from datetime import timedelta
 from http import HTTPStatus
+from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
@@ -26,8 +27,12 @@ from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from redis.exceptions import RedisError
 
+from patients.models import Patient
+from patients.services import patient_update
+
 from .errors import ServiceError, StateConflict
 from .models import CalendarFeed, Heartbeat, StaffMember
+from .schedule_version import schedule_changed_everywhere
 
 BEAT_HEARTBEAT = "beat"
 # Written when the failover SMS provider carried messages; /healthz shows when it last did.
@@ -84,6 +89,17 @@ def staff_member_save(*, staff_member: StaffMember) -> StaffMember:
     user.is_active = staff_member.is_active
     user.save(update_fields=["is_staff", "is_active"])
     return staff_member
+
+
+def patient_details_change(*, patient: Patient, by: User | None, **arguments: Any) -> Patient:
+    """patients.services.patient_update (same arguments, same refusals); a change of the
+    patient's name also bumps every day's schedule version in its transaction, for the
+    schedules show patients' names (clinic/schedule_version.py)."""
+    with transaction.atomic():
+        changed = patient_update(patient=patient, by=by, **arguments)
+        if arguments.keys() & {"first_name", "last_name"}:
+            schedule_changed_everywhere()
+    return changed
 
 
 # --- Staff accounts: invitations, password resets, two-factor resets ------------------

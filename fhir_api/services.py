@@ -20,6 +20,7 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import Application
 
 from clinic.errors import ServiceError, StateConflict
+from clinic.services import patient_details_change
 from patients import services as patient_services
 from patients.models import Patient
 from treatments import services as treatment_services
@@ -177,7 +178,7 @@ def fhir_patient_update(
     _check_version(patient.updated_at, version)
     seen_at = patient.updated_at if version is not None else None
     try:
-        return patient_services.patient_update(patient=patient, by=by, seen_at=seen_at, **fields)
+        return patient_details_change(patient=patient, by=by, seen_at=seen_at, **fields)
     except patient_services.ConcurrentChange:
         raise VersionConflict("The resource changed since that version; read it again.") from None
 

@@ -1,9 +1,18 @@
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from clinic.models import StaffMember
 
 from .factories import StaffMemberFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache, as with an empty database: rows a factory
+    writes bump no schedule version (the services do), and a test's rolled-back versions
+    start again at 0, so a page cached by an earlier test would be read as current."""
+    cache.clear()
 
 
 def _client_for(role: str) -> Client:

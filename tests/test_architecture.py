@@ -3,8 +3,8 @@
 - Imports flow one way: patients ← clinic ← treatments ← portal (patients online).
 - Every write of treatments/ and patients/ is in a service (`services/` or `services.py`);
   demo and scale data in `seed/`. In clinic/, `services.py` and the four modules that
-  are services of their own: the reminder outbox, patient links, the access log and
-  patients' texts (sms_inbound).
+  are services of their own: the reminder outbox, patient links, the access log,
+  patients' texts (sms_inbound) and the schedule's version.
 - Views and forms parse and render: they never save, create, update or delete.
 - Reads of treatments/ live in `selectors/`, forms in `forms/`: no `selectors_*.py` or
   `forms_*.py` beside them.
@@ -32,7 +32,7 @@ ALWAYS_WRITES |= {"update_or_create"}
 QUERYSET_WRITES = {"create", "update"}
 QUERYSET_MAKERS = {"objects", "filter", "exclude", "all", "select_for_update", "using"}
 CLINIC_WRITERS = {"clinic/services.py", "clinic/outbox.py", "clinic/links.py", "clinic/audit.py"}
-CLINIC_WRITERS |= {"clinic/sms_inbound.py"}
+CLINIC_WRITERS |= {"clinic/sms_inbound.py", "clinic/schedule_version.py"}
 
 
 def sources(app: str) -> list[Path]:

@@ -9,7 +9,12 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext, gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin import AccessLoggedAdminMixin, ReadOnlyAdminMixin, export_csv_action
+from clinic.admin import (
+    AccessLoggedAdminMixin,
+    ReadOnlyAdminMixin,
+    ScheduleShownAdminMixin,
+    export_csv_action,
+)
 from clinic.imports import ClinicImportMixin
 
 from .constraints import is_fee_overlap_violation, is_overlap_violation
@@ -136,7 +141,7 @@ class ProcedureTypeAdminForm(forms.ModelForm):
 
 
 @admin.register(ProcedureType)
-class ProcedureTypeAdmin(admin.ModelAdmin):
+class ProcedureTypeAdmin(ScheduleShownAdminMixin, admin.ModelAdmin):
     form = ProcedureTypeAdminForm
     list_display = [
         "name",
@@ -220,7 +225,7 @@ class AppointmentAdminForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(ClinicImportMixin, SimpleHistoryAdmin):
+class AppointmentAdmin(ScheduleShownAdminMixin, ClinicImportMixin, SimpleHistoryAdmin):
     # The CSV import of a clinic moving in (docs/import.md), for managers.
     resource_classes = [AppointmentResource]
     form = AppointmentAdminForm

@@ -76,6 +76,8 @@ INTERNAL_TABLES = {
     "clinic.ChannelHealth",
     "clinic.Heartbeat",
     "clinic.UsedPatientLink",
+    # The schedule's version per day, which the writes bump (clinic/schedule_version.py).
+    "clinic.ScheduleVersion",
     "treatments.ProcedureLesion",
     "treatments.AftercareText",
     "treatments.PhotoCheckImage",

@@ -2,7 +2,9 @@
 
 No double booking is the database's job (treatments/constraints.py): these services turn
 its refusal into a `SlotTaken` error with the nearest free alternatives, and guard each
-status transition. Every change is recorded as an AppointmentEvent with who and when.
+status transition. Every change is recorded as an AppointmentEvent with who and when,
+and bumps the schedule's version of the days it touches in its transaction
+(clinic/schedule_version.py), so the cached day and week pages show it at once.
 """
 
 import logging
@@ -20,6 +22,7 @@ from django.utils.translation import gettext as _
 from clinic.errors import ServiceError, StateConflict
 from clinic.models import Room, StaffMember
 from clinic.permissions import CLINICIANS, FRONT_DESK, has_role
+from clinic.schedule_version import schedule_days_changed
 from patients.models import Patient
 
 from ..constraints import (
@@ -324,6 +327,7 @@ def appointment_book(
             # Known to have none: `appointment.estimate` then says so without a query.
             Appointment.estimate.related.set_cached_value(appointment, None)
         reminders_for_booked_appointment(appointment=appointment)
+        schedule_days_changed(appointment.starts_at)
         return appointment
 
     return _guarded_write(
@@ -417,6 +421,7 @@ def appointment_reschedule(
             note=f"moved by the patient online {moved}" if by_patient else moved,
         )
         reminders_for_moved_appointment(appointment=current)  # the pending ones move along
+        schedule_days_changed(before, current.starts_at)
         return current
 
     return _guarded_write(
@@ -466,6 +471,7 @@ def _transition(
         AppointmentEvent.objects.create(appointment=current, action=action, actor=by, note=note)
         if then is not None:
             then(appointment=current)
+        schedule_days_changed(current.starts_at)
         return current
 
     return _guarded_write(

@@ -1,20 +1,39 @@
-"""The day view (dermatologists side by side) and the week view of one dermatologist."""
+"""The day view (dermatologists side by side) and the week view of one dermatologist.
 
+Both keep their calendar region, the costly part (the grid and its HTML), in Django's
+cache, keyed by the schedule's version of the days shown (clinic/schedule_version.py) and
+by everything else the region depends on: never stale, because every write bumps the
+version in its own transaction. What belongs to the request (the user, the CSRF token,
+messages) is rendered around it each time. A repeated GET with the page's ETag (the same
+version, user, session and language) is answered 304 without rendering.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from django.http import Http404
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
+from redis.exceptions import RedisError
 
 from clinic.audit import access_log_record_patients
 from clinic.clock import week_of
 from clinic.models import AccessLog, Room, StaffMember
 from clinic.params import id_param
 from clinic.permissions import CLINICAL_READERS, EVERY_ROLE, FRONT_DESK, has_role, role_required
+from clinic.schedule_version import schedule_version_of
 
 from ..selectors.day_sheet import day_sheet, day_sheet_choices
 from ..selectors.schedule import dermatologists_to_choose, schedule_of_week
@@ -52,8 +71,36 @@ def bad_date_page(request, error: BadDate):
     return render(request, "treatments/_schedule_bad_date.html", context, status=400)
 
 
-def _render_schedule(request, page: str, calendar: str, context: dict):
-    """The whole page, or only the calendar region when htmx swaps it in.
+logger = logging.getLogger(__name__)
+
+# How long a calendar region stays cached: a day's, until its version moves on anyway;
+# today's day view, whose now-line moves, for the minute it was drawn in.
+CALENDAR_SECONDS = 24 * 60 * 60
+NOW_LINE_SECONDS = 2 * 60
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _render_schedule(
+    request,
+    *,
+    page: str,
+    calendar: str,
+    version: str,
+    shown: tuple,
+    context: dict,
+    build: Callable[[], dict],
+    seconds: int = CALENDAR_SECONDS,
+):
+    """The whole page, or only the calendar region when htmx swaps it in; 304 when the
+    request's If-None-Match is the page's ETag.
+
+    `shown` is everything the calendar region depends on besides the schedule's
+    `version`, the language and the time zone; `build()` makes its context, run only when
+    the region is not in the cache, with in `page` the few values the page around it needs
+    from there (cached with it). `context` is the page's own.
 
     A history restore (the back button after the cache expired) replaces the whole body,
     so it gets the whole page.
@@ -61,8 +108,49 @@ def _render_schedule(request, page: str, calendar: str, context: dict):
     swaps_calendar = request.headers.get("HX-Request") == "true" and not request.headers.get(
         "HX-History-Restore-Request"
     )
-    context["is_partial"] = swaps_calendar
-    response = render(request, calendar if swaps_calendar else page, context)
+    region = (*shown, version, get_language(), timezone.get_current_timezone_name())
+    region += (swaps_calendar,)
+    # The rest of the page is the user's (their name, the CSRF token of the logout form).
+    get_token(request)  # the CSRF secret the page carries, made now if the browser has none
+    session, csrf = request.session.session_key, request.META["CSRF_COOKIE"]
+    etag = '"' + _digest(region, request.user.pk, session, csrf) + '"'
+    # A page with a message shows it once: it gets no ETag, and no 304 hides the message.
+    conditional = not len(get_messages(request))
+    if conditional and (not_modified := get_conditional_response(request, etag=etag)):
+        return _schedule_headers(not_modified, etag)
+
+    def make() -> dict:
+        calendar_context = {**build(), "is_partial": swaps_calendar}
+        html = render_to_string(calendar, calendar_context)
+        return {"html": html, "page": calendar_context.get("page", {})}
+
+    cached = _cached(f"schedule:{calendar}:{_digest(region)}", make, seconds)
+    if swaps_calendar:
+        response = HttpResponse(cached["html"])
+    else:
+        page_context = {**context, **cached["page"], "calendar": mark_safe(cached["html"])}  # noqa: S308 (our own template's HTML)
+        response = render(request, page, page_context)
+    return _schedule_headers(response, etag if conditional else None)
+
+
+def _cached(key: str, make: Callable[[], dict], seconds: int) -> dict:
+    """The cached value, or make() stored; with the cache server down, make() alone."""
+    try:
+        value = cache.get(key)
+        if value is None:
+            value = make()
+            cache.set(key, value, seconds)
+    except (OSError, RedisError) as error:
+        logger.warning("The schedule is drawn without its cache: %s", error)
+        return make()
+    return value
+
+
+def _schedule_headers(response, etag: str | None):
+    if etag:
+        response["ETag"] = etag
+    # The page is the user's: no shared cache keeps it; a browser asks again each time.
+    patch_cache_control(response, private=True, no_cache=True)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -76,16 +164,31 @@ def schedule_day(request):
         day = requested_day(request)
     except BadDate as error:
         return bad_date_page(request, error)
-    context = {
-        "day": day,
-        "today": timezone.localdate(),
-        "previous_day": day - timedelta(days=1),
-        "next_day": day + timedelta(days=1),
-        "grid": time_grid_of_day(day=day, now=timezone.now()),
-        "can_book": has_role(request.user, FRONT_DESK),
-    }
+    version = schedule_version_of(days=[day])  # before the schedule: see its module
+    now = timezone.now()
+    today, can_book = timezone.localdate(now), has_role(request.user, FRONT_DESK)
+    # Today's grid shows the time now and books only the gaps ahead: it is the minute's.
+    minute = f"{timezone.localtime(now):%H:%M}" if day == today else ""
+
+    def build() -> dict:
+        return {
+            "day": day,
+            "today": today,
+            "previous_day": day - timedelta(days=1),
+            "next_day": day + timedelta(days=1),
+            "grid": time_grid_of_day(day=day, now=now),
+            "can_book": can_book,
+        }
+
     return _render_schedule(
-        request, "treatments/schedule_day.html", "treatments/_schedule_day_calendar.html", context
+        request,
+        page="treatments/schedule_day.html",
+        calendar="treatments/_schedule_day_calendar.html",
+        version=version,
+        shown=("day", day, today, minute, can_book),
+        context={"day": day},
+        build=build,
+        seconds=NOW_LINE_SECONDS if minute else CALENDAR_SECONDS,
     )
 
 
@@ -104,23 +207,35 @@ def schedule_week(request, dermatologist_id):
             raise Http404(_("No such dermatologist."))
         url = reverse("treatments:schedule_week", args=[int(chosen)])
         return redirect(f"{url}?date={day.isoformat()}")
-    try:
-        week = schedule_of_week(dermatologist_id=dermatologist_id, day=day)
-    except StaffMember.DoesNotExist:
-        raise Http404(_("No such dermatologist.")) from None
-    monday = week_of(day)[0]
-    context = {
-        "day": day,
-        "week": week,
-        "dermatologist": week.dermatologist,
-        "today": timezone.localdate(),
-        "previous_week": monday - timedelta(days=7),
-        "next_week": monday + timedelta(days=7),
-        "dermatologists": dermatologists_to_choose(current=week.dermatologist),
-        "can_book": has_role(request.user, FRONT_DESK),
-    }
+    days = week_of(day)
+    version = schedule_version_of(days=days)  # before the schedule: see its module
+    today, can_book = timezone.localdate(), has_role(request.user, FRONT_DESK)
+
+    def build() -> dict:
+        try:
+            week = schedule_of_week(dermatologist_id=dermatologist_id, day=day)
+        except StaffMember.DoesNotExist:
+            raise Http404(_("No such dermatologist.")) from None
+        return {
+            "day": day,
+            "week": week,
+            "dermatologist": week.dermatologist,
+            "today": today,
+            "previous_week": days[0] - timedelta(days=7),
+            "next_week": days[0] + timedelta(days=7),
+            "dermatologists": dermatologists_to_choose(current=week.dermatologist),
+            "can_book": can_book,
+            "page": {"dermatologist_name": str(week.dermatologist)},
+        }
+
     return _render_schedule(
-        request, "treatments/schedule_week.html", "treatments/_schedule_week_calendar.html", context
+        request,
+        page="treatments/schedule_week.html",
+        calendar="treatments/_schedule_week_calendar.html",
+        version=version,
+        shown=("week", dermatologist_id, day, today, can_book),
+        context={"monday": days[0]},
+        build=build,
     )
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.errors import error_status, form_add_error
 from clinic.permissions import CLINICAL_READERS, EVERY_ROLE, FRONT_DESK, has_role, role_required
+from clinic.services import patient_details_change
 from patients import selectors, services
 from patients.forms import GuardianAddForm, GuardianForm, PatientEditForm, PatientRegisterForm
 from patients.models import Guardian, Patient
@@ -153,7 +154,7 @@ def patient_edit(request, pk):
     if form.is_valid():
         seen_at = form.cleaned_data["seen_at"]
         try:
-            services.patient_update(
+            patient_details_change(
                 patient=patient, by=request.user, seen_at=seen_at, **form.changes()
             )
         except ValidationError as error:

@@ -661,7 +661,7 @@ def test_an_appointment_at_23_30_on_the_last_day_of_dst_is_in_the_right_week_col
 @pytest.mark.parametrize(
     ("dermatologists", "appointments_each"), [(1, 1), (5, 20)], ids=["1 in all", "100 in all"]
 )
-def test_the_day_view_runs_the_same_seven_queries_however_full_the_day(
+def test_the_day_view_runs_the_same_eight_queries_however_full_the_day(
     receptionist_client, django_assert_num_queries, dermatologists, appointments_each
 ):
     for _ in range(dermatologists):
@@ -671,10 +671,11 @@ def test_the_day_view_runs_the_same_seven_queries_however_full_the_day(
         for n in range(appointments_each):
             start = _at(A_MONDAY, 8) + timedelta(minutes=15 * n)
             AppointmentFactory(dermatologist=dermatologist, room=room, starts_at=start)
-    # session, user, staff member (role check), dermatologists with their users and
-    # their working hours that weekday (one LEFT JOIN), the day's appointments with
-    # patient, dermatologist, room and procedure type, the rooms, the day's time off
-    with django_assert_num_queries(7):
+    # Not cached yet: session, user, staff member (role check), the schedule's versions
+    # of the day and of every day, dermatologists with their users and their working
+    # hours that weekday (one LEFT JOIN), the day's appointments with patient,
+    # dermatologist, room and procedure type, the rooms, the day's time off
+    with django_assert_num_queries(8):
         html = receptionist_client.get(_day_url(A_MONDAY)).content.decode()
     by_dermatologist, by_room = html.split('class="schedule-rooms"')
     assert by_dermatologist.count('class="schedule-card ') == dermatologists * appointments_each
@@ -682,7 +683,7 @@ def test_the_day_view_runs_the_same_seven_queries_however_full_the_day(
 
 
 @pytest.mark.parametrize("appointments", [1, 100])
-def test_the_week_view_runs_the_same_six_queries_however_full_the_week(
+def test_the_week_view_runs_the_same_seven_queries_however_full_the_week(
     receptionist_client, django_assert_num_queries, appointments
 ):
     dermatologist = StaffMemberFactory()
@@ -693,9 +694,10 @@ def test_the_week_view_runs_the_same_six_queries_however_full_the_week(
     for n in range(appointments):
         start = _at(A_MONDAY + timedelta(days=n % 7), 8) + timedelta(minutes=15 * (n // 7))
         AppointmentFactory(dermatologist=dermatologist, room=room, starts_at=start)
-    # session, user, staff member (role check), the dermatologist with their user and
+    # Not cached yet: session, user, staff member (role check), the schedule's versions
+    # of the week's days and of every day, the dermatologist with their user and
     # working hours (one LEFT JOIN), the week's appointments with patient, room and
     # procedure type, the dermatologists to switch to
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         html = receptionist_client.get(_week_url(dermatologist.pk, A_MONDAY)).content.decode()
     assert html.count('class="schedule-card ') == appointments
