@@ -101,13 +101,14 @@ def test_booking_costs_a_fixed_number_of_queries(
     # transaction; BEGIN in production), on PostgreSQL the day's booking lock, the
     # appointment, its history row, its event, the fee schedule's price of the visit
     # (none here, so no estimate is written), the visit's reminders already planned,
-    # their keys, the new reminders (with the booking's confirmation); RELEASE. (The
-    # desk's confirmation names the estimate the service stored, or knows there is none.)
+    # their keys, the new reminders (with the booking's confirmation), the schedule's
+    # version of the day (one upsert); RELEASE. (The desk's confirmation names the
+    # estimate the service stored, or knows there is none.)
     first = queries_of(book(9))
     for hour in (10, 11, 12, 13, 14):
         queries_of(book(hour))
     assert Appointment.objects.count() == 6
-    assert first == 20 + (connection.vendor == "postgresql")
+    assert first == 21 + (connection.vendor == "postgresql")
     assert queries_of(book(15)) == first
 
     # Refused (15:00 is taken now): the same eleven reads up to the service's write;
@@ -180,12 +181,12 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     # constraints are read in Python: no query); the record, its history row, its
     # lesions in one INSERT; the lesions marked treated (one UPDATE) and their history
     # rows (one INSERT); completing the visit (savepoint, lock, update, history, event,
-    # release); the follow-up and its history row; the reminder keys and the reminder;
-    # RELEASE.
+    # the schedule's version of its day, release); the follow-up and its history row;
+    # the reminder keys and the reminder; RELEASE.
     one = queries_of(record(1))
     three = queries_of(record(3))
     assert Procedure.objects.count() == 2
-    assert one == 25
+    assert one == 26
     assert three == one
 
 
