@@ -53,7 +53,7 @@ SAME_WORDS = {
     | {"note", "Type", "Date", "Parent", "Export", "Action", "action", "Actions", "Active"}
     | {"Photo", "Photos", "image", "Instrument", "instrument", "Complication", "code"}
     | {"Complications", "complication", "Infection", "Hypopigmentation", "description"}
-    | {"Milia en plaque"},
+    | {"Milia en plaque", "version"},
 }
 
 
