@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 
 from bench.run import SCALES
-from clinic.models import Room, StaffMember, WorkingHours
+from clinic.models import Room, ScheduleVersion, StaffMember, WorkingHours
+from clinic.schedule_version import EVERY_DAY
 from patients.models import Guardian, Lesion, Patient
 from treatments.models import Appointment
 from treatments.seed.scale import ScaleSizes, seed_scale
@@ -93,3 +94,12 @@ def test_every_patient_seeded_at_scale_has_an_mrn():
     seed_scale(ScaleSizes(**SCALES["tiny"]))
     assert Patient.objects.exists()
     assert all(patient.mrn == f"M{patient.pk:07d}" for patient in Patient.objects.all())
+
+
+def test_seeding_the_demo_makes_every_cached_schedule_page_out_of_date():
+    """The demo writes its visits directly, not through the booking service: it bumps the
+    version every schedule page reads, so no page cached before it is shown again."""
+    call_command("seed_demo")
+    before = ScheduleVersion.objects.get(day=EVERY_DAY).version
+    call_command("seed_demo")
+    assert ScheduleVersion.objects.get(day=EVERY_DAY).version == before + 1

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Room, StaffMember, WorkingHours
+from clinic.schedule_version import schedule_changed_everywhere
 from clinic.services import staff_member_save
 from patients.models import Channel, Guardian, Lesion, Patient, PatientAlert
 from patients.services import patient_save
@@ -499,3 +500,5 @@ def seed_demo(*, today: date | None = None) -> None:
     )
     seed_estimates()
     seed_clinical_records(today=today)
+    # The demo writes its rows directly: every cached schedule page is out of date.
+    schedule_changed_everywhere()
