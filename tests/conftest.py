@@ -85,3 +85,12 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
             if contents:
                 connection.creation.deserialize_db_from_string(contents)
     return result
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The browser journeys run without coverage measuring (pytest-cov's no_cover): they
+    walk pages whose code the view and service tests measure, and measuring their live
+    server too slows the pass that measures coverage (CI's first)."""
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.no_cover)

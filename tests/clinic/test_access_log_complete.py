@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clinic.admin import AccessLoggedAdminMixin
-from clinic.models import AccessLog, ChannelHealth, Heartbeat, UsedPatientLink
+from clinic.models import AccessLog, ChannelHealth, Heartbeat, ScheduleVersion, UsedPatientLink
 from patients.models import Lesion, PatientAlert
 from treatments.models import (
     AftercareText,
@@ -69,7 +69,7 @@ HEALTH_DATA_MODELS = {
 # Written and read by the app itself; nobody needs a page for them (the billing number
 # series among them). Edited on their parent's admin page: aftercare texts on the
 # procedure type's. A patient's photo-check images: shown only through the app's checked
-# views.
+# views. The schedule's version counters: read by the schedule pages, bumped by writes.
 INTERNAL_MODELS = {
     Heartbeat,
     UsedPatientLink,
@@ -78,6 +78,7 @@ INTERNAL_MODELS = {
     AftercareText,
     BillingSequence,
     PhotoCheckImage,
+    ScheduleVersion,
 }
 # Pages that a GET must not be sent to (it would end the walk's session).
 NOT_WALKED = {"logout", "admin:logout"}

@@ -18,7 +18,7 @@ from django.utils import timezone
 from clinic.links import Action, link_token
 from clinic.models import StaffMember, TimeOff, WorkingHours
 from clinic.services import patient_details_change
-from treatments.models import Appointment, ProcedureType
+from treatments.models import Appointment
 from treatments.services import (
     appointment_book,
     appointment_cancel,
@@ -52,16 +52,6 @@ def clinic_in_new_york(settings):
 def clock(db):
     with time_machine.travel(at(MONDAY, 9), tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def cryotherapy(db):
-    return ProcedureType.objects.get(slug="cryotherapy")
-
-
-@pytest.fixture
-def dermatologist(db):
-    return open_all_week(StaffMemberFactory())
 
 
 @pytest.fixture
