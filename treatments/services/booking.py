@@ -446,15 +446,18 @@ def _transition(
     by: User | None,
     note: str = "",
     then: _Then | None = None,
+    locked: bool = False,
 ) -> Appointment:
     """Move an appointment along its life cycle, if its current status and the step's
-    check allow it; `then(appointment)` runs in the same transaction (the reminders)."""
+    check allow it; `then(appointment)` runs in the same transaction (the reminders).
+    `locked`: the caller's transaction already holds the row (SELECT … FOR UPDATE) and
+    `appointment` is what it read, so it is not read again."""
     step = TRANSITIONS[action]
     target = step.target
     assert target is not None, "a move keeps its status: appointment_reschedule() does it"
 
     def write() -> Appointment:
-        current = _locked(appointment)
+        current = appointment if locked else _locked(appointment)
         if current.status not in step.sources:
             raise TransitionNotAllowed(
                 f"A {current.get_status_display().lower()} appointment cannot be "
@@ -497,8 +500,12 @@ def appointment_check_in(*, appointment: Appointment, by: User | None) -> Appoin
     return _transition(appointment, Action.CHECKED_IN, by=by)
 
 
-def appointment_complete(*, appointment: Appointment, by: User | None) -> Appointment:
-    return _transition(appointment, Action.COMPLETED, by=by)
+def appointment_complete(
+    *, appointment: Appointment, by: User | None, locked: bool = False
+) -> Appointment:
+    """The visit is over. `locked`: the caller has read `appointment` with SELECT … FOR
+    UPDATE in the transaction still open (recording a procedure), so it is not read again."""
+    return _transition(appointment, Action.COMPLETED, by=by, locked=locked)
 
 
 def appointment_mark_no_show(*, appointment: Appointment, by: User | None) -> Appointment:

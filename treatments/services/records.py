@@ -412,7 +412,7 @@ def procedure_record(
     )
     if procedure_type.is_procedure:
         _lesions_treated(lesions, on=timezone.localdate(procedure.performed_at), by=by)
-    appointment_complete(appointment=appointment, by=by)
+    appointment_complete(appointment=appointment, by=by, locked=True)
     follow_up_plan(procedure=procedure, by=by)
     return procedure
 
