@@ -90,10 +90,10 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The browser journeys run without coverage measuring (pytest-cov's no_cover): they
     walk pages whose code the view and service tests measure, and measuring their live
-    server too slows the pass that measures coverage (CI's first)."""
+    server too slows `make coverage`."""
     coverage = config.pluginmanager.get_plugin("_cov")
     if getattr(coverage, "cov_controller", None) is None:
-        return  # not measuring (--no-cov): pytest-cov cannot pause what it did not start
+        return  # not measuring (no --cov): pytest-cov cannot pause what it did not start
     for item in items:
         if item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.no_cover)
