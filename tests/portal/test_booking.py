@@ -315,10 +315,10 @@ def test_the_free_times_cost_the_same_queries_for_one_dermatologist_and_several(
     AppointmentFactory(dermatologist=dermatologist, procedure_type=consultation, room=None)
     several = queries()
 
-    # The visit type asked for; the dermatologists' names; the availability search (working
-    # hours, time off, appointments; no treatment room needed, so no room query); the
-    # form's two lists shown again (visit types, dermatologists).
-    assert one == several == 7
+    # The visit type asked for; the dermatologists' names; the availability search in one
+    # statement (working hours, time off, appointments; no treatment room needed, so no
+    # rooms); the form's two lists shown again (visit types, dermatologists).
+    assert one == several == 5
 
 
 def test_a_visit_type_taken_off_the_page_meanwhile_is_refused_with_a_reason(

@@ -1,9 +1,9 @@
 """Free slots: when a dermatologist, and a treatment room if the procedure needs one, is free.
 
-Reads only. A search loads everything it needs for its whole date range in a fixed number
-of queries (working hours, time off, treatment rooms, appointments) and then works in
-Python on sorted interval lists, so its cost in queries does not grow with the number
-of days or dermatologists.
+Reads only. A search loads everything it needs for its whole date range in one statement
+(working hours, time off, treatment rooms and appointments, joined by UNION ALL: one
+round trip) and then works in Python on sorted interval lists, so its cost in queries
+does not grow with the number of days or dermatologists.
 
 Working hours are local wall-clock times; each block is turned into two instants in the
 clinic's zone and then normalised to UTC, and candidates step through real time from the
@@ -15,22 +15,22 @@ come back as UTC datetimes.
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import BigIntegerField, IntegerField, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.clock import day_bounds
 from clinic.models import Room, StaffMember, TimeOff, WorkingHours
 
-from ..models import Appointment, AppointmentQuerySet, ProcedureType
+from ..models import Appointment, ProcedureType
 from .appointments import LONGEST_VISIT
-from .epoch import EpochSeconds, moment_of, seconds_of
+from .epoch import EpochSeconds, SecondsOfDay, moment_of, seconds_of
 
 NEAREST_DAYS_BEFORE = 2
 NEAREST_DAYS_AFTER = 14
@@ -107,33 +107,45 @@ def _block_instants(day: date, starts_at: time, ends_at: time) -> tuple[datetime
     return start, end
 
 
-def _working_hours(dermatologist: StaffMember | None) -> dict[int, list[tuple[int, time, time]]]:
-    """Blocks of active dermatologists by weekday: {weekday: [(dermatologist_id, start, end)]}."""
+# What each row of a search's one statement holds: (kind, key, other, start, end).
+HOURS, TIME_OFF, ROOM, APPOINTMENT = range(4)
+_NONE = Value(None, output_field=BigIntegerField())
+
+
+def _kind(kind: int) -> Value:
+    return Value(kind, output_field=IntegerField())
+
+
+@dataclass
+class _Schedule:
+    """What a search compares candidates with, for its window."""
+
+    hours: dict[int, list[tuple[int, time, time]]]  # weekday: [(dermatologist, start, end)]
+    time_off: defaultdict[int, _BusyTimes]  # by dermatologist
+    room_ids: list[int]  # active treatment rooms, in id order: a slot takes the first free
+    appointments: defaultdict[int, _BusyTimes]  # by dermatologist
+    rooms_busy: defaultdict[int, _BusyTimes]  # by room
+
+
+def _schedule(
+    *,
+    dermatologist: StaffMember | None,
+    window_start: datetime,
+    window_end: datetime,
+    exclude_appointment_id: int | None,
+    needs_room: bool,
+) -> _Schedule:
+    """The working hours of the active dermatologists (or the one given), their time off
+    in the window, the active treatment rooms when the procedure needs one, and the
+    window's active appointments that hold one of those dermatologists or rooms: one
+    statement (UNION ALL), so one round trip, with every instant as epoch seconds."""
     hours = WorkingHours.objects.filter(
         staff_member__role=StaffMember.Role.DERMATOLOGIST, staff_member__is_active=True
-    )
+    ).order_by()
     if dermatologist is not None:
         hours = hours.filter(staff_member=dermatologist)
-    by_weekday: defaultdict[int, list[tuple[int, time, time]]] = defaultdict(list)
-    for staff_member_id, weekday, starts_at, ends_at in hours.values_list(
-        "staff_member_id", "weekday", "starts_at", "ends_at"
-    ):
-        by_weekday[weekday].append((staff_member_id, starts_at, ends_at))
-    return by_weekday
-
-
-def _time_off(
-    dermatologist_ids: Collection[int], window_start: datetime, window_end: datetime
-) -> defaultdict[int, _BusyTimes]:
-    rows = TimeOff.objects.filter(
-        staff_member_id__in=dermatologist_ids, starts_at__lt=window_end, ends_at__gt=window_start
-    ).values_list("staff_member_id", EpochSeconds("starts_at"), EpochSeconds("ends_at"))
-    return _busy_by_key(rows)
-
-
-def _active_appointments(
-    window_start: datetime, window_end: datetime, exclude_appointment_id: int | None
-) -> AppointmentQuerySet:
+    dermatologists = hours.values("staff_member_id")
+    rooms = Room.objects.filter(kind=Room.Kind.TREATMENT, is_active=True).order_by()
     appointments = Appointment.objects.active().filter(
         starts_at__gt=window_start - LONGEST_VISIT,
         starts_at__lt=window_end,
@@ -141,41 +153,59 @@ def _active_appointments(
     )
     if exclude_appointment_id is not None:
         appointments = appointments.exclude(pk=exclude_appointment_id)
-    return appointments
-
-
-def _treatment_rooms() -> list[int]:
-    """Active treatment rooms, in id order: a slot takes the first one free."""
-    return list(
-        Room.objects.filter(kind=Room.Kind.TREATMENT, is_active=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-
-
-def _occupancy(
-    window_start: datetime,
-    window_end: datetime,
-    exclude_appointment_id: int | None,
-    dermatologist_ids: Collection[int],
-    room_ids: Collection[int],
-) -> tuple[defaultdict[int, _BusyTimes], defaultdict[int, _BusyTimes]]:
-    """When each dermatologist and each room is taken, from one query of the window's
-    active appointments that hold either."""
-    rows = (
-        _active_appointments(window_start, window_end, exclude_appointment_id)
-        .filter(Q(dermatologist_id__in=dermatologist_ids) | Q(room_id__in=room_ids))
-        .values_list(
-            "dermatologist_id", "room_id", EpochSeconds("starts_at"), EpochSeconds("ends_at")
+    holds = Q(dermatologist_id__in=dermatologists)
+    if needs_room:
+        holds |= Q(room_id__in=rooms.values("pk"))
+    parts = [
+        TimeOff.objects.filter(
+            staff_member_id__in=dermatologists, starts_at__lt=window_end, ends_at__gt=window_start
         )
-    )
+        .order_by()
+        .values_list(
+            _kind(TIME_OFF), "staff_member_id", _NONE, EpochSeconds("starts_at"),
+            EpochSeconds("ends_at"),
+        ),
+        appointments.filter(holds)
+        .order_by()
+        .values_list(
+            _kind(APPOINTMENT), "dermatologist_id", "room_id", EpochSeconds("starts_at"),
+            EpochSeconds("ends_at"),
+        ),
+    ]  # fmt: skip
+    if needs_room:
+        parts.append(rooms.values_list(_kind(ROOM), "pk", _NONE, _NONE, _NONE))
+    rows = hours.values_list(
+        _kind(HOURS), "staff_member_id", "weekday", SecondsOfDay("starts_at"),
+        SecondsOfDay("ends_at"),
+    ).union(*parts, all=True)  # fmt: skip
+
+    by_weekday: defaultdict[int, list[tuple[int, time, time]]] = defaultdict(list)
+    time_off: list[tuple[int, int, int]] = []
+    room_ids: list[int] = []
     by_dermatologist: list[tuple[int, int, int]] = []
     by_room: list[tuple[int, int, int]] = []
-    for dermatologist_id, room_id, start, end in rows:
-        by_dermatologist.append((dermatologist_id, start, end))
-        if room_id is not None:
-            by_room.append((room_id, start, end))
-    return _busy_by_key(by_dermatologist), _busy_by_key(by_room)
+    for kind, key, other, start, end in rows:
+        if kind == APPOINTMENT:
+            by_dermatologist.append((key, start, end))
+            if other is not None:
+                by_room.append((other, start, end))
+        elif kind == HOURS:
+            by_weekday[other].append((key, _time_of_day(start), _time_of_day(end)))
+        elif kind == TIME_OFF:
+            time_off.append((key, start, end))
+        else:
+            room_ids.append(key)
+    return _Schedule(
+        hours=by_weekday,
+        time_off=_busy_by_key(time_off),
+        room_ids=sorted(room_ids),
+        appointments=_busy_by_key(by_dermatologist),
+        rooms_busy=_busy_by_key(by_room),
+    )
+
+
+def _time_of_day(seconds: int) -> time:
+    return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
 def _candidates(
@@ -223,17 +253,17 @@ def free_slots(
     length = 60 * procedure_type.duration_minutes
     window_start, window_end = day_bounds(start_day)[0], day_bounds(end_day)[1]
 
-    hours = _working_hours(dermatologist)
-    if not hours:
-        return []
-    dermatologist_ids = {block[0] for blocks in hours.values() for block in blocks}
-    time_off = _time_off(dermatologist_ids, window_start, window_end)
-    room_ids = _treatment_rooms() if procedure_type.needs_treatment_room else []
-    if procedure_type.needs_treatment_room and not room_ids:
-        return []
-    appointments, rooms_busy = _occupancy(
-        window_start, window_end, exclude_appointment_id, dermatologist_ids, room_ids
+    schedule = _schedule(
+        dermatologist=dermatologist,
+        window_start=window_start,
+        window_end=window_end,
+        exclude_appointment_id=exclude_appointment_id,
+        needs_room=procedure_type.needs_treatment_room,
     )
+    if procedure_type.needs_treatment_room and not schedule.room_ids:
+        return []
+    hours, time_off, appointments = schedule.hours, schedule.time_off, schedule.appointments
+    room_ids, rooms_busy = schedule.room_ids, schedule.rooms_busy
 
     slots: list[Slot] = []
     day = start_day
