@@ -15,3 +15,8 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The public pages and the FHIR API limit requests per client address or per client; the
+# load comes from one address and one client. The limits are still counted, per request,
+# at a ceiling the load never reaches.
+CLINIC_PUBLIC_PAGES_PER_IP = 1_000_000_000
+FHIR_RATE_LIMIT_PER_MINUTE = 1_000_000_000

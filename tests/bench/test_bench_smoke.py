@@ -35,6 +35,24 @@ def test_the_seeded_pages_and_their_reference_answer_and_are_measured(seeded):
         assert run.query_count(client, path) > 0
 
 
+@override_settings(ROOT_URLCONF="bench.urls")
+def test_the_hot_pages_of_the_other_features_answer_and_are_measured(seeded):
+    pages = run.hot_pages()
+
+    assert len(pages) == 2
+    for page in pages.values():
+        client = Client(**page.client_headers)
+        assert client.get(page.path).status_code == 200
+        measured = run.in_process(client, page.path, seconds=0.2)
+        assert measured.errors == 0 and measured.throughput > 0
+        assert run.query_count(client, page.path) > 0
+    fhir = pages["FHIR Slot search, free, 7 days"]
+    bundle = Client(**fhir.client_headers).get(fhir.path).json()
+    assert bundle["resourceType"] == "Bundle" and bundle["total"] > 0
+    # Run again on the same data, it reuses the API client registered the first time.
+    assert run.hot_pages().keys() == pages.keys()
+
+
 def test_the_pages_are_measured_on_the_fullest_day_of_the_coming_week(seeded):
     from datetime import timedelta
 

@@ -175,13 +175,14 @@ def test_the_recording_row_fits_the_report(dermatologist, monkeypatch):
 
     assert len(row) == 8 and row[0] == "recording a procedure on 3 lesions"
     assert row[6] > 0  # queries of one recording
-    assert row[7].startswith("none set (0 errors, reference 0")
+    assert row[6] <= writes.RECORDING_QUERIES
+    assert row[7].startswith("≥ 30%, ≤ 25 queries: ") and "(0 errors, reference 0" in row[7]
     assert "| recording a procedure on 3 lesions |" in run.table([row])
     assert not Procedure.objects.filter(patient__last_name=writes.MARK).exists()
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_booking_row_measures_pgbench_on_the_same_targets(monkeypatch):
+def test_the_booking_rows_measure_the_trivial_post_a_refusal_and_pgbench(monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("pgbench and the exclusion constraints need PostgreSQL")
     if shutil.which("pgbench") is None:
@@ -190,15 +191,22 @@ def test_the_booking_row_measures_pgbench_on_the_same_targets(monkeypatch):
     monkeypatch.setattr(writes, "BOOKING_TARGETS_PER_SECOND", 6)
     before = rows_per_table()
 
-    row = writes.booking_row(in_process("reception"), username="reception", rounds=1, seconds=1)
+    mixed, refusal, pgbench = writes.booking_rows(
+        in_process("reception"), username="reception", rounds=1, seconds=1
+    )
 
-    assert row[0] == "booking POST, 8 clients, half on taken slots"
-    assert row[4].startswith("pgbench INSERT … ON CONFLICT DO NOTHING, 8 clients: ")
+    assert mixed[0] == "booking POST, 8 clients, half on taken slots"
+    assert mixed[4].startswith("trivial view, POST ")
     assert (
         "(all rounds: 3 booked, 3 × 409, 0 × 5xx or no answer, 0 other; 0 double bookings)"
-        in row[7]
+        in mixed[7]
     )
-    assert "ran out" not in row[7]
+    assert refusal[0] == "booking refused (taken slots only), 8 clients"
+    assert refusal[4].startswith("booked (free slots only) ")
+    assert "(3 × 409, 3 booked)" in refusal[7]
+    assert pgbench[0].startswith("pgbench INSERT … ON CONFLICT DO NOTHING, 8 clients")
+    assert pgbench[7] == "reference only (0 double bookings)"
+    assert all("ran out" not in row[7] for row in (mixed, refusal))
     assert {k: v for k, v in rows_per_table().items() if k != "sessions.Session"} == {
         k: v for k, v in before.items() if k != "sessions.Session"
     }
