@@ -18,10 +18,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any
 
 from django.conf import settings
-from django.db import models
-from django.db.models import BigIntegerField, IntegerField, Q, Value
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,7 +31,7 @@ from clinic.models import Room, StaffMember, TimeOff, WorkingHours
 
 from ..models import Appointment, ProcedureType
 from .appointments import LONGEST_VISIT
-from .epoch import EpochSeconds, SecondsOfDay, moment_of, seconds_of
+from .epoch import moment_of, seconds_of
 
 NEAREST_DAYS_BEFORE = 2
 NEAREST_DAYS_AFTER = 14
@@ -109,11 +110,6 @@ def _block_instants(day: date, starts_at: time, ends_at: time) -> tuple[datetime
 
 # What each row of a search's one statement holds: (kind, key, other, start, end).
 HOURS, TIME_OFF, ROOM, APPOINTMENT = range(4)
-_NONE = Value(None, output_field=BigIntegerField())
-
-
-def _kind(kind: int) -> Value:
-    return Value(kind, output_field=IntegerField())
 
 
 @dataclass
@@ -127,6 +123,59 @@ class _Schedule:
     rooms_busy: defaultdict[int, _BusyTimes]  # by room
 
 
+@cache
+def _schedule_statement(vendor: str, *, one: bool, excluding: bool, needs_room: bool) -> str:
+    """The search's one statement for a database and a shape of search, written once.
+
+    Hand-written SQL where the rest of the app uses the ORM: the search runs on every
+    booking page, first-available search and FHIR Slot read, and building this UNION of
+    four querysets through the ORM cost more than the database took to answer it
+    (README, Performance: 6.1 ms in process against 0.9 ms of SQL at full scale). Times
+    come back as whole seconds: instants since the epoch (treatments/selectors/epoch.py),
+    working hours since midnight."""
+
+    def epoch(column: str) -> str:
+        if vendor == "postgresql":
+            return f"EXTRACT(EPOCH FROM {column})::bigint"
+        return f"CAST(strftime('%%s', {column}) AS INTEGER)"  # %% : not a parameter
+
+    def since_midnight(column: str) -> str:
+        if vendor == "postgresql":
+            return f"EXTRACT(EPOCH FROM {column})::bigint"
+        return f"CAST(strftime('%%s', '1970-01-01 ' || {column}) AS INTEGER)"
+
+    hours, staff = WorkingHours._meta.db_table, StaffMember._meta.db_table
+    time_off, room = TimeOff._meta.db_table, Room._meta.db_table
+    appointment = Appointment._meta.db_table
+    statuses = ", ".join(["%s"] * len(Appointment.ACTIVE_STATUSES))
+    rooms = f"SELECT id FROM {room} WHERE kind = %s AND is_active = %s"
+    parts = [
+        f"""WITH dermatologist AS (
+            SELECT DISTINCT s.id FROM {staff} s JOIN {hours} h ON h.staff_member_id = s.id
+            WHERE s.role = %s AND s.is_active = %s{" AND s.id = %s" if one else ""})
+        SELECT {HOURS}, staff_member_id, weekday, {since_midnight("starts_at")},
+            {since_midnight("ends_at")}
+        FROM {hours} WHERE staff_member_id IN (SELECT id FROM dermatologist)""",
+        f"""SELECT {TIME_OFF}, staff_member_id, NULL, {epoch("starts_at")}, {epoch("ends_at")}
+        FROM {time_off} WHERE staff_member_id IN (SELECT id FROM dermatologist)
+            AND starts_at < %s AND ends_at > %s""",
+        f"""SELECT {APPOINTMENT}, dermatologist_id, room_id, {epoch("starts_at")},
+            {epoch("ends_at")}
+        FROM {appointment} WHERE status IN ({statuses})
+            AND starts_at > %s AND starts_at < %s AND ends_at > %s{
+            " AND id <> %s" if excluding else ""
+        }
+            AND (dermatologist_id IN (SELECT id FROM dermatologist){
+            f" OR room_id IN ({rooms})" if needs_room else ""
+        })""",
+    ]
+    if needs_room:
+        parts.append(
+            f"SELECT {ROOM}, id, NULL, NULL, NULL FROM {room} WHERE kind = %s AND is_active = %s"
+        )
+    return "\nUNION ALL\n".join(parts)
+
+
 def _schedule(
     *,
     dermatologist: StaffMember | None,
@@ -138,46 +187,25 @@ def _schedule(
     """The working hours of the active dermatologists (or the one given), their time off
     in the window, the active treatment rooms when the procedure needs one, and the
     window's active appointments that hold one of those dermatologists or rooms: one
-    statement (UNION ALL), so one round trip, with every instant as epoch seconds."""
-    hours = WorkingHours.objects.filter(
-        staff_member__role=StaffMember.Role.DERMATOLOGIST, staff_member__is_active=True
-    ).order_by()
-    if dermatologist is not None:
-        hours = hours.filter(staff_member=dermatologist)
-    dermatologists = hours.values("staff_member_id")
-    rooms = Room.objects.filter(kind=Room.Kind.TREATMENT, is_active=True).order_by()
-    appointments = Appointment.objects.active().filter(
-        starts_at__gt=window_start - LONGEST_VISIT,
-        starts_at__lt=window_end,
-        ends_at__gt=window_start,
+    statement (UNION ALL, _schedule_statement), so one round trip."""
+    adapt = connection.ops.adapt_datetimefield_value
+    treatment_rooms = [Room.Kind.TREATMENT, True]
+    params: list[Any] = [StaffMember.Role.DERMATOLOGIST, True]
+    params += [dermatologist.pk] if dermatologist is not None else []
+    params += [adapt(window_end), adapt(window_start)]
+    params += [*Appointment.ACTIVE_STATUSES, adapt(window_start - LONGEST_VISIT), adapt(window_end)]
+    params += [adapt(window_start)]
+    params += [exclude_appointment_id] if exclude_appointment_id is not None else []
+    params += treatment_rooms * 2 if needs_room else []
+    statement = _schedule_statement(
+        connection.vendor,
+        one=dermatologist is not None,
+        excluding=exclude_appointment_id is not None,
+        needs_room=needs_room,
     )
-    if exclude_appointment_id is not None:
-        appointments = appointments.exclude(pk=exclude_appointment_id)
-    holds = Q(dermatologist_id__in=dermatologists)
-    if needs_room:
-        holds |= Q(room_id__in=rooms.values("pk"))
-    parts = [
-        TimeOff.objects.filter(
-            staff_member_id__in=dermatologists, starts_at__lt=window_end, ends_at__gt=window_start
-        )
-        .order_by()
-        .values_list(
-            _kind(TIME_OFF), "staff_member_id", _NONE, EpochSeconds("starts_at"),
-            EpochSeconds("ends_at"),
-        ),
-        appointments.filter(holds)
-        .order_by()
-        .values_list(
-            _kind(APPOINTMENT), "dermatologist_id", "room_id", EpochSeconds("starts_at"),
-            EpochSeconds("ends_at"),
-        ),
-    ]  # fmt: skip
-    if needs_room:
-        parts.append(rooms.values_list(_kind(ROOM), "pk", _NONE, _NONE, _NONE))
-    rows = hours.values_list(
-        _kind(HOURS), "staff_member_id", "weekday", SecondsOfDay("starts_at"),
-        SecondsOfDay("ends_at"),
-    ).union(*parts, all=True)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
 
     by_weekday: defaultdict[int, list[tuple[int, time, time]]] = defaultdict(list)
     time_off: list[tuple[int, int, int]] = []

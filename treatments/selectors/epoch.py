@@ -40,29 +40,6 @@ class EpochSeconds(Func):
         )
 
 
-class SecondsOfDay(Func):
-    """A time-of-day column as whole seconds since midnight."""
-
-    output_field = BigIntegerField()
-
-    def as_postgresql(
-        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
-    ) -> "_AsSqlType":
-        return self.as_sql(
-            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::bigint"
-        )
-
-    def as_sqlite(
-        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
-    ) -> "_AsSqlType":
-        # SQLite keeps a time as 'HH:MM:SS[.ffffff]' text: read on the epoch's first day.
-        return self.as_sql(
-            compiler,
-            connection,
-            template="CAST(strftime('%%%%s', '1970-01-01 ' || %(expressions)s) AS INTEGER)",
-        )
-
-
 def seconds_of(moment: datetime) -> int:
     return int(moment.timestamp())
 
