@@ -368,22 +368,59 @@ def page_rows(results: dict, counts: dict) -> list[tuple]:
     return rows
 
 
-def serve(env: dict) -> subprocess.Popen:
+def serve(env: dict, *, port: int = PORT, workers: int = WORKERS) -> subprocess.Popen:
+    """gunicorn serving the app on `port` (sync workers), once it answers."""
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "clinic.wsgi:application", "--workers", str(WORKERS),
-         "--worker-class", "sync", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning"],
+        [str(Path(sys.executable).with_name("gunicorn")), "clinic.wsgi:application",
+         "--workers", str(workers), "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     import urllib.request
 
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/login/", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=1)
             return server
         except OSError:
             time.sleep(0.2)
-    server.terminate()
+    stop(server)
     raise RuntimeError("gunicorn did not start")
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Ask a process we started to stop, and kill it if it has not within `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_together(commands: list[list[str]], *, timeout: float) -> list[str]:
+    """Start the commands at once and wait for them all; their outputs. Any still running
+    at the end (one outlasted `timeout`, or another failed) is killed."""
+    processes: list[subprocess.Popen] = []
+    try:
+        for command in commands:
+            processes.append(
+                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            )
+        outputs = []
+        for process in processes:
+            output, errors = process.communicate(timeout=timeout)
+            if process.returncode:
+                raise subprocess.CalledProcessError(
+                    process.returncode, process.args, output, errors
+                )
+            outputs.append(output)
+        return outputs
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def ensure_database(url: str) -> None:
