@@ -325,6 +325,9 @@ def scale_rows(
     pages = measured_pages(day)
     writes.bench_rows_delete()  # what an interrupted run left
     web = [web_run(count, env, pages, rounds=rounds, seconds=seconds) for count in instances]
+    if not redis_answers(broker_url):
+        missing = f"not measured: no Redis answers at {broker_url} (BENCH_REDIS_URL)"
+        return [*web_rows(web), ("reminder sweep, Celery workers", missing, *[""] * 6)]
     due, due_again = run.due_scale_reminders()
     sweeps = [
         sweep_with_workers(
@@ -333,3 +336,13 @@ def scale_rows(
         for count in workers
     ]
     return web_rows(web) + sweep_rows(sweeps, due)
+
+
+def redis_answers(url: str) -> bool:
+    """Whether the broker is up: Celery would wait for it for ever."""
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False

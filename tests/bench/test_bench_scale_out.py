@@ -5,9 +5,12 @@ import os
 import shutil
 import socket
 from collections import Counter
+from email.utils import make_msgid
 
 import pytest
 from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.mail.backends.filebased import EmailBackend
 from django.db import connection
 
 from bench import run, scale_out, writes
@@ -17,20 +20,16 @@ from ..clinic.test_celery import database_url_of_this_test_run
 
 TINY = ScaleSizes(**run.SCALES["tiny"])
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.worker,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the instances and workers share the database by a server: PostgreSQL; the "
-        "double bookings are counted against its exclusion constraints",
-    ),
-    pytest.mark.skipif(
-        not settings.CELERY_BROKER_URL.startswith("redis://"),
-        reason="the Celery workers take their tasks from Redis (CELERY_BROKER_URL=redis://…)",
-    ),
-    pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (Debian: wrk)"),
-]
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the instances and workers share the database through a server: PostgreSQL; "
+    "the double bookings are counted against its exclusion constraints",
+)
+needs_redis = pytest.mark.skipif(
+    not settings.CELERY_BROKER_URL.startswith("redis://"),
+    reason="the Celery workers take their tasks from Redis (CELERY_BROKER_URL=redis://…)",
+)
+needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 
 
 @pytest.fixture
@@ -53,6 +52,9 @@ def served_environment():
     }
 
 
+@pytest.mark.postgres
+@needs_postgresql
+@needs_wrk
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_instances_serve_and_book_at_once_with_no_double_booking(
     free_ports, served_environment, monkeypatch
@@ -79,6 +81,10 @@ def test_two_instances_serve_and_book_at_once_with_no_double_booking(
     assert booking_row[7].startswith("measured; 0 double bookings, no 5xx: met (")
 
 
+@pytest.mark.postgres
+@pytest.mark.worker
+@needs_postgresql
+@needs_redis
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_celery_workers_send_every_due_reminder_exactly_once(served_environment):
     seed_scale(TINY)
@@ -99,3 +105,32 @@ def test_two_celery_workers_send_every_due_reminder_exactly_once(served_environm
     (row,) = scale_out.sweep_rows([two], due)
     assert row[0] == f"reminder sweep, 2 Celery workers (solo), {TINY.due_now} due (file email)"
     assert row[7] == "measured; none sent twice, none lost: met (sent twice 0, not sent 0)"
+
+
+def test_a_message_id_folded_onto_the_next_line_is_read(tmp_path):
+    # Long Message-IDs wrap (as the reminders' do from about id 1000 on).
+    messages = [
+        EmailMessage(
+            "Your visit",
+            "Tomorrow at 9.",
+            "clinic@example.com",
+            ["patient@example.com"],
+            headers={"Message-ID": make_msgid(idstring=f"reminder.{pk}", domain=domain)},
+        )
+        for pk, domain in [(7, "x.example"), (123456, "clinic.example.com")]
+    ]
+    EmailBackend(file_path=str(tmp_path)).send_messages([*messages, messages[0]])
+    assert "Message-ID: \n <" in next(tmp_path.iterdir()).read_text()
+
+    assert scale_out.messages_per_reminder(tmp_path) == Counter({7: 2, 123456: 1})
+
+
+def test_the_connections_are_split_between_the_instances():
+    assert writes.split(4, 1) == [4]
+    assert writes.split(4, 3) == [2, 1, 1]
+    assert writes.split(8, 3) == [3, 3, 2]
+    assert writes.split(1, 2) == [1, 1]  # wrk needs one connection at least
+
+
+def test_a_broker_that_does_not_answer_is_noticed_before_celery_waits_for_it():
+    assert not scale_out.redis_answers("redis://127.0.0.1:1/11")
