@@ -252,7 +252,8 @@ def web_rows(runs: list[WebRun]) -> list[tuple]:
         for measured in runs:
             page, reference = measured.pages[name], first.pages[name]
             rows.append(
-                (f"{name}, {_instances(measured.instances)}", f"{page.throughput:.0f}/s",
+                (f"{name}, {_instances(measured.instances)} of 1 sync worker",
+                 f"{page.throughput:.0f}/s",
                  f"{page.p50_ms:.1f} ms", f"{page.p95_ms:.1f} ms",
                  f"{_instances(first.instances)} {reference.throughput:.0f}/s",
                  f"{page.throughput / reference.throughput:.2f}×", "",
@@ -263,8 +264,8 @@ def web_rows(runs: list[WebRun]) -> list[tuple]:
         failed = booking.failed_on_server()
         met = measured.double_bookings == 0 and failed == 0
         rows.append(
-            (f"booking POST, {_instances(measured.instances)}, {writes.BOOKING_CLIENTS} "
-             "clients, half on taken slots",
+            (f"booking POST, {_instances(measured.instances)} of 1 sync worker, "
+             f"{writes.BOOKING_CLIENTS} clients, half on taken slots",
              f"{booking.measure.throughput:.0f}/s", f"{booking.measure.p50_ms:.1f} ms",
              f"{booking.measure.p95_ms:.1f} ms",
              f"{_instances(first.instances)} {one.measure.throughput:.0f}/s",

@@ -77,7 +77,9 @@ def test_two_instances_serve_and_book_at_once_with_no_double_booking(
     assert two.booking.failed_other_than(302, 409) == 0
     assert two.double_bookings == 0
     (*_, booking_row) = scale_out.web_rows([two])
-    assert booking_row[0] == "booking POST, 2 instances, 8 clients, half on taken slots"
+    assert booking_row[0] == (
+        "booking POST, 2 instances of 1 sync worker, 8 clients, half on taken slots"
+    )
     assert booking_row[7].startswith("measured; 0 double bookings, no 5xx: met (")
 
 
