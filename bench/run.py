@@ -11,7 +11,9 @@ POSTs at 8 clients, half at taken slots, against pgbench inserting the same rows
 recording a procedure on 3 lesions against the trivial page's POST. In-process
 measurements (next free slot against its own SQL under EXPLAIN ANALYZE, the reminder
 sweep against the bare claim-and-update) follow, then two sweep processes against one
-(bench/sweep_processes.py). Prints the table and writes bench/RESULTS.md.
+(bench/sweep_processes.py). Last, scale-out on this machine (bench/scale_out.py): 1, 2 and 3
+gunicorn instances (pages and booking), 1, 2 and 3 Celery workers on the Redis of
+BENCH_REDIS_URL (the sweep). Prints the table and writes bench/RESULTS.md.
 
 BENCH_ONLY=sweep,slot measures only those rows (ROW_KEYS) and prints them, leaving
 bench/RESULTS.md as the last whole run wrote it.
@@ -48,8 +50,9 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 # BENCH_ONLY's keys: the pages against the trivial one, booking and recording, the next
-# free slot, the reminder sweep (against the bare SQL, and two processes against one).
-ROW_KEYS = ("pages", "writes", "slot", "sweep")
+# free slot, the reminder sweep (against the bare SQL, and two processes against one),
+# more gunicorn instances and Celery workers against one.
+ROW_KEYS = ("pages", "writes", "slot", "sweep", "scale")
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format("BENCH %d %f %f %f %d\\n", summary.requests, summary.duration,
@@ -440,22 +443,66 @@ def page_rows(results: dict, counts: dict) -> list[tuple]:
     return rows
 
 
-def serve(env: dict) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "clinic.wsgi:application", "--workers", str(WORKERS),
-         "--worker-class", "sync", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+def serve(env: dict, *, port: int = PORT, workers: int = WORKERS) -> subprocess.Popen:
+    """gunicorn serving the app on `port` (sync workers), once it answers."""
+    import socket
     import urllib.request
 
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            # Another server would answer for ours, and be measured in its place.
+            raise RuntimeError(f"port {port} is taken: set BENCH_PORT to a free one")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "clinic.wsgi:application",
+         "--workers", str(workers), "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/login/", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=1)
             return server
         except OSError:
+            if server.poll() is not None:
+                break
             time.sleep(0.2)
-    server.terminate()
+    stop(server)
     raise RuntimeError("gunicorn did not start")
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Ask a process we started to stop, and kill it if it has not within `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_together(commands: list[list[str]], *, timeout: float) -> list[str]:
+    """Start the commands at once and wait for them all; their outputs. Any still running
+    at the end (one outlasted `timeout`, or another failed) is killed."""
+    processes: list[subprocess.Popen] = []
+    try:
+        for command in commands:
+            processes.append(
+                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            )
+        outputs = []
+        for process in processes:
+            output, errors = process.communicate(timeout=timeout)
+            if process.returncode:
+                raise subprocess.CalledProcessError(
+                    process.returncode, process.args, output, errors
+                )
+            outputs.append(output)
+        return outputs
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def ensure_database(url: str) -> None:
@@ -545,6 +592,10 @@ def main() -> None:
     if "sweep" in measured:
         rows += sweep_rows(env)
     rows += write_rows
+    if "scale" in measured:
+        from bench import scale_out
+
+        rows += scale_out.scale_rows(env, day=day)
     # A partial run prints its rows and leaves the whole run's RESULTS.md as it was.
     report(rows, scale, seed_seconds, write=measured == set(ROW_KEYS))
 

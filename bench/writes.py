@@ -168,25 +168,71 @@ def _body(post: Post, token: str) -> str:
 def wrk_driver(base_url: str, session_cookie: str, *, connections: int, seconds: int) -> Drive:
     """POSTs for `seconds` through wrk at `connections` concurrent clients against the app
     served on PostgreSQL."""
+    return wrk_spread_driver([base_url], session_cookie, connections=connections, seconds=seconds)
+
+
+def wrk_spread_driver(
+    base_urls: list[str], session_cookie: str, *, connections: int, seconds: int
+) -> Drive:
+    """POSTs spread over app instances served on one PostgreSQL: one wrk per instance, all
+    at once, the connections split between them and each a share of the POSTs in order
+    (cycle: all of them). The outcome adds up the throughputs and the statuses; its
+    latencies are the slowest instance's."""
     token = csrf_token()
     cookie = f"{session_cookie}; {settings.CSRF_COOKIE_NAME}={token}"
 
     def drive(posts: list[Post], *, cycle: bool = False) -> Outcome:
-        with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as requests:
-            requests.writelines(f"{post.path}\t{_body(post, token)}\n" for post in posts)
+        share = -(-len(posts) // len(base_urls))  # rounded up, as posts.lua shares lines
+        files = []
         try:
-            output = subprocess.run(
-                ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{seconds}s",
-                 "--timeout", "30s", "-s", str(LUA), "-H", f"Cookie: {cookie}", base_url,
-                 "--", requests.name, str(WRK_THREADS), "cycle" if cycle else "once"],
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
+            for number in range(len(base_urls)):
+                mine = posts if cycle else posts[number * share : (number + 1) * share]
+                with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as requests:
+                    requests.writelines(f"{post.path}\t{_body(post, token)}\n" for post in mine)
+                files.append(requests.name)
+            commands = [
+                _wrk_command(base_url, cookie, requests_file, clients, seconds, cycle)
+                for base_url, requests_file, clients in zip(
+                    base_urls, files, split(connections, len(base_urls)), strict=True
+                )
+            ]
+            outputs = run.run_together(commands, timeout=seconds + 60)
         finally:
-            os.unlink(requests.name)
+            for name in files:
+                os.unlink(name)
         _wait_for_idle_database()
-        return _wrk_outcome(output)
+        return summed([_wrk_outcome(output) for output in outputs])
 
     return drive
+
+
+def _wrk_command(
+    base_url: str, cookie: str, requests: str, clients: int, seconds: int, cycle: bool
+) -> list[str]:
+    threads = str(min(WRK_THREADS, clients))  # wrk wants a connection per thread at least
+    return ["wrk", "-t", threads, "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s",
+            "-s", str(LUA), "-H", f"Cookie: {cookie}", base_url,
+            "--", requests, threads, "cycle" if cycle else "once"]  # fmt: skip
+
+
+def split(total: int, parts: int) -> list[int]:
+    """`total` as `parts` near-equal whole shares, each at least 1: 8 over 3 is 3, 3, 2."""
+    return [max(1, total // parts + (number < total % parts)) for number in range(parts)]
+
+
+def summed(outcomes: list[Outcome]) -> Outcome:
+    """Instances driven at once: their throughputs and statuses added up, the slowest
+    instance's latencies."""
+    return Outcome(
+        run.Measure(
+            sum(outcome.measure.throughput for outcome in outcomes),
+            max(outcome.measure.p50_ms for outcome in outcomes),
+            max(outcome.measure.p95_ms for outcome in outcomes),
+        ),
+        sum((outcome.statuses for outcome in outcomes), Counter()),
+        unanswered=sum(outcome.unanswered for outcome in outcomes),
+        exhausted=any(outcome.exhausted for outcome in outcomes),
+    )
 
 
 def _wait_for_idle_database(quiet: float = 0.5, limit: float = 60) -> None:
