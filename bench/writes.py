@@ -673,6 +673,9 @@ def booking_rows(drive: Drive, *, username: str, rounds: int, seconds: int) -> l
     answers_right = (
         runs.booked.failed_other_than(302) == 0 and runs.refused.failed_other_than(409) == 0
     )
+    refusal_verdict = run.verdict(
+        no_slower and answers_right, f"{refused.p50_ms / booked.p50_ms - 1:.0%} of the p50"
+    )
     rows = [
         (
             f"booking POST, {BOOKING_CLIENTS} clients, half on taken slots",
@@ -683,7 +686,8 @@ def booking_rows(drive: Drive, *, username: str, rounds: int, seconds: int) -> l
             f"p50 {trivial.measure.p50_ms:.1f} ms",
             f"{ratio:.0%}",
             f"{free} (taken slot: {taken})",
-            f"≥ {BOOKING_TARGET:.0%}, no double booking, no 5xx: {'met' if met else 'missed'} "
+            f"≥ {BOOKING_TARGET:.0%}, no double booking, no 5xx: "
+            f"{run.verdict(met, run.points(BOOKING_TARGET - ratio))} "
             f"(all rounds: {app.answered(302, 201, 200)} booked, "
             f"{app.answered(409)} × 409, {failed} × 5xx or no answer, "
             f"{unexpected - failed} other; {runs.doubles} double bookings"
@@ -697,7 +701,7 @@ def booking_rows(drive: Drive, *, username: str, rounds: int, seconds: int) -> l
             f"booked (free slots only) {booked.throughput:.0f}/s, p50 {booked.p50_ms:.1f} ms",
             f"{refused.p50_ms / booked.p50_ms:.2f}× the p50",
             taken,
-            f"no slower than a booking: {'met' if no_slower and answers_right else 'missed'}"
+            f"no slower than a booking: {refusal_verdict}"
             f" ({runs.refused.answered(409)} × 409, {runs.booked.answered(302)} booked"
             f"{_ran_out(runs.booked.exhausted or runs.refused.exhausted)})",
         ),
@@ -850,6 +854,9 @@ def recording_row(drive: Drive, *, username: str, rounds: int, seconds: int) -> 
         f"{ratio:.0%}",
         queries,
         f"≥ {RECORDING_TARGET:.0%}, ≤ {RECORDING_QUERIES} queries: "
-        f"{'met' if ratio >= RECORDING_TARGET and queries <= RECORDING_QUERIES else 'missed'} "
-        f"({errors} errors, reference {reference_errors}{_ran_out(operation.exhausted)})",
+        + run.verdict(
+            ratio >= RECORDING_TARGET and queries <= RECORDING_QUERIES,
+            f"{run.points(RECORDING_TARGET - ratio)}, {queries} queries",
+        )
+        + f" ({errors} errors, reference {reference_errors}{_ran_out(operation.exhausted)})",
     )

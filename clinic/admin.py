@@ -18,12 +18,11 @@ from django.utils.translation import gettext, gettext_lazy
 
 from patients.admin import LesionAdmin, PatientAdmin, PatientAlertAdmin
 from patients.models import Channel, Lesion, Patient, PatientAlert
-from patients.resources import PatientResource
 
 from .audit import access_log_record_export, access_log_record_patients
 from .errors import ServiceError
 from .forms import StaffInviteForm
-from .imports import ClinicImportMixin
+from .imports import ClinicImportMixin, PatientImportResource
 from .models import (
     AccessLog,
     CalendarFeed,
@@ -198,7 +197,7 @@ class AccessLoggedAdminMixin:
 @admin.register(Patient)
 class AuditedPatientAdmin(ScheduleShownAdminMixin, ClinicImportMixin, PatientAdmin):
     # The CSV import of a clinic moving in (docs/import.md), for managers.
-    resource_classes = [PatientResource]
+    resource_classes = [PatientImportResource]
     actions = [export_csv_action(PATIENT_COLUMNS, patient_id=lambda p: p.pk, name="patients")]
 
 

@@ -27,8 +27,11 @@ from import_export.formats.base_formats import CSV
 from import_export.resources import Resource
 from import_export.results import Result, RowResult
 
+from patients.resources import PatientResource
+
 from .models import StaffMember
 from .permissions import has_role
+from .schedule_version import schedule_changed_everywhere
 
 # import-export's row types, as the dry-run page and the command name them.
 FATES = {
@@ -183,3 +186,12 @@ class CsvImportCommand(BaseCommand):
         self.stdout.write(("Dry run, nothing written. " if dry_run else "Imported. ") + summary)
         if result.has_errors():
             raise CommandError("Nothing was imported: an error that is not a row's.")
+
+
+class PatientImportResource(PatientResource):
+    """The patients' import of the admin and of `manage.py import_patients`: a file that
+    renames a known patient also bumps every day's schedule version in the import's
+    transaction, for the schedule pages show patients' names (clinic/schedule_version.py)."""
+
+    def names_changed(self) -> None:
+        schedule_changed_everywhere()

@@ -66,6 +66,7 @@ class _Row:
     patient: Patient | None = None
     guardian: Guardian | None = None
     new: bool = False
+    renamed: bool = False  # an existing patient's first or last name changes
 
 
 def _text(row: dict[str, Any], column: str) -> str:
@@ -228,6 +229,11 @@ class PatientResource(resources.ModelResource):
             with transaction.atomic():
                 rows = self._read(dataset)
                 self._write(rows)
+                if any(
+                    row.renamed and row.patient is not None and row.result.validation_error is None
+                    for row in rows
+                ):
+                    self.names_changed()
                 if dry_run:
                     transaction.set_rollback(True)
         except Exception as error:
@@ -242,6 +248,10 @@ class PatientResource(resources.ModelResource):
             result.append_row_result(row.result)
             result.increment_row_result_total(row.result)
         return result
+
+    def names_changed(self) -> None:
+        """Called in the import's transaction when it changed a known patient's name: for
+        whoever shows names and must know (clinic.imports.PatientImportResource)."""
 
     def _read(self, dataset) -> list[_Row]:
         """Every row read and checked, with no query but one per kind of record the file
@@ -294,7 +304,11 @@ class PatientResource(resources.ModelResource):
         row.patient, row.new = patient, existing is None
         self.import_instance(patient, record)
         row.guardian = self.row_guardian
-        if existing is not None:
+        if existing is not None and original is not None:  # original: existing before
+            row.renamed = (patient.first_name, patient.last_name) != (
+                original.first_name,
+                original.last_name,
+            )
             if self.skip_row(patient, original, record):
                 row.result.import_type = RowResult.IMPORT_TYPE_SKIP
                 row.patient = None

@@ -129,3 +129,30 @@ def test_a_partial_run_leaves_the_results_file_as_it_was(tmp_path, monkeypatch):
     (tmp_path / "bench" / "RESULTS.md").write_text("the whole run's")
     run.report([("reminder sweep", "1/s", "", "", "", "", "", "")], "tiny", None, write=False)
     assert (tmp_path / "bench" / "RESULTS.md").read_text() == "the whole run's"
+
+
+def test_a_missed_target_says_by_how_much_and_what_would_close_it():
+    chart = ("chart (10 years of history)", "39/s", "", "", "", "17%", 8,
+             f"≥ 35%: {run.verdict(0.17 >= 0.35, run.points(0.35 - 0.17))}")  # fmt: skip
+    day = ("day view (all dermatologists)", "", "", "", "", "61%", 4,
+           f"≥ 40%: {run.verdict(0.61 >= 0.40, run.points(0.40 - 0.61))}")  # fmt: skip
+    new = ("a page nobody profiled", "", "", "", "", "", 1, "missed by 1 ms")
+
+    lines = run.closers([chart, day, new])
+
+    assert chart[-1] == "≥ 35%: missed by 18 points" and day[-1] == "≥ 40%: met"
+    assert lines[0] == "## What would close the missed targets"
+    assert lines[2].startswith("- **chart (10 years of history)**: About 24 ms of Python")
+    assert lines[3] == "- **a page nobody profiled**: not analysed yet."
+    assert not any("day view" in line for line in lines)
+    assert run.closers([day]) == []
+
+
+def test_each_sweep_row_finds_its_own_reason():
+    one = ("reminder sweep, 10049 due (locmem email)", "missed by 25 points")
+    two = ("reminder sweep, two processes vs one, 10049 due", "missed by 0.30×")
+
+    lines = run.closers([one, two])
+
+    assert lines[2].startswith(f"- **{one[0]}**: Per message")
+    assert lines[3].startswith(f"- **{two[0]}**: On a machine of two cores")

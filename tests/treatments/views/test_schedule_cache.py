@@ -6,11 +6,14 @@ service, view or admin page, renders again and finds the change. The clock is Mo
 4 May 2026, 09:00 in New York; the visit is on Wednesday 6 May at 10:00.
 """
 
+import csv
+import io
 import re
 from datetime import UTC, date, datetime, time
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -364,6 +367,45 @@ def test_a_patients_new_name_shows(receptionist_client, visit, page):
     html = render()
     assert "Ada Lovelace" in html
     assert "Ada Byron" not in html
+
+
+def test_a_patient_renamed_by_a_csv_import_shows(receptionist_client, visit, tmp_path):
+    patient = visit.patient
+    patient.external_id = "old-system-7"
+    patient.save(update_fields=["external_id"])
+    manager = StaffMemberFactory(role=StaffMember.Role.MANAGER).user
+    columns = {
+        "external_id": patient.external_id,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "email": patient.email,
+        "phone": patient.phone,
+        "reminder_consent": "yes" if patient.reminder_consent else "no",
+    }
+    path = tmp_path / "patients.csv"
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerow(columns)
+    assert "Ada Byron" in day_page(receptionist_client)
+
+    call_command("import_patients", str(path), by=manager.username, stdout=io.StringIO())
+
+    patient.refresh_from_db()
+    assert patient.last_name == "Lovelace"
+    html = day_page(receptionist_client)
+    assert "Ada Lovelace" in html
+    assert "Ada Byron" not in html
+
+
+def test_the_admins_patient_import_is_the_one_that_bumps_the_schedule():
+    from django.contrib import admin
+
+    from clinic.imports import PatientImportResource
+    from patients.models import Patient
+
+    assert admin.site._registry[Patient].resource_classes == [PatientImportResource]
 
 
 # --- What is cached, and for whom ------------------------------------------------------
