@@ -631,32 +631,37 @@ def rows_to_measure() -> set[str]:
 # (README, Performance), by the start of its row's name.
 CLOSERS = {
     "day view": "The calendar is cached per schedule version; a miss means the cache is "
-    "cold or the cache server down, and the page is drawn (about 20 ms of Python).",
+    "cold or the cache server down, and the page is drawn.",
     "week view": "As the day view.",
-    "chart": "About 24 ms of Python per chart against 5 ms for the trivial page: 8 queries "
-    "(about 3 ms of SQL, 5 ms of building them through the ORM) and 10 ms of template. "
-    "Caching the drawn timeline per patient under a record version bumped by every "
-    "write of the chart, as the schedule pages are, would leave the access-log write "
-    "and the lists that change.",
+    "chart": "In process a chart takes about five times the trivial page. A profile puts "
+    "about a third of it in the 8 queries (most of that building them through the ORM "
+    "and reading their rows; PostgreSQL's own part is about 3 ms), a third in the "
+    "template, and the rest in the access-log write, the role check and the lists. "
+    "Caching the drawn timeline per patient under a record version that every write of "
+    "the chart bumps, as the schedule pages are, would leave the access-log write and "
+    "the parts that change.",
     "next free slot": "The statement is written once; what is left is reading the rows "
     "and comparing them in Python (a busier window reads more appointments).",
     "booking POST": "22 queries a booking (the row, its history, its event, the "
     "schedule's version, the estimate, the reminders and their keys) and the per-day "
-    "lock that keeps the two exclusion constraints from deadlocking; fewer writes per "
-    "booking (history and event in the same statement) and a per-dermatologist lock "
-    "would close part of it. pgbench's row is the database's limit, not the target's.",
+    "lock that keeps the two exclusion constraints from deadlocking; writing the "
+    "history and the event in the booking's own statement and a lock per dermatologist "
+    "and room rather than per day would close part of it. pgbench's row is the "
+    "database's limit, not the target's.",
     "booking refused": "A refusal renders the booking form again (its fields through "
-    "crispy-forms and their choice lists, about 10 ms), where a booking answers a "
-    "redirect; a form drawn without the template engine, or a lighter 409 for the "
-    "htmx request, would close it.",
-    "recording": "25 queries and the model's history rows, the lesions' history, the "
-    "visit's completion, the follow-up and its reminder, each through the ORM; writing "
-    "the history rows in one INSERT per model and rendering the redirect target less "
-    "would close part of it.",
-    "reminder sweep,": "Per message about 1.3 ms of rendering three templates through "
-    "Django's template engine (date filters and gettext) and 1 ms of building the MIME "
-    "message with its calendar part; the bare claim-and-update does neither. Rendering "
-    "the fixed parts once per template and language, and only the per-reminder fields "
+    "crispy-forms and their choice lists), where a booking answers a redirect; a lighter "
+    "409 for the page's htmx request, with the form drawn by the browser's page, would "
+    "close it.",
+    "recording": "Its queries (the row's count), each built through the ORM and each a "
+    "round trip: the "
+    "record, its lesions and the visit each with a history row, the visit's event and "
+    "schedule version, the follow-up with its history and its reminder. Writing each "
+    "history row in the statement of its change would remove four.",
+    "reminder sweep,": "A profile puts about 40% of a message in rendering its three "
+    "templates through Django's template engine (date filters and gettext), 30% in "
+    "building the MIME message with its calendar part and 15% in the database; the bare "
+    "claim-and-update does only the last. Rendering the parts that are the same for "
+    "every reminder of a template and language once, and only the per-reminder fields "
     "per message, would close most of it.",
     "reminder sweep, two": "On a machine of two cores the two processes share the CPU "
     "with PostgreSQL; the speed-up needs a core each.",

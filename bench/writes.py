@@ -635,11 +635,11 @@ def booking_against_references(
 
 
 def booking_by_answer(drive: Drive, *, count: int, username: str) -> tuple[Outcome, Outcome, int]:
-    """A round of free slots only, then one of taken slots only (each `count` / 2 posts);
-    with the double bookings found after. Deletes what it made."""
+    """A round of `count` free slots only, then one of `count` taken slots only; with the
+    double bookings found after. Deletes what it made."""
     cryotherapy, desk = _cryotherapy_and_user(username)
     try:
-        targets = booking_targets_prepare(count, procedure_type=cryotherapy, booked_by=desk)
+        targets = booking_targets_prepare(2 * count, procedure_type=cryotherapy, booked_by=desk)
         posts = list(zip(booking_posts(targets, cryotherapy), targets, strict=True))
         booked = drive([post for post, target in posts if not target.taken])
         refused = drive([post for post, target in posts if target.taken])

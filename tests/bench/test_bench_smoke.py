@@ -142,7 +142,7 @@ def test_a_missed_target_says_by_how_much_and_what_would_close_it():
 
     assert chart[-1] == "≥ 35%: missed by 18 points" and day[-1] == "≥ 40%: met"
     assert lines[0] == "## What would close the missed targets"
-    assert lines[2].startswith("- **chart (10 years of history)**: About 24 ms of Python")
+    assert lines[2].startswith("- **chart (10 years of history)**: In process a chart")
     assert lines[3] == "- **a page nobody profiled**: not analysed yet."
     assert not any("day view" in line for line in lines)
     assert run.closers([day]) == []
@@ -154,5 +154,5 @@ def test_each_sweep_row_finds_its_own_reason():
 
     lines = run.closers([one, two])
 
-    assert lines[2].startswith(f"- **{one[0]}**: Per message")
+    assert lines[2].startswith(f"- **{one[0]}**: A profile puts about 40%")
     assert lines[3].startswith(f"- **{two[0]}**: On a machine of two cores")

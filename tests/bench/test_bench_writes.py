@@ -203,7 +203,7 @@ def test_the_booking_rows_measure_the_trivial_post_a_refusal_and_pgbench(monkeyp
     )
     assert refusal[0] == "booking refused (taken slots only), 8 clients"
     assert refusal[4].startswith("booked (free slots only) ")
-    assert "(3 × 409, 3 booked)" in refusal[7]
+    assert "(6 × 409, 6 booked)" in refusal[7]  # each half as many as the mixed round
     assert pgbench[0].startswith("pgbench INSERT … ON CONFLICT DO NOTHING, 8 clients")
     assert pgbench[7] == "reference only (0 double bookings)"
     assert all("ran out" not in row[7] for row in (mixed, refusal))

@@ -477,6 +477,10 @@ def _transition(
         schedule_days_changed(current.starts_at)
         return current
 
+    if locked and action != Action.REINSTATED:
+        # Inside the caller's transaction, on the row it holds; a step that keeps or frees
+        # the visit's time meets no overlap, so it needs neither a savepoint nor a retry.
+        return write()
     return _guarded_write(
         write,
         procedure_type=appointment.procedure_type,

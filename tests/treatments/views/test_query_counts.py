@@ -180,13 +180,13 @@ def test_recording_a_procedure_costs_the_same_for_one_lesion_and_for_three(
     # aftercare texts (to pick the patient's language); (the record's nine check
     # constraints are read in Python: no query); the record, its history row, its
     # lesions in one INSERT; the lesions marked treated (one UPDATE) and their history
-    # rows (one INSERT); completing the visit (savepoint, update, history, event,
-    # the schedule's version of its day, release); the follow-up and its history row;
+    # rows (one INSERT); completing the visit (update, history, event, the
+    # schedule's version of its day); the follow-up and its history row;
     # the reminder keys and the reminder; RELEASE.
     one = queries_of(record(1))
     three = queries_of(record(3))
     assert Procedure.objects.count() == 2
-    assert one == 25
+    assert one == 23
     assert three == one
 
 
