@@ -162,7 +162,7 @@ def test_a_page_row_states_its_target_or_that_none_is_set():
     page, reference = run.Measure(100, 10.0, 20.0), run.Measure(400, 5.0, 8.0)
     names = ["day view (all dermatologists)", "FHIR Slot search, free, 7 days"]
 
-    day, fhir = run.page_rows({name: (page, reference) for name in names}, dict.fromkeys(names, 3))
+    day, fhir = run.page_rows(dict.fromkeys(names, (page, reference)), dict.fromkeys(names, 3))
 
     assert day[5] == "25%" and day[-1] == "≥ 40%: missed by 15 points"
     assert fhir[5] == "25%" and fhir[-1] == "measured, none set (0 errors)"
