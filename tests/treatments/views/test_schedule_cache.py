@@ -35,6 +35,7 @@ from treatments.services import (
 
 from ...factories import PatientFactory, RoomFactory, StaffMemberFactory, TimeOffFactory
 from ..conftest import open_all_week
+from ..test_admin import procedure_type_form
 
 pytestmark = pytest.mark.django_db
 
@@ -302,6 +303,20 @@ def test_a_room_renamed_in_the_admin_shows(manager_client, receptionist_client, 
     html = day_page(receptionist_client)
     assert "Laser room" in html
     assert "Cryo room" not in html
+
+
+def test_a_procedure_type_renamed_in_the_admin_shows(manager_client, receptionist_client, visit):
+    procedure_type = visit.procedure_type
+    old_name = procedure_type.name
+    assert old_name in day_page(receptionist_client)
+    url = reverse("admin:treatments_proceduretype_change", args=[procedure_type.pk])
+
+    response = manager_client.post(url, procedure_type_form(procedure_type, name="Cryo spray"))
+
+    assert response.status_code == 302
+    html = day_page(receptionist_client)
+    assert "Cryo spray ·" in html
+    assert f"{old_name} ·" not in html
 
 
 def test_a_room_deleted_in_the_admin_leaves_the_day(manager_client, receptionist_client, visit):
