@@ -31,7 +31,7 @@ from clinic.models import Room, StaffMember, TimeOff, WorkingHours
 
 from ..models import Appointment, ProcedureType
 from .appointments import LONGEST_VISIT
-from .epoch import moment_of, seconds_of
+from .epoch import epoch_sql, moment_of, seconds_of
 
 NEAREST_DAYS_BEFORE = 2
 NEAREST_DAYS_AFTER = 14
@@ -135,14 +135,11 @@ def _schedule_statement(vendor: str, *, one: bool, excluding: bool, needs_room: 
     working hours since midnight."""
 
     def epoch(column: str) -> str:
-        if vendor == "postgresql":
-            return f"EXTRACT(EPOCH FROM {column})::bigint"
-        return f"CAST(strftime('%%s', {column}) AS INTEGER)"  # %% : not a parameter
+        return epoch_sql(vendor, column)
 
     def since_midnight(column: str) -> str:
-        if vendor == "postgresql":
-            return f"EXTRACT(EPOCH FROM {column})::bigint"
-        return f"CAST(strftime('%%s', '1970-01-01 ' || {column}) AS INTEGER)"
+        # A time of day read as that time on the epoch's first day.
+        return epoch_sql(vendor, column if vendor == "postgresql" else f"'1970-01-01 ' || {column}")
 
     hours, staff = WorkingHours._meta.db_table, StaffMember._meta.db_table
     time_off, room = TimeOff._meta.db_table, Room._meta.db_table

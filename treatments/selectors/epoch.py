@@ -18,26 +18,34 @@ if TYPE_CHECKING:
     from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 
+def epoch_sql(vendor: str, column: str) -> str:
+    """SQL for a timestamp `column` as whole seconds since 1970-01-01 UTC, on PostgreSQL or
+    SQLite (which Django keeps timestamps in as UTC text, which strftime reads). For SQL
+    sent with parameters: its % is doubled."""
+    if vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})::bigint"
+    return f"CAST(strftime('%%s', {column}) AS INTEGER)"
+
+
 class EpochSeconds(Func):
-    """A timestamp column as whole seconds since 1970-01-01 UTC."""
+    """A timestamp column as whole seconds since 1970-01-01 UTC (epoch_sql)."""
 
     output_field = BigIntegerField()
 
     def as_postgresql(
         self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
     ) -> "_AsSqlType":
-        return self.as_sql(
-            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::bigint"
-        )
+        return self._as_epoch(compiler, connection)
 
     def as_sqlite(
         self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
     ) -> "_AsSqlType":
-        # Django keeps SQLite timestamps as UTC text, which strftime reads. The format's
-        # % is doubled twice: once for this template, once for the query's parameters.
-        return self.as_sql(
-            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
-        )
+        return self._as_epoch(compiler, connection)
+
+    def _as_epoch(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> "_AsSqlType":
+        # A template is %-formatted once before the query's parameters: % doubled again.
+        template = epoch_sql(connection.vendor, "{}").replace("%", "%%")
+        return self.as_sql(compiler, connection, template=template.format("%(expressions)s"))
 
 
 def seconds_of(moment: datetime) -> int:
