@@ -1,3 +1,4 @@
+import factory.random
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -13,6 +14,14 @@ def _empty_cache():
     writes bump no schedule version (the services do), and a test's rolled-back versions
     start again at 0, so a page cached by an earlier test would be read as current."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _the_same_data_every_run(request):
+    """Each test's factories draw the same names and words on every run, whatever ran
+    before it in its process: a failure that hangs on a drawn name (a surname such as
+    "English" is also a word of the interface) shows on every run, not one in many."""
+    factory.random.reseed_random(request.node.nodeid)
 
 
 def _client_for(role: str) -> Client:
