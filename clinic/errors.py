@@ -10,6 +10,7 @@ does, which it is. `status` is the HTTP answer: 400 for a request that cannot be
 from http import HTTPStatus
 
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.forms import BaseForm
 
 
@@ -40,3 +41,34 @@ def form_add_error(form: BaseForm, error: ValidationError, *, field: str | None 
     else:
         form.add_error(field if field in form.fields else None, error.messages)
     return error_status(error)
+
+
+# deadlock_detected, serialization_failure: PostgreSQL aborted one of two writes that met;
+# the loser may try again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+# unique_violation, exclusion_violation: a write met a row that another wrote meanwhile.
+_CONFLICT_SQLSTATES = RETRYABLE_SQLSTATES | {"23505", "23P01"}
+# SQLite's names for the same (its overlap triggers abort with a constraint error).
+_SQLITE_CONFLICTS = frozenset(
+    {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_TRIGGER"}
+)
+
+
+def is_retryable_write_conflict(error: BaseException) -> bool:
+    """Whether the database aborted this write because another one met it at the same
+    moment (a deadlock, a serialization failure), so that the loser may try again."""
+    return getattr(error.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def is_write_conflict(error: BaseException) -> bool:
+    """Whether a database error is one that two concurrent writes can meet: the above, or
+    a unique or exclusion constraint refusing a row that another write took meanwhile.
+    A service that expects one turns it into its own refusal; what none expected is
+    answered 409 by the error handler (clinic.views.server_error), never 500."""
+    if not isinstance(error, DatabaseError):
+        return False
+    cause = error.__cause__
+    return (
+        getattr(cause, "sqlstate", None) in _CONFLICT_SQLSTATES
+        or getattr(cause, "sqlite_errorname", None) in _SQLITE_CONFLICTS
+    )

@@ -18,3 +18,15 @@ class RedactTokens(logging.Filter):
                 for arg in record.args
             )
         return True
+
+
+class ConflictsWithoutDetail(logging.Filter):
+    """Django logs a 409 answer with the exception it came from. For a write that met
+    another (clinic.views.server_error) that is the database's error, whose detail quotes
+    the row's values, a patient's name among them: the line keeps the path, not the
+    traceback. The handler's own line names the constraint."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 409:
+            record.exc_info, record.exc_text = None, None
+        return True

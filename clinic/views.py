@@ -18,6 +18,7 @@ from kombu import Connection
 
 from patients.models import Channel
 
+from .errors import is_write_conflict
 from .outbox import reminders_backlog_seconds
 from .selectors import (
     beat_is_fresh,
@@ -157,23 +158,45 @@ DATABASE_UNAVAILABLE = gettext_lazy(
 )
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
-    """The 500 handler: a database that went away (connection lost, server restarting)
-    is a 503 with Retry-After; any other error the 500 page with the navigation, or
-    Django's plain 500 page when that page itself fails to render.
+WRITE_CONFLICT = gettext_lazy(
+    "Someone else changed this at the same moment, so nothing of yours was saved. "
+    "Reload the page to see the change, then try again."
+)
 
-    Runs inside Django's handling of the exception, so the exception is sys.exc_info().
-    The 503 page renders without the request: its context processors would ask the
-    database for the session and the user.
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 handler. A write that met another at the same moment (a deadlock, a
+    serialization failure, a unique or exclusion constraint) and that no service turned
+    into its own refusal is a 409; a database that went away (connection lost, server
+    restarting) is a 503 with Retry-After; any other error the 500 page with the
+    navigation, or Django's plain 500 page when that page itself fails to render.
+
+    Runs inside Django's handling of the exception, so the exception is sys.exc_info();
+    the view's transaction has rolled back by then. The 409 and 503 pages render without
+    the request: its context processors would ask the database for the session and the
+    user.
     """
     error = sys.exc_info()[1]
+    if error is not None and is_write_conflict(error):
+        # The constraint's or the error's name only: its text may quote the row's values.
+        cause = error.__cause__
+        name = getattr(getattr(cause, "diag", None), "constraint_name", None)
+        logger.warning(
+            "A write met another one at the same moment (%s): 409", name or type(cause).__name__
+        )
+        return _plain_answer(request, "409.html", WRITE_CONFLICT, status=409)
     if not isinstance(error, (OperationalError, InterfaceError)):
         return _error_page(request)
     logger.error("Database unavailable: %s", error.__class__.__name__)
-    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
-        response: HttpResponse = JsonResponse({"error": str(DATABASE_UNAVAILABLE)}, status=503)
-    else:
-        page = render_to_string("503.html", {"message": DATABASE_UNAVAILABLE})
-        response = HttpResponse(page, status=503)
+    response = _plain_answer(request, "503.html", DATABASE_UNAVAILABLE, status=503)
     response["Retry-After"] = str(DATABASE_RETRY_SECONDS)
     return response
+
+
+def _plain_answer(
+    request: HttpRequest, template: str, message: Any, *, status: int
+) -> HttpResponse:
+    """JSON for the API and programs that ask for it, else a page without the navigation."""
+    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        return JsonResponse({"error": str(message)}, status=status)
+    return HttpResponse(render_to_string(template, {"message": message}), status=status)

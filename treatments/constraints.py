@@ -114,17 +114,6 @@ def create_sqlite_overlap_triggers() -> migrations.RunPython:
     return migrations.RunPython(_create_sqlite_triggers, _drop_sqlite_triggers)
 
 
-# deadlock_detected, serialization_failure: PostgreSQL aborted one of two writes that met.
-CONCURRENT_WRITE_SQLSTATES = frozenset({"40P01", "40001"})
-
-
-def is_concurrent_write_conflict(error: Exception) -> bool:
-    """Whether a database error is one that two concurrent writes can meet, so that the
-    loser may try again: two bookings of one time, each checking the other's row under
-    two exclusion constraints (the dermatologist's and the room's), can deadlock."""
-    return getattr(error.__cause__, "sqlstate", None) in CONCURRENT_WRITE_SQLSTATES
-
-
 # The fee schedule: one price per procedure type, and per CPT code, on any day.
 FEE_TYPE_OVERLAP = "fee_entry_no_type_overlap"
 FEE_CODE_OVERLAP = "fee_entry_no_code_overlap"

@@ -263,7 +263,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # No link or feed token in a log line (clinic/log_filters.py).
-    "filters": {"redact_tokens": {"()": "clinic.log_filters.RedactTokens"}},
+    "filters": {
+        "redact_tokens": {"()": "clinic.log_filters.RedactTokens"},
+        "conflicts_without_detail": {"()": "clinic.log_filters.ConflictsWithoutDetail"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -271,6 +274,8 @@ LOGGING = {
             "filters": ["redact_tokens"],
         }
     },
+    # On the logger, so that every handler (Sentry's, say) gets the line without the detail.
+    "loggers": {"django.request": {"filters": ["conflicts_without_detail"]}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
 

@@ -210,6 +210,7 @@ def rendered_pages(clinic: dict, as_role) -> dict[str, str]:
     fetch("login.html", anonymous, reverse("login"))
     fetch("password-reset.html", anonymous, reverse("password_reset"))
     pages["503.html"] = render_to_string("503.html", {"message": "Back soon."})
+    pages["409.html"] = render_to_string("409.html", {"message": "Changed meanwhile."})
     return pages
 
 

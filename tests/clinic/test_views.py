@@ -1,6 +1,8 @@
 """Login, logout and the home page."""
 
 import pytest
+from django.contrib.auth.models import User
+from django.db import connection
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -94,3 +96,39 @@ def test_an_unexpected_error_answers_500_with_the_navigation_and_no_detail(recep
     assert receptionist_client.staff_member.user.get_full_name() in page  # the user's nav
     assert "an error no view expects" not in page
     assert "Traceback" not in page
+
+
+@pytest.mark.urls("tests.clinic.urls_with_a_fault")
+def test_a_write_that_met_another_unforeseen_answers_409_and_saves_nothing(
+    receptionist_client, caplog
+):
+    receptionist_client.raise_request_exception = False
+    users = User.objects.count()
+
+    page = receptionist_client.get("/writes-a-taken-username/")
+    api = receptionist_client.post("/api/writes-a-taken-username/")
+
+    assert page.status_code == api.status_code == 409
+    assert "Someone else changed this at the same moment" in page.content.decode()
+    assert "Someone else changed this at the same moment" in api.json()["error"]
+    assert "Traceback" not in page.content.decode()
+    assert User.objects.count() == users
+    # The log names what refused the row, not the row's values.
+    assert "met another one at the same moment" in caplog.text
+    assert receptionist_client.staff_member.user.username not in caplog.text
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="a deadlock between two connections is a database server's; SQLite serialises writers",
+)
+@pytest.mark.urls("tests.clinic.urls_with_a_fault")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_write_that_lost_a_deadlock_answers_409_not_503(receptionist_client):
+    receptionist_client.raise_request_exception = False
+
+    response = receptionist_client.get("/loses-a-deadlock/")
+
+    assert response.status_code == 409
+    assert "Someone else changed this at the same moment" in response.content.decode()
+    assert "database cannot be reached" not in response.content.decode()

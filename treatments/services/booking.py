@@ -19,17 +19,13 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clinic.errors import ServiceError, StateConflict
+from clinic.errors import ServiceError, StateConflict, is_retryable_write_conflict
 from clinic.models import Room, StaffMember
 from clinic.permissions import CLINICIANS, FRONT_DESK, has_role
 from clinic.schedule_version import schedule_days_changed
 from patients.models import Patient
 
-from ..constraints import (
-    DERMATOLOGIST_OVERLAP,
-    is_concurrent_write_conflict,
-    is_overlap_violation,
-)
+from ..constraints import DERMATOLOGIST_OVERLAP, is_overlap_violation
 from ..models import Appointment, AppointmentEvent, FollowUp, ProcedureType, WaitlistEntry
 from ..selectors.availability import Slot, nearest_free_slots, slot_fits_working_time
 from .billing import appointment_estimate_store
@@ -250,7 +246,7 @@ def _guarded_write(
             message = str(taken)
             break
         except OperationalError as error:
-            if not is_concurrent_write_conflict(error):
+            if not is_retryable_write_conflict(error):
                 raise
             message = "That time is being booked by someone else right now."
             if attempt < WRITE_ATTEMPTS:
