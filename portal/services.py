@@ -27,7 +27,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
@@ -122,8 +122,8 @@ def code_send(
     request: dict[str, Any] | None = None,
     deliver: bool = True,
 ) -> OneTimeCode:
-    """Make a code for `contact` and send it (unless `deliver` is False: the portal makes
-    one for an unknown contact too, so the answer and the next page are the same).
+    """Make a code for `contact` and send it, unless `deliver` is False: the portal's
+    code is sent by the worker (portal_code_deliver), which draws its digits anew.
 
     Raises TooManyRequests past the per-address or per-contact hourly limits."""
     limit_count(scope="code-ip", key=ip_address, limit=settings.CLINIC_CODES_PER_IP)
@@ -310,15 +310,52 @@ def online_booking_choose(
 
 
 def portal_code_send(*, channel: str, contact: str, ip_address: str | None) -> OneTimeCode:
-    """A portal code for `contact`: sent only if a patient or guardian has it, but made
-    either way, so that the answer and the next page say nothing of who is known."""
-    return code_send(
+    """A portal code for `contact`, made here; the worker sends it (portal_code_deliver),
+    and only if a patient or guardian has the contact. This request neither looks the
+    contact up nor waits for a mail or SMS server, so the answer, the next page and the
+    time they take say nothing of who is known."""
+    from .tasks import portal_code_deliver  # the tasks module imports this one
+
+    code = code_send(
         purpose=Purpose.PORTAL,
         channel=channel,
         contact=contact,
         ip_address=ip_address,
-        deliver=portal_contact_known(contact=contact),
+        deliver=False,
     )
+    language = translation.get_language()
+    transaction.on_commit(lambda: portal_code_deliver.delay(code.pk, language))
+    return code
+
+
+def portal_code_deliver(*, code_id: int, language: str) -> str:
+    """The worker's half of portal_code_send: draw the digits and send them in the
+    asker's language, if the code is still pending and a patient or guardian has its
+    contact. The digits are drawn here, so that they never travel through the broker;
+    a second run (a retry, a worker lost after sending) sends new ones, and only the
+    newest works. Returns "sent", "unknown" or "gone" (used, refused, expired, purged).
+    Raises CodeNotSent when the mail or SMS server refuses (the task tries again)."""
+    with transaction.atomic():
+        code = (
+            OneTimeCode.objects.select_for_update()
+            .filter(
+                pk=code_id,
+                purpose=Purpose.PORTAL,
+                status=Status.PENDING,
+                expires_at__gt=timezone.now(),
+            )
+            .first()
+        )
+        if code is None:
+            return "gone"
+        if not portal_contact_known(contact=code.contact):
+            return "unknown"
+        digits = _new_code()
+        code.code_hash = _code_hash(code.reference, digits)
+        code.save(update_fields=["code_hash"])
+    with translation.override(language):
+        _send_code(code=code, digits=digits)
+    return "sent"
 
 
 def _key_hash(key: str) -> str:

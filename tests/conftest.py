@@ -3,6 +3,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from clinic.celery import app
 from clinic.models import StaffMember
 
 from .factories import StaffMemberFactory, UserFactory
@@ -22,6 +23,16 @@ def _the_same_data_every_run(request):
     before it in its process: a failure that hangs on a drawn name (a surname such as
     "English" is also a word of the interface) shows on every run, not one in many."""
     factory.random.reseed_random(request.node.nodeid)
+
+
+@pytest.fixture
+def worker_at_once():
+    """The worker's tasks run in this process as they are queued (Celery's eager mode):
+    a portal code is in the test outbox once the request that asked for it commits."""
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager
 
 
 def _client_for(role: str) -> Client:

@@ -32,6 +32,7 @@ from treatments.models import Appointment, FollowUp, ProcedureType, WaitlistEntr
 from treatments.services import appointment_book, appointment_cancel, appointment_reschedule
 
 from ..factories import AppointmentFactory, GuardianFactory, RoomFactory, StaffMemberFactory
+from ..portal.conftest import ask_portal_code
 from ..treatments.conftest import open_all_week
 from ..treatments.services.test_reminders import at, signed_procedure
 from . import test_outbox
@@ -561,7 +562,7 @@ def test_a_reminder_goes_in_the_language_its_reader_has_when_it_is_sent(
 
 
 def test_every_public_booking_and_portal_page_goes_through_the_catalogue(
-    pseudo_locale, dermatologist, settings, mailoutbox
+    pseudo_locale, dermatologist, settings, mailoutbox, worker_at_once
 ):
     """Each page as a browser asking for the pseudo-locale sees it: none of its words
     outside the catalogue but the clinic's, the patient's and the visit type's names."""
@@ -606,7 +607,7 @@ def test_every_public_booking_and_portal_page_goes_through_the_catalogue(
         )
         pages["refused"] = client.post(verify, {"code": "000000"})
         pages["portal"] = client.get(reverse("portal:portal_home"))
-        asked = client.post(reverse("portal:portal_home"), {"contact": "grace@example.com"})
+        asked = ask_portal_code(client, "grace@example.com")
         pages["portal-code"] = client.get(asked["Location"])
         client.post(asked["Location"], {"code": code()})
         pages["portal-home"] = client.get(reverse("portal:portal_home"))

@@ -105,7 +105,7 @@ def test_a_new_patient_books_online_with_the_emailed_code(
 
 
 def test_a_guardian_opens_the_portal_and_turns_reminders_back_on(
-    phone, live_server, online_clinic, axe_source
+    phone, live_server, online_clinic, axe_source, worker_at_once
 ):
     child = GuardianFactory(
         first_name="Samir",

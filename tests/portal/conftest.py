@@ -8,6 +8,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.cache import cache
+from django.test import Client, TestCase
+from django.urls import reverse
 from django.utils import timezone
 
 from treatments.models import ProcedureType
@@ -61,6 +63,13 @@ def extraction(db):
     extraction.needs_treatment_room = False
     extraction.save()
     return extraction
+
+
+def ask_portal_code(client: Client, contact: str):
+    """Ask for a portal code, then run what the request's commit queued: the worker's
+    sending, at once under worker_at_once. The answer: a redirect to the code's page."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(reverse("portal:portal_home"), {"contact": contact})
 
 
 def last_code() -> str:

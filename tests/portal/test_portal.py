@@ -16,14 +16,14 @@ from portal.models import PortalSession
 from portal.views import PORTAL_COOKIE
 
 from ..factories import AppointmentFactory, GuardianFactory, PatientFactory
-from .conftest import TUESDAY_10, last_code
+from .conftest import TUESDAY_10, ask_portal_code, last_code
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("worker_at_once")]
 HOME = reverse("portal:portal_home")
 
 
 def open_portal(client, contact: str) -> None:
-    verify = client.post(HOME, {"contact": contact})["Location"]
+    verify = ask_portal_code(client, contact)["Location"]
     response = client.post(verify, {"code": last_code()})
     assert response.status_code == 302 and response["Location"] == HOME
 
@@ -156,7 +156,7 @@ def test_a_staff_login_is_not_a_portal_session(receptionist_client, family):
 
 
 def test_the_portal_opens_with_the_emailed_link(client, family):
-    client.post(HOME, {"contact": "marta@example.com"})
+    ask_portal_code(client, "marta@example.com")
     link = next(line for line in mail.outbox[-1].body.splitlines() if "/portal/verify/" in line)
     path = link.split("http://127.0.0.1:8000")[1].strip()
 
