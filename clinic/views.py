@@ -158,10 +158,25 @@ DATABASE_UNAVAILABLE = gettext_lazy(
 )
 
 
-WRITE_CONFLICT = gettext_lazy(
-    "Someone else changed this at the same moment, so nothing of yours was saved. "
-    "Reload the page to see the change, then try again."
-)
+DATABASE_UNAVAILABLE_PAGE = {
+    "title": gettext_lazy("Back in a moment"),
+    "description": gettext_lazy(
+        "Milia Clinic is briefly unavailable; please try again in a moment."
+    ),
+    "message": DATABASE_UNAVAILABLE,
+    "again": gettext_lazy("Try again"),
+}
+WRITE_CONFLICT_PAGE = {
+    "title": gettext_lazy("Changed meanwhile"),
+    "description": gettext_lazy(
+        "Someone else changed this at the same moment; nothing of yours was saved."
+    ),
+    "message": gettext_lazy(
+        "Someone else changed this at the same moment, so nothing of yours was saved. "
+        "Reload the page to see the change, then try again."
+    ),
+    "again": gettext_lazy("Reload the page"),
+}
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -184,19 +199,17 @@ def server_error(request: HttpRequest) -> HttpResponse:
         logger.warning(
             "A write met another one at the same moment (%s): 409", name or type(cause).__name__
         )
-        return _plain_answer(request, "409.html", WRITE_CONFLICT, status=409)
+        return _plain_answer(request, WRITE_CONFLICT_PAGE, status=409)
     if not isinstance(error, (OperationalError, InterfaceError)):
         return _error_page(request)
     logger.error("Database unavailable: %s", error.__class__.__name__)
-    response = _plain_answer(request, "503.html", DATABASE_UNAVAILABLE, status=503)
+    response = _plain_answer(request, DATABASE_UNAVAILABLE_PAGE, status=503)
     response["Retry-After"] = str(DATABASE_RETRY_SECONDS)
     return response
 
 
-def _plain_answer(
-    request: HttpRequest, template: str, message: Any, *, status: int
-) -> HttpResponse:
+def _plain_answer(request: HttpRequest, page: dict[str, Any], *, status: int) -> HttpResponse:
     """JSON for the API and programs that ask for it, else a page without the navigation."""
     if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
-        return JsonResponse({"error": str(message)}, status=status)
-    return HttpResponse(render_to_string(template, {"message": message}), status=status)
+        return JsonResponse({"error": str(page["message"])}, status=status)
+    return HttpResponse(render_to_string("plain_answer.html", page), status=status)

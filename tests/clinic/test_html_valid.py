@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from clinic.links import Action, link_token
 from clinic.models import InboundSms
+from clinic.views import DATABASE_UNAVAILABLE_PAGE, WRITE_CONFLICT_PAGE
 from treatments.models import Procedure, ProcedureType, WaitlistEntry
 from treatments.services import records
 from treatments.services.reminders import claim_subject_id
@@ -209,8 +210,8 @@ def rendered_pages(clinic: dict, as_role) -> dict[str, str]:
         fetch(f"public-{name}.html", anonymous, reverse(f"portal:{name}", args=["a-reference"]))
     fetch("login.html", anonymous, reverse("login"))
     fetch("password-reset.html", anonymous, reverse("password_reset"))
-    pages["503.html"] = render_to_string("503.html", {"message": "Back soon."})
-    pages["409.html"] = render_to_string("409.html", {"message": "Changed meanwhile."})
+    pages["503.html"] = render_to_string("plain_answer.html", DATABASE_UNAVAILABLE_PAGE)
+    pages["409.html"] = render_to_string("plain_answer.html", WRITE_CONFLICT_PAGE)
     return pages
 
 
