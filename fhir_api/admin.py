@@ -95,7 +95,17 @@ class BulkExportAdmin(admin.ModelAdmin):
     list_display = ["created_at", "status", "requested_by", "client", "finished_at"]
     list_filter = ["status"]
     list_select_related = ["requested_by", "client"]
-    fields = ("status", "requested_by", "client", "created_at", "finished_at", "downloads", "error")
+    fields = (
+        "status",
+        "requested_by",
+        "client",
+        "types",
+        "since",
+        "created_at",
+        "finished_at",
+        "downloads",
+        "error",
+    )
     readonly_fields = fields
 
     def get_fields(self, request, obj=None):

@@ -2,6 +2,7 @@
 FHIR resources. Reads only."""
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
@@ -27,6 +28,16 @@ EXPORT_TYPES = (
     "Schedule",
 )
 EXPORT_CHUNK = 500
+# The exported types whose rows know when they last changed (their meta.lastUpdated):
+# `_since` keeps their rows changed after it. The others (guardians, photos, the clinic's
+# staff and services) are exported whole, as the Bulk Data specification allows for
+# resources without a last-updated time.
+CHANGED_AT = {
+    "Patient": "updated_at",
+    "Appointment": "updated_at",
+    "Condition": "updated_at",
+    "Procedure": "updated_at",
+}
 
 
 def patient_everything(*, patient_id: int, resource_types: list[str]) -> list[Resource]:
@@ -42,18 +53,27 @@ def patient_everything(*, patient_id: int, resource_types: list[str]) -> list[Re
     return resources
 
 
-def export_lines() -> Iterator[tuple[str, Iterator[Resource]]]:
-    """(type, its resources) for each exported type, read in chunks of EXPORT_CHUNK rows."""
+def export_lines(
+    *, types: list[str], since: datetime | None
+) -> Iterator[tuple[str, Iterator[tuple[Resource, int | None]]]]:
+    """(type, its resources each with the patient it is about) for each exported type of
+    `types` (all when empty), only what changed after `since` where a type knows it; read
+    in chunks of EXPORT_CHUNK rows."""
     for resource_type in EXPORT_TYPES:
-        yield resource_type, _all_of(resource_type)
+        if not types or resource_type in types:
+            yield resource_type, _all_of(resource_type, since=since)
 
 
-def _all_of(resource_type: str) -> Iterator[Resource]:
-    rows = FINDERS[resource_type].rows()
+def _all_of(resource_type: str, *, since: datetime | None) -> Iterator[tuple[Resource, int | None]]:
+    finder = FINDERS[resource_type]
+    rows = finder.rows()
+    if since is not None and resource_type in CHANGED_AT:
+        rows = rows.filter(**{f"{CHANGED_AT[resource_type]}__gt": since})
     last = 0
     while True:
         chunk = list(rows.filter(pk__gt=last).order_by("pk")[:EXPORT_CHUNK])
         if not chunk:
             return
-        yield from show_rows(resource_type, chunk)
+        patients = [finder.patient_of(row) if finder.patient_of else None for row in chunk]
+        yield from zip(show_rows(resource_type, chunk), patients, strict=True)
         last = chunk[-1].pk

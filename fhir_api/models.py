@@ -81,6 +81,10 @@ class BulkExport(models.Model):
         verbose_name=_("client"),
     )
     request_url = models.CharField(max_length=500, verbose_name=_("request URL"))
+    # What was asked for: the resource types (empty: every exported type), and only what
+    # changed after `since` (empty: everything).
+    types = models.JSONField(default=list, blank=True, verbose_name=_("resource types"))
+    since = models.DateTimeField(null=True, blank=True, verbose_name=_("changed since"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     # [{"type": "Patient", "name": "Patient.ndjson", "count": 12}, ...]

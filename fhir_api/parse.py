@@ -61,7 +61,7 @@ def _actor(body: Body, resource_type: str) -> str | None:
     return None
 
 
-def _instant(value: Any, name: str) -> datetime:
+def instant_of(value: Any, name: str) -> datetime:
     moment = None
     if isinstance(value, str):
         try:
@@ -111,7 +111,7 @@ def booking_request(body: Body) -> BookingRequest:
         starts_at = key.starts_at
     else:
         dermatologist_id = _actor(body, "Practitioner")
-        starts_at = _instant(body.get("start"), "start")
+        starts_at = instant_of(body.get("start"), "start")
         procedure_type_id = _service_type_id(body)
     reason = body.get("description", "")
     if not isinstance(reason, str):
@@ -159,7 +159,7 @@ def appointment_change(body: Body, appointment: Appointment) -> AppointmentChang
         raise FhirError(
             400, "An update may cancel an appointment (status=cancelled) or move it (start)."
         )
-    starts_at = _instant(body.get("start"), "start")
+    starts_at = instant_of(body.get("start"), "start")
     return AppointmentChange(
         cancel_reason=None, starts_at=starts_at if starts_at != appointment.starts_at else None
     )

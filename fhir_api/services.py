@@ -187,12 +187,25 @@ def fhir_patient_update(
 
 
 def bulk_export_request(
-    *, requested_by: User, client: Application | None, request_url: str
+    *,
+    requested_by: User,
+    client: Application | None,
+    request_url: str,
+    types: list[str] | None = None,
+    since: datetime | None = None,
 ) -> BulkExport:
-    """Accept an export; the worker writes it once the request's transaction commits."""
+    """Accept an export of `types` (every exported type when empty), changed after
+    `since` (everything when None); the worker writes it once the request's transaction
+    commits."""
     from .tasks import bulk_export_task
 
-    export = BulkExport(requested_by=requested_by, client=client, request_url=request_url[:500])
+    export = BulkExport(
+        requested_by=requested_by,
+        client=client,
+        request_url=request_url[:500],
+        types=list(types or []),
+        since=since,
+    )
     export.full_clean(exclude=["requested_by", "client"])
     export.save()
     transaction.on_commit(lambda: bulk_export_task.delay(str(export.pk)))
@@ -216,15 +229,18 @@ def bulk_export_run(*, export_id: str) -> BulkExport | None:
     folder = export_folder(export)
     folder.mkdir(parents=True, exist_ok=True)
     files = []
+    patient_ids: set[int] = set()
     try:
-        for resource_type, lines in export_lines():
+        for resource_type, lines in export_lines(types=export.types, since=export.since):
             count = 0
             path = folder / f"{resource_type}.ndjson"
             with path.open("w", encoding="utf-8") as ndjson:
-                for resource in lines:
+                for resource, patient_id in lines:
                     ndjson.write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
                     ndjson.write("\n")
                     count += 1
+                    if patient_id is not None:
+                        patient_ids.add(patient_id)
             files.append({"type": resource_type, "name": path.name, "count": count})
     except (OSError, ValidationError) as error:
         logger.exception("bulk export %s failed", export_id)
@@ -236,7 +252,7 @@ def bulk_export_run(*, export_id: str) -> BulkExport | None:
         status=BulkExport.Status.COMPLETED,
         finished_at=timezone.now(),
         files=files,
-        patient_ids=list(Patient.objects.order_by("pk").values_list("pk", flat=True)),
+        patient_ids=sorted(patient_ids),
     )
     export.refresh_from_db()
     return export

@@ -214,15 +214,37 @@ def export_kick_off(request: HttpRequest, caller: ApiCaller) -> HttpResponse:
     output_format = request.GET.get("_outputFormat", NDJSON)
     if output_format not in (NDJSON, "application/ndjson", "ndjson"):
         raise FhirError(400, "Only NDJSON exports are offered.")
-    if set(request.GET) - {"_outputFormat"}:
-        raise FhirError(400, "This server exports everything: no _type, _since or other parameter.")
+    unknown = set(request.GET) - {"_outputFormat", "_type", "_since"}
+    if unknown:
+        raise FhirError(
+            400,
+            f"Not supported here: {', '.join(sorted(unknown))}. "
+            "An export takes _outputFormat, _type and _since.",
+        )
+    since = request.GET.get("_since")
     export = services.bulk_export_request(
         requested_by=caller.user,
         client=caller.application,
         request_url=request.build_absolute_uri(),
+        types=_export_types(request.GET.getlist("_type")),
+        since=parse.instant_of(since, "_since") if since is not None else None,
     )
     status_url = request.build_absolute_uri(reverse("fhir:export_status", args=[export.pk]))
     return HttpResponse(status=202, headers={"Content-Location": status_url})
+
+
+def _export_types(values: list[str]) -> list[str]:
+    """The `_type` parameter's types (comma-separated, or the parameter repeated), each one
+    the export holds; none: every type."""
+    types = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    unknown = [name for name in types if name not in everything.EXPORT_TYPES]
+    if unknown:
+        raise FhirError(
+            400,
+            f"This server exports no {', '.join(unknown)}; "
+            f"it exports {', '.join(everything.EXPORT_TYPES)}.",
+        )
+    return list(dict.fromkeys(types))
 
 
 def _own_export(export_id: Any, caller: ApiCaller) -> BulkExport:

@@ -4,15 +4,18 @@ downloaded by the client or the manager, and access-logged."""
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.test import override_settings
 
 from clinic.models import AccessLog
 from fhir_api.models import BulkExport
 from fhir_api.services import bulk_export_request, bulk_export_run
 
-from ..factories import PatientFactory, UserFactory
+from ..factories import GuardianFactory, PatientFactory, UserFactory
+from ..treatments.services.test_reminders import at
 from .test_resources import valid
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +151,66 @@ def test_a_receptionist_cannot_download_an_export(export_root, receptionist_clie
     bulk_export_run(export_id=str(export.pk))
 
     assert receptionist_client.get(f"/fhir/exports/{export.pk}/Patient.ndjson").status_code == 403
+
+
+def test_an_export_of_some_types_changed_since_a_moment_holds_just_those(export_root):
+    with time_machine.travel(at(2026, 5, 4, 9, 0), tick=False):
+        unchanged = PatientFactory()
+        guardian = GuardianFactory(patient=unchanged)  # no last-updated time: exported whole
+        edited = PatientFactory()
+    with time_machine.travel(at(2026, 5, 6, 9, 0), tick=False):
+        edited.phone = "+12125550123"
+        edited.save()
+        added = PatientFactory()
+    since = at(2026, 5, 5, 9, 0)
+    export = bulk_export_request(
+        requested_by=UserFactory(),
+        client=None,
+        request_url="x",
+        types=["Patient", "RelatedPerson"],
+        since=since,
+    )
+
+    done = bulk_export_run(export_id=str(export.pk))
+
+    assert [item["type"] for item in done.files] == ["Patient", "RelatedPerson"]
+    ids = {
+        item["type"]: [
+            int(json.loads(line)["id"])
+            for line in (export_root / str(export.pk) / item["name"]).read_text().splitlines()
+        ]
+        for item in done.files
+    }
+    assert ids == {"Patient": [edited.pk, added.pk], "RelatedPerson": [guardian.pk]}
+    # The downloads' access log: the patients whose data the files hold, no other.
+    assert done.patient_ids == sorted([unchanged.pk, edited.pk, added.pk])
+
+
+def test_the_kick_off_takes_type_and_since_and_refuses_what_it_cannot_honour(
+    export_root, api_client_with
+):
+    exporter = api_client_with("system/*.rs")
+
+    accepted = exporter.get(
+        "/fhir/$export",
+        {"_type": "Patient,Appointment", "_since": "2026-05-05T09:00:00Z"},
+        HTTP_PREFER="respond-async",
+    )
+    unknown_type = exporter.get("/fhir/$export", {"_type": "Observation"})
+    naive_since = exporter.get("/fhir/$export", {"_since": "2026-05-05T09:00:00"})
+    type_filter = exporter.get("/fhir/$export", {"_typeFilter": "Patient?active=true"})
+
+    assert accepted.status_code == 202
+    export = BulkExport.objects.get()
+    assert export.types == ["Patient", "Appointment"]
+    assert export.since == datetime(2026, 5, 5, 9, 0, tzinfo=UTC)
+    refusals = [unknown_type, naive_since, type_filter]
+    assert [response.status_code for response in refusals] == [400, 400, 400]
+    assert [valid(response.json())["resourceType"] for response in refusals] == [
+        "OperationOutcome"
+    ] * 3
+    texts = [response.json()["issue"][0]["diagnostics"] for response in refusals]
+    assert "no Observation" in texts[0]
+    assert "_since must be a FHIR instant with a time zone" in texts[1]
+    assert "_typeFilter" in texts[2]
+    assert BulkExport.objects.count() == 1
