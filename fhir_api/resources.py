@@ -483,6 +483,9 @@ def media_resource(photo: ClinicalPhoto, *, site: tuple[str, str] | None) -> Res
             "content": _without_empty(
                 {
                     "contentType": photo.content_type,
+                    # Relative to the API's base, as references are: the bytes, for a
+                    # token that may read Media (fhir_api.views.media_content).
+                    "url": f"Media/{photo.pk}/content",
                     "title": photo.caption,
                     "creation": photo.taken_on.isoformat(),
                 }

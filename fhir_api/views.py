@@ -8,7 +8,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +18,8 @@ from clinic.audit import access_log_record_export, access_log_record_patients
 from clinic.models import AccessLog, StaffMember
 from clinic.permissions import role_required
 from patients.models import Patient
-from treatments.models import Appointment
+from treatments.models import Appointment, ClinicalPhoto
+from treatments.views.photos import serve_photo_file
 
 from . import everything, parse, search, services
 from .auth import ApiCaller, fhir_api
@@ -133,6 +134,23 @@ def instance_endpoint(
     resource, patient_id = search.read(resource_type, resource_id)
     _log_reads(request, caller, [patient_id] if patient_id else [], f"FHIR {resource_type} read")
     return _created(request, resource, status=200)
+
+
+@fhir_api(resource_type="Media", letters={"GET": "r"})
+def media_content(request: HttpRequest, resource_id: str, caller: ApiCaller) -> HttpResponseBase:
+    """A clinical photo's bytes (its Media's content.url), for a token that may read
+    Media: never cached, never sniffed, logged as a read of the patient's record."""
+    photo = (
+        ClinicalPhoto.objects.filter(pk=int(resource_id)).first() if resource_id.isdigit() else None
+    )
+    if photo is None:
+        raise FhirError(404, f"Media/{resource_id} does not exist.")
+    try:
+        response = serve_photo_file(photo.image, photo.content_type)
+    except Http404:
+        raise FhirError(404, f"The file of Media/{resource_id} is missing.") from None
+    _log_reads(request, caller, [photo.patient_id], "FHIR Media content")
+    return response
 
 
 def _if_match(request: HttpRequest) -> str | None:

@@ -48,6 +48,7 @@ TOKEN_ONLY = {
     "fhir:type",
     "fhir:instance",
     "fhir:everything",
+    "fhir:media_content",
     "fhir:export",
     "fhir:export_status",
     "fhir:export_file",

@@ -158,3 +158,32 @@ def test_reads_of_health_data_are_logged_naming_the_client(clinic, fhir_client):
     ]
     assert [row.detail for row in rows] == ["FHIR Condition search", "FHIR Media read"]
     assert rows[0].user == application.user
+
+
+def test_a_media_resource_links_its_photo_for_a_token_that_may_read_media(clinic, api_client_with):
+    photo = clinic["photo"]
+    reader = api_client_with("system/Media.r")
+    other = api_client_with("system/Patient.r", name="Other")
+    AccessLog.objects.all().delete()
+
+    media = valid(reader.get(f"/fhir/Media/{photo.pk}").json())
+    content = reader.get(f"/fhir/{media['content']['url']}")
+    refused = other.get(f"/fhir/{media['content']['url']}")
+    missing = reader.get("/fhir/Media/999999/content")
+
+    assert content.status_code == 200
+    assert content["Content-Type"] == photo.content_type == media["content"]["contentType"]
+    with photo.image.open("rb") as stored:
+        assert b"".join(content.streaming_content) == stored.read()
+    assert content["Cache-Control"] == "private, no-store"
+    assert (
+        refused.status_code == 403 and "system/Media.r" in refused.json()["issue"][0]["diagnostics"]
+    )
+    assert (
+        missing.status_code == 404 and valid(missing.json())["resourceType"] == "OperationOutcome"
+    )
+    rows = AccessLog.objects.order_by("id")
+    assert [(row.patient_id, row.detail) for row in rows] == [
+        (photo.patient_id, "FHIR Media read"),
+        (photo.patient_id, "FHIR Media content"),
+    ]
