@@ -41,39 +41,43 @@ def patient_billing_page(request, patient_id):
 @role_required(*FRONT_DESK)
 def payment_take(request, patient_id):
     """Take a payment; more than the patient owes is refused beside the amount (409)."""
-    patient = get_object_or_404(Patient, pk=patient_id)
-    form = PaymentForm(request.POST, prefix="payment")
-    if not form.is_valid():
-        return _page(request, patient, payment_form=form, status=400)
-    try:
-        payment = billing.payment_record(patient=patient, by=request.user, **form.cleaned_data)
-    except ValidationError as error:
-        return _page(request, patient, payment_form=form, status=form_add_error(form, error))
-    messages.success(
+    return _money_in_or_out(
         request,
-        _("Payment of %(amount)s taken: receipt %(number)s.")
-        % {"amount": payment.amount, "number": payment.receipt_number},
+        patient_id,
+        form_class=PaymentForm,
+        prefix="payment",
+        record=billing.payment_record,
+        done=_("Payment of %(amount)s taken: receipt %(number)s."),
     )
-    return redirect("treatments:patient_billing", patient_id=patient.pk)
 
 
 @require_POST
 @role_required(*FRONT_DESK)
 def payment_refund(request, patient_id):
     """Give money back with a reason; more than was paid is refused (409)."""
-    patient = get_object_or_404(Patient, pk=patient_id)
-    form = RefundForm(request.POST, prefix="refund")
-    if not form.is_valid():
-        return _page(request, patient, refund_form=form, status=400)
-    try:
-        refund = billing.payment_refund(patient=patient, by=request.user, **form.cleaned_data)
-    except ValidationError as error:
-        return _page(request, patient, refund_form=form, status=form_add_error(form, error))
-    messages.success(
+    return _money_in_or_out(
         request,
-        _("Refund of %(amount)s given: %(number)s.")
-        % {"amount": refund.amount, "number": refund.receipt_number},
+        patient_id,
+        form_class=RefundForm,
+        prefix="refund",
+        record=billing.payment_refund,
+        done=_("Refund of %(amount)s given: %(number)s."),
     )
+
+
+def _money_in_or_out(request, patient_id, *, form_class, prefix: str, record, done: str):
+    """A payment or a refund: the form (its errors on the page, 400), the service (its
+    refusal beside the form's fields, 400 or 409), then the receipt's number."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = form_class(request.POST, prefix=prefix)
+    forms = {f"{prefix}_form": form}
+    if not form.is_valid():
+        return _page(request, patient, **forms, status=400)
+    try:
+        payment = record(patient=patient, by=request.user, **form.cleaned_data)
+    except ValidationError as error:
+        return _page(request, patient, **forms, status=form_add_error(form, error))
+    messages.success(request, done % {"amount": payment.amount, "number": payment.receipt_number})
     return redirect("treatments:patient_billing", patient_id=patient.pk)
 
 
