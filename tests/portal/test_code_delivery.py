@@ -2,6 +2,7 @@
 them in the asker's language, to a known contact only; a mail server that refuses is
 tried again; a code used or expired meanwhile is not sent."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,8 @@ from django.urls import reverse
 from portal.models import OneTimeCode
 from portal.tasks import CODE_SEND_RETRIES, portal_code_deliver
 
+from ..clinic.test_delivery import start_worker, stop, wait_until
+from ..clinic.test_outbox import smtp_server  # noqa: F401 - a fixture
 from ..factories import PatientFactory
 from .conftest import ask_portal_code, last_code
 
@@ -79,3 +82,24 @@ def test_a_code_used_or_expired_before_the_worker_runs_is_not_sent(client, monda
     assert portal_code_deliver.apply(args=[used.pk, "en"]).get() == "gone"
     assert portal_code_deliver.apply(args=[expired.pk, "en"]).get() == "gone"
     assert len(mail.outbox) == sent
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_mails_the_portal_code_that_opens_the_portal(client, smtp_server):  # noqa: F811
+    """The request answers; a `celery worker` process, through the configured broker,
+    mails the code to a real SMTP server on loopback; the code opens the portal."""
+    PatientFactory(email="lucia@example.com")
+    worker = start_worker(CLINIC_TEST_EMAIL_URL=smtp_server.url)
+    try:
+        verify = client.post(reverse("portal:portal_home"), {"contact": "lucia@example.com"})
+        wait_until(lambda: smtp_server.recipients() == {"lucia@example.com": 1}, what="the code")
+    finally:
+        stop(worker)
+    body = smtp_server.messages[0].get_payload(decode=True).decode()
+    code = re.search(r"\b([0-9]{6})\b", body).group(1)
+
+    opened = client.post(verify["Location"], {"code": code})
+
+    assert verify.status_code == 302
+    assert opened.status_code == 302 and opened["Location"] == reverse("portal:portal_home")
