@@ -8,6 +8,7 @@ does, which it is. `status` is the HTTP answer: 400 for a request that cannot be
 """
 
 from http import HTTPStatus
+from typing import TypeGuard
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
@@ -60,7 +61,7 @@ def is_retryable_write_conflict(error: BaseException) -> bool:
     return getattr(error.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-def is_write_conflict(error: BaseException) -> bool:
+def is_write_conflict(error: BaseException | None) -> TypeGuard[DatabaseError]:
     """Whether a database error is one that two concurrent writes can meet: the above, or
     a unique or exclusion constraint refusing a row that another write took meanwhile.
     A service that expects one turns it into its own refusal; what none expected is

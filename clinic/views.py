@@ -192,7 +192,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     user.
     """
     error = sys.exc_info()[1]
-    if error is not None and is_write_conflict(error):
+    if is_write_conflict(error):
         # The constraint's or the error's name only: its text may quote the row's values.
         cause = error.__cause__
         name = getattr(getattr(cause, "diag", None), "constraint_name", None)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from .search import FINDERS, show_rows
+from .search import FINDERS, patients_of, show_rows
 
 Resource = dict[str, Any]
 # What a patient's record holds, Patient first; each type by the field naming the patient.
@@ -53,20 +53,21 @@ def patient_everything(*, patient_id: int, resource_types: list[str]) -> list[Re
     return resources
 
 
-def export_lines(
+def export_chunks(
     *, types: list[str], since: datetime | None
-) -> Iterator[tuple[str, Iterator[tuple[Resource, int | None]]]]:
-    """(type, its resources each with the patient it is about) for each exported type of
-    `types` (all when empty), only what changed after `since` where a type knows it; read
-    in chunks of EXPORT_CHUNK rows."""
+) -> Iterator[tuple[str, Iterator[tuple[list[Resource], list[int]]]]]:
+    """(type, its chunks) for each exported type of `types` (all when empty), only what
+    changed after `since` where a type knows it. A chunk is EXPORT_CHUNK rows' resources
+    and the patients they are about."""
     for resource_type in EXPORT_TYPES:
         if not types or resource_type in types:
-            yield resource_type, _all_of(resource_type, since=since)
+            yield resource_type, _chunks_of(resource_type, since=since)
 
 
-def _all_of(resource_type: str, *, since: datetime | None) -> Iterator[tuple[Resource, int | None]]:
-    finder = FINDERS[resource_type]
-    rows = finder.rows()
+def _chunks_of(
+    resource_type: str, *, since: datetime | None
+) -> Iterator[tuple[list[Resource], list[int]]]:
+    rows = FINDERS[resource_type].rows()
     if since is not None and resource_type in CHANGED_AT:
         rows = rows.filter(**{f"{CHANGED_AT[resource_type]}__gt": since})
     last = 0
@@ -74,6 +75,5 @@ def _all_of(resource_type: str, *, since: datetime | None) -> Iterator[tuple[Res
         chunk = list(rows.filter(pk__gt=last).order_by("pk")[:EXPORT_CHUNK])
         if not chunk:
             return
-        patients = [finder.patient_of(row) if finder.patient_of else None for row in chunk]
-        yield from zip(show_rows(resource_type, chunk), patients, strict=True)
+        yield show_rows(resource_type, chunk), patients_of(resource_type, chunk)
         last = chunk[-1].pk

@@ -402,7 +402,8 @@ def show_rows(resource_type: str, rows: list[Any]) -> list[Resource]:
     return [FINDERS[resource_type].show(row) for row in rows]
 
 
-def _patients_of(resource_type: str, rows: list[Any]) -> list[int]:
+def patients_of(resource_type: str, rows: list[Any]) -> list[int]:
+    """The patients these rows are about (none for a type about nobody)."""
     patient_of = FINDERS[resource_type].patient_of
     return [patient_of(row) for row in rows] if patient_of else []
 
@@ -420,7 +421,7 @@ def search(resource_type: str, params: QueryDict) -> SearchPage:
     queryset = _filtered(resource_type, params)
     total = queryset.count()
     rows = list(queryset[offset : offset + count]) if count else []
-    page = SearchPage(show_rows(resource_type, rows), total, _patients_of(resource_type, rows))
+    page = SearchPage(show_rows(resource_type, rows), total, patients_of(resource_type, rows))
     if "Appointment:patient" in includes:
         patients = Patient.objects.filter(pk__in={row.patient_id for row in rows}).order_by("pk")
         page.included = [fhir.patient_resource(patient) for patient in patients]
@@ -438,7 +439,7 @@ def read(resource_type: str, resource_id: str) -> tuple[Resource, int | None]:
     row = FINDERS[resource_type].rows().filter(pk=int(resource_id)).first()
     if row is None:
         raise FhirError(404, f"{resource_type}/{resource_id} does not exist.")
-    patients = _patients_of(resource_type, [row])
+    patients = patients_of(resource_type, [row])
     return show_rows(resource_type, [row])[0], patients[0] if patients else None
 
 

@@ -26,7 +26,7 @@ from patients.models import Patient
 from treatments import services as treatment_services
 from treatments.models import Appointment
 
-from .everything import export_lines
+from .everything import export_chunks
 from .models import ApiClient, BulkExport
 from .parse import AppointmentChange, BookingRequest
 from .resources import version_of
@@ -231,16 +231,18 @@ def bulk_export_run(*, export_id: str) -> BulkExport | None:
     files = []
     patient_ids: set[int] = set()
     try:
-        for resource_type, lines in export_lines(types=export.types, since=export.since):
+        for resource_type, chunks in export_chunks(types=export.types, since=export.since):
             count = 0
             path = folder / f"{resource_type}.ndjson"
             with path.open("w", encoding="utf-8") as ndjson:
-                for resource, patient_id in lines:
-                    ndjson.write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
-                    ndjson.write("\n")
-                    count += 1
-                    if patient_id is not None:
-                        patient_ids.add(patient_id)
+                for resources, patients in chunks:
+                    for resource in resources:
+                        ndjson.write(
+                            json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+                        )
+                        ndjson.write("\n")
+                    count += len(resources)
+                    patient_ids.update(patients)
             files.append({"type": resource_type, "name": path.name, "count": count})
     except (OSError, ValidationError) as error:
         logger.exception("bulk export %s failed", export_id)
